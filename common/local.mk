@@ -1,0 +1,1 @@
+libsrvd_a_SOURCES += common/log.c common/log.h

@@ -1,0 +1,1 @@
+libsrvd_a_SOURCES += dns/answer.h dns/table.h

@@ -1,0 +1,1 @@
+libsrvd_a_SOURCES += health/check.c health/check.h

@@ -1,0 +1,1 @@
+libsrvd_a_SOURCES += registry/registry.h

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* registry.h: the registry model (services, instances, tags, checks, server
+ * settings, static zones) and its loader from YAML (SPEC section 2).
+ *
+ * A struct registry is built once by registry_load_*() and then only read:
+ * dns/ compiles it into an answer table, health/ reads the checks. All
+ * strings and arrays inside belong to the registry and go with
+ * registry_free(). Names (zone, services, instances, tags) are stored
+ * lowercased; the zone and other domain names are absolute ("svc.example.").
+ */
+#ifndef SRVD_REGISTRY_H
+#define SRVD_REGISTRY_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ldns/ldns.h>
+
+#include "health/check.h"
+
+enum reg_policy { REG_POLICY_ROUND_ROBIN = 0, REG_POLICY_RANDOM, REG_POLICY_WEIGHTED, REG_POLICY_FIXED };
+
+/* Returns "round-robin", "random", "weighted" or "fixed". */
+const char *registry_policy_name(enum reg_policy policy);
+
+struct reg_addr {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} u;
+};
+
+struct reg_instance {
+	char *name;           /* DNS label, lowercased */
+	struct reg_addr addr;
+	uint16_t port;        /* resolved: the instance's own or the service's */
+	uint16_t weight;      /* default 1 */
+	uint16_t priority;    /* default 0 */
+	char **tags;          /* the instance's own tags, lowercased */
+	size_t n_tags;
+};
+
+struct reg_service {
+	char *name;           /* DNS label, lowercased */
+	char *protocol;       /* DNS label without '_', default "tcp" */
+	uint16_t port;        /* default port of the instances (0 if unset) */
+	char **tags;          /* tags of the service: they apply to every instance */
+	size_t n_tags;
+	enum reg_policy policy;
+	uint32_t ttl;         /* resolved: the service's or server.ttl */
+	uint32_t max_answers; /* resolved: the service's or server.max_answers; 0 = all */
+	double panic_threshold;       /* 0..1, 0 = off */
+	struct check_config check;    /* resolved: built-in < defaults.check < service check */
+	struct reg_instance *instances;
+	size_t n_instances;
+};
+
+struct reg_listen {
+	struct sockaddr_storage addr; /* port 0 allowed */
+	socklen_t addr_len;
+	char *text;                   /* as written, e.g. "[::1]:5353" */
+};
+
+struct reg_soa {
+	char *mname, *rname; /* absolute names */
+	uint32_t ttl;        /* TTL of the SOA and NS records, default 3600 */
+	uint32_t refresh, retry, expire, minimum;
+};
+
+struct reg_server {
+	struct reg_listen *listen; /* default 127.0.0.1:5353 and [::1]:5353 */
+	size_t n_listen;
+	char *zone;                /* absolute, lowercased, default "svc.example." */
+	uint32_t ttl;              /* default 5 */
+	uint32_t max_answers;      /* default 8 */
+	uint16_t edns_udp_size;    /* default 1232, 512..65535 */
+	struct reg_soa soa;        /* defaults: ns1.<zone>, hostmaster.<zone>, 3600, 600, 86400, 5 */
+	char **ns;                 /* absolute names, default [ns1.<zone>] */
+	size_t n_ns;
+	char *http;                /* "addr:port" or NULL (off) */
+	char *http_token;          /* or NULL */
+	char **forward;            /* "addr:port" each; none = REFUSED */
+	size_t n_forward;
+	char **transfer_allow;     /* prefixes, e.g. "127.0.0.0/8" */
+	size_t n_transfer_allow;
+	char **transfer_notify;    /* "addr:port" */
+	size_t n_transfer_notify;
+	char *identity;            /* id.server answer, default the host name */
+	char *version;             /* version.server answer, default "srvd <version>" */
+};
+
+/* One static zone from a `zones:` file. A file with an SOA record is a zone
+ * of its own (apex = the SOA owner); a file without one adds records to the
+ * service zone (origin = server.zone). */
+struct reg_zone {
+	char *file;          /* path as resolved */
+	ldns_rdf *apex;      /* owned; absolute */
+	int is_service_zone; /* 1: records merged into server.zone */
+	ldns_rr_list *rrs;   /* owned; every record of the file, SOA included */
+};
+
+struct registry {
+	char *file;          /* the top-level file it was loaded from */
+	struct reg_server server;
+	struct reg_service *services; /* in file order (includes after the main file) */
+	size_t n_services;
+	struct reg_zone *zones;
+	size_t n_zones;
+};
+
+/* Collected errors of one load, each a whole line
+ * "FILE:LINE:COL: key.path: what is wrong" (no newline). */
+struct reg_errors {
+	char **lines;
+	size_t n;
+};
+
+/* Loads the registry at path, its includes and zone files. On success
+ * returns 0 and sets *out (caller frees with registry_free()). On failure
+ * returns -1, *out stays NULL, and errs holds every error found (caller
+ * frees with registry_errors_clear()). errs may be NULL. */
+int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs);
+
+/* The same for YAML text in memory (unit tests); name is the file name used
+ * in messages and the base for relative paths ("." if it has no folder). */
+int registry_load_string(const char *text, const char *name, struct registry **out,
+			 struct reg_errors *errs);
+
+/* Frees a registry; accepts NULL. */
+void registry_free(struct registry *reg);
+
+/* Frees the lines of errs and zeroes it; accepts NULL. */
+void registry_errors_clear(struct reg_errors *errs);
+
+/* Looks a service up by lowercase name; NULL if none. Borrows reg. */
+const struct reg_service *registry_find_service(const struct registry *reg, const char *name);
+
+#endif

@@ -1,0 +1,1 @@
+# unit test programs: see tests/unit/*.mk

@@ -1,0 +1,1 @@
+EXTRA_DIST += zones/example.yaml zones/example.zone
