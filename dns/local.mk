@@ -1,1 +1,6 @@
 libsrvd_a_SOURCES += dns/answer.h dns/table.h
+# answer table and the pure answer function
+libsrvd_a_SOURCES += dns/table.c dns/table_impl.h dns/answer.c dns/wire.c dns/wire.h \
+	dns/policy.c dns/policy.h dns/name.c dns/name.h
+# listeners and workers (UDP, TCP)
+libsrvd_a_SOURCES += dns/server.c dns/server.h dns/server_int.h dns/udp.c dns/tcp.c

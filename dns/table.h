@@ -22,7 +22,7 @@ struct dns_table;
  * call only: the table keeps no pointer into it. Returns 0 and sets *out
  * (caller frees with dns_table_free()), or -1 with a message in err. */
 int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_table **out, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* Frees a table; accepts NULL. No worker may still use it. */
 void dns_table_free(struct dns_table *table);
@@ -32,9 +32,10 @@ void dns_table_set_ready(struct dns_table *table, int ready);
 
 /* Marks an instance served (1) or withdrawn (0). Instances start served.
  * Safe to call while workers answer. Returns 0, or -1 if there is no such
- * service/instance. */
+ * service/instance. A service with panic_threshold answers with all its
+ * instances while fewer than that fraction are served (SPEC 4). */
 int dns_table_set_instance_up(struct dns_table *table, const char *service, const char *instance,
-			      int up);
+                              int up);
 
 /* Number of owner names (nodes) in the table, for logs and tests. */
 size_t dns_table_size(const struct dns_table *table);

@@ -14,13 +14,19 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <ldns/ldns.h>
 
 #include "health/check.h"
 
-enum reg_policy { REG_POLICY_ROUND_ROBIN = 0, REG_POLICY_RANDOM, REG_POLICY_WEIGHTED, REG_POLICY_FIXED };
+enum reg_policy {
+	REG_POLICY_ROUND_ROBIN = 0,
+	REG_POLICY_RANDOM,
+	REG_POLICY_WEIGHTED,
+	REG_POLICY_FIXED
+};
 
 /* Returns "round-robin", "random", "weighted" or "fixed". */
 const char *registry_policy_name(enum reg_policy policy);
@@ -34,26 +40,26 @@ struct reg_addr {
 };
 
 struct reg_instance {
-	char *name;           /* DNS label, lowercased */
+	char *name; /* DNS label, lowercased */
 	struct reg_addr addr;
-	uint16_t port;        /* resolved: the instance's own or the service's */
-	uint16_t weight;      /* default 1 */
-	uint16_t priority;    /* default 0 */
-	char **tags;          /* the instance's own tags, lowercased */
+	uint16_t port;     /* resolved: the instance's own or the service's */
+	uint16_t weight;   /* default 1 */
+	uint16_t priority; /* default 0 */
+	char **tags;       /* the instance's own tags, lowercased */
 	size_t n_tags;
 };
 
 struct reg_service {
-	char *name;           /* DNS label, lowercased */
-	char *protocol;       /* DNS label without '_', default "tcp" */
-	uint16_t port;        /* default port of the instances (0 if unset) */
-	char **tags;          /* tags of the service: they apply to every instance */
+	char *name;     /* DNS label, lowercased */
+	char *protocol; /* DNS label without '_', default "tcp" */
+	uint16_t port;  /* default port of the instances (0 if unset) */
+	char **tags;    /* tags of the service: they apply to every instance */
 	size_t n_tags;
 	enum reg_policy policy;
-	uint32_t ttl;         /* resolved: the service's or server.ttl */
-	uint32_t max_answers; /* resolved: the service's or server.max_answers; 0 = all */
-	double panic_threshold;       /* 0..1, 0 = off */
-	struct check_config check;    /* resolved: built-in < defaults.check < service check */
+	uint32_t ttl;              /* resolved: the service's or server.ttl */
+	uint32_t max_answers;      /* resolved: the service's or server.max_answers; 0 = all */
+	double panic_threshold;    /* 0..1, 0 = off */
+	struct check_config check; /* resolved: built-in < defaults.check < service check */
 	struct reg_instance *instances;
 	size_t n_instances;
 };
@@ -61,7 +67,7 @@ struct reg_service {
 struct reg_listen {
 	struct sockaddr_storage addr; /* port 0 allowed */
 	socklen_t addr_len;
-	char *text;                   /* as written, e.g. "[::1]:5353" */
+	char *text; /* as written, e.g. "[::1]:5353" */
 };
 
 struct reg_soa {
@@ -73,23 +79,23 @@ struct reg_soa {
 struct reg_server {
 	struct reg_listen *listen; /* default 127.0.0.1:5353 and [::1]:5353 */
 	size_t n_listen;
-	char *zone;                /* absolute, lowercased, default "svc.example." */
-	uint32_t ttl;              /* default 5 */
-	uint32_t max_answers;      /* default 8 */
-	uint16_t edns_udp_size;    /* default 1232, 512..65535 */
-	struct reg_soa soa;        /* defaults: ns1.<zone>, hostmaster.<zone>, 3600, 600, 86400, 5 */
-	char **ns;                 /* absolute names, default [ns1.<zone>] */
+	char *zone;             /* absolute, lowercased, default "svc.example." */
+	uint32_t ttl;           /* default 5 */
+	uint32_t max_answers;   /* default 8 */
+	uint16_t edns_udp_size; /* default 1232, 512..65535 */
+	struct reg_soa soa;     /* defaults: ns1.<zone>, hostmaster.<zone>, 3600, 600, 86400, 5 */
+	char **ns;              /* absolute names, default [ns1.<zone>] */
 	size_t n_ns;
-	char *http;                /* "addr:port" or NULL (off) */
-	char *http_token;          /* or NULL */
-	char **forward;            /* "addr:port" each; none = REFUSED */
+	char *http;       /* "addr:port" or NULL (off) */
+	char *http_token; /* or NULL */
+	char **forward;   /* "addr:port" each; none = REFUSED */
 	size_t n_forward;
-	char **transfer_allow;     /* prefixes, e.g. "127.0.0.0/8" */
+	char **transfer_allow; /* prefixes, e.g. "127.0.0.0/8" */
 	size_t n_transfer_allow;
-	char **transfer_notify;    /* "addr:port" */
+	char **transfer_notify; /* "addr:port" */
 	size_t n_transfer_notify;
-	char *identity;            /* id.server answer, default the host name */
-	char *version;             /* version.server answer, default "srvd <version>" */
+	char *identity; /* id.server answer, default the host name */
+	char *version;  /* version.server answer, default "srvd <version>" */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone
@@ -99,11 +105,12 @@ struct reg_zone {
 	char *file;          /* path as resolved */
 	ldns_rdf *apex;      /* owned; absolute */
 	int is_service_zone; /* 1: records merged into server.zone */
-	ldns_rr_list *rrs;   /* owned; every record of the file, SOA included */
+	ldns_rr_list *rrs;   /* owned; every record of the file in file order, except
+	                      * that the SOA (if any) is moved first */
 };
 
 struct registry {
-	char *file;          /* the top-level file it was loaded from */
+	char *file; /* the top-level file it was loaded from */
 	struct reg_server server;
 	struct reg_service *services; /* in file order (includes after the main file) */
 	size_t n_services;
@@ -112,7 +119,9 @@ struct registry {
 };
 
 /* Collected errors of one load, each a whole line
- * "FILE:LINE:COL: key.path: what is wrong" (no newline). */
+ * "FILE:LINE:COL: key.path: what is wrong" (no newline); zone file errors
+ * are "FILE:LINE: what is wrong", unreadable files "FILE: cannot open: why".
+ * Loads append to it: start from {NULL, 0}. */
 struct reg_errors {
 	char **lines;
 	size_t n;
@@ -127,7 +136,22 @@ int registry_load_file(const char *path, struct registry **out, struct reg_error
 /* The same for YAML text in memory (unit tests); name is the file name used
  * in messages and the base for relative paths ("." if it has no folder). */
 int registry_load_string(const char *text, const char *name, struct registry **out,
-			 struct reg_errors *errs);
+                         struct reg_errors *errs);
+
+/* Loads path like registry_load_file() for `srvd -t`: prints "PATH: ok" or
+ * every error line to out. Returns 0 (valid) or 2 (invalid), the exit
+ * status of `srvd -t`. */
+int registry_check_file(const char *path, FILE *out);
+
+/* Parses a listen address as server.listen does ("A.B.C.D:PORT" or
+ * "[v6]:PORT", port 0 allowed), e.g. for `srvd -l`. On success returns 0
+ * and fills *out; out->text is a copy the caller frees. Returns -1 if text
+ * is malformed or on out of memory. */
+int registry_parse_listen(const char *text, struct reg_listen *out);
+
+/* Prints every key of the schema with its type, range, default and meaning,
+ * one per line (from the same tables the loader uses). */
+void registry_schema_print(FILE *out);
 
 /* Frees a registry; accepts NULL. */
 void registry_free(struct registry *reg);

@@ -1,1 +1,4 @@
 # unit test programs: see tests/unit/*.mk
+include tests/unit/registry.mk
+include tests/unit/dns.mk
+include tests/unit/server.mk

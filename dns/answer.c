@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* answer.c: the pure answer function (answer.h): query bytes and a table in,
+ * response bytes out. No allocation, no locks, no system calls.
+ *
+ * The response is written front to back into the caller's buffer: header,
+ * the question copied byte for byte (the client's letter case), answer,
+ * authority, additional, then the OPT record, for which room is always kept.
+ * Owner names are compression pointers to names already in the packet (the
+ * question, CNAME and SRV targets), so record data is a pointer and a memcpy
+ * of a body the table pre-encoded.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "dns/answer.h"
+#include "dns/name.h"
+#include "dns/policy.h"
+#include "dns/table_impl.h"
+#include "dns/wire.h"
+
+#define RCODE_NOERROR  0
+#define RCODE_FORMERR  1
+#define RCODE_NXDOMAIN 3
+#define RCODE_NOTIMP   4
+#define RCODE_REFUSED  5
+#define RCODE_BADVERS  16
+
+#define OPT_LEN        11
+#define CNAME_MAX_HOPS 8
+#define PTR_MAX        0x3FFF
+
+struct writer {
+	uint8_t *out;
+	size_t len;
+	size_t lim; /* the size limit, less the room kept for OPT */
+	uint16_t an, ns, ar;
+};
+
+struct resp {
+	struct writer w;
+	struct dns_ctx *ctx;
+	const struct dns_table *t;
+	const struct dns_query *q;
+	uint16_t rcode;
+	uint8_t aa, tc;
+	size_t question_end;
+};
+
+/* An owner name: a pointer to the uncompressed name at off in the response,
+ * or a copy of it where a pointer cannot reach. */
+static int w_owner(struct writer *w, size_t off)
+{
+	if (off <= PTR_MAX) {
+		if (w->len + 2 > w->lim)
+			return -1;
+		dns_put16(w->out + w->len, (uint16_t)(0xC000 | off));
+		w->len += 2;
+		return 0;
+	}
+	{
+		size_t n = dns_name_wire_len(w->out + off);
+		if (w->len + n > w->lim)
+			return -1;
+		memmove(w->out + w->len, w->out + off, n);
+		w->len += n;
+	}
+	return 0;
+}
+
+static int w_bytes(struct writer *w, const uint8_t *p, size_t n)
+{
+	if (w->len + n > w->lim)
+		return -1;
+	memcpy(w->out + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+/* One record: owner at off in the response, then a pre-encoded body. */
+static int w_rr(struct writer *w, size_t owner_off, const uint8_t *body, size_t blen)
+{
+	size_t save = w->len;
+	if (w_owner(w, owner_off) || w_bytes(w, body, blen)) {
+		w->len = save;
+		return -1;
+	}
+	return 0;
+}
+
+/* Offset of apex inside the question name, if the question name is at or
+ * below it; 0 if not. */
+static size_t apex_in_qname(const struct dns_query *q, const uint8_t *apex, size_t alen)
+{
+	size_t i = 0;
+	if (alen > q->qname_len)
+		return 0;
+	while (q->qname_len - i > alen)
+		i += (size_t)q->lname[i] + 1;
+	if (q->qname_len - i == alen && !memcmp(q->lname + i, apex, alen))
+		return 12 + i;
+	return 0;
+}
+
+/* The zone's SOA with the negative TTL, in the authority section. */
+static int w_neg_soa(struct resp *r, uint32_t zone)
+{
+	const struct dns_zone *z = &r->t->zones[zone];
+	const uint8_t *apex = r->t->blob + z->apex_off;
+	size_t off = apex_in_qname(r->q, apex, z->apex_len), save = r->w.len;
+	if (off ? w_owner(&r->w, off) : w_bytes(&r->w, apex, z->apex_len))
+		return -1;
+	if (w_bytes(&r->w, r->t->blob + z->neg_soa_off, z->neg_soa_len)) {
+		r->w.len = save;
+		return -1;
+	}
+	r->w.ns++;
+	return 0;
+}
+
+/* Writes the records of a static RRset; bodies carry their own rdlength. */
+static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
+{
+	const uint8_t *p = r->t->blob + s->off, *end = p + s->len;
+	while (p < end) {
+		size_t blen = 10 + (size_t)(p[8] << 8 | p[9]);
+		if (w_rr(&r->w, owner, p, blen))
+			return -1;
+		r->w.an++;
+		p += blen;
+	}
+	return 0;
+}
+
+/* The instances' records in policy order; for SRV, the targets' addresses
+ * follow in additional as far as they fit (whole records, no TC). */
+static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+{
+	const struct dns_table *t = r->t;
+	size_t cnt = dns_policy_order(r->ctx, t, n, qtype);
+	for (size_t i = 0; i < cnt; i++) {
+		const struct dns_instance *in = &t->instances[r->ctx->scratch[i]];
+		if (qtype == DNS_T_SRV) {
+			r->ctx->offsets[i] = (uint32_t)(r->w.len + 2 + 16);
+			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
+				return -1;
+		} else if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len)) {
+			return -1;
+		}
+		r->w.an++;
+	}
+	if (qtype == DNS_T_SRV)
+		for (size_t i = 0; i < cnt; i++) {
+			const struct dns_instance *in = &t->instances[r->ctx->scratch[i]];
+			if (!w_rr(&r->w, r->ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
+				r->w.ar++;
+		}
+	return cnt > 0;
+}
+
+static const struct dns_rrset *find_rrset(const struct dns_table *t, const struct dns_node *n,
+                                          uint16_t type)
+{
+	for (uint16_t i = 0; i < n->n_rrsets; i++)
+		if (type == DNS_T_ANY || t->rrsets[n->rrset_first + i].type == type)
+			return &t->rrsets[n->rrset_first + i];
+	return NULL;
+}
+
+static int dyn_answers(const struct dns_node *n, uint16_t qtype)
+{
+	switch (n->kind) {
+	case DNS_NODE_SERVICE:
+		return qtype == DNS_T_A || qtype == DNS_T_AAAA || qtype == DNS_T_SRV;
+	case DNS_NODE_SRV:
+		return qtype == DNS_T_SRV;
+	case DNS_NODE_INSTANCE:
+		return qtype == DNS_T_A || qtype == DNS_T_AAAA;
+	default:
+		return 0;
+	}
+}
+
+/* The node's data for qtype at owner: 1 written, 0 none, -1 does not fit.
+ * ANY takes the first RRset there is (RFC 8482): A, AAAA, SRV, then the
+ * static ones in zone file order. */
+static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+{
+	const struct dns_rrset *s;
+	if (n->kind == DNS_NODE_READY) {
+		static const uint8_t ready_a[] = {0, DNS_T_A, 0, DNS_C_IN, 0, 0, 0,
+		                                  0, 0,       4, 127,      0, 0, 1};
+		if ((qtype != DNS_T_A && qtype != DNS_T_ANY) ||
+		    !atomic_load_explicit(&r->t->ready, memory_order_acquire))
+			return 0;
+		if (w_rr(&r->w, owner, ready_a, sizeof(ready_a)))
+			return -1;
+		r->w.an++;
+		return 1;
+	}
+	if (qtype == DNS_T_ANY) {
+		static const uint16_t order[] = {DNS_T_A, DNS_T_AAAA, DNS_T_SRV};
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			int rc = dyn_answers(n, order[i]) ? w_dynamic(r, n, order[i], owner) : 0;
+			if (rc)
+				return rc;
+		}
+	} else if (dyn_answers(n, qtype)) {
+		return w_dynamic(r, n, qtype, owner);
+	}
+	s = find_rrset(r->t, n, qtype);
+	if (!s)
+		return 0;
+	return w_rrset(r, s, owner) ? -1 : 1;
+}
+
+/* Answer (following CNAMEs within the table) and, if nothing answers the
+ * type, the SOA of the last node's zone: 0 done, -1 does not fit. */
+static int answer_found(struct resp *r, uint32_t node)
+{
+	const struct dns_table *t = r->t;
+	size_t owner = 12;
+	for (int hops = 0;; hops++) {
+		struct dns_node *n = (struct dns_node *)&t->nodes[node];
+		const struct dns_rrset *cname;
+		int rc = w_node(r, n, r->q->qtype, owner);
+		if (rc)
+			return rc < 0 ? -1 : 0;
+		cname = r->q->qtype == DNS_T_CNAME ? NULL : find_rrset(t, n, DNS_T_CNAME);
+		if (!cname || hops >= CNAME_MAX_HOPS)
+			return w_neg_soa(r, n->zone);
+		/* the chased records' owner: the target name in the CNAME rdata */
+		if (w_rrset(r, cname, owner))
+			return -1;
+		owner = r->w.len - (cname->len - 10);
+		if (cname->cname_node == DNS_NO_INDEX)
+			return 0; /* a name we do not have: the resolver goes on */
+		node = cname->cname_node;
+	}
+}
+
+/* class CH: version.server / version.bind, id.server / hostname.bind */
+static int answer_chaos(struct resp *r)
+{
+	static const uint8_t names[4][16] = {"\7version\6server", "\7version\4bind", "\2id\6server",
+	                                     "\10hostname\4bind"};
+	const struct dns_query *q = r->q;
+	for (int i = 0; i < 4; i++) {
+		size_t nl = strlen((const char *)names[i]) + 1;
+		if (nl != q->qname_len || memcmp(names[i], q->lname, nl))
+			continue;
+		r->aa = 1;
+		if (q->qtype != DNS_T_TXT && q->qtype != DNS_T_ANY)
+			return 0;
+		if (i < 2 ? w_rr(&r->w, 12, r->t->blob + r->t->version_off, r->t->version_len)
+		          : w_rr(&r->w, 12, r->t->blob + r->t->identity_off, r->t->identity_len))
+			return -1;
+		r->w.an++;
+		return 0;
+	}
+	r->rcode = RCODE_REFUSED;
+	return 0;
+}
+
+/* Returns 1 to answer, 0 to drop (_ready before the table is ready). */
+static int answer_in(struct resp *r)
+{
+	const struct dns_query *q = r->q;
+	const struct dns_table *t = r->t;
+	uint32_t node;
+	size_t off = 0;
+
+	if (q->qtype == DNS_T_AXFR || q->qtype == DNS_T_IXFR) {
+		r->rcode = RCODE_REFUSED;
+		return 1;
+	}
+	if (q->qtype == DNS_T_MAILA || q->qtype == DNS_T_MAILB) {
+		r->rcode = RCODE_NOTIMP;
+		return 1;
+	}
+	node = dns_table_lookup(t, q->lname, q->qname_len, dns_name_hash(q->lname, q->qname_len));
+	if (node != DNS_NO_INDEX) {
+		if (t->nodes[node].kind == DNS_NODE_READY &&
+		    !atomic_load_explicit(&t->ready, memory_order_acquire))
+			return 0;
+		r->aa = 1;
+		if (answer_found(r, node))
+			r->tc = 1;
+		return 1;
+	}
+	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
+	while (q->lname[off]) {
+		off += (size_t)q->lname[off] + 1;
+		node = dns_table_lookup(t, q->lname + off, q->qname_len - off,
+		                        dns_name_hash(q->lname + off, q->qname_len - off));
+		if (node != DNS_NO_INDEX) {
+			r->aa = 1;
+			r->rcode = RCODE_NXDOMAIN;
+			if (w_neg_soa(r, t->nodes[node].zone))
+				r->tc = 1;
+			return 1;
+		}
+	}
+	r->rcode = RCODE_REFUSED;
+	return 1;
+}
+
+/* Header flags, counts and the OPT record. */
+static size_t finish(struct resp *r, struct dns_answer_info *info)
+{
+	const struct dns_query *q = r->q;
+	uint8_t *o = r->w.out;
+	if (r->tc) {
+		r->w.len = r->question_end;
+		r->w.an = r->w.ns = r->w.ar = 0;
+	}
+	if (q->edns) {
+		uint8_t *p = o + r->w.len;
+		p[0] = 0;
+		dns_put16(p + 1, DNS_T_OPT);
+		dns_put16(p + 3, r->t->edns_udp_size);
+		p[5] = (uint8_t)(r->rcode >> 4);
+		p[6] = 0;
+		p[7] = q->edns_do ? 0x80 : 0;
+		p[8] = 0;
+		dns_put16(p + 9, 0);
+		r->w.len += OPT_LEN;
+		r->w.ar++;
+	}
+	dns_put16(o, q->id);
+	o[2] = (uint8_t)(0x80 | (q->opcode << 3) | (r->aa ? 0x04 : 0) | (r->tc ? 0x02 : 0) | q->rd);
+	o[3] = (uint8_t)((q->cd ? 0x10 : 0) | (r->rcode & 0x0F));
+	dns_put16(o + 4, r->question_end > 12 ? 1 : 0);
+	dns_put16(o + 6, r->w.an);
+	dns_put16(o + 8, r->w.ns);
+	dns_put16(o + 10, r->w.ar);
+	if (info) {
+		info->rcode = r->rcode;
+		info->truncated = r->tc;
+	}
+	return r->w.len;
+}
+
+size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
+                  size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
+                  struct dns_answer_info *info)
+{
+	struct dns_query q;
+	struct resp r;
+	enum dns_parse_result pr = dns_query_parse(query, qlen, &q);
+	size_t limit, qsize;
+
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->qtype = q.question_ok ? q.qtype : 0;
+		info->qclass = q.question_ok ? q.qclass : 0;
+		info->edns = q.edns;
+	}
+	if (pr == DNS_PARSE_DROP)
+		return 0;
+	if (transport == DNS_TCP)
+		limit = DNS_MAX_MSG;
+	else if (q.edns)
+		limit = q.edns_size < table->edns_udp_size ? q.edns_size : table->edns_udp_size;
+	else
+		limit = DNS_MAX_UDP_PLAIN;
+	if (limit < DNS_MAX_UDP_PLAIN)
+		limit = DNS_MAX_UDP_PLAIN;
+	if (limit > outcap)
+		limit = outcap;
+	qsize = q.question_ok ? q.qname_len + 4 : 0;
+	if (limit < 12 + qsize + (q.edns ? OPT_LEN : 0))
+		return 0; /* the caller's buffer cannot hold even the question */
+
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.t = table;
+	r.q = &q;
+	r.w.out = out;
+	r.w.lim = limit - (q.edns ? OPT_LEN : 0);
+	memcpy(out + 12, query + 12, qsize);
+	r.w.len = r.question_end = 12 + qsize;
+
+	if (pr == DNS_PARSE_NOTIMP)
+		r.rcode = RCODE_NOTIMP;
+	else if (pr == DNS_PARSE_FORMERR)
+		r.rcode = RCODE_FORMERR;
+	else if (q.edns && q.edns_version > 0)
+		r.rcode = RCODE_BADVERS;
+	else if (q.qclass == DNS_C_CH) {
+		if (answer_chaos(&r))
+			r.tc = 1;
+	} else if (q.qclass != DNS_C_IN && q.qclass != DNS_C_ANY)
+		r.rcode = RCODE_REFUSED;
+	else if (!answer_in(&r))
+		return 0;
+	return finish(&r, info);
+}

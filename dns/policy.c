@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* policy.c: answer ordering (round-robin, random, weighted, fixed) and the
+ * per-worker random generator. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "dns/policy.h"
+#include "registry/registry.h"
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(struct dns_ctx *ctx)
+{
+	uint64_t *s = ctx->rng;
+	uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+struct dns_ctx *dns_ctx_create(uint64_t seed)
+{
+	struct dns_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return NULL;
+	if (seed == 0 && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)ctx;
+	for (int i = 0; i < 4; i++)
+		ctx->rng[i] = splitmix64(&seed);
+	return ctx;
+}
+
+void dns_ctx_free(struct dns_ctx *ctx)
+{
+	free(ctx);
+}
+
+/* Lemire's multiply-shift on 64 bits: the bias is at most n / 2^64. */
+uint64_t dns_ctx_rand(struct dns_ctx *ctx, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rng_next(ctx) * n) >> 64);
+}
+
+static void swap(uint32_t *a, size_t i, size_t j)
+{
+	uint32_t x = a[i];
+	a[i] = a[j];
+	a[j] = x;
+}
+
+/* Fisher-Yates over a[from..n), fixing only the first `want` positions. */
+static void shuffle(struct dns_ctx *ctx, uint32_t *a, size_t from, size_t n, size_t want)
+{
+	for (size_t i = from; i < n && i < want; i++)
+		swap(a, i, i + (size_t)dns_ctx_rand(ctx, n - i));
+}
+
+/* Weighted random draw without replacement: the next record is each
+ * remaining one with probability weight / remaining total; weight-0 records
+ * follow all others in random order. */
+static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a, size_t n,
+                     size_t want)
+{
+	uint64_t total = 0;
+	size_t i, positive = 0;
+	for (i = 0; i < n; i++)
+		if (t->instances[a[i]].weight) {
+			total += t->instances[a[i]].weight;
+			swap(a, positive++, i);
+		}
+	for (i = 0; i < positive && i < want; i++) {
+		uint64_t r = dns_ctx_rand(ctx, total);
+		size_t j = i;
+		while (r >= t->instances[a[j]].weight)
+			r -= t->instances[a[j++]].weight;
+		total -= t->instances[a[j]].weight;
+		swap(a, i, j);
+	}
+	shuffle(ctx, a, positive, n, want);
+}
+
+size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                        uint16_t qtype)
+{
+	uint32_t *a = ctx->scratch;
+	const struct dns_service *svc;
+	size_t cnt = 0, want;
+	int panic;
+
+	if (n->kind == DNS_NODE_INSTANCE) {
+		const struct dns_instance *in = &t->instances[n->list_off];
+		if (qtype != in->type)
+			return 0;
+		a[0] = n->list_off;
+		return 1;
+	}
+	svc = &t->services[n->service];
+	panic = atomic_load_explicit(&svc->n_up, memory_order_relaxed) < svc->panic_min;
+	for (uint32_t i = 0; i < n->list_len && cnt < DNS_SCRATCH_MAX; i++) {
+		uint32_t idx = t->lists[n->list_off + i];
+		const struct dns_instance *in = &t->instances[idx];
+		if (!panic && !atomic_load_explicit(&in->up, memory_order_relaxed))
+			continue;
+		if (qtype != DNS_T_SRV && qtype != in->type)
+			continue;
+		a[cnt++] = idx;
+	}
+	if (cnt == 0)
+		return 0;
+	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
+	switch (svc->policy) {
+	case REG_POLICY_ROUND_ROBIN: {
+		uint32_t start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+		size_t s = start % cnt;
+		if (s) {
+			/* rotate left by s with three reversals, in place */
+			size_t i, j;
+			for (i = 0, j = s - 1; i < j; i++, j--)
+				swap(a, i, j);
+			for (i = s, j = cnt - 1; i < j; i++, j--)
+				swap(a, i, j);
+			for (i = 0, j = cnt - 1; i < j; i++, j--)
+				swap(a, i, j);
+		}
+		break;
+	}
+	case REG_POLICY_RANDOM:
+		shuffle(ctx, a, 0, cnt, want);
+		break;
+	case REG_POLICY_WEIGHTED:
+		weighted(ctx, t, a, cnt, want);
+		break;
+	default: /* fixed: registry order */
+		break;
+	}
+	return want;
+}

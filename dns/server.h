@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* server.h: the DNS listeners and worker threads; they move bytes between
+ * sockets and dns_answer() and nothing else.
+ *
+ * A struct dns_server owns N workers. Each worker runs its own event_base in
+ * its own thread (DESIGN.md principle 5) with its own SO_REUSEPORT UDP and
+ * TCP sockets on every listen address, its own struct dns_ctx and its own
+ * response buffers, so the UDP path allocates nothing per query and workers
+ * share nothing but the table pointer and the read-only table.
+ *
+ * TCP (RFC 1035 4.2.2, RFC 7766): 2-byte length framing, pipelined queries
+ * answered in order, an idle timeout that runs from the last complete query
+ * (a partial message does not keep a connection alive), a bound on
+ * connections per worker (when full, the least recently active connection
+ * is closed to make room), and a bound on buffered output per connection
+ * (reading pauses until the client drains it).
+ */
+#ifndef SRVD_DNS_SERVER_H
+#define SRVD_DNS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct dns_table;
+struct reg_listen;
+struct dns_server;
+
+#define DNS_SERVER_TCP_IDLE_MS 10000 /* default TCP idle timeout */
+#define DNS_SERVER_TCP_MAX     1024  /* default TCP connections, all workers together */
+#define DNS_SERVER_WORKERS_MAX 256
+
+struct dns_server_config {
+	const struct reg_listen *listen; /* borrowed for dns_server_create() only */
+	size_t n_listen;
+	unsigned n_workers;      /* 1..DNS_SERVER_WORKERS_MAX */
+	unsigned tcp_idle_ms;    /* 0: DNS_SERVER_TCP_IDLE_MS */
+	unsigned tcp_max;        /* 0: DNS_SERVER_TCP_MAX; split evenly over workers */
+	struct dns_table *table; /* initial table; borrowed, must outlive its use */
+};
+
+/* Counters, summed over workers by dns_server_get_stats(). */
+#define DNS_SERVER_RCODES 24 /* rcode buckets; extended rcodes >= 23 share the last */
+struct dns_server_stats {
+	uint64_t queries_udp;
+	uint64_t queries_tcp;
+	uint64_t dropped;   /* no answer sent: dns_answer() dropped it, or a send failed */
+	uint64_t truncated; /* TC=1 answers */
+	uint64_t rcode[DNS_SERVER_RCODES];
+	uint64_t tcp_accepted;
+	uint64_t tcp_evicted;  /* closed to make room for a new connection */
+	uint64_t tcp_timeouts; /* closed after the idle timeout */
+};
+
+/* Creates the workers and opens and binds every socket, logging one line
+ * `listening on ADDR:PORT (udp, tcp)` per address with the bound port (port
+ * 0 picks one free port shared by UDP and TCP). Nothing runs until
+ * dns_server_start(). Returns 0 and sets *out (caller frees with
+ * dns_server_free()), -ENOMEM, or another negative errno with a message in
+ * err (e.g. "cannot bind 127.0.0.1:53 (udp): Address already in use"). */
+int dns_server_create(const struct dns_server_config *cfg, struct dns_server **out, char *err,
+                      size_t errlen);
+
+/* Starts the worker threads. Returns 0 or a negative errno (err as above). */
+int dns_server_start(struct dns_server *srv, char *err, size_t errlen);
+
+/* Stops accepting and reading, lets every TCP connection finish writing the
+ * answers it already has (bounded by the idle timeout), closes everything
+ * and joins the workers. Blocks until then. Idempotent; call from the thread
+ * that started the server. */
+void dns_server_stop(struct dns_server *srv);
+
+/* Stops the server if needed and frees it; accepts NULL. Does not free any
+ * table. */
+void dns_server_free(struct dns_server *srv);
+
+/* Publishes table to every worker with one atomic store and returns the
+ * previous table (the caller still owns it). Workers load the pointer once
+ * per UDP batch or TCP query, so the old table may still be in use for a
+ * moment: reclaiming it safely (epochs or reference counts) comes with
+ * reload; until then the caller must not free it while workers run. */
+struct dns_table *dns_server_swap_table(struct dns_server *srv, struct dns_table *table);
+
+/* Number of listen addresses, and the bound address of the i-th one (its
+ * real port); returns 0 or -1 if i is out of range. */
+size_t dns_server_n_listen(const struct dns_server *srv);
+int dns_server_bound_addr(const struct dns_server *srv, size_t i, struct sockaddr_storage *out,
+                          socklen_t *outlen);
+
+/* Sums the workers' counters. Values are read without stopping workers, so
+ * they are a near-consistent snapshot. */
+void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats *out);
+
+/* Formats a socket address as "127.0.0.1:53" or "[::1]:53" into buf. */
+void dns_server_format_addr(const struct sockaddr *sa, char *buf, size_t buflen);
+
+/* TCP framing, pure so it can be unit-tested and fuzzed: looks at the first
+ * len bytes of a stream (RFC 1035 4.2.2). */
+enum dns_frame {
+	DNS_FRAME_MORE = 0, /* incomplete: *need = bytes needed in all (2 until the prefix is in) */
+	DNS_FRAME_OK,       /* a whole message at buf + 2, *need - 2 bytes long */
+	DNS_FRAME_EMPTY,    /* zero-length message: the connection must be closed */
+};
+enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need);
+
+#endif

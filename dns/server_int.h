@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* server_int.h: the layout shared by server.c, udp.c and tcp.c; not for other modules. */
+#ifndef SRVD_DNS_SERVER_INT_H
+#define SRVD_DNS_SERVER_INT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "dns/answer.h"
+#include "dns/server.h"
+
+#define UDP_BATCH         32   /* datagrams per recvmmsg/sendmmsg */
+#define UDP_ROUNDS        4    /* batches per readable event, then yield */
+#define UDP_RBUF          4096 /* larger queries are dropped */
+#define UDP_ARENA         (DNS_MAX_MSG + UDP_BATCH * 2048) /* answers of one batch */
+#define UDP_CMSG          64                               /* room for one in6_pktinfo cmsg */
+#define TCP_OUT_HIWAT     (128 * 1024) /* pause reading above this much output */
+#define TCP_OUT_LOWAT     (32 * 1024)  /* resume once output is below this */
+#define TCP_IN_HIWAT      (128 * 1024) /* >= 2 + DNS_MAX_MSG, or a query can stall */
+#define TCP_STOP_GRACE_MS 5000         /* longest a stop waits for output */
+
+/* Counters are written by one worker only and read by any thread: relaxed
+ * atomic load+store keeps that race-free without a locked instruction. */
+#define CNT_ADD(c, n)                                                                              \
+	atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n),        \
+	                      memory_order_relaxed)
+#define CNT_INC(c) CNT_ADD(c, 1)
+
+struct worker_counters {
+	_Atomic uint64_t queries_udp, queries_tcp, dropped, truncated;
+	_Atomic uint64_t rcode[DNS_SERVER_RCODES];
+	_Atomic uint64_t tcp_accepted, tcp_evicted, tcp_timeouts;
+};
+
+struct dns_worker;
+
+struct udp_sock {
+	struct dns_worker *w;
+	int fd;
+	int family;
+	int pktinfo; /* bound to a wildcard address: reply from the address the query came to */
+	struct event *ev;
+};
+
+struct tcp_sock {
+	struct dns_worker *w;
+	int fd; /* owned until the listener takes it */
+	struct evconnlistener *lev;
+	struct event *retry; /* re-enables accepting after EMFILE and friends */
+};
+
+struct tcp_conn {
+	struct dns_worker *w;
+	struct bufferevent *bev;
+	struct event *timer;
+	struct tcp_conn *prev, *next; /* least recently active first */
+	int paused;                   /* reading stopped until output drains */
+	int closing;                  /* close once output is written */
+};
+
+struct dns_worker {
+	struct dns_server *srv;
+	unsigned id;
+	pthread_t thread;
+	int running;
+	struct event_base *base;
+	struct event *stop_ev;
+	struct dns_ctx *ctx;
+	int stopping;
+
+	struct udp_sock *udp; /* one per listen address */
+	struct tcp_sock *tcp;
+	size_t n_sock;
+
+	/* TCP connections, a list ordered by last activity */
+	struct tcp_conn *conn_head, *conn_tail;
+	unsigned n_conns, max_conns;
+	const struct timeval *idle_tv; /* a libevent common timeout */
+	const struct timeval *grace_tv;
+
+	/* UDP batch state: nothing is allocated per query */
+	uint8_t (*rbuf)[UDP_RBUF];
+	struct sockaddr_storage *peer;
+	uint8_t (*rcmsg)[UDP_CMSG];
+	uint8_t (*scmsg)[UDP_CMSG];
+	struct iovec *riov, *siov;
+	struct mmsghdr *rmsg, *smsg;
+	uint8_t *arena;
+
+	uint8_t *tcp_out; /* 2 + DNS_MAX_MSG: length prefix and answer */
+
+	struct worker_counters cnt;
+};
+
+struct dns_server {
+	struct dns_worker *workers;
+	unsigned n_workers;
+	unsigned tcp_idle_ms;
+	struct sockaddr_storage *bound; /* per listen address, with the real port */
+	socklen_t *bound_len;
+	size_t n_listen;
+	_Atomic(struct dns_table *) table;
+	int started;
+	int stopped;
+};
+
+static inline struct dns_table *server_table(struct dns_server *srv)
+{
+	return atomic_load_explicit(&srv->table, memory_order_acquire);
+}
+
+/* Accounts one answered (or dropped) query. */
+void server_count(struct dns_worker *w, const struct dns_answer_info *info, size_t len);
+
+/* udp.c */
+void udp_read_cb(evutil_socket_t fd, short what, void *arg);
+
+/* tcp.c */
+void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                   void *arg);
+void tcp_accept_error_cb(struct evconnlistener *lev, void *arg);
+void tcp_retry_cb(evutil_socket_t fd, short what, void *arg);
+/* Starts a graceful close of every connection of w (the worker is stopping). */
+void tcp_stop_all(struct dns_worker *w);
+/* Frees every connection at once (after the loop ended). */
+void tcp_free_all(struct dns_worker *w);
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* table_impl.h: the layout of the compiled answer table, private to dns/.
+ *
+ * Everything lives in a few flat arrays so the answer path only indexes and
+ * copies: `blob` holds lowercased wire names and pre-encoded record bodies
+ * (the bytes after an owner name: type, class, ttl, rdlength, rdata), nodes
+ * are reached through an open-addressing hash of their names, and dynamic
+ * nodes point at runs of instance indices in `lists`.
+ */
+#ifndef SRVD_DNS_TABLE_IMPL_H
+#define SRVD_DNS_TABLE_IMPL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/table.h"
+
+#define DNS_T_A     1
+#define DNS_T_NS    2
+#define DNS_T_CNAME 5
+#define DNS_T_SOA   6
+#define DNS_T_TXT   16
+#define DNS_T_AAAA  28
+#define DNS_T_SRV   33
+#define DNS_T_OPT   41
+#define DNS_T_IXFR  251
+#define DNS_T_AXFR  252
+#define DNS_T_MAILB 253
+#define DNS_T_MAILA 254
+#define DNS_T_ANY   255
+
+#define DNS_C_IN  1
+#define DNS_C_CH  3
+#define DNS_C_ANY 255
+
+#define DNS_NO_INDEX UINT32_MAX
+
+enum dns_node_kind {
+	DNS_NODE_PLAIN = 0, /* static records and/or an empty non-terminal */
+	DNS_NODE_SERVICE,   /* <svc>.<zone>, <tag>.<svc>.<zone>: A, AAAA, SRV */
+	DNS_NODE_SRV,       /* _<svc>._<proto>.<zone>, _<tag>._<proto>.<svc>.<zone>: SRV */
+	DNS_NODE_INSTANCE,  /* <inst>.<svc>.<zone>: one address, whatever its health */
+	DNS_NODE_READY,     /* _ready.<zone>: A 127.0.0.1 once the table is ready */
+};
+
+/* One static RRset: `count` bodies back to back at blob[off], len bytes. */
+struct dns_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t off;
+	uint32_t len;
+	uint32_t cname_node; /* CNAME: the target's node, or DNS_NO_INDEX */
+};
+
+struct dns_node {
+	uint32_t name_off; /* lowercased wire name in blob */
+	uint8_t name_len;
+	uint8_t kind; /* enum dns_node_kind */
+	uint16_t n_rrsets;
+	uint32_t rrset_first; /* index into rrsets */
+	uint32_t zone;        /* index into zones */
+	uint32_t hash;
+	uint32_t list_off; /* SERVICE/SRV: instance indices in lists; INSTANCE: the index */
+	uint32_t list_len;
+	uint32_t service; /* dynamic nodes: the service index */
+	_Atomic uint32_t rr_counter;
+};
+
+struct dns_zone {
+	uint32_t apex_off; /* lowercased wire name in blob */
+	uint8_t apex_len;
+	uint32_t neg_soa_off; /* SOA body with TTL min(SOA TTL, minimum), for negative answers */
+	uint16_t neg_soa_len;
+};
+
+struct dns_instance {
+	uint32_t addr_off; /* A or AAAA body */
+	uint16_t addr_len;
+	uint16_t type;    /* DNS_T_A or DNS_T_AAAA */
+	uint32_t srv_off; /* SRV body; its target name starts 16 bytes in */
+	uint16_t srv_len;
+	uint16_t weight;
+	uint32_t service;
+	uint32_t node; /* the instance's own node */
+	_Atomic unsigned char up;
+};
+
+struct dns_service {
+	uint8_t policy; /* enum reg_policy */
+	uint32_t max_answers;
+	uint32_t n_instances;
+	/* panic mode (SPEC 4, Envoy's): with fewer than panic_min instances up,
+	 * answers include every instance; 0 = off */
+	uint32_t panic_min;
+	_Atomic uint32_t n_up;
+};
+
+struct dns_table {
+	uint8_t *blob;
+	size_t blob_len;
+	struct dns_node *nodes;
+	size_t n_nodes;
+	uint32_t *hash; /* node index + 1, 0 = empty slot */
+	uint32_t hash_mask;
+	struct dns_rrset *rrsets;
+	size_t n_rrsets;
+	struct dns_zone *zones;
+	size_t n_zones;
+	struct dns_instance *instances;
+	size_t n_instances;
+	struct dns_service *services;
+	size_t n_services;
+	uint32_t *lists;
+	size_t n_lists;
+	uint32_t serial;
+	uint16_t edns_udp_size;
+	/* CH TXT bodies (TTL 0), for version.server/version.bind and
+	 * id.server/hostname.bind */
+	uint32_t version_off, identity_off;
+	uint16_t version_len, identity_len;
+	_Atomic int ready;
+};
+
+/* FNV-1a over a wire name that is already lowercase. */
+static inline uint32_t dns_name_hash(const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= name[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Finds the node of a lowercased wire name; DNS_NO_INDEX if absent. */
+uint32_t dns_table_lookup(const struct dns_table *t, const uint8_t *name, size_t len,
+                          uint32_t hash);
+
+#endif

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tcp.c: DNS over TCP (RFC 1035 4.2.2, RFC 7766): framing, pipelining, limits.
+ *
+ * One bufferevent per connection. Queries are answered as soon as they are
+ * whole, in arrival order, so pipelined answers keep their order. Limits:
+ * - idle timeout: a timer per connection restarted by each complete query and
+ *   each time output drains; bytes of a partial message do not restart it,
+ *   so a client trickling a query byte by byte is closed like an idle one;
+ * - connections: at most max_conns per worker; a new connection closes the
+ *   least recently active one (a list kept in activity order), so idle
+ *   clients cannot lock others out;
+ * - output: above TCP_OUT_HIWAT buffered bytes we stop reading the client
+ *   until it has read enough of its answers (TCP_OUT_LOWAT);
+ * - input: the read high watermark bounds what we take in before answering.
+ * A zero-length message closes the connection; queries dns_answer() drops
+ * get no response.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/log.h"
+#include "dns/answer.h"
+#include "dns/server_int.h"
+
+static void list_unlink(struct dns_worker *w, struct tcp_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conn_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->conn_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_append(struct dns_worker *w, struct tcp_conn *c)
+{
+	c->prev = w->conn_tail;
+	c->next = NULL;
+	if (w->conn_tail)
+		w->conn_tail->next = c;
+	else
+		w->conn_head = c;
+	w->conn_tail = c;
+}
+
+/* The connection did something useful: restart its idle clock. */
+static void conn_touch(struct tcp_conn *c)
+{
+	struct dns_worker *w = c->w;
+
+	if (w->conn_tail != c) {
+		list_unlink(w, c);
+		list_append(w, c);
+	}
+	if (!c->closing)
+		event_add(c->timer, w->idle_tv);
+}
+
+static void conn_free(struct tcp_conn *c)
+{
+	struct dns_worker *w = c->w;
+
+	list_unlink(w, c);
+	w->n_conns--;
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	free(c);
+	if (w->stopping && w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* Closes once the answers already in the output buffer are written. */
+static void conn_close_after_write(struct tcp_conn *c, const struct timeval *deadline)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	event_add(c->timer, deadline);
+}
+
+/* Answers every whole query in the input buffer, in order. */
+static void conn_process(struct tcp_conn *c)
+{
+	struct dns_worker *w = c->w;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct dns_answer_info info;
+	size_t avail, need, len;
+	uint8_t *p;
+
+	while (!c->closing) {
+		if (evbuffer_get_length(out) > TCP_OUT_HIWAT) {
+			c->paused = 1;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		avail = evbuffer_get_length(in);
+		if (avail < 2)
+			return;
+		p = evbuffer_pullup(in, 2);
+		if (!p) {
+			conn_free(c); /* out of memory */
+			return;
+		}
+		switch (dns_frame_peek(p, 2, &need)) {
+		case DNS_FRAME_EMPTY:
+			conn_close_after_write(c, w->grace_tv);
+			return;
+		case DNS_FRAME_MORE:
+		case DNS_FRAME_OK:
+			break;
+		}
+		if (avail < need)
+			return;
+		p = evbuffer_pullup(in, (ssize_t)need);
+		if (!p || dns_frame_peek(p, need, &need) != DNS_FRAME_OK) {
+			conn_free(c); /* out of memory */
+			return;
+		}
+		CNT_INC(w->cnt.queries_tcp);
+		memset(&info, 0, sizeof(info));
+		len = dns_answer(w->ctx, server_table(w->srv), p + 2, need - 2, DNS_TCP,
+		                 w->tcp_out + 2, DNS_MAX_MSG, &info);
+		evbuffer_drain(in, need);
+		server_count(w, &info, len);
+		if (len > 0) {
+			w->tcp_out[0] = (uint8_t)(len >> 8);
+			w->tcp_out[1] = (uint8_t)len;
+			if (bufferevent_write(c->bev, w->tcp_out, len + 2) < 0) {
+				conn_free(c);
+				return;
+			}
+		}
+		conn_touch(c);
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->closing) {
+		if (left == 0)
+			conn_free(c);
+		return;
+	}
+	if (left == 0)
+		conn_touch(c);
+	if (c->paused && left <= TCP_OUT_LOWAT) {
+		c->paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		/* queries may be waiting in the input buffer already */
+		conn_process(c);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* a client may half-close after its last query: still answer it */
+		conn_close_after_write(c, c->w->grace_tv);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("tcp: connection error: %s", strerror(errno));
+	conn_free(c);
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (!c->closing)
+		CNT_INC(c->w->cnt.tcp_timeouts);
+	conn_free(c);
+}
+
+void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                   void *arg)
+{
+	struct dns_worker *w = arg;
+	struct tcp_conn *c;
+
+	if (w->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (w->n_conns >= w->max_conns && w->conn_head) {
+		CNT_INC(w->cnt.tcp_evicted);
+		conn_free(w->conn_head);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->w = w;
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		goto fail;
+	fd = -1;
+	c->timer = evtimer_new(w->base, conn_timer_cb, c);
+	if (!c->timer)
+		goto fail;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, TCP_IN_HIWAT);
+	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_LOWAT, 0);
+	if (bufferevent_enable(c->bev, EV_READ) < 0)
+		goto fail;
+	w->n_conns++;
+	list_append(w, c);
+	event_add(c->timer, w->idle_tv);
+	CNT_INC(w->cnt.tcp_accepted);
+	return;
+fail:
+	log_warn("tcp: cannot set up a connection: out of memory");
+	if (c && c->bev)
+		bufferevent_free(c->bev);
+	if (c && c->timer)
+		event_free(c->timer);
+	free(c);
+	if (fd >= 0)
+		evutil_closesocket(fd);
+}
+
+void tcp_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct dns_worker *w = arg;
+	struct timeval pause = {1, 0};
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* out of descriptors: stop accepting for a second instead of spinning */
+	for (size_t a = 0; a < w->n_sock; a++) {
+		if (w->tcp[a].lev != lev)
+			continue;
+		log_warn("tcp: accept: %s; pausing for 1 s", evutil_socket_error_to_string(err));
+		evconnlistener_disable(lev);
+		event_add(w->tcp[a].retry, &pause);
+	}
+}
+
+void tcp_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_sock *t = arg;
+
+	if (!t->w->stopping)
+		evconnlistener_enable(t->lev);
+}
+
+void tcp_stop_all(struct dns_worker *w)
+{
+	struct tcp_conn *c = w->conn_head, *next;
+
+	while (c) {
+		next = c->next;
+		if (!c->closing)
+			conn_close_after_write(c, w->grace_tv);
+		c = next;
+	}
+}
+
+void tcp_free_all(struct dns_worker *w)
+{
+	int stopping = w->stopping;
+
+	/* no loop exit to request any more */
+	w->stopping = 0;
+	while (w->conn_head)
+		conn_free(w->conn_head);
+	w->stopping = stopping;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* udp.c: the UDP path: batches of datagrams in (recvmmsg), answers, batches out (sendmmsg).
+ *
+ * Every buffer belongs to the worker, so a query costs no allocation. Each
+ * readable event handles at most UDP_ROUNDS batches before yielding to the
+ * worker's other sockets and connections. Sockets on a wildcard address
+ * answer from the address the query was sent to (IP_PKTINFO), or clients
+ * would see the reply come from elsewhere and drop it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "dns/answer.h"
+#include "dns/server_int.h"
+
+/* Builds the control message that makes the reply leave from the address
+ * the query came to. Returns its length, 0 if the query carried none. */
+static size_t reply_pktinfo(const struct msghdr *in, uint8_t *buf)
+{
+	struct msghdr out = {.msg_control = buf, .msg_controllen = UDP_CMSG};
+	struct cmsghdr *c, *o;
+
+	for (c = CMSG_FIRSTHDR((struct msghdr *)in); c; c = CMSG_NXTHDR((struct msghdr *)in, c)) {
+		o = CMSG_FIRSTHDR(&out);
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			/* the interface index stays: link-local replies need it */
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			memcpy(CMSG_DATA(o), CMSG_DATA(c), sizeof(struct in6_pktinfo));
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
+static void udp_flush(struct udp_sock *u, unsigned n)
+{
+	struct dns_worker *w = u->w;
+	unsigned done = 0;
+	int r;
+
+	while (done < n) {
+		r = sendmmsg(u->fd, w->smsg + done, n - done, MSG_DONTWAIT);
+		if (r > 0) {
+			done += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			/* never block: the clients will retry */
+			CNT_ADD(w->cnt.dropped, n - done);
+			return;
+		}
+		/* this datagram failed on its own (EMSGSIZE, EACCES, ...): skip it */
+		log_debug("udp: send: %s", strerror(errno));
+		CNT_INC(w->cnt.dropped);
+		done++;
+	}
+}
+
+/* Receives one batch and answers it; returns the number of datagrams read. */
+static int udp_batch(struct udp_sock *u)
+{
+	struct dns_worker *w = u->w;
+	struct dns_table *table;
+	struct dns_answer_info info;
+	size_t used = 0, len;
+	unsigned nout = 0;
+	int n;
+
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *h = &w->rmsg[i].msg_hdr;
+		w->riov[i].iov_base = w->rbuf[i];
+		w->riov[i].iov_len = UDP_RBUF;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &w->peer[i];
+		h->msg_namelen = sizeof(w->peer[i]);
+		h->msg_iov = &w->riov[i];
+		h->msg_iovlen = 1;
+		if (u->pktinfo) {
+			h->msg_control = w->rcmsg[i];
+			h->msg_controllen = UDP_CMSG;
+		}
+	}
+	do
+		n = recvmmsg(u->fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			log_debug("udp: receive: %s", strerror(errno));
+		return 0;
+	}
+	table = server_table(w->srv);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *in = &w->rmsg[i].msg_hdr;
+		struct msghdr *out = &w->smsg[nout].msg_hdr;
+
+		CNT_INC(w->cnt.queries_udp);
+		if (in->msg_flags & MSG_TRUNC) {
+			CNT_INC(w->cnt.dropped);
+			continue;
+		}
+		memset(&info, 0, sizeof(info));
+		len = dns_answer(w->ctx, table, w->rbuf[i], w->rmsg[i].msg_len, DNS_UDP,
+		                 w->arena + used, DNS_MAX_MSG, &info);
+		server_count(w, &info, len);
+		if (len == 0)
+			continue;
+		w->siov[nout].iov_base = w->arena + used;
+		w->siov[nout].iov_len = len;
+		memset(out, 0, sizeof(*out));
+		out->msg_name = &w->peer[i];
+		out->msg_namelen = in->msg_namelen;
+		out->msg_iov = &w->siov[nout];
+		out->msg_iovlen = 1;
+		if (u->pktinfo) {
+			out->msg_control = w->scmsg[nout];
+			out->msg_controllen = reply_pktinfo(in, w->scmsg[nout]);
+			if (out->msg_controllen == 0)
+				out->msg_control = NULL;
+		}
+		used += len;
+		nout++;
+		/* the next answer needs room for the largest message */
+		if (UDP_ARENA - used < DNS_MAX_MSG) {
+			udp_flush(u, nout);
+			nout = 0;
+			used = 0;
+		}
+	}
+	udp_flush(u, nout);
+	return n;
+}
+
+void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *u = arg;
+
+	for (int round = 0; round < UDP_ROUNDS; round++)
+		if (udp_batch(u) < UDP_BATCH)
+			break;
+}

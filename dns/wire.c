@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* wire.c: query parsing for the answer path (see wire.h). */
+#include "config.h"
+
+#include <string.h>
+
+#include "dns/table_impl.h"
+#include "dns/wire.h"
+
+#define NAME_MAX_HOPS 64
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Reads the uncompressed question name at query[12], lowercasing it into q. */
+static int parse_qname(const uint8_t *pkt, size_t len, struct dns_query *q)
+{
+	size_t p = 12;
+	for (;;) {
+		uint8_t c;
+		if (p >= len)
+			return -1;
+		c = pkt[p];
+		if (c > 63) /* compression pointer or extended label type */
+			return -1;
+		if (p - 12 + 1 + c > 255 || p + 1 + c > len)
+			return -1;
+		q->lname[p - 12] = c;
+		for (size_t i = 1; i <= c; i++) {
+			uint8_t ch = pkt[p + i];
+			q->lname[p - 12 + i] = ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + 32) : ch;
+		}
+		p += 1 + (size_t)c;
+		if (c == 0)
+			break;
+	}
+	q->qname_len = p - 12;
+	return 0;
+}
+
+/* Skips a possibly compressed name at *pos. Pointers may only point
+ * backwards of themselves and are followed at most NAME_MAX_HOPS times, and
+ * the name may not grow past 255 octets, so loops end. */
+static int skip_name(const uint8_t *pkt, size_t len, size_t *pos, int *is_root)
+{
+	size_t p = *pos, end = 0, total = 0;
+	int hops = 0;
+	for (;;) {
+		uint8_t c;
+		if (p >= len)
+			return -1;
+		c = pkt[p];
+		if (c == 0) {
+			if (!hops)
+				end = p + 1;
+			break;
+		}
+		if ((c & 0xC0) == 0xC0) {
+			size_t target;
+			if (p + 1 >= len)
+				return -1;
+			target = (size_t)(c & 0x3F) << 8 | pkt[p + 1];
+			if (target >= p || ++hops > NAME_MAX_HOPS)
+				return -1;
+			if (hops == 1)
+				end = p + 2;
+			p = target;
+			continue;
+		}
+		if (c & 0xC0)
+			return -1;
+		total += (size_t)c + 1;
+		if (total > 254)
+			return -1;
+		p += (size_t)c + 1;
+	}
+	*is_root = total == 0;
+	*pos = end;
+	return 0;
+}
+
+/* OPT rdata: a run of {code, length, data} options filling it exactly. */
+static int opt_options_ok(const uint8_t *rd, size_t rdlen)
+{
+	size_t p = 0;
+	while (p < rdlen) {
+		if (rdlen - p < 4)
+			return 0;
+		p += 4 + (size_t)get16(rd + p + 2);
+	}
+	return p == rdlen;
+}
+
+/* Walks every record after the question: bounds, OPT placement and count. */
+static int parse_records(const uint8_t *pkt, size_t len, size_t pos, unsigned an_ns, unsigned ar,
+                         struct dns_query *q)
+{
+	int opts = 0;
+	for (unsigned i = 0; i < an_ns + ar; i++) {
+		int root;
+		uint16_t type, rdlen;
+		if (skip_name(pkt, len, &pos, &root) || len - pos < 10)
+			return -1;
+		type = get16(pkt + pos);
+		rdlen = get16(pkt + pos + 8);
+		if (len - pos - 10 < rdlen)
+			return -1;
+		if (type == DNS_T_OPT) {
+			const uint8_t *h = pkt + pos;
+			if (i < an_ns || !root || opts++ || !opt_options_ok(pkt + pos + 10, rdlen))
+				return -1;
+			q->edns = 1;
+			q->edns_size = get16(h + 2);
+			q->edns_version = h[5];
+			q->edns_do = (h[6] & 0x80) != 0;
+		}
+		pos += 10 + (size_t)rdlen;
+	}
+	return 0; /* trailing bytes after the last record are ignored */
+}
+
+enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)
+{
+	unsigned qd, an, ns, ar;
+	int bad = 0;
+
+	memset(q, 0, offsetof(struct dns_query, lname));
+	if (len < 12 || (pkt[2] & 0x80))
+		return DNS_PARSE_DROP;
+	q->id = get16(pkt);
+	q->opcode = (pkt[2] >> 3) & 0x0F;
+	q->rd = pkt[2] & 0x01;
+	q->cd = (pkt[3] & 0x10) != 0;
+	qd = get16(pkt + 4);
+	an = get16(pkt + 6);
+	ns = get16(pkt + 8);
+	ar = get16(pkt + 10);
+
+	if (qd != 1 || parse_qname(pkt, len, q) || len - 12 - q->qname_len < 4) {
+		bad = 1;
+	} else {
+		const uint8_t *t = pkt + 12 + q->qname_len;
+		q->question_ok = 1;
+		q->qtype = get16(t);
+		q->qclass = get16(t + 2);
+		if (q->qtype == DNS_T_OPT || an || ns)
+			bad = 1;
+		/* the records are walked even when the header was wrong, so a
+		 * FORMERR can still carry an OPT when the query had one */
+		if (parse_records(pkt, len, 12 + q->qname_len + 4, an + ns, ar, q))
+			bad = 1;
+	}
+	if (q->opcode != 0)
+		return DNS_PARSE_NOTIMP;
+	return bad ? DNS_PARSE_FORMERR : DNS_PARSE_OK;
+}

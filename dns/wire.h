@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* wire.h: parsing of DNS queries straight from the packet, for the answer
+ * path (no allocation, every read bounds-checked). Private to dns/. */
+#ifndef SRVD_DNS_WIRE_H
+#define SRVD_DNS_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum dns_parse_result {
+	DNS_PARSE_OK = 0,
+	DNS_PARSE_DROP,    /* too short or a response: no reply at all */
+	DNS_PARSE_FORMERR, /* malformed */
+	DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
+};
+
+/* What the answer path needs from a query. */
+struct dns_query {
+	uint16_t id;
+	uint8_t opcode;
+	uint8_t rd, cd;
+	uint8_t question_ok; /* the question parsed: it can be echoed */
+	uint8_t edns;        /* a well-formed OPT record was found in additional */
+	uint8_t edns_version;
+	uint8_t edns_do;
+	uint16_t edns_size;
+	uint16_t qtype, qclass;
+	size_t qname_len;   /* wire length of the question name, root included */
+	uint8_t lname[256]; /* the question name, lowercased */
+};
+
+/* Parses query (qlen bytes) into q. The question is accepted only without
+ * compression pointers; names in other records may use pointers, which must
+ * point backwards and are followed a bounded number of times. */
+enum dns_parse_result dns_query_parse(const uint8_t *query, size_t qlen, struct dns_query *q);
+
+#endif

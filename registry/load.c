@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* load.c: loads a registry: the main file, its includes and zone files, then
+ * resolves inherited values and checks names for collisions, so that the
+ * consumers (dns/, health/) never repeat any of it. */
+#include "config.h"
+
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "registry/loader.h"
+#include "registry/registry.h"
+
+void reg_error_line(struct reg_loader *ld, const char *line)
+{
+	char **grown;
+
+	ld->failed = 1;
+	grown = realloc(ld->errs->lines, (ld->errs->n + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	ld->errs->lines = grown;
+	if ((grown[ld->errs->n] = strdup(line)))
+		ld->errs->n++;
+}
+
+void reg_error(struct reg_loader *ld, const struct ynode *node, const struct sch_path *path,
+               const char *fmt, ...)
+{
+	char msg[1024], line[2048];
+	int has_path = path && path->len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (node)
+		snprintf(line, sizeof(line), "%s:%u:%u: %s%s%s", node->file, node->line, node->col,
+		         has_path ? path->buf : "", has_path ? ": " : "", msg);
+	else
+		snprintf(line, sizeof(line), "%s", msg);
+	reg_error_line(ld, line);
+}
+
+static void on_yaml_error(void *arg, const char *line)
+{
+	reg_error_line(arg, line);
+}
+
+void registry_errors_clear(struct reg_errors *errs)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}
+
+char *reg_path_join(const char *base, const char *rel)
+{
+	const char *slash = strrchr(base, '/');
+	size_t dir;
+	char *out;
+
+	if (rel[0] == '/' || !slash)
+		return strdup(rel);
+	dir = (size_t)(slash - base) + 1;
+	out = malloc(dir + strlen(rel) + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, base, dir);
+	strcpy(out + dir, rel);
+	return out;
+}
+
+static int keep_doc(struct reg_loader *ld, struct ydoc *doc)
+{
+	struct ydoc **grown = realloc(ld->docs, (ld->n_docs + 1) * sizeof(*grown));
+
+	if (!grown) {
+		ydoc_free(doc);
+		reg_error_line(ld, "out of memory");
+		return -1;
+	}
+	ld->docs = grown;
+	ld->docs[ld->n_docs++] = doc;
+	return 0;
+}
+
+static const struct ynode *find_key(const struct ynode *map, const char *key)
+{
+	for (size_t i = 0; map && map->kind == YNODE_MAP && i < map->n; i++)
+		if (strcmp(map->keys[i]->value, key) == 0)
+			return map->items[i];
+	return NULL;
+}
+
+static void load_includes(struct reg_loader *ld)
+{
+	for (size_t i = 0; i < ld->top.n_includes; i++) {
+		const struct reg_noted *inc = &ld->top.includes[i];
+		struct sch_path path = {.len = 0};
+		char *pattern = reg_path_join(inc->node->file, inc->text);
+		glob_t g;
+		int rc;
+
+		sch_path_key(&path, "include");
+		if (!pattern) {
+			reg_error(ld, inc->node, &path, "out of memory");
+			continue;
+		}
+		rc = glob(pattern, 0, NULL, &g);
+		if (rc != 0 && rc != GLOB_NOMATCH)
+			reg_error(ld, inc->node, &path, "cannot expand \"%s\"", pattern);
+		for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+			struct ydoc *doc;
+			struct sch_path top = {.len = 0};
+			uint64_t mask = 0;
+
+			if (ydoc_parse_file(g.gl_pathv[k], &doc, on_yaml_error, ld) < 0 ||
+			    keep_doc(ld, doc) < 0)
+				continue;
+			if (doc->root)
+				sch_walk(ld, &reg_include_table, 0, doc->root, &ld->top, &mask,
+				         &top);
+		}
+		if (rc == 0)
+			globfree(&g);
+		free(pattern);
+	}
+}
+
+static char *prefixed(const char *label, const char *zone)
+{
+	size_t len = strlen(label) + strlen(zone) + 2;
+	char *out = malloc(len);
+
+	if (out)
+		snprintf(out, len, "%s.%s", label, strcmp(zone, ".") == 0 ? "" : zone);
+	return out;
+}
+
+static void resolve_server(struct reg_loader *ld)
+{
+	struct reg_srv_build *sb = &ld->top.server;
+	struct reg_server *srv = &sb->srv;
+	char host[256];
+
+	if (sch_inherit(ld, &reg_server_table, 0, sb, &sb->set, NULL, NULL) < 0 || !srv->zone)
+		return;
+	if (!srv->soa.mname)
+		srv->soa.mname = prefixed("ns1", srv->zone);
+	if (!srv->soa.rname)
+		srv->soa.rname = prefixed("hostmaster", srv->zone);
+	if (srv->n_ns == 0 && srv->soa.mname) {
+		free(srv->ns);
+		srv->ns = calloc(1, sizeof(*srv->ns));
+		if (srv->ns && (srv->ns[0] = strdup(srv->soa.mname)))
+			srv->n_ns = 1;
+	}
+	if (!srv->identity) {
+		if (gethostname(host, sizeof(host)) < 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		srv->identity = strdup(host);
+	}
+	if (!srv->soa.mname || !srv->soa.rname || !srv->n_ns || !srv->identity)
+		reg_error_line(ld, "out of memory");
+}
+
+static void check_tag(struct reg_loader *ld, const struct reg_svc_build *b, const char *tag,
+                      const struct ynode *node, struct sch_path *path)
+{
+	for (size_t i = 0; i < b->n_inst; i++) {
+		const struct ynode *name = find_key(b->inst[i].node, "name");
+
+		if (!b->inst[i].inst.name || strcmp(b->inst[i].inst.name, tag) != 0 || !name)
+			continue;
+		reg_error(ld, node, path, "tag \"%s\" is also the name of an instance (%s:%u:%u)",
+		          tag, name->file, name->line, name->col);
+		return;
+	}
+}
+
+/* Tags name TAG.SERVICE.<zone> and instances NAME.SERVICE.<zone>. */
+static void check_tags(struct reg_loader *ld, const struct reg_svc_build *b, char **tags,
+                       size_t n_tags, const struct ynode *node, struct sch_path *path)
+{
+	for (size_t t = 0; node && t < n_tags; t++) {
+		const struct ynode *tnode = node->kind == YNODE_SEQ ? node->items[t] : node;
+		size_t old = node->kind == YNODE_SEQ ? sch_path_index(path, t) : path->len;
+
+		check_tag(ld, b, tags[t], tnode, path);
+		sch_path_pop(path, old);
+	}
+}
+
+static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, struct sch_path *path)
+{
+	for (size_t i = 0; i < b->n_inst; i++) {
+		struct reg_inst_build *ib = &b->inst[i];
+		const struct ynode *name = find_key(ib->node, "name");
+
+		if (sch_inherit(ld, &reg_instance_table, 0, ib, &ib->set, NULL, NULL) < 0)
+			return;
+		if (!sch_is_set(&reg_instance_table, ib->set, "port"))
+			ib->inst.port = b->svc.port;
+		if (ib->inst.port == 0 && ib->node->kind == YNODE_MAP)
+			reg_error(ld, ib->node, &ib->path,
+			          "no port: set port here, in the service or in defaults");
+		for (size_t k = 0; ib->inst.name && k < i; k++) {
+			const struct ynode *first = find_key(b->inst[k].node, "name");
+			struct sch_path p = ib->path;
+
+			if (!b->inst[k].inst.name || strcmp(b->inst[k].inst.name, ib->inst.name))
+				continue;
+			sch_path_key(&p, "name");
+			reg_error(ld, name, &p, "duplicate instance \"%s\" (first at %s:%u:%u)",
+			          ib->inst.name, first->file, first->line, first->col);
+			break;
+		}
+	}
+	for (size_t i = 0; i < b->n_inst; i++) {
+		struct reg_inst_build *ib = &b->inst[i];
+		struct sch_path p = ib->path;
+
+		sch_path_key(&p, "tags");
+		check_tags(ld, b, ib->inst.tags, ib->inst.n_tags, find_key(ib->node, "tags"), &p);
+	}
+	size_t old = sch_path_key(path, "tags");
+	check_tags(ld, b, b->svc.tags, b->svc.n_tags, find_key(b->node, "tags"), path);
+	sch_path_pop(path, old);
+}
+
+static void resolve_services(struct reg_loader *ld)
+{
+	const struct reg_server *srv = &ld->top.server.srv;
+	struct reg_svc_build *defs = &ld->top.defaults;
+
+	for (size_t i = 0; i < ld->n_svcs; i++) {
+		struct reg_svc_build *b = &ld->svcs[i];
+		struct check_config *c = &b->svc.check;
+		struct sch_path path = {.len = 0};
+		char t[24], iv[24];
+
+		sch_path_key(&path, "services");
+		sch_path_key(&path, b->key->value);
+		if (sch_inherit(ld, &reg_service_table, SCH_DEFAULTS, b, &b->set, defs,
+		                &defs->set) < 0)
+			return;
+		if (!sch_is_set(&reg_service_table, b->set, "ttl"))
+			b->svc.ttl = srv->ttl;
+		if (!sch_is_set(&reg_service_table, b->set, "max_answers"))
+			b->svc.max_answers = srv->max_answers;
+		if (!sch_is_set(&reg_check_table, b->check_set, "unhealthy_interval"))
+			c->unhealthy_interval_ms = c->interval_ms;
+		if (c->timeout_ms > c->interval_ms) {
+			size_t old = b->check ? sch_path_key(&path, "check") : path.len;
+
+			sch_fmt_ms(t, sizeof(t), c->timeout_ms);
+			sch_fmt_ms(iv, sizeof(iv), c->interval_ms);
+			reg_error(ld, b->check ? b->check : b->key, &path,
+			          "timeout %s exceeds interval %s", t, iv);
+			sch_path_pop(&path, old);
+		}
+		resolve_instances(ld, b, &path);
+	}
+}
+
+static void check_duplicate_services(struct reg_loader *ld)
+{
+	for (size_t i = 1; i < ld->n_svcs; i++)
+		for (size_t k = 0; k < i; k++) {
+			const struct ynode *first = ld->svcs[k].key;
+			struct sch_path path = {.len = 0};
+
+			if (strcmp(ld->svcs[i].svc.name, ld->svcs[k].svc.name) != 0)
+				continue;
+			sch_path_key(&path, "services");
+			sch_path_key(&path, ld->svcs[i].key->value);
+			reg_error(ld, ld->svcs[i].key, &path,
+			          "duplicate service \"%s\" (first at %s:%u:%u)",
+			          ld->svcs[i].svc.name, first->file, first->line, first->col);
+			break;
+		}
+}
+
+void reg_svc_build_free(struct reg_svc_build *b)
+{
+	free(b->svc.name);
+	b->svc.name = NULL;
+	sch_free(&reg_service_table, b);
+	for (size_t i = 0; i < b->n_inst; i++)
+		sch_free(&reg_instance_table, &b->inst[i]);
+	free(b->inst);
+	b->inst = NULL;
+	b->n_inst = 0;
+}
+
+/* Moves the resolved values out of the builds into ld->reg. */
+static int assemble(struct reg_loader *ld)
+{
+	struct registry *reg = ld->reg;
+
+	reg->server = ld->top.server.srv;
+	memset(&ld->top.server.srv, 0, sizeof(ld->top.server.srv));
+	reg->services = calloc(ld->n_svcs ? ld->n_svcs : 1, sizeof(*reg->services));
+	if (!reg->services)
+		return -1;
+	for (size_t i = 0; i < ld->n_svcs; i++) {
+		struct reg_svc_build *b = &ld->svcs[i];
+		struct reg_service *svc = &reg->services[reg->n_services];
+		struct reg_instance *inst = calloc(b->n_inst ? b->n_inst : 1, sizeof(*inst));
+
+		if (!inst)
+			return -1;
+		for (size_t k = 0; k < b->n_inst; k++) {
+			inst[k] = b->inst[k].inst;
+			memset(&b->inst[k].inst, 0, sizeof(b->inst[k].inst));
+		}
+		*svc = b->svc;
+		svc->instances = inst;
+		svc->n_instances = b->n_inst;
+		memset(&b->svc, 0, sizeof(b->svc));
+		reg->n_services++;
+	}
+	return 0;
+}
+
+static int load(const char *name, const char *text, struct registry **out, struct reg_errors *errs)
+{
+	struct reg_errors local = {NULL, 0};
+	struct reg_loader ld = {.errs = errs ? errs : &local};
+	struct ydoc *doc = NULL;
+	int rc;
+
+	*out = NULL;
+	ld.reg = calloc(1, sizeof(*ld.reg));
+	if (!ld.reg || !(ld.reg->file = strdup(name))) {
+		reg_error_line(&ld, "out of memory");
+		goto done;
+	}
+	if (text)
+		rc = ydoc_parse_string(text, strlen(text), name, &doc, on_yaml_error, &ld);
+	else
+		rc = ydoc_parse_file(name, &doc, on_yaml_error, &ld);
+	if (rc < 0 || keep_doc(&ld, doc) < 0)
+		goto done;
+	if (doc->root) {
+		struct sch_path path = {.len = 0};
+		uint64_t mask = 0;
+
+		sch_walk(&ld, &reg_top_table, 0, doc->root, &ld.top, &mask, &path);
+	}
+	load_includes(&ld);
+	resolve_server(&ld);
+	resolve_services(&ld);
+	check_duplicate_services(&ld);
+	if (ld.top.server.srv.zone && reg_zones_load(&ld) == 0)
+		reg_zones_check_services(&ld);
+	if (!ld.failed && assemble(&ld) < 0)
+		reg_error_line(&ld, "out of memory");
+done:
+	for (size_t i = 0; i < ld.n_svcs; i++)
+		reg_svc_build_free(&ld.svcs[i]);
+	free(ld.svcs);
+	reg_svc_build_free(&ld.top.defaults);
+	sch_free(&reg_server_table, &ld.top.server);
+	for (size_t i = 0; i < ld.top.n_zones; i++)
+		free(ld.top.zones[i].text);
+	free(ld.top.zones);
+	for (size_t i = 0; i < ld.top.n_includes; i++)
+		free(ld.top.includes[i].text);
+	free(ld.top.includes);
+	for (size_t i = 0; i < ld.n_docs; i++)
+		ydoc_free(ld.docs[i]);
+	free(ld.docs);
+	for (size_t i = 0; ld.reg && i < ld.reg->n_zones; i++)
+		free(ld.zone_lines ? ld.zone_lines[i] : NULL);
+	free(ld.zone_lines);
+	registry_errors_clear(&local);
+	if (ld.failed) {
+		registry_free(ld.reg);
+		return -1;
+	}
+	*out = ld.reg;
+	return 0;
+}
+
+int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
+{
+	return load(path, NULL, out, errs);
+}
+
+int registry_load_string(const char *text, const char *name, struct registry **out,
+                         struct reg_errors *errs)
+{
+	return load(name, text, out, errs);
+}
+
+void registry_free(struct registry *reg)
+{
+	if (!reg)
+		return;
+	sch_free(&reg_server_table, &reg->server);
+	for (size_t i = 0; i < reg->n_services; i++) {
+		struct reg_service *svc = &reg->services[i];
+
+		for (size_t k = 0; k < svc->n_instances; k++)
+			sch_free(&reg_instance_table, &svc->instances[k]);
+		free(svc->instances);
+		free(svc->name);
+		sch_free(&reg_service_table, svc);
+	}
+	free(reg->services);
+	for (size_t i = 0; i < reg->n_zones; i++)
+		reg_zone_free(&reg->zones[i]);
+	free(reg->zones);
+	free(reg->file);
+	free(reg);
+}
+
+const struct reg_service *registry_find_service(const struct registry *reg, const char *name)
+{
+	for (size_t i = 0; reg && i < reg->n_services; i++)
+		if (strcmp(reg->services[i].name, name) == 0)
+			return &reg->services[i];
+	return NULL;
+}
+
+int registry_check_file(const char *path, FILE *out)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+
+	if (registry_load_file(path, &reg, &errs) == 0) {
+		fprintf(out, "%s: ok\n", path);
+		registry_free(reg);
+		registry_errors_clear(&errs);
+		return 0;
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(out, "%s\n", errs.lines[i]);
+	registry_errors_clear(&errs);
+	return 2;
+}
+
+int registry_parse_listen(const char *text, struct reg_listen *out)
+{
+	uint64_t port;
+
+	memset(out, 0, sizeof(*out));
+	if (sch_parse_hostport(text, &out->addr, &out->addr_len, &port) < 0)
+		return -1;
+	out->text = strdup(text);
+	return out->text ? 0 : -1;
+}
+
+void registry_schema_print(FILE *out)
+{
+	sch_print(out, &reg_server_table, "server.", 0);
+	fprintf(out, "%-34s %s\n", "zones", "list of RFC 1035 master files, relative to this file");
+	fprintf(out, "%-34s %s\n", "include",
+	        "glob or list of globs of files holding only services:, relative to this file");
+	sch_print(out, &reg_service_table, "defaults.", SCH_DEFAULTS);
+	sch_print(out, &reg_service_table, "services.NAME.", SCH_SERVICE);
+	sch_print(out, &reg_instance_table, "services.NAME.instances[].", 0);
+}

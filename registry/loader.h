@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* loader.h: state of one registry load, shared by the files of registry/.
+ *
+ * Everything lives in a struct reg_loader on the caller's stack: there is
+ * no global state, so loads may run concurrently (a reload beside a -t). */
+#ifndef SRVD_REGISTRY_LOADER_H
+#define SRVD_REGISTRY_LOADER_H
+
+#include <stdint.h>
+
+#include "registry/registry.h"
+#include "registry/schema.h"
+#include "registry/ynode.h"
+
+/* A string from the YAML with the node it came from. */
+struct reg_noted {
+	char *text;
+	const struct ynode *node;
+};
+
+struct reg_inst_build {
+	struct reg_instance inst;
+	uint64_t set;
+	const struct ynode *node;
+	struct sch_path path; /* services.NAME.instances[i] */
+};
+
+/* services.NAME and defaults: share one table and this layout. */
+struct reg_svc_build {
+	struct reg_service svc;
+	uint64_t set;
+	uint64_t check_set;
+	const struct ynode *key;   /* the name, NULL for defaults: */
+	const struct ynode *node;  /* the service's mapping */
+	const struct ynode *check; /* the check: node, if any */
+	struct reg_inst_build *inst;
+	size_t n_inst;
+	size_t cap_inst;
+};
+
+struct reg_srv_build {
+	struct reg_server srv;
+	uint64_t set, soa_set, transfer_set;
+};
+
+/* The top level of the main file; include files use the same struct. */
+struct reg_top_build {
+	struct reg_srv_build server;
+	struct reg_svc_build defaults;
+	struct reg_noted *zones;
+	size_t n_zones;
+	struct reg_noted *includes;
+	size_t n_includes;
+};
+
+struct reg_loader {
+	struct reg_errors *errs;
+	int failed;
+	struct ydoc **docs; /* kept until the end: errors point into them */
+	size_t n_docs;
+	struct reg_top_build top;
+	struct reg_svc_build *svcs;
+	size_t n_svcs, cap_svcs;
+	struct registry *reg;
+	size_t **zone_lines; /* per reg->zones[i]: line of each record */
+};
+
+/* Records one error line "FILE:LINE:COL: PATH: message" at node (or
+ * "FILE: message" when node is NULL and file is given). */
+void reg_error(struct reg_loader *ld, const struct ynode *node, const struct sch_path *path,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Records an error line that is already formatted. */
+void reg_error_line(struct reg_loader *ld, const char *line);
+
+/* The schema tables (tables.c). */
+extern const struct sch_table reg_top_table;     /* the main file */
+extern const struct sch_table reg_include_table; /* an include file */
+extern const struct sch_table reg_service_table; /* services.NAME and defaults: */
+extern const struct sch_table reg_server_table;
+extern const struct sch_table reg_check_table;
+extern const struct sch_table reg_instance_table;
+
+void reg_svc_build_free(struct reg_svc_build *b);
+
+/* Static zones (zone.c): reads every zones: file into ld->reg->zones and
+ * checks it against the service zone and the services. */
+int reg_zones_load(struct reg_loader *ld);
+void reg_zone_free(struct reg_zone *zone);
+int reg_zones_check_services(struct reg_loader *ld);
+
+/* Joins a path relative to the folder of `base`; caller frees. */
+char *reg_path_join(const char *base, const char *rel);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* schema.h: the table-driven schema of the registry YAML (Knot/tmux style).
+ *
+ * One struct sch_table per mapping level lists its keys with type, default
+ * (as YAML text), range, documentation and where the value goes (an offset
+ * into the target struct). sch_walk() is the one place that reports unknown
+ * keys, duplicate keys, wrong types and out-of-range values; sch_inherit()
+ * resolves values key by key from a parent layer and the table defaults;
+ * sch_print() documents the schema from the same tables. */
+#ifndef SRVD_REGISTRY_SCHEMA_H
+#define SRVD_REGISTRY_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "registry/ynode.h"
+
+struct reg_loader;
+
+enum sch_type {
+	SCH_MAP = 0,  /* children: a nested table; aux = offset of its uint64_t mask */
+	SCH_UINT,     /* size 1, 2, 4 or 8 bytes, range min..max */
+	SCH_DURATION, /* uint32_t milliseconds, range min..max in ms */
+	SCH_RATIO,    /* double in 0..1 */
+	SCH_STRING,   /* char *, any text */
+	SCH_PATH,     /* char[size], an HTTP request path starting with '/' */
+	SCH_LABEL,    /* char *, one DNS label, lowercased */
+	SCH_DNAME,    /* char *, absolute domain name, lowercased */
+	SCH_ADDR,     /* struct reg_addr */
+	SCH_HOSTPORT, /* char *, "A.B.C.D:PORT" or "[v6]:PORT", port in min..max */
+	SCH_PREFIX,   /* char *, an address or address/length */
+	SCH_ENUM,     /* int, one of names[] */
+	SCH_EXPECT,   /* struct check_range[CHECK_EXPECT_MAX]; aux = offset of size_t count */
+	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem` */
+	SCH_LISTENS,  /* struct reg_listen *; aux = offset of size_t count */
+	SCH_CUSTOM,   /* handled by `custom` */
+};
+
+#define SCH_REQUIRED 0x1u /* missing key is an error */
+#define SCH_SERVICE  0x2u /* allowed in services.NAME */
+#define SCH_DEFAULTS 0x4u /* allowed in defaults: */
+#define SCH_ALL      (SCH_SERVICE | SCH_DEFAULTS)
+
+struct sch_path {
+	char buf[512];
+	size_t len;
+};
+
+struct sch_item;
+typedef int (*sch_custom_fn)(struct reg_loader *ld, const struct sch_item *item,
+                             const struct ynode *node, void *target, struct sch_path *path);
+
+struct sch_table;
+
+struct sch_item {
+	const char *key;
+	enum sch_type type;
+	enum sch_type elem; /* SCH_LIST: element type */
+	unsigned flags;     /* SCH_REQUIRED; SCH_SERVICE/SCH_DEFAULTS scope */
+	const char *def;    /* default as YAML text, NULL: none or resolved in code */
+	int64_t min, max;
+	size_t offset, aux, size;
+	const struct sch_table *children;
+	const char *const *names; /* SCH_ENUM, NULL-terminated */
+	sch_custom_fn custom;
+	const char *doc;
+};
+
+struct sch_table {
+	const struct sch_item *items;
+	size_t n;
+	const char *hint; /* appended to "unknown key" */
+};
+
+/* Path helpers: push returns the old length for sch_path_pop(). */
+size_t sch_path_key(struct sch_path *path, const char *key);
+size_t sch_path_index(struct sch_path *path, size_t index);
+void sch_path_pop(struct sch_path *path, size_t len);
+
+/* Walks a mapping node against table, writing values into target and
+ * setting bit i of *mask for every item i present. scope filters items by
+ * flags (0: all). Reports every problem through reg_error(). Returns 0 if
+ * everything was valid, -1 otherwise. */
+int sch_walk(struct reg_loader *ld, const struct sch_table *table, unsigned scope,
+             const struct ynode *map, void *target, uint64_t *mask, struct sch_path *path);
+
+/* Parses one scalar of type (not SCH_MAP, SCH_LIST, SCH_LISTENS, SCH_CUSTOM)
+ * from node into field; item supplies the range and names. */
+int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sch_type type,
+                     const struct ynode *node, void *field, struct sch_path *path);
+
+/* Fills every item of table not set in dst_mask: from src (when src_mask
+ * has it) or from the item's default. Nested maps are resolved key by key.
+ * src may be NULL. Returns 0, or -1 on out of memory. */
+int sch_inherit(struct reg_loader *ld, const struct sch_table *table, unsigned scope, void *dst,
+                uint64_t *dst_mask, const void *src, const uint64_t *src_mask);
+
+/* 1 if the item named key is set in mask. */
+int sch_is_set(const struct sch_table *table, uint64_t mask, const char *key);
+
+/* Frees the heap values (strings, lists) that table placed in target. */
+void sch_free(const struct sch_table *table, void *target);
+
+/* Writes one line per key: path, type, range, default, documentation. */
+void sch_print(FILE *out, const struct sch_table *table, const char *prefix, unsigned scope);
+
+/* Value helpers (types.c) shared by the walker and the loader. */
+const char *sch_type_desc(enum sch_type type);       /* "an unsigned integer", ... */
+void sch_fmt_ms(char *buf, size_t len, uint64_t ms); /* 1500 -> "1500ms", 60000 -> "1m" */
+/* "A.B.C.D:PORT" or "[v6]:PORT" into ss; -1 if malformed. */
+int sch_parse_hostport(const char *text, struct sockaddr_storage *ss, socklen_t *sslen,
+                       uint64_t *port);
+/* An SCH_EXPECT value: "200", "200-399", "200, 204" or a list of those. */
+int sch_parse_expect(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                     void *base, struct sch_path *path);
+
+int sch_is_label(const char *text);
+void sch_lower(char *text);
+
+#endif

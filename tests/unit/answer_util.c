@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* answer_util.c: see answer_util.h. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry.h"
+#include "tests/unit/answer_util.h"
+
+struct dns_table *tu_table(const char *yaml)
+{
+	struct registry *reg = NULL;
+	struct reg_errors errs = {0};
+	struct dns_table *t = NULL;
+	char err[256] = "";
+	int rc =
+	    registry_load_string(yaml, SRCDIR "/tests/unit/data/answer/test.yaml", &reg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.lines[i]);
+	registry_errors_clear(&errs);
+	ck_assert_int_eq(rc, 0);
+	rc = dns_table_build(reg, TU_SERIAL, &t, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "dns_table_build: %s\n", err);
+	ck_assert_int_eq(rc, 0);
+	registry_free(reg);
+	return t;
+}
+
+size_t tu_raw(struct dns_ctx *ctx, const struct dns_table *t, const uint8_t *q, size_t qlen,
+              enum dns_transport tr, uint8_t *out)
+{
+	struct dns_answer_info info;
+	return dns_answer(ctx, t, q, qlen, tr, out, DNS_MAX_MSG, &info);
+}
+
+ldns_pkt *tu_ask(struct dns_ctx *ctx, const struct dns_table *t, const char *name,
+                 ldns_rr_type type, ldns_rr_class cls, const struct tu_opts *o, size_t *len)
+{
+	static const struct tu_opts none = {0};
+	ldns_rdf *qname = ldns_dname_new_frm_str(name);
+	ldns_pkt *q, *resp = NULL;
+	uint8_t *wire = NULL, *out = malloc(DNS_MAX_MSG);
+	size_t wlen = 0, n, limit;
+	struct dns_answer_info info;
+
+	if (!o)
+		o = &none;
+	ck_assert_ptr_nonnull(qname);
+	ck_assert_ptr_nonnull(out);
+	q = ldns_pkt_query_new(qname, type, cls, o->rd ? LDNS_RD : 0);
+	ck_assert_ptr_nonnull(q);
+	ldns_pkt_set_id(q, 0x1234);
+	if (o->edns) {
+		ldns_pkt_set_edns_udp_size(q, o->edns_size ? o->edns_size : 1232);
+		ldns_pkt_set_edns_do(q, o->do_bit);
+		ldns_pkt_set_edns_version(q, o->edns_version);
+	}
+	ck_assert_int_eq(ldns_pkt2wire(&wire, q, &wlen), LDNS_STATUS_OK);
+	n = dns_answer(ctx, t, wire, wlen, o->transport, out, DNS_MAX_MSG, &info);
+	if (o->transport == DNS_TCP)
+		limit = DNS_MAX_MSG;
+	else if (o->edns)
+		limit = o->edns_size ? o->edns_size : 1232;
+	else
+		limit = 512;
+	if (limit < 512)
+		limit = 512;
+	if (len)
+		*len = n;
+	if (n) {
+		ck_assert_uint_le(n, limit);
+		ck_assert_int_eq(ldns_wire2pkt(&resp, out, n), LDNS_STATUS_OK);
+		ck_assert_uint_eq(ldns_pkt_id(resp), 0x1234);
+		ck_assert(ldns_pkt_qr(resp));
+		ck_assert(!ldns_pkt_ra(resp));
+		ck_assert_uint_eq(ldns_pkt_rd(resp), o->rd ? 1 : 0);
+		ck_assert_uint_eq(info.truncated, ldns_pkt_tc(resp));
+		ck_assert_uint_eq(info.edns, o->edns ? 1 : 0);
+		ck_assert_uint_eq(info.qtype, type);
+		/* the question comes back byte for byte */
+		ck_assert_uint_ge(n, wlen - (o->edns ? 11 : 0));
+		ck_assert_mem_eq(out + 2 + 2, wire + 4, 2);
+		ck_assert_mem_eq(out + 12, wire + 12, ldns_rdf_size(qname) + 4);
+	}
+	ldns_pkt_free(q);
+	free(wire);
+	free(out);
+	return resp;
+}
+
+ldns_pkt *tu_q(struct dns_ctx *ctx, const struct dns_table *t, const char *name, ldns_rr_type type)
+{
+	return tu_ask(ctx, t, name, type, LDNS_RR_CLASS_IN, NULL, NULL);
+}
+
+const char *tu_rdf(const ldns_rr_list *list, size_t r, size_t i)
+{
+	static char buf[1024];
+	char *s;
+	ck_assert_uint_lt(r, ldns_rr_list_rr_count(list));
+	ck_assert_uint_lt(i, ldns_rr_rd_count(ldns_rr_list_rr(list, r)));
+	s = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(list, r), i));
+	snprintf(buf, sizeof(buf), "%s", s ? s : "");
+	free(s);
+	return buf;
+}
+
+const char *tu_owner(const ldns_rr_list *list, size_t r)
+{
+	static char buf[1024];
+	char *s;
+	ck_assert_uint_lt(r, ldns_rr_list_rr_count(list));
+	s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(list, r)));
+	snprintf(buf, sizeof(buf), "%s", s ? s : "");
+	free(s);
+	return buf;
+}
+
+size_t tu_count(const ldns_rr_list *list)
+{
+	return list ? ldns_rr_list_rr_count(list) : 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* answer_util.h: helpers shared by the dns_answer unit tests: tables from
+ * YAML text, queries built with ldns, responses parsed back with ldns. */
+#ifndef SRVD_TESTS_ANSWER_UTIL_H
+#define SRVD_TESTS_ANSWER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ldns/ldns.h>
+
+#include "dns/answer.h"
+#include "dns/table.h"
+
+#define TU_SERIAL 2024060101u
+
+/* YAML registry text -> table (serial TU_SERIAL). Relative zone paths are
+ * taken from tests/unit/data/answer/. Fails the test on any error. Caller
+ * frees with dns_table_free(). */
+struct dns_table *tu_table(const char *yaml);
+
+/* How a query is sent. */
+struct tu_opts {
+	enum dns_transport transport; /* DNS_UDP by default */
+	int rd;
+	int edns;           /* add an OPT record */
+	uint16_t edns_size; /* with edns; 0 means 1232 */
+	int do_bit;
+	uint8_t edns_version;
+};
+
+/* Sends name/type/class (text) to dns_answer. Returns the parsed response
+ * (caller frees with ldns_pkt_free()) or NULL when the query was dropped.
+ * *len (may be NULL) gets the response length; the test fails if the
+ * response exceeds the transport's limit or does not parse. */
+ldns_pkt *tu_ask(struct dns_ctx *ctx, const struct dns_table *t, const char *name,
+                 ldns_rr_type type, ldns_rr_class cls, const struct tu_opts *o, size_t *len);
+
+/* Shorthand: UDP, class IN, no EDNS. */
+ldns_pkt *tu_q(struct dns_ctx *ctx, const struct dns_table *t, const char *name, ldns_rr_type type);
+
+/* Raw bytes in, raw bytes out (out must hold DNS_MAX_MSG). */
+size_t tu_raw(struct dns_ctx *ctx, const struct dns_table *t, const uint8_t *q, size_t qlen,
+              enum dns_transport tr, uint8_t *out);
+
+/* Text of the rdata field i of record r in a section list, for comparisons;
+ * static buffer, valid until the next call. */
+const char *tu_rdf(const ldns_rr_list *list, size_t r, size_t i);
+
+/* Owner of record r as text (static buffer). */
+const char *tu_owner(const ldns_rr_list *list, size_t r);
+
+/* Number of records of section list. */
+size_t tu_count(const ldns_rr_list *list);
+
+#endif

@@ -1,0 +1,31 @@
+# Unit tests of the answer table and dns_answer() (dns/table.c, dns/answer.c).
+DNS_TEST_CPPFLAGS = $(AM_CPPFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
+DNS_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+DNS_TEST_LIBS = $(SRVD_LIBS) $(CHECK_LIBS) -lm
+DNS_TEST_UTIL = tests/unit/answer_util.c tests/unit/answer_util.h
+
+check_PROGRAMS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy \
+	tests/unit/bench_answer
+TESTS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy
+
+tests_unit_test_answer_SOURCES = tests/unit/test_answer.c $(DNS_TEST_UTIL)
+tests_unit_test_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_answer_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_answer_LDADD = $(DNS_TEST_LIBS)
+
+tests_unit_test_protocol_SOURCES = tests/unit/test_protocol.c $(DNS_TEST_UTIL)
+tests_unit_test_protocol_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_protocol_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_protocol_LDADD = $(DNS_TEST_LIBS)
+
+tests_unit_test_policy_SOURCES = tests/unit/test_policy.c $(DNS_TEST_UTIL)
+tests_unit_test_policy_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_policy_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_policy_LDADD = $(DNS_TEST_LIBS)
+
+# answers/second of the pure function: make check builds it, run it by hand
+tests_unit_bench_answer_SOURCES = tests/unit/bench_answer.c
+tests_unit_bench_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_bench_answer_LDADD = $(SRVD_LIBS)
+
+EXTRA_DIST += tests/unit/data/answer/static.zone tests/unit/data/answer/other.zone

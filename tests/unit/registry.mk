@@ -1,0 +1,8 @@
+# Unit tests of the YAML registry loader (data in tests/unit/data/registry/).
+check_PROGRAMS += tests/unit/test_registry
+TESTS += tests/unit/test_registry
+tests_unit_test_registry_SOURCES = tests/unit/test_registry.c
+tests_unit_test_registry_CPPFLAGS = $(AM_CPPFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_registry_LDADD = $(SRVD_LIBS) $(CHECK_LIBS)
+EXTRA_DIST += tests/unit/data/registry

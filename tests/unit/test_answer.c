@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_answer.c: every row of SPEC section 3, through dns_answer() and ldns. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/answer_util.h"
+
+static const char *yaml =
+    "server:\n"
+    "  zone: svc.example.\n"
+    "  ttl: 5\n"
+    "  max_answers: 8\n"
+    "  edns_udp_size: 1232\n"
+    "  soa: {mname: ns1.svc.example., rname: hostmaster.svc.example., ttl: 3600,\n"
+    "        refresh: 3600, retry: 600, expire: 86400, minimum: 5}\n"
+    "  ns: [ns1.svc.example., ns2.svc.example.]\n"
+    "  identity: test-host\n"
+    "  version: srvd-test\n"
+    "zones: [static.zone, other.zone]\n"
+    "defaults:\n"
+    "  policy: fixed\n"
+    "  check: {type: none}\n"
+    "services:\n"
+    "  web:\n"
+    "    protocol: tcp\n"
+    "    port: 8080\n"
+    "    tags: [http]\n"
+    "    ttl: 10\n"
+    "    instances:\n"
+    "      - {name: web-1, address: 192.0.2.11, weight: 10, priority: 1, "
+    "tags: [canary]}\n"
+    "      - {name: web-2, address: 192.0.2.12, port: 8081}\n"
+    "      - {name: web-3, address: \"2001:db8::13\"}\n"
+    "  billing:\n"
+    "    protocol: udp\n"
+    "    port: 7000\n"
+    "    instances:\n"
+    "      - {name: b1, address: 192.0.2.21}\n";
+
+static struct dns_table *t;
+static struct dns_ctx *ctx;
+
+static void setup(void)
+{
+	t = tu_table(yaml);
+	ctx = dns_ctx_create(42);
+	ck_assert_ptr_nonnull(ctx);
+}
+
+static void teardown(void)
+{
+	dns_table_free(t);
+	dns_ctx_free(ctx);
+}
+
+/* NOERROR + AA with n answers. */
+static void assert_ok(const ldns_pkt *p, size_t n_answer)
+{
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	ck_assert(ldns_pkt_aa(p));
+	ck_assert(!ldns_pkt_tc(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
+}
+
+/* The authority section holds exactly the zone's SOA with the negative TTL. */
+static void assert_neg_soa(const ldns_pkt *p, const char *apex, uint32_t ttl)
+{
+	const ldns_rr_list *auth = ldns_pkt_authority(p);
+	ck_assert(ldns_pkt_aa(p));
+	ck_assert_uint_eq(tu_count(auth), 1);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(auth, 0)), LDNS_RR_TYPE_SOA);
+	ck_assert_str_eq(tu_owner(auth, 0), apex);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(auth, 0)), ttl);
+}
+
+static void assert_nodata(const ldns_pkt *p)
+{
+	assert_ok(p, 0);
+	assert_neg_soa(p, "svc.example.", 5);
+}
+
+START_TEST(service_a_aaaa)
+{
+	ldns_pkt *p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A);
+	const ldns_rr_list *an;
+	assert_ok(p, 2);
+	an = ldns_pkt_answer(p);
+	ck_assert_str_eq(tu_owner(an, 0), "web.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 0, 0), "192.0.2.11");
+	ck_assert_str_eq(tu_rdf(an, 1, 0), "192.0.2.12");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(an, 0)), 10);
+	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "2001:db8::13");
+	ldns_pkt_free(p);
+
+	/* a service with only IPv4 instances: AAAA is NODATA */
+	p = tu_q(ctx, t, "billing.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+static void assert_web_srv(const ldns_pkt *p, const char *owner)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(p), *ad = ldns_pkt_additional(p);
+	static const char *want[3][5] = {
+	    {"1", "10", "8080", "web-1.web.svc.example.", "192.0.2.11"},
+	    {"0", "1", "8081", "web-2.web.svc.example.", "192.0.2.12"},
+	    {"0", "1", "8080", "web-3.web.svc.example.", "2001:db8::13"},
+	};
+	assert_ok(p, 3);
+	ck_assert_uint_eq(tu_count(ad), 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(tu_owner(an, i), owner);
+		ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(an, i)), LDNS_RR_TYPE_SRV);
+		for (size_t f = 0; f < 4; f++)
+			ck_assert_str_eq(tu_rdf(an, i, f), want[i][f]);
+		ck_assert_str_eq(tu_owner(ad, i), want[i][3]);
+		ck_assert_str_eq(tu_rdf(ad, i, 0), want[i][4]);
+		ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ad, i)),
+		                 i < 2 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA);
+	}
+}
+
+START_TEST(service_srv)
+{
+	ldns_pkt *p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_web_srv(p, "_web._tcp.svc.example.");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_web_srv(p, "web.svc.example.");
+	ldns_pkt_free(p);
+	/* the protocol label comes from the service */
+	p = tu_q(ctx, t, "_billing._udp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "b1.billing.svc.example.");
+	ldns_pkt_free(p);
+	/* A at the SRV name: NODATA */
+	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_A);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(tags)
+{
+	ldns_pkt *p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.11");
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "web-1.web.svc.example.");
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
+	ldns_pkt_free(p);
+
+	/* service tag: every instance */
+	p = tu_q(ctx, t, "http.web.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 2);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "http.web.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ldns_pkt_free(p);
+
+	/* RFC 2782 style tag SRV name (extension) */
+	p = tu_q(ctx, t, "_canary._tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "web-1.web.svc.example.");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_http._tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 3);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(instances_and_health)
+{
+	ldns_pkt *p;
+	ck_assert_int_eq(dns_table_set_instance_up(t, "web", "web-1", 0), 0);
+	ck_assert_int_eq(dns_table_set_instance_up(t, "web", "nope", 0), -1);
+	ck_assert_int_eq(dns_table_set_instance_up(t, "nope", "web-1", 0), -1);
+
+	/* the instance name answers whatever its health */
+	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.11");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 10);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "web-3.web.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ldns_pkt_free(p);
+
+	/* withdrawn instances leave the service answers */
+	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.12");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 2);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_A);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+
+	/* all withdrawn: NODATA, never stale addresses */
+	ck_assert_int_eq(dns_table_set_instance_up(t, "billing", "b1", 0), 0);
+	p = tu_q(ctx, t, "billing.svc.example.", LDNS_RR_TYPE_A);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_billing._udp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+
+	/* and back */
+	ck_assert_int_eq(dns_table_set_instance_up(t, "billing", "b1", 1), 0);
+	p = tu_q(ctx, t, "billing.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(panic_mode)
+{
+	static const char *y = "server: {zone: svc.example.}\n"
+	                       "defaults: {policy: fixed, check: {type: none}}\n"
+	                       "services:\n"
+	                       "  p:\n    port: 1\n    panic_threshold: 0.5\n    instances:\n"
+	                       "      - {name: p1, address: 192.0.2.1}\n"
+	                       "      - {name: p2, address: 192.0.2.2}\n"
+	                       "      - {name: p3, address: 192.0.2.3}\n"
+	                       "      - {name: p4, address: 192.0.2.4}\n";
+	struct dns_table *pt = tu_table(y);
+	static const size_t want[5] = {4, 3, 2, 4, 4};
+	for (int down = 0; down <= 4; down++) {
+		ldns_pkt *p;
+		if (down > 0) {
+			char name[8];
+			snprintf(name, sizeof(name), "p%d", down);
+			ck_assert_int_eq(dns_table_set_instance_up(pt, "p", name, 0), 0);
+			/* twice: the count of served instances must not drift */
+			ck_assert_int_eq(dns_table_set_instance_up(pt, "p", name, 0), 0);
+		}
+		/* 2 of 4 up is not fewer than half: no panic yet */
+		p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
+		assert_ok(p, want[down]);
+		ldns_pkt_free(p);
+	}
+	/* back to 2 up: out of panic, only the served ones */
+	ck_assert_int_eq(dns_table_set_instance_up(pt, "p", "p1", 1), 0);
+	ck_assert_int_eq(dns_table_set_instance_up(pt, "p", "p2", 1), 0);
+	{
+		ldns_pkt *p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
+		assert_ok(p, 2);
+		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.1");
+		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "192.0.2.2");
+		ldns_pkt_free(p);
+	}
+	dns_table_free(pt);
+}
+END_TEST
+
+START_TEST(apex)
+{
+	ldns_pkt *p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_SOA);
+	const ldns_rr_list *an;
+	assert_ok(p, 1);
+	an = ldns_pkt_answer(p);
+	ck_assert_str_eq(tu_owner(an, 0), "svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 0, 0), "ns1.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 0, 1), "hostmaster.svc.example.");
+	ck_assert_uint_eq(ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(an, 0), 2)), TU_SERIAL);
+	ck_assert_uint_eq(ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(an, 0), 6)), 5);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(an, 0)), 3600);
+	ck_assert_uint_eq(dns_table_serial(t), TU_SERIAL);
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "SVC.Example.", LDNS_RR_TYPE_NS);
+	assert_ok(p, 2);
+	an = ldns_pkt_answer(p);
+	ck_assert_str_eq(tu_rdf(an, 0, 0), "ns1.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 1, 0), "ns2.svc.example.");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(an, 0)), 3600);
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_MX);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(negative)
+{
+	/* NODATA at a service name */
+	ldns_pkt *p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_TXT);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+
+	/* NXDOMAIN: AA, SOA, negative TTL min(3600, 5) */
+	p = tu_q(ctx, t, "nope.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 0);
+	assert_neg_soa(p, "svc.example.", 5);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "a.b.web-1.web.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_neg_soa(p, "svc.example.", 5);
+	ldns_pkt_free(p);
+
+	/* empty non-terminals: NODATA */
+	p = tu_q(ctx, t, "_tcp.svc.example.", LDNS_RR_TYPE_A);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_udp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+
+	/* outside every zone: REFUSED, no AA, nothing */
+	p = tu_q(ctx, t, "example.com.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ck_assert(!ldns_pkt_aa(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)) + tu_count(ldns_pkt_authority(p)) +
+	                      tu_count(ldns_pkt_additional(p)),
+	                  0);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "example.", LDNS_RR_TYPE_SOA);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, ".", LDNS_RR_TYPE_NS);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ck_assert(!ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(chaos)
+{
+	static const char *names[4] = {"version.server.", "VERSION.bind.", "id.server.",
+	                               "hostname.bind."};
+	static const char *want[4] = {"\"srvd-test\"", "\"srvd-test\"", "\"test-host\"",
+	                              "\"test-host\""};
+	ldns_pkt *p;
+	for (int i = 0; i < 4; i++) {
+		p = tu_ask(ctx, t, names[i], LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, NULL, NULL);
+		assert_ok(p, 1);
+		ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+		                 LDNS_RR_CLASS_CH);
+		ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 0);
+		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), want[i]);
+		ldns_pkt_free(p);
+	}
+	p = tu_ask(ctx, t, "other.server.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, NULL, NULL);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ck_assert(!ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+	p = tu_ask(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, NULL, NULL);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(p);
+	/* classes other than IN and CH: REFUSED; ANY is IN */
+	p = tu_ask(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_HS, NULL, NULL);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(p);
+	p = tu_ask(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, NULL, NULL);
+	assert_ok(p, 2);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(ready)
+{
+	size_t len = 1;
+	ldns_pkt *p =
+	    tu_ask(ctx, t, "_ready.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, NULL, &len);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(len, 0);
+	dns_table_set_ready(t, 1);
+	p = tu_q(ctx, t, "_READY.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.1");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_ready.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+	dns_table_set_ready(t, 0);
+	p = tu_q(ctx, t, "_ready.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
+START_TEST(static_records)
+{
+	ldns_pkt *p = tu_q(ctx, t, "docs.svc.example.", LDNS_RR_TYPE_TXT);
+	const ldns_rr_list *an;
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "\"static text\"");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 300);
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "_ldap._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 2), "389");
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "ldap.svc.example.");
+	ldns_pkt_free(p);
+
+	p = tu_q(ctx, t, "ns1.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.1");
+	ldns_pkt_free(p);
+
+	/* CNAME chased within our data into a service */
+	p = tu_q(ctx, t, "WWW.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 3);
+	an = ldns_pkt_answer(p);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(an, 0)), LDNS_RR_TYPE_CNAME);
+	ck_assert_str_eq(tu_owner(an, 0), "WWW.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 0, 0), "web.svc.example.");
+	ck_assert_str_eq(tu_owner(an, 1), "web.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 1, 0), "192.0.2.11");
+	ck_assert_str_eq(tu_owner(an, 2), "web.svc.example.");
+	ldns_pkt_free(p);
+
+	/* SRV through the CNAME carries the additional addresses too */
+	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 4);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 3);
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "web-1.web.svc.example.");
+	ldns_pkt_free(p);
+
+	/* target has no TXT: the CNAME, then the SOA */
+	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_TXT);
+	assert_ok(p, 1);
+	assert_neg_soa(p, "svc.example.", 5);
+	ldns_pkt_free(p);
+
+	/* CNAME itself, and a target outside our data */
+	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_CNAME);
+	assert_ok(p, 1);
+	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "ext.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "elsewhere.example.net.");
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(static_zone)
+{
+	ldns_pkt *p = tu_q(ctx, t, "static.example.", LDNS_RR_TYPE_SOA);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "ns.static.example.");
+	ck_assert_uint_eq(
+	    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 2)), 7);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "host.static.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "2001:db8::53");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "host.static.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 0);
+	assert_neg_soa(p, "static.example.", 60);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "nope.static.example.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_neg_soa(p, "static.example.", 60);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(any_minimal)
+{
+	ldns_pkt *p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_ANY);
+	assert_ok(p, 2);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), LDNS_RR_TYPE_A);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_ANY);
+	assert_ok(p, 3);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+	                 LDNS_RR_TYPE_SRV);
+	ldns_pkt_free(p);
+	/* static: the first RRset in file order */
+	p = tu_q(ctx, t, "docs.svc.example.", LDNS_RR_TYPE_ANY);
+	assert_ok(p, 1);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+	                 LDNS_RR_TYPE_TXT);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_ANY);
+	assert_ok(p, 1);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+	                 LDNS_RR_TYPE_SOA);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "_tcp.svc.example.", LDNS_RR_TYPE_ANY);
+	assert_nodata(p);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+START_TEST(table_size)
+{
+	/* apex, _ready, 7 static owners (ns1 www docs _ldap._tcp _tcp ldap ext), static.example
+	 * zone (apex ns host), web (web, 3 instances, _web._tcp, canary, http,
+	 * _canary._tcp.web, _http._tcp.web, _tcp.web), billing (billing, b1,
+	 * _billing._udp, _udp) */
+	ck_assert_uint_eq(dns_table_size(t), 2 + 7 + 3 + 10 + 4);
+}
+END_TEST
+
+/* 10,000 services x 10 instances, each with a service tag and an instance tag */
+START_TEST(scale)
+{
+	size_t cap = 10000 * 700, n = 0;
+	char *y = malloc(cap);
+	struct dns_table *big;
+	ldns_pkt *p;
+	struct tu_opts tcp = {.transport = DNS_TCP};
+	ck_assert_ptr_nonnull(y);
+	n += (size_t)snprintf(y + n, cap - n,
+	                      "server: {zone: svc.example., max_answers: 0}\n"
+	                      "defaults: {policy: fixed, check: {type: none}}\n"
+	                      "services:\n");
+	for (int s = 0; s < 10000; s++) {
+		n += (size_t)snprintf(y + n, cap - n,
+		                      "  s%d:\n    port: 80\n    tags: [t%d]\n"
+		                      "    instances:\n",
+		                      s, s % 7);
+		for (int i = 0; i < 10; i++)
+			n += (size_t)snprintf(
+			    y + n, cap - n,
+			    "      - {name: i%d, address: 10.%d.%d.%d, tags: [c%d]}\n", i, s / 256,
+			    s % 256, i, i % 3);
+	}
+	big = tu_table(y);
+	free(y);
+	/* per service: svc, 10 instances, _svc._tcp, t, _t._tcp.svc, _tcp.svc, 3 x (c, _c._tcp)
+	 * = 21; plus apex, _ready and _tcp */
+	ck_assert_uint_eq(dns_table_size(big), 10000 * 21 + 3);
+	p = tu_ask(ctx, big, "_s9999._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &tcp,
+	           NULL);
+	assert_ok(p, 10);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 10);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 9, 3), "i9.s9999.svc.example.");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, big, "i5.s5000.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "10.19.136.5");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, big, "c1.s4321.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 3);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, big, "s10000.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	dns_table_free(big);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("answer");
+	TCase *tc = tcase_create("spec section 3");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, service_a_aaaa);
+	tcase_add_test(tc, service_srv);
+	tcase_add_test(tc, tags);
+	tcase_add_test(tc, instances_and_health);
+	tcase_add_test(tc, panic_mode);
+	tcase_add_test(tc, apex);
+	tcase_add_test(tc, negative);
+	tcase_add_test(tc, chaos);
+	tcase_add_test(tc, ready);
+	tcase_add_test(tc, static_records);
+	tcase_add_test(tc, static_zone);
+	tcase_add_test(tc, any_minimal);
+	tcase_add_test(tc, table_size);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scale");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, scale);
+	tcase_set_timeout(tc, 300);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_registry.c: the YAML registry loader: model, defaults, resolution,
+ * every error message (exact lines), includes and static zone files. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+#define DATA SRCDIR "/tests/unit/data/registry/"
+
+static struct registry *load_ok(const char *yaml)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	int rc = registry_load_string(yaml, "x.yaml", &reg, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "unexpected: %s\n", errs.lines[i]);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_ptr_nonnull(reg);
+	return reg;
+}
+
+static struct registry *load_file_ok(const char *path)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	int rc = registry_load_file(path, &reg, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "unexpected: %s\n", errs.lines[i]);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(reg);
+	return reg;
+}
+
+/* All error lines joined by '\n'; the load must fail. Caller frees. */
+static char *joined(struct reg_errors *errs)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; i < errs->n; i++)
+		len += strlen(errs->lines[i]) + 1;
+	out = calloc(1, len);
+	ck_assert_ptr_nonnull(out);
+	for (size_t i = 0; i < errs->n; i++) {
+		if (i)
+			strcat(out, "\n");
+		strcat(out, errs->lines[i]);
+	}
+	return out;
+}
+
+static char *load_errors(const char *yaml, const char *name, const char *file)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = (struct registry *)1;
+	int rc = file ? registry_load_file(file, &reg, &errs)
+	              : registry_load_string(yaml, name, &reg, &errs);
+	char *out;
+
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_null(reg);
+	out = joined(&errs);
+	registry_errors_clear(&errs);
+	ck_assert_uint_eq(errs.n, 0);
+	return out;
+}
+
+static void assert_addr(const struct reg_addr *addr, const char *text)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	ck_assert_ptr_nonnull(inet_ntop(addr->family, &addr->u, buf, sizeof(buf)));
+	ck_assert_str_eq(buf, text);
+}
+
+START_TEST(test_example)
+{
+	struct registry *reg = load_file_ok(SRCDIR "/zones/example.yaml");
+	const struct reg_service *web, *api, *billing;
+	const struct reg_server *srv = &reg->server;
+
+	ck_assert_str_eq(reg->file, SRCDIR "/zones/example.yaml");
+	ck_assert_uint_eq(srv->n_listen, 1);
+	ck_assert_str_eq(srv->listen[0].text, "127.0.0.1:5353");
+	ck_assert_int_eq(srv->listen[0].addr.ss_family, AF_INET);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&srv->listen[0].addr)->sin_port), 5353);
+	ck_assert_uint_eq(srv->listen[0].addr_len, sizeof(struct sockaddr_in));
+	ck_assert_str_eq(srv->zone, "svc.example.");
+	ck_assert_uint_eq(srv->ttl, 5);
+	ck_assert_uint_eq(srv->max_answers, 8);
+	ck_assert_uint_eq(srv->edns_udp_size, 1232);
+	ck_assert_str_eq(srv->soa.mname, "ns1.svc.example.");
+	ck_assert_str_eq(srv->soa.rname, "hostmaster.svc.example.");
+	ck_assert_uint_eq(srv->soa.ttl, 3600);
+	ck_assert_uint_eq(srv->soa.refresh, 3600);
+	ck_assert_uint_eq(srv->soa.retry, 600);
+	ck_assert_uint_eq(srv->soa.expire, 86400);
+	ck_assert_uint_eq(srv->soa.minimum, 5);
+	ck_assert_uint_eq(srv->n_ns, 1);
+	ck_assert_str_eq(srv->ns[0], "ns1.svc.example.");
+	ck_assert_ptr_null(srv->http);
+	ck_assert_uint_eq(srv->n_forward, 0);
+	ck_assert_str_eq(srv->version, "srvd " PACKAGE_VERSION);
+	ck_assert_ptr_nonnull(srv->identity);
+
+	ck_assert_uint_eq(reg->n_services, 3);
+	web = &reg->services[0];
+	api = &reg->services[1];
+	billing = &reg->services[2];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_str_eq(api->name, "api");
+	ck_assert_str_eq(billing->name, "billing");
+	ck_assert_ptr_eq(registry_find_service(reg, "api"), api);
+	ck_assert_ptr_null(registry_find_service(reg, "nope"));
+
+	ck_assert_str_eq(web->protocol, "tcp");
+	ck_assert_uint_eq(web->port, 8080);
+	ck_assert_uint_eq(web->n_tags, 1);
+	ck_assert_str_eq(web->tags[0], "http");
+	ck_assert_int_eq(web->policy, REG_POLICY_RANDOM);
+	ck_assert_uint_eq(web->ttl, 10);
+	ck_assert_uint_eq(web->max_answers, 8);
+	ck_assert_int_eq(web->check.type, CHECK_HTTP);
+	ck_assert_str_eq(web->check.path, "/healthz");
+	ck_assert_uint_eq(web->check.n_expect, 1);
+	ck_assert_uint_eq(web->check.expect[0].lo, 200);
+	ck_assert_uint_eq(web->check.expect[0].hi, 399);
+	ck_assert_uint_eq(web->check.interval_ms, 1000);
+	ck_assert_uint_eq(web->check.timeout_ms, 500);
+	ck_assert_uint_eq(web->check.unhealthy_interval_ms, 1000);
+	ck_assert_uint_eq(web->check.rise, 2);
+	ck_assert_uint_eq(web->check.fall, 2);
+	ck_assert_uint_eq(web->n_instances, 3);
+	ck_assert_str_eq(web->instances[0].name, "web-1");
+	assert_addr(&web->instances[0].addr, "127.0.0.11");
+	ck_assert_uint_eq(web->instances[0].port, 8080);
+	ck_assert_uint_eq(web->instances[0].weight, 10);
+	ck_assert_uint_eq(web->instances[0].priority, 0);
+	ck_assert_uint_eq(web->instances[0].n_tags, 1);
+	ck_assert_str_eq(web->instances[0].tags[0], "canary");
+	ck_assert_uint_eq(web->instances[1].port, 8081);
+	ck_assert_uint_eq(web->instances[1].weight, 1);
+	ck_assert_uint_eq(web->instances[1].n_tags, 0);
+	ck_assert_int_eq(web->instances[2].addr.family, AF_INET6);
+	assert_addr(&web->instances[2].addr, "::1");
+
+	ck_assert_int_eq(api->policy, REG_POLICY_WEIGHTED);
+	ck_assert_int_eq(api->check.type, CHECK_NONE);
+	ck_assert_uint_eq(api->ttl, 5);
+	ck_assert_uint_eq(api->instances[0].weight, 3);
+	ck_assert_uint_eq(api->instances[2].priority, 10);
+	ck_assert_uint_eq(api->instances[2].port, 9000);
+	assert_addr(&api->instances[2].addr, "2001:db8::33");
+	ck_assert_str_eq(api->instances[2].tags[0], "v6");
+
+	ck_assert_int_eq(billing->policy, REG_POLICY_ROUND_ROBIN);
+	ck_assert_int_eq(billing->check.type, CHECK_NONE);
+	ck_assert_uint_eq(billing->instances[1].port, 7000);
+	/* defaults.check gives interval and rise to services that only set type */
+	ck_assert_uint_eq(billing->check.interval_ms, 2000);
+	ck_assert_uint_eq(billing->check.fall, 3);
+
+	ck_assert_uint_eq(reg->n_zones, 1);
+	ck_assert_str_eq(reg->zones[0].file, SRCDIR "/zones/example.zone");
+	ck_assert_int_eq(reg->zones[0].is_service_zone, 1);
+	char *apex = ldns_rdf2str(reg->zones[0].apex);
+	ck_assert_str_eq(apex, "svc.example.");
+	free(apex);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(reg->zones[0].rrs), 5);
+	ldns_rr *www = ldns_rr_list_rr(reg->zones[0].rrs, 1);
+	ck_assert_int_eq(ldns_rr_get_type(www), LDNS_RR_TYPE_CNAME);
+	ck_assert_uint_eq(ldns_rr_ttl(www), 300);
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct registry *reg =
+	    load_ok("services: {a: {port: 80, instances: [{name: x, address: 127.0.0.1}]}}\n");
+	const struct reg_server *srv = &reg->server;
+	const struct reg_service *a = &reg->services[0];
+	struct check_config builtin;
+
+	ck_assert_uint_eq(srv->n_listen, 2);
+	ck_assert_str_eq(srv->listen[0].text, "127.0.0.1:5353");
+	ck_assert_str_eq(srv->listen[1].text, "[::1]:5353");
+	ck_assert_int_eq(srv->listen[1].addr.ss_family, AF_INET6);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in6 *)&srv->listen[1].addr)->sin6_port), 5353);
+	ck_assert_str_eq(srv->zone, "svc.example.");
+	ck_assert_uint_eq(srv->ttl, 5);
+	ck_assert_uint_eq(srv->max_answers, 8);
+	ck_assert_uint_eq(srv->edns_udp_size, 1232);
+	ck_assert_str_eq(srv->soa.mname, "ns1.svc.example.");
+	ck_assert_str_eq(srv->soa.rname, "hostmaster.svc.example.");
+	ck_assert_uint_eq(srv->soa.ttl, 3600);
+	ck_assert_uint_eq(srv->soa.retry, 600);
+	ck_assert_uint_eq(srv->soa.expire, 86400);
+	ck_assert_uint_eq(srv->soa.minimum, 5);
+	ck_assert_str_eq(srv->ns[0], "ns1.svc.example.");
+	ck_assert_ptr_null(srv->http);
+	ck_assert_ptr_null(srv->http_token);
+	ck_assert_uint_eq(srv->n_transfer_allow, 0);
+	ck_assert_uint_eq(reg->n_zones, 0);
+
+	ck_assert_str_eq(a->protocol, "tcp");
+	ck_assert_int_eq(a->policy, REG_POLICY_ROUND_ROBIN);
+	ck_assert_uint_eq(a->ttl, 5);
+	ck_assert_uint_eq(a->max_answers, 8);
+	ck_assert(a->panic_threshold == 0.0);
+	ck_assert_uint_eq(a->n_tags, 0);
+	ck_assert_uint_eq(a->instances[0].port, 80);
+	ck_assert_uint_eq(a->instances[0].weight, 1);
+	ck_assert_uint_eq(a->instances[0].priority, 0);
+	/* The schema's defaults agree with health/check.h's. */
+	check_config_defaults(&builtin);
+	builtin.unhealthy_interval_ms = builtin.interval_ms;
+	ck_assert_int_eq(memcmp(&builtin, &a->check, sizeof(builtin)), 0);
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(test_resolution)
+{
+	struct registry *reg = load_ok(
+	    "server: {ttl: 7, max_answers: 3, zone: Example.COM,\n"
+	    "         listen: '[::1]:0', http: 127.0.0.1:8053, http_token: s3cret,\n"
+	    "         forward: [127.0.0.1:5399], ns: [a.example.com, B.example.com.],\n"
+	    "         transfer: {allow: [127.0.0.0/8, \"::1\"], notify: 127.0.0.1:5301},\n"
+	    "         identity: me, version: v1}\n"
+	    "defaults:\n"
+	    "  policy: fixed\n"
+	    "  ttl: 30\n"
+	    "  port: 9000\n"
+	    "  protocol: udp\n"
+	    "  panic_threshold: 0.5\n"
+	    "  check: {type: http, interval: 5s, path: /h, rise: 4, expect: [200, \"300-302\"]}\n"
+	    "services:\n"
+	    "  A:\n"
+	    "    check: {timeout: 2s}\n"
+	    "    tags: Blue\n"
+	    "    instances: [{name: A1, address: 127.0.0.2}]\n"
+	    "  b:\n"
+	    "    ttl: 0\n"
+	    "    port: 53\n"
+	    "    policy: random\n"
+	    "    max_answers: 0\n"
+	    "    check:\n"
+	    "      type: none\n"
+	    "      unhealthy_interval: 250ms\n"
+	    "      expect: '204, 400-404'\n"
+	    "    instances:\n"
+	    "      - name: b1\n"
+	    "        address: ::1\n"
+	    "        port: 54\n"
+	    "        weight: 0\n"
+	    "        priority: 65535\n");
+	const struct reg_server *srv = &reg->server;
+	const struct reg_service *a = &reg->services[0], *b = &reg->services[1];
+
+	ck_assert_str_eq(srv->zone, "example.com.");
+	ck_assert_str_eq(srv->soa.mname, "ns1.example.com.");
+	ck_assert_uint_eq(srv->n_ns, 2);
+	ck_assert_str_eq(srv->ns[1], "b.example.com.");
+	ck_assert_uint_eq(srv->n_listen, 1);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in6 *)&srv->listen[0].addr)->sin6_port), 0);
+	ck_assert_str_eq(srv->http, "127.0.0.1:8053");
+	ck_assert_str_eq(srv->http_token, "s3cret");
+	ck_assert_str_eq(srv->forward[0], "127.0.0.1:5399");
+	ck_assert_uint_eq(srv->n_transfer_allow, 2);
+	ck_assert_str_eq(srv->transfer_allow[1], "::1");
+	ck_assert_uint_eq(srv->n_transfer_notify, 1);
+	ck_assert_str_eq(srv->identity, "me");
+	ck_assert_str_eq(srv->version, "v1");
+
+	ck_assert_str_eq(a->name, "a");
+	ck_assert_int_eq(a->policy, REG_POLICY_FIXED);
+	ck_assert_uint_eq(a->ttl, 30);
+	ck_assert_uint_eq(a->max_answers, 3);
+	ck_assert_str_eq(a->protocol, "udp");
+	ck_assert(a->panic_threshold == 0.5);
+	ck_assert_uint_eq(a->port, 9000);
+	ck_assert_str_eq(a->tags[0], "blue");
+	ck_assert_int_eq(a->check.type, CHECK_HTTP);
+	ck_assert_uint_eq(a->check.interval_ms, 5000);
+	ck_assert_uint_eq(a->check.timeout_ms, 2000);
+	ck_assert_uint_eq(a->check.unhealthy_interval_ms, 5000);
+	ck_assert_str_eq(a->check.path, "/h");
+	ck_assert_uint_eq(a->check.rise, 4);
+	ck_assert_uint_eq(a->check.fall, 3);
+	ck_assert_uint_eq(a->check.n_expect, 2);
+	ck_assert_uint_eq(a->check.expect[1].lo, 300);
+	ck_assert_uint_eq(a->check.expect[1].hi, 302);
+	ck_assert_str_eq(a->instances[0].name, "a1");
+	ck_assert_uint_eq(a->instances[0].port, 9000);
+
+	ck_assert_uint_eq(b->ttl, 0);
+	ck_assert_uint_eq(b->max_answers, 0);
+	ck_assert_int_eq(b->policy, REG_POLICY_RANDOM);
+	ck_assert_int_eq(b->check.type, CHECK_NONE);
+	ck_assert_uint_eq(b->check.interval_ms, 5000);
+	ck_assert_uint_eq(b->check.unhealthy_interval_ms, 250);
+	ck_assert_uint_eq(b->check.n_expect, 2);
+	ck_assert_uint_eq(b->check.expect[0].lo, 204);
+	ck_assert_uint_eq(b->check.expect[0].hi, 204);
+	ck_assert_uint_eq(b->check.expect[1].hi, 404);
+	ck_assert_uint_eq(b->port, 53);
+	ck_assert_uint_eq(b->instances[0].port, 54);
+	ck_assert_uint_eq(b->instances[0].weight, 0);
+	ck_assert_uint_eq(b->instances[0].priority, 65535);
+	assert_addr(&b->instances[0].addr, "::1");
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(test_yaml_features)
+{
+	/* anchors and aliases, an empty document, null sections */
+	struct registry *reg =
+	    load_ok("defaults: {check: &c {type: none, rise: 5}}\n"
+	            "services:\n"
+	            "  a: {port: 1, check: *c, instances: [{name: x, address: 192.0.2.1}]}\n"
+	            "  b: {port: 2, instances: }\n");
+
+	ck_assert_uint_eq(reg->services[0].check.rise, 5);
+	ck_assert_uint_eq(reg->services[1].n_instances, 0);
+	ck_assert_int_eq(reg->services[1].check.type, CHECK_NONE);
+	registry_free(reg);
+	reg = load_ok("");
+	ck_assert_uint_eq(reg->n_services, 0);
+	ck_assert_str_eq(reg->server.zone, "svc.example.");
+	registry_free(reg);
+}
+END_TEST
+
+struct bad_case {
+	const char *yaml;
+	const char *errors; /* every line, '\n'-separated */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"server:\n  bogus: 1\n", "x.yaml:2:3: server.bogus: unknown key"},
+    {"servics: {}\n", "x.yaml:1:1: servics: unknown key"},
+    {"server:\n  ttl: 99999999999\n",
+     "x.yaml:2:8: server.ttl: 99999999999 is out of range (0..2147483647)"},
+    {"services:\n  web:\n    port: 80\n    instances:\n      - {name: a, address: 10.0.0.1}\n"
+     "      - {name: b, address: 10.0.0.300}\n",
+     "x.yaml:6:28: services.web.instances[1].address: \"10.0.0.300\" is not an IPv4 or IPv6 "
+     "address"},
+    {"server:\n  ttl: 1\n  ttl: 2\n", "x.yaml:3:3: server.ttl: duplicate key"},
+    {"server:\n  ttl: 1\n zone: x\n", "x.yaml:3:2: did not find expected key"},
+    {"defaults:\n  check: {interval: 2x}\n",
+     "x.yaml:2:21: defaults.check.interval: \"2x\" is not a duration (e.g. 250ms, 2s, 1m, 1h)"},
+    {"defaults:\n  check: {timeout: 2h}\n",
+     "x.yaml:2:20: defaults.check.timeout: 2h is out of range (10ms..1h)"},
+    {"services:\n  web:\n    port: 80\n    check: {interval: 1s, timeout: 1500ms}\n",
+     "x.yaml:4:12: services.web.check: timeout 1500ms exceeds interval 1s"},
+    {"defaults: {check: {rise: 0}}\n",
+     "x.yaml:1:26: defaults.check.rise: 0 is out of range (1..100)"},
+    {"services:\n  Web_1: {port: 80}\n",
+     "x.yaml:2:3: services.Web_1: \"Web_1\" is not a DNS label (letters, digits, hyphens; 1 to "
+     "63 characters; no hyphen first or last)"},
+    {"services:\n  web: {port: 80, instances: [{name: -x, address: 127.0.0.1}]}\n",
+     "x.yaml:2:38: services.web.instances[0].name: \"-x\" is not a DNS label (letters, digits, "
+     "hyphens; 1 to 63 characters; no hyphen first or last)"},
+    {"services:\n  web: {port: 80, instances: [{name: x}]}\n",
+     "x.yaml:2:31: services.web.instances[0]: missing key \"address\""},
+    {"services:\n  web:\n    instances:\n      - {name: x, address: 127.0.0.1}\n",
+     "x.yaml:4:9: services.web.instances[0]: no port: set port here, in the service or in "
+     "defaults"},
+    {"services:\n  web:\n    port: 1\n    instances:\n      - {name: x, address: 127.0.0.1}\n"
+     "      - {name: X, address: 127.0.0.2}\n",
+     "x.yaml:6:16: services.web.instances[1].name: duplicate instance \"x\" (first at "
+     "x.yaml:5:16)"},
+    {"services:\n  web:\n    port: 1\n    tags: [blue, x]\n"
+     "    instances: [{name: x, address: 127.0.0.1}]\n",
+     "x.yaml:4:18: services.web.tags[1]: tag \"x\" is also the name of an instance (x.yaml:5:24)"},
+    {"services:\n  web:\n    port: 1\n"
+     "    instances: [{name: x, address: 127.0.0.1}, {name: y, address: 127.0.0.2, tags: x}]\n",
+     "x.yaml:4:84: services.web.instances[1].tags: tag \"x\" is also the name of an instance "
+     "(x.yaml:4:24)"},
+    {"services:\n  Web: {port: 1}\n  web: {port: 2}\n",
+     "x.yaml:3:3: services.web: duplicate service \"web\" (first at x.yaml:2:3)"},
+    {"defaults: {policy: rr}\n",
+     "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
+    {"defaults: {check: {type: udp}}\n",
+     "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, none"},
+    {"defaults: {check: {expect: 600}}\n",
+     "x.yaml:1:28: defaults.check.expect: \"600\" is not an HTTP status or range (100..599, e.g. "
+     "200 or 200-399)"},
+    {"server: {edns_udp_size: 100}\n",
+     "x.yaml:1:25: server.edns_udp_size: 100 is out of range (512..65535)"},
+    {"server: {listen: [127.0.0.1:53, 127.0.0.1]}\n",
+     "x.yaml:1:33: server.listen[1]: \"127.0.0.1\" is not an address:port (e.g. 127.0.0.1:53 or "
+     "[::1]:53)"},
+    {"server: {listen: \"[::1]:70000\"}\n",
+     "x.yaml:1:18: server.listen: \"[::1]:70000\" is not an address:port (e.g. 127.0.0.1:53 or "
+     "[::1]:53)"},
+    {"server: {zone: bad..name}\n", "x.yaml:1:16: server.zone: \"bad..name\" is not a domain name"},
+    {"defaults: {panic_threshold: 1.5}\n",
+     "x.yaml:1:29: defaults.panic_threshold: \"1.5\" is not a number between 0 and 1"},
+    {"services:\n  web: {port: 1, instances: [{name: x, address: 127.0.0.1, weight: 70000}]}\n",
+     "x.yaml:2:68: services.web.instances[0].weight: 70000 is out of range (0..65535)"},
+    {"services: [web]\n", "x.yaml:1:11: services: expected a mapping of services, got a list"},
+    {"services:\n  web: {port: 1, instances: {name: x}}\n",
+     "x.yaml:2:29: services.web.instances: expected a list, got a mapping"},
+    {"server: {ttl: \"10\"}\n",
+     "x.yaml:1:15: server.ttl: expected an unsigned integer, got the string \"10\""},
+    {"defaults: {tags: [a]}\n", "x.yaml:1:12: defaults.tags: unknown key"},
+    {"defaults: {check: {path: healthz}}\n",
+     "x.yaml:1:26: defaults.check.path: \"healthz\" is not an HTTP path (\"/\" first, no spaces, "
+     "under 1024 characters)"},
+    {"server: {http: localhost:80, forward: [127.0.0.1:0]}\n",
+     "x.yaml:1:16: server.http: \"localhost:80\" is not an address:port (e.g. 127.0.0.1:53 or "
+     "[::1]:53)\n"
+     "x.yaml:1:40: server.forward[0]: port 0 is out of range (1..65535)"},
+    {"server: {transfer: {allow: 10.0.0.0/33}}\n",
+     "x.yaml:1:28: server.transfer.allow: \"10.0.0.0/33\" is not an address or prefix (e.g. "
+     "127.0.0.0/8 or ::1)"},
+    {"defaults: {check: *nope}\n", "x.yaml:1:19: unknown alias *nope"},
+    {"server: {}\n---\nserver: {}\n", "x.yaml:2:1: only one YAML document per file"},
+    {"server:\n  ttl:\n", "x.yaml:2:7: server.ttl: expected an unsigned integer, got no value"},
+    {"server: {soa: {minimum: -1}, ns: [\"a b\"]}\n",
+     "x.yaml:1:25: server.soa.minimum: \"-1\" is not an unsigned integer\n"
+     "x.yaml:1:35: server.ns[0]: \"a b\" is not a domain name"},
+    {"- a\n- b\n", "x.yaml:1:1: expected a mapping, got a list"},
+    {"server: {ttl: [1]}\n", "x.yaml:1:15: server.ttl: expected an unsigned integer, got a list"},
+    {"zones: {a: b}\ninclude: [[x]]\n",
+     "x.yaml:1:8: zones: expected a list of file names, got a mapping\n"
+     "x.yaml:2:11: include[0]: expected a file name, got a list"},
+};
+
+START_TEST(test_invalid)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	char *got = load_errors(c->yaml, "x.yaml", NULL);
+
+	ck_assert_msg(strcmp(got, c->errors) == 0, "case %d:\n%s\nexpected:\n%s\ngot:\n%s", _i,
+	              c->yaml, c->errors, got);
+	free(got);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	char *got = load_errors(NULL, NULL, "no-such-dir/srvd.yaml");
+
+	ck_assert_str_eq(got, "no-such-dir/srvd.yaml: cannot open: No such file or directory");
+	free(got);
+	got = load_errors("zones: [missing.zone]\n", DATA "zones/x.yaml", NULL);
+	ck_assert_str_eq(got, DATA "zones/missing.zone: cannot open: No such file or directory");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_includes)
+{
+	struct registry *reg = load_file_ok(DATA "inc/main.yaml");
+
+	ck_assert_uint_eq(reg->n_services, 3);
+	ck_assert_str_eq(reg->services[0].name, "web");
+	ck_assert_str_eq(reg->services[1].name, "alpha");
+	ck_assert_uint_eq(reg->services[1].instances[0].port, 81);
+	ck_assert_str_eq(reg->services[2].name, "beta");
+	assert_addr(&reg->services[2].instances[0].addr, "2001:db8::2");
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(test_include_errors)
+{
+	char *got = load_errors(NULL, NULL, DATA "inc-bad/main.yaml");
+
+	ck_assert_str_eq(got, DATA
+	                 "inc-bad/services.d/dup.yaml:1:1: server: unknown key (an include "
+	                 "file holds only services:)\n" DATA
+	                 "inc-bad/services.d/dup.yaml:3:72: services.WEB.instances[0].address: "
+	                 "\"192.0.2.300\" is not an IPv4 or IPv6 address\n" DATA
+	                 "inc-bad/services.d/dup.yaml:3:3: services.WEB: duplicate service "
+	                 "\"web\" (first at " DATA "inc-bad/main.yaml:3:3)");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_zones)
+{
+	struct registry *reg = load_file_ok(DATA "zones/good.yaml");
+	char *apex;
+
+	ck_assert_uint_eq(reg->n_zones, 2);
+	ck_assert_int_eq(reg->zones[0].is_service_zone, 1);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(reg->zones[0].rrs), 4);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(reg->zones[0].rrs, 0)), 3600);
+	ck_assert_int_eq(reg->zones[1].is_service_zone, 0);
+	ck_assert_str_eq(reg->zones[1].file, DATA "zones/other.zone");
+	apex = ldns_rdf2str(reg->zones[1].apex);
+	ck_assert_str_eq(apex, "other.example.");
+	free(apex);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(reg->zones[1].rrs), 3);
+	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(reg->zones[1].rrs, 0)), LDNS_RR_TYPE_SOA);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(reg->zones[1].rrs, 2)), 600);
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(test_zone_errors)
+{
+	char *got = load_errors(NULL, NULL, DATA "zones/syntax.yaml");
+
+	ck_assert_str_eq(got, DATA "zones/syntax.zone:3: Syntax error, could not parse the RR's "
+	                           "rdata");
+	free(got);
+	got = load_errors(NULL, NULL, DATA "zones/apex.yaml");
+	ck_assert_str_eq(got, DATA "zones/apex.zone:2: SOA for the service zone svc.example.: drop "
+	                           "the SOA to add these records to it");
+	free(got);
+	got = load_errors(NULL, NULL, DATA "zones/collide.yaml");
+	ck_assert_str_eq(
+	    got,
+	    DATA "zones/collide.zone:4: *.wild.svc.example.: wildcard records are not "
+	         "supported\n" DATA
+	         "zones/collide.zone:5: sub.svc.example.: NS below the apex (delegation) is not "
+	         "supported\n" DATA
+	         "zones/collide.zone:6: _ready.svc.example.: name is reserved by srvd (_health "
+	         "and _ready)\n" DATA "zones/collide.zone:9: far.away.: outside the zone\n" DATA
+	         "zones/collide.zone:7: alias.svc.example.: CNAME beside other data\n" DATA
+	         "zones/collide.yaml:4:3: services.web: collides with static record "
+	         "w1.web.svc.example. A (" DATA "zones/collide.zone:1)\n" DATA
+	         "zones/collide.yaml:5:3: services.api: collides with static record "
+	         "_api._tcp.svc.example. SRV (" DATA "zones/collide.zone:2)");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_check_file)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_int_eq(registry_check_file(SRCDIR "/zones/example.yaml", out), 0);
+	ck_assert_int_eq(registry_check_file(DATA "zones/apex.yaml", out), 2);
+	fclose(out);
+	ck_assert_str_eq(buf,
+	                 SRCDIR "/zones/example.yaml: ok\n" DATA
+	                        "zones/apex.zone:2: SOA for the service zone svc.example.: drop "
+	                        "the SOA to add these records to it\n");
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_schema_print)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	registry_schema_print(out);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(buf, "server.edns_udp_size"));
+	ck_assert_ptr_nonnull(strstr(buf, "defaults.check.interval"));
+	ck_assert_ptr_nonnull(strstr(buf, "services.NAME.instances[].weight"));
+	ck_assert_ptr_null(strstr(buf, "defaults.tags"));
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_parse_listen)
+{
+	struct reg_listen l;
+
+	ck_assert_int_eq(registry_parse_listen("[::1]:0", &l), 0);
+	ck_assert_int_eq(l.addr.ss_family, AF_INET6);
+	ck_assert_uint_eq(l.addr_len, sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(l.text, "[::1]:0");
+	free(l.text);
+	ck_assert_int_eq(registry_parse_listen("127.0.0.1:53", &l), 0);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&l.addr)->sin_port), 53);
+	free(l.text);
+	ck_assert_int_eq(registry_parse_listen("::1:53", &l), -1);
+	ck_assert_int_eq(registry_parse_listen("127.0.0.1:65536", &l), -1);
+	ck_assert_int_eq(registry_parse_listen("127.0.0.1", &l), -1);
+}
+END_TEST
+
+static Suite *registry_suite(void)
+{
+	Suite *s = suite_create("registry");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_example);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_resolution);
+	tcase_add_test(tc, test_yaml_features);
+	tcase_add_loop_test(tc, test_invalid, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_includes);
+	tcase_add_test(tc, test_include_errors);
+	tcase_add_test(tc, test_zones);
+	tcase_add_test(tc, test_zone_errors);
+	tcase_add_test(tc, test_check_file);
+	tcase_add_test(tc, test_schema_print);
+	tcase_add_test(tc, test_parse_listen);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(registry_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
