@@ -265,6 +265,16 @@ static int run(const struct options *o)
 		log_err("out of memory");
 		goto finish;
 	}
+	/* Signals first: once a worker answers, a test or an init system may
+	 * already send SIGTERM, and it must find our handler. */
+	ev_term = evsignal_new(base, SIGTERM, on_stop, base);
+	ev_int = evsignal_new(base, SIGINT, on_stop, base);
+	ev_hup = evsignal_new(base, SIGHUP, on_hup, base);
+	if (!ev_term || !ev_int || !ev_hup || event_add(ev_term, NULL) < 0 ||
+	    event_add(ev_int, NULL) < 0 || event_add(ev_hup, NULL) < 0) {
+		log_err("cannot set up signal handling");
+		goto finish;
+	}
 	cfg.listen = o->n_listen ? o->listen : reg->server.listen;
 	cfg.n_listen = o->n_listen ? o->n_listen : reg->server.n_listen;
 	cfg.n_workers = o->workers;
@@ -272,14 +282,6 @@ static int run(const struct options *o)
 	if (dns_server_create(&cfg, &srv, err, sizeof(err)) < 0 ||
 	    dns_server_start(srv, err, sizeof(err)) < 0) {
 		log_err("%s", err);
-		goto finish;
-	}
-	ev_term = evsignal_new(base, SIGTERM, on_stop, base);
-	ev_int = evsignal_new(base, SIGINT, on_stop, base);
-	ev_hup = evsignal_new(base, SIGHUP, on_hup, base);
-	if (!ev_term || !ev_int || !ev_hup || event_add(ev_term, NULL) < 0 ||
-	    event_add(ev_int, NULL) < 0 || event_add(ev_hup, NULL) < 0) {
-		log_err("cannot set up signal handling");
 		goto finish;
 	}
 	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
