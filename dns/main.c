@@ -37,9 +37,10 @@ struct options {
 };
 
 static const char usage_text[] =
-    "usage: srvd [-c FILE] [-t] [-l ADDR:PORT]... [-w N] [-v|-q] [--version] [-h]\n"
+    "usage: srvd [-c FILE] [-t [FILE]] [-l ADDR:PORT]... [-w N] [-v|-q] [--version] [-h]\n"
     "  -c, --config FILE    registry YAML (default " SYSCONFDIR "/srvd/srvd.yaml)\n"
-    "  -t, --check          validate FILE, print `FILE: ok` or the errors, exit 0 or 2\n"
+    "  -t, --check [FILE]   validate FILE (or the -c file), print `FILE: ok` or the\n"
+    "                       errors, exit 0 or 2\n"
     "  -l, --listen ADDR:PORT\n"
     "                       listen there instead of server.listen (repeatable;\n"
     "                       IPv6 as [::1]:5353; port 0 picks a free port)\n"
@@ -200,6 +201,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			return EXIT_CONFIG;
 		}
+	}
+	/* `srvd -t FILE`, like `nginx -t`/`named-checkconf FILE`: the file may
+	 * follow -t instead of -c */
+	if (o->check && optind == argc - 1) {
+		o->config = argv[optind++];
 	}
 	if (optind < argc) {
 		usage_error("unexpected argument %s", argv[optind]);

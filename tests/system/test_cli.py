@@ -52,6 +52,17 @@ def test_check_example_ok():
     assert_clean_stderr(p.stderr)
 
 
+def test_check_file_after_t():
+    # `srvd -t FILE`, the form the README and the issue use
+    p = run_srvd(["-t", EXAMPLE])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert output_lines(p) == [EXAMPLE + ": ok"]
+    bad = os.path.join(DATA, "bad-address.yaml")
+    p = run_srvd(["-t", bad])
+    assert p.returncode == 2
+    assert output_lines(p) == [line.format(f=bad) for line in BAD["bad-address.yaml"]]
+
+
 def test_check_long_options_and_test_data_ok():
     for name in ("minimal.yaml", "answers.yaml"):
         path = os.path.join(DATA, name)
