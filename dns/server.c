@@ -9,6 +9,11 @@
  * user, e.g. a second srvd started by a parallel test. Every other socket
  * then binds that port; if a UDP bind finds it taken, the address is retried
  * with a fresh port.
+ *
+ * SO_REUSEPORT would also let a second srvd of the same user bind a port
+ * this one serves and take part of its queries. So every explicit port is
+ * first probed by a UDP and a TCP socket without it: those fail with
+ * EADDRINUSE while anyone holds the port, as a plain bind would.
  */
 #include "config.h"
 
@@ -130,6 +135,43 @@ static int open_bound(const struct sockaddr_storage *ss, socklen_t len, int type
 fail:
 	e = errno;
 	close(fd);
+	return -e;
+}
+
+/* Binds a UDP and a TCP socket without SO_REUSEPORT to l and closes them:
+ * fails as bind would if another socket holds the port. Port 0 needs no probe. */
+static int probe_address(const struct reg_listen *l, char *err, size_t errlen)
+{
+	static const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+	int one = 1, fd, e = 0;
+
+	if (get_port(&l->addr) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && e == 0; i++) {
+		const char *what = "socket";
+
+		fd = socket(l->addr.ss_family, types[i] | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = errno;
+		} else {
+			/* as the real sockets: TIME_WAIT left by a restart and the other
+			 * family on the same port do not count */
+			what = "setsockopt";
+			if ((types[i] == SOCK_STREAM &&
+			     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+			    (l->addr.ss_family == AF_INET6 &&
+			     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
+				e = errno;
+			what = "bind";
+			if (e == 0 && bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+				e = errno;
+			close(fd);
+		}
+		if (e)
+			snprintf(err, errlen, "cannot %s %s (%s): %s", what,
+			         l->text ? l->text : "?", types[i] == SOCK_STREAM ? "tcp" : "udp",
+			         strerror(e));
+	}
 	return -e;
 }
 
@@ -325,6 +367,13 @@ int dns_server_create(const struct dns_server_config *cfg, struct dns_server **o
 		unsigned per = tcp_max / srv->n_workers;
 		if (alloc_worker(srv, &srv->workers[i], i, cfg->n_listen, per ? per : 1) < 0)
 			goto oom;
+	}
+	/* all probes first: our own sockets on one address must not fail the
+	 * probe of another (0.0.0.0:53 beside 127.0.0.1:53) */
+	for (size_t a = 0; a < cfg->n_listen; a++) {
+		r = probe_address(&cfg->listen[a], err, errlen);
+		if (r < 0)
+			goto fail;
 	}
 	for (size_t a = 0; a < cfg->n_listen; a++) {
 		r = bind_address(srv, a, &cfg->listen[a], err, errlen);

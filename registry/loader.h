@@ -16,6 +16,7 @@
 struct reg_noted {
 	char *text;
 	const struct ynode *node;
+	struct sch_path path; /* e.g. zones[1], for messages about the file */
 };
 
 struct reg_inst_build {

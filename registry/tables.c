@@ -224,6 +224,7 @@ static int parse_noted(struct reg_loader *ld, const struct sch_item *item, const
 		} else {
 			*v = grown;
 			grown[*n].node = items[i];
+			grown[*n].path = *path;
 			if (!(grown[*n].text = strdup(items[i]->value))) {
 				reg_error(ld, items[i], path, "out of memory");
 				rc = -1;

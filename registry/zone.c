@@ -16,6 +16,7 @@
 
 struct zread {
 	const char *path;
+	const struct reg_noted *noted; /* the file's name in the YAML */
 	ldns_rr_list *rrs;
 	size_t *lines;
 	ldns_rdf *apex;
@@ -51,15 +52,18 @@ void reg_zone_free(struct reg_zone *zone)
 }
 
 /* The whole file, with a final newline so ldns counts the last line. */
-static char *slurp(struct reg_loader *ld, const char *path, size_t *len)
+static char *slurp(struct reg_loader *ld, const struct zread *z, size_t *len)
 {
+	const char *path = z->path;
 	FILE *fp = fopen(path, "r");
 	char *buf = NULL;
 	size_t cap = 0;
 
 	*len = 0;
 	if (!fp) {
-		zerr(ld, path, 0, "cannot open: %s", strerror(errno));
+		/* nothing of the file to point at: point at its name in the YAML */
+		reg_error(ld, z->noted->node, &z->noted->path, "\"%s\": cannot open: %s",
+		          z->noted->text, strerror(errno));
 		return NULL;
 	}
 	for (;;) {
@@ -111,7 +115,7 @@ static int parse_records(struct reg_loader *ld, struct zread *z, const ldns_rdf 
 	uint32_t ttl = 3600;
 	ldns_rdf *origin = ldns_rdf_clone(zone), *prev = ldns_rdf_clone(zone);
 	size_t len;
-	char *text = slurp(ld, z->path, &len);
+	char *text = slurp(ld, z, &len);
 	FILE *fp = text ? fmemopen(text, len, "r") : NULL;
 	int line = 0, rc = 0;
 
@@ -156,6 +160,57 @@ done:
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	return rc;
+}
+
+static int cmp_rr_then_pos(const void *a, const void *b)
+{
+	ldns_rr *const *x = *(ldns_rr *const *const *)a, *const *y = *(ldns_rr *const *const *)b;
+	int c = ldns_rr_compare(*x, *y);
+
+	if (c)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+/* An RRset holds no duplicate records (RFC 2181 5), yet a file may list one
+ * twice: keep the first, or every answer would carry it twice. Equal means
+ * same owner (any case), class, type and rdata; the TTL does not count. */
+static int drop_duplicates(struct reg_loader *ld, struct zread *z)
+{
+	size_t n = ldns_rr_list_rr_count(z->rrs), kept = 0;
+	ldns_rr **rrs = n ? malloc(n * sizeof(*rrs)) : NULL;
+	ldns_rr ***order = n ? malloc(n * sizeof(*order)) : NULL;
+
+	if (n && (!rrs || !order)) {
+		zerr(ld, z->path, 0, "out of memory");
+		free(rrs);
+		free(order);
+		return -1;
+	}
+	/* sort pointers into rrs[] so that equal records sit in file order */
+	for (size_t i = 0; i < n; i++) {
+		rrs[i] = ldns_rr_list_rr(z->rrs, i);
+		order[i] = &rrs[i];
+	}
+	qsort(order, n, sizeof(*order), cmp_rr_then_pos);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (ldns_rr_compare(*order[first], *order[i]) != 0) {
+			first = i;
+			continue;
+		}
+		ldns_rr_free(*order[i]);
+		*order[i] = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!rrs[i])
+			continue;
+		ldns_rr_list_set_rr(z->rrs, rrs[i], kept);
+		z->lines[kept++] = z->lines[i];
+	}
+	ldns_rr_list_set_rr_count(z->rrs, kept);
+	free(rrs);
+	free(order);
+	return 0;
 }
 
 static int at_or_below(const ldns_rdf *name, const ldns_rdf *apex)
@@ -334,6 +389,7 @@ int reg_zones_load(struct reg_loader *ld)
 		char *path = reg_path_join(files[i].node->file, files[i].text);
 
 		z.path = path;
+		z.noted = &files[i];
 		if (!path || !z.rrs) {
 			reg_error_line(ld, "out of memory");
 			free(path);
@@ -341,7 +397,7 @@ int reg_zones_load(struct reg_loader *ld)
 			rc = -1;
 			continue;
 		}
-		if (parse_records(ld, &z, zone) < 0 ||
+		if (parse_records(ld, &z, zone) < 0 || drop_duplicates(ld, &z) < 0 ||
 		    find_apex(ld, &z, zone, reg->zones, reg->n_zones) < 0) {
 			rc = -1;
 		} else {

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import dns.message
@@ -213,3 +214,27 @@ def test_listen_twice_ipv4_and_ipv6(tmp_path):
     finally:
         d.stop()
 
+
+def test_second_srvd_on_a_served_port_exits_1(tmp_path):
+    # SO_REUSEPORT must not let a second srvd share the port and take part of the queries
+    first = start_minimal(tmp_path)
+    try:
+        args = ["-c", first.config, "-l", "%s:%d" % (HOST, first.port), "-w", "1"]
+        try:
+            p = run_srvd(args, timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("a second srvd kept running on port %d, which another one serves" %
+                        first.port)
+        assert p.returncode == 1, "exit %d on a served port: %s" % (p.returncode, p.stderr)
+        assert "%s:%d" % (HOST, first.port) in p.stderr, p.stderr
+        assert "Address already in use" in p.stderr, p.stderr
+        assert not LISTEN_RE.search(p.stderr), p.stderr
+        assert_clean_stderr(p.stderr)
+        q = dns.message.make_query("web.min.test.", "A")
+        for transport in (dns.query.udp, dns.query.tcp):
+            for _ in range(8):
+                r = transport(q, HOST, port=first.port, timeout=TIMEOUT)
+                assert [rd.address for rd in r.answer[0]] == ["192.0.2.1"]
+        assert first.alive()
+    finally:
+        first.stop()

@@ -440,6 +440,11 @@ static const struct bad_case bad_cases[] = {
     {"zones: {a: b}\ninclude: [[x]]\n",
      "x.yaml:1:8: zones: expected a list of file names, got a mapping\n"
      "x.yaml:2:11: include[0]: expected a file name, got a list"},
+    {"zones: [no-such-a.zone, no-such-b.zone]\n",
+     "x.yaml:1:9: zones[0]: \"no-such-a.zone\": cannot open: No such file or directory\n"
+     "x.yaml:1:25: zones[1]: \"no-such-b.zone\": cannot open: No such file or directory"},
+    {"zones: no-such-c.zone\n",
+     "x.yaml:1:8: zones: \"no-such-c.zone\": cannot open: No such file or directory"},
 };
 
 START_TEST(test_invalid)
@@ -460,7 +465,8 @@ START_TEST(test_missing_file)
 	ck_assert_str_eq(got, "no-such-dir/srvd.yaml: cannot open: No such file or directory");
 	free(got);
 	got = load_errors("zones: [missing.zone]\n", DATA "zones/x.yaml", NULL);
-	ck_assert_str_eq(got, DATA "zones/missing.zone: cannot open: No such file or directory");
+	ck_assert_str_eq(got, DATA "zones/x.yaml:1:9: zones[0]: \"missing.zone\": cannot open: No "
+	                           "such file or directory");
 	free(got);
 }
 END_TEST
@@ -511,6 +517,34 @@ START_TEST(test_zones)
 	ck_assert_uint_eq(ldns_rr_list_rr_count(reg->zones[1].rrs), 3);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(reg->zones[1].rrs, 0)), LDNS_RR_TYPE_SOA);
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(reg->zones[1].rrs, 2)), 600);
+	registry_free(reg);
+}
+END_TEST
+
+/* Records equal but for the owner's case or the TTL are duplicates; the
+ * first of each is kept, in file order. */
+START_TEST(test_zone_duplicates)
+{
+	static const char *const want[] = {
+	    "ldap.svc.example.\t3600\tIN\tA\t192.0.2.40\n",
+	    "ldap.svc.example.\t3600\tIN\tA\t192.0.2.41\n",
+	    "_ldap._tcp.svc.example.\t3600\tIN\tSRV\t0 0 389 ldap.svc.example.\n",
+	    "ldap.svc.example.\t3600\tIN\tAAAA\t2001:db8::40\n",
+	    "ldap.svc.example.\t3600\tIN\tTXT\t\"x\"\n",
+	    "ldap.svc.example.\t3600\tIN\tTXT\t\"X\"\n",
+	};
+	struct registry *reg = load_file_ok(DATA "zones/dup.yaml");
+	const ldns_rr_list *rrs;
+
+	ck_assert_uint_eq(reg->n_zones, 1);
+	rrs = reg->zones[0].rrs;
+	ck_assert_uint_eq(ldns_rr_list_rr_count(rrs), sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char *got = ldns_rr2str(ldns_rr_list_rr(rrs, i));
+
+		ck_assert_str_eq(got, want[i]);
+		free(got);
+	}
 	registry_free(reg);
 }
 END_TEST
@@ -609,6 +643,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_includes);
 	tcase_add_test(tc, test_include_errors);
 	tcase_add_test(tc, test_zones);
+	tcase_add_test(tc, test_zone_duplicates);
 	tcase_add_test(tc, test_zone_errors);
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_schema_print);
