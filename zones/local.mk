@@ -1,1 +1,2 @@
 EXTRA_DIST += zones/example.yaml zones/example.zone
+EXTRA_DIST += zones/demo/healthz
