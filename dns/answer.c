@@ -1,23 +1,33 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* answer.c: the pure answer function (answer.h): query bytes and a table in,
- * response bytes out. No allocation, no locks, no system calls.
+ * response bytes out. No allocation, no locks, no system calls but the clock
+ * (vDSO) for the age in _health TXT.
  *
  * The response is written front to back into the caller's buffer: header,
  * the question copied byte for byte (the client's letter case), answer,
  * authority, additional, then the OPT record, for which room is always kept.
  * Owner names are compression pointers to names already in the packet (the
  * question, CNAME and SRV targets), so record data is a pointer and a memcpy
- * of a body the table pre-encoded.
+ * of a body the table pre-encoded. Two things are written at answer time:
+ * the service zone's SOA serial, patched into the copied SOA body, and the
+ * _health TXT records, formatted from the checker's state (health/state.h).
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns/answer.h"
 #include "dns/name.h"
 #include "dns/policy.h"
 #include "dns/table_impl.h"
 #include "dns/wire.h"
+#include "health/check.h"
+#include "health/state.h"
+#include "registry/registry.h"
 
 #define RCODE_NOERROR  0
 #define RCODE_FORMERR  1
@@ -29,6 +39,7 @@
 #define OPT_LEN        11
 #define CNAME_MAX_HOPS 8
 #define PTR_MAX        0x3FFF
+#define TXT_MORE_MAX   17 /* "more=4294967295" as a character-string */
 
 struct writer {
 	uint8_t *out;
@@ -102,6 +113,18 @@ static size_t apex_in_qname(const struct dns_query *q, const uint8_t *apex, size
 	return 0;
 }
 
+/* Writes the service zone's current serial into the SOA body that ends at
+ * the writer's position (body_len bytes), if the body is zone's. */
+static void patch_serial(struct resp *r, uint32_t zone, size_t body_len)
+{
+	const struct dns_table *t = r->t;
+	uint16_t pos = t->zones[zone].serial_pos;
+	if (pos)
+		dns_put32(
+		    r->w.out + r->w.len - body_len + pos,
+		    atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed));
+}
+
 /* The zone's SOA with the negative TTL, in the authority section. */
 static int w_neg_soa(struct resp *r, uint32_t zone)
 {
@@ -114,6 +137,7 @@ static int w_neg_soa(struct resp *r, uint32_t zone)
 		r->w.len = save;
 		return -1;
 	}
+	patch_serial(r, zone, z->neg_soa_len);
 	r->w.ns++;
 	return 0;
 }
@@ -158,6 +182,138 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	return cnt > 0;
 }
 
+/* One TXT record being written: its character-strings are appended until
+ * txt_end() sets the rdlength. */
+struct txt {
+	size_t save;     /* the writer's length before the record */
+	size_t rdlen_at; /* where its rdlength goes */
+};
+
+static int txt_begin(struct resp *r, size_t owner, struct txt *x)
+{
+	/* TTL 0: health changes from one second to the next */
+	static const uint8_t head[10] = {0, DNS_T_TXT, 0, DNS_C_IN, 0, 0, 0, 0, 0, 0};
+	x->save = r->w.len;
+	if (w_rr(&r->w, owner, head, sizeof(head)))
+		return -1;
+	x->rdlen_at = r->w.len - 2;
+	return 0;
+}
+
+/* Appends one character-string (at most 255 bytes, cut there) unless it
+ * would leave fewer than `keep` bytes below the limit. */
+static int txt_str(struct resp *r, size_t keep, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int txt_str(struct resp *r, size_t keep, const char *fmt, ...)
+{
+	char buf[1 + 255 + 1];
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 1, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (n > 255)
+		n = 255;
+	buf[0] = (char)n;
+	if (r->w.len + 1 + (size_t)n + keep > r->w.lim)
+		return -1;
+	return w_bytes(&r->w, (const uint8_t *)buf, 1 + (size_t)n);
+}
+
+static void txt_end(struct resp *r, struct txt *x)
+{
+	dns_put16(r->w.out + x->rdlen_at, (uint16_t)(r->w.len - x->rdlen_at - 2));
+	r->w.an++;
+}
+
+/* The first label of the instance's own name, its registry name. */
+static const uint8_t *inst_label(const struct dns_table *t, const struct dns_instance *in)
+{
+	return t->blob + t->nodes[in->node].name_off;
+}
+
+/* _health.<inst>.<svc>.<zone> TXT: 0 written, -1 does not fit. */
+static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
+{
+	const struct dns_table *t = r->t;
+	const struct dns_instance *in = &t->instances[n->list_off];
+	const struct dns_service *svc = &t->services[in->service];
+	const struct health_inst *h = in->hs;
+	char last[HEALTH_RESULT_MAX];
+	struct txt x;
+	struct timespec now;
+	int64_t changed = atomic_load_explicit(&h->last_change_ms, memory_order_relaxed), age;
+	unsigned status = atomic_load_explicit(&h->status, memory_order_relaxed);
+
+	health_inst_result(h, last, sizeof(last));
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - changed) / 1000;
+	if (txt_begin(r, owner, &x) ||
+	    txt_str(r, 0, "status=%s", health_status_name((enum health_status)status)) ||
+	    txt_str(r, 0, "served=%s",
+	            atomic_load_explicit(&h->served, memory_order_relaxed) ? "yes" : "no") ||
+	    txt_str(r, 0, "last=%s", last[0] ? last : "none") ||
+	    txt_str(r, 0, "successes=%" PRIu32,
+	            atomic_load_explicit(&h->successes, memory_order_relaxed)) ||
+	    txt_str(r, 0, "failures=%" PRIu32,
+	            atomic_load_explicit(&h->failures, memory_order_relaxed)))
+		goto fail;
+	if (changed > 0 ? txt_str(r, 0, "since=%" PRId64 "s", age < 0 ? 0 : age)
+	                : txt_str(r, 0, "since=start"))
+		goto fail;
+	if (svc->check_type == CHECK_NONE
+	        ? txt_str(r, 0, "check=none")
+	        : txt_str(r, 0,
+	                  "check=%s interval=%" PRIu32 "ms timeout=%" PRIu32 "ms rise=%u fall=%u",
+	                  check_type_name((enum check_type)svc->check_type), svc->interval_ms,
+	                  svc->timeout_ms, svc->rise, svc->fall))
+		goto fail;
+	if (svc->check_type != CHECK_NONE && svc->unhealthy_interval_ms != svc->interval_ms &&
+	    txt_str(r, 0, "unhealthy_interval=%" PRIu32 "ms", svc->unhealthy_interval_ms))
+		goto fail;
+	txt_end(r, &x);
+	return 0;
+fail:
+	r->w.len = x.save;
+	return -1;
+}
+
+/* _health.<svc>.<zone> TXT: the counts, then one string per instance as far
+ * as they fit, then "more=N" for those left out (a summary, not a reason to
+ * truncate). 0 written, -1 does not fit. */
+static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
+{
+	const struct dns_table *t = r->t;
+	const struct dns_service *svc = &t->services[n->service];
+	uint32_t served = atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed), i;
+	struct txt x;
+
+	if (txt_begin(r, owner, &x) ||
+	    txt_str(r, TXT_MORE_MAX, "passing=%" PRIu32 "/%" PRIu32, served, svc->n_instances) ||
+	    txt_str(r, TXT_MORE_MAX, "panic=%s", served < svc->panic_min ? "yes" : "no") ||
+	    txt_str(r, TXT_MORE_MAX, "policy=%s",
+	            registry_policy_name((enum reg_policy)svc->policy)))
+		goto fail;
+	for (i = 0; i < svc->n_instances; i++) {
+		const struct dns_instance *in = &t->instances[svc->first_instance + i];
+		const uint8_t *label = inst_label(t, in);
+		unsigned status = atomic_load_explicit(&in->hs->status, memory_order_relaxed);
+		if (txt_str(r, TXT_MORE_MAX, "%.*s=%s", (int)label[0], (const char *)label + 1,
+		            health_status_name((enum health_status)status)))
+			break;
+	}
+	if (i < svc->n_instances && txt_str(r, 0, "more=%" PRIu32, svc->n_instances - i))
+		goto fail;
+	txt_end(r, &x);
+	return 0;
+fail:
+	r->w.len = x.save;
+	return -1;
+}
+
 static const struct dns_rrset *find_rrset(const struct dns_table *t, const struct dns_node *n,
                                           uint16_t type)
 {
@@ -198,6 +354,14 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		r->w.an++;
 		return 1;
 	}
+	if (n->kind == DNS_NODE_HEALTH_INST || n->kind == DNS_NODE_HEALTH_SVC) {
+		if (qtype != DNS_T_TXT && qtype != DNS_T_ANY)
+			return 0;
+		if (n->kind == DNS_NODE_HEALTH_INST ? w_health_inst(r, n, owner)
+		                                    : w_health_svc(r, n, owner))
+			return -1;
+		return 1;
+	}
 	if (qtype == DNS_T_ANY) {
 		static const uint16_t order[] = {DNS_T_A, DNS_T_AAAA, DNS_T_SRV};
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -211,7 +375,11 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 	s = find_rrset(r->t, n, qtype);
 	if (!s)
 		return 0;
-	return w_rrset(r, s, owner) ? -1 : 1;
+	if (w_rrset(r, s, owner))
+		return -1;
+	if (s->type == DNS_T_SOA && n == &r->t->nodes[r->t->apex_node])
+		patch_serial(r, n->zone, s->len);
+	return 1;
 }
 
 /* Answer (following CNAMEs within the table) and, if nothing answers the

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "dns/server.h"
 #include "dns/table.h"
+#include "health/health.h"
 #include "registry/registry.h"
 
 #define EXIT_RUNTIME 1
@@ -229,6 +230,29 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	log_warn("reload: not yet supported");
 }
 
+/* The served set changed: SOA serial up, so secondaries and caches notice. */
+static void on_health_change(void *arg)
+{
+	dns_table_bump_serial(arg);
+}
+
+struct ready_poll {
+	struct health *health;
+	struct dns_table *table;
+	struct event *ev;
+};
+
+/* `_ready` answers once every checked instance has a first result. */
+static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct ready_poll *rp = arg;
+
+	if (!health_first_round_done(rp->health))
+		return;
+	dns_table_set_ready(rp->table, 1);
+	event_del(rp->ev);
+}
+
 static size_t count_instances(const struct registry *reg)
 {
 	size_t n = 0;
@@ -247,6 +271,9 @@ static int run(const struct options *o)
 	struct event_base *base = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct dns_server_config cfg = {0};
+	struct health *health = NULL;
+	struct ready_poll rp = {0};
+	const struct timeval poll_tv = {0, 20000};
 	char err[512];
 	int status = EXIT_RUNTIME;
 
@@ -263,11 +290,25 @@ static int run(const struct options *o)
 		status = EXIT_CONFIG;
 		goto finish;
 	}
-	/* no health checks yet, so "the first round of checks has run" holds */
-	dns_table_set_ready(table, 1);
-
 	base = event_base_new();
 	if (!base) {
+		log_err("out of memory");
+		goto finish;
+	}
+	/* probes run on this (the main) base, never in a DNS worker; the table
+	 * reads their state, so bind it before any worker answers */
+	if (health_create(base, reg, on_health_change, table, &health) < 0) {
+		log_err("cannot set up health checks: out of memory");
+		goto finish;
+	}
+	if (dns_table_bind_health(table, health) < 0) {
+		log_err("health state does not match the answer table");
+		goto finish;
+	}
+	rp.health = health;
+	rp.table = table;
+	rp.ev = event_new(base, -1, EV_PERSIST, on_ready_poll, &rp);
+	if (!rp.ev || event_add(rp.ev, &poll_tv) < 0) {
 		log_err("out of memory");
 		goto finish;
 	}
@@ -292,6 +333,11 @@ static int run(const struct options *o)
 	}
 	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
 	         reg->server.zone, reg->n_services, count_instances(reg), o->workers);
+	if (health_start(health) < 0) {
+		log_err("cannot start health checks: out of memory");
+		goto finish;
+	}
+	on_ready_poll(-1, 0, &rp); /* nothing checked: ready at once */
 	if (event_base_dispatch(base) < 0) {
 		log_err("main event loop failed");
 		goto finish;
@@ -301,6 +347,10 @@ static int run(const struct options *o)
 	status = 0;
 finish:
 	dns_server_free(srv);
+	if (rp.ev)
+		event_free(rp.ev);
+	/* workers are gone: nothing reads the health state any more */
+	health_free(health);
 	if (ev_term)
 		event_free(ev_term);
 	if (ev_int)

@@ -114,11 +114,11 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 		return 1;
 	}
 	svc = &t->services[n->service];
-	panic = atomic_load_explicit(&svc->n_up, memory_order_relaxed) < svc->panic_min;
+	panic = atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) < svc->panic_min;
 	for (uint32_t i = 0; i < n->list_len && cnt < DNS_SCRATCH_MAX; i++) {
 		uint32_t idx = t->lists[n->list_off + i];
 		const struct dns_instance *in = &t->instances[idx];
-		if (!panic && !atomic_load_explicit(&in->up, memory_order_relaxed))
+		if (!panic && !atomic_load_explicit(&in->hs->served, memory_order_relaxed))
 			continue;
 		if (qtype != DNS_T_SRV && qtype != in->type)
 			continue;

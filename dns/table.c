@@ -9,7 +9,10 @@
  *                                 in the style of RFC 2782's _Service._Proto
  *                                 lookups, so SRV-only clients can filter by tag
  *   INST.web.svc.example.         the instance's A or AAAA, whatever its health
- * plus the apex SOA and NS, `_ready.<zone>`, and the static zone records.
+ *   _health.INST.web.svc.example. TXT: the instance's health (answer.c)
+ *   _health.web.svc.example.      TXT: the service's health summary
+ * plus the apex SOA and NS, `_ready.<zone>`, the empty `_health.<zone>`, and
+ * the static zone records.
  * Every ancestor of an owner up to its apex becomes a node, so empty
  * non-terminals answer NODATA instead of NXDOMAIN.
  *
@@ -22,12 +25,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 
 #include "dns/name.h"
 #include "dns/table_impl.h"
+#include "health/health.h"
 #include "registry/registry.h"
+
+/* The state of every instance while no checker is bound: served. */
+static const struct health_inst always_served = {.served = 1, .status = HEALTH_PASSING};
 
 /* A static record before it is grouped into its RRset. */
 struct pending_rr {
@@ -231,7 +239,9 @@ static int dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t 
 	}
 	n->kind = kind;
 	n->service = service;
-	if (kind == DNS_NODE_INSTANCE) {
+	if (kind == DNS_NODE_HEALTH_SVC)
+		return 0;
+	if (kind == DNS_NODE_INSTANCE || kind == DNS_NODE_HEALTH_INST) {
 		n->list_off = idx[0];
 		n->list_len = 1;
 		return 0;
@@ -254,8 +264,10 @@ static int prr_add(struct builder *b, uint32_t node, const uint8_t *body, size_t
 	return tmp_add(b, body, len, &p->off);
 }
 
-/* Encodes the service zone's SOA (with ttl) into out; returns its length. */
-static size_t soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl, uint8_t *out)
+/* Encodes the service zone's SOA (with ttl) into out; returns its length
+ * and sets *serial_pos to where the serial sits in it. */
+static size_t soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl, uint8_t *out,
+                       size_t *serial_pos)
 {
 	uint8_t m[256], r[256];
 	size_t ml = dns_name_from_text(soa->mname, m), rl = dns_name_from_text(soa->rname, r);
@@ -264,6 +276,7 @@ static size_t soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl,
 	dns_body_head(out, DNS_T_SOA, DNS_C_IN, ttl, (uint16_t)(ml + rl + 20));
 	memcpy(out + 10, m, ml);
 	memcpy(out + 10 + ml, r, rl);
+	*serial_pos = 10 + ml + rl;
 	dns_put32(out + 10 + ml + rl, serial);
 	dns_put32(out + 14 + ml + rl, soa->refresh);
 	dns_put32(out + 18 + ml + rl, soa->retry);
@@ -286,6 +299,7 @@ static int add_zone(struct builder *b, const uint8_t *apex, size_t alen, const u
 	if (blob_add(b, apex, alen, &z->apex_off) || blob_add(b, neg_soa, neg_len, &z->neg_soa_off))
 		return -1;
 	z->neg_soa_len = (uint16_t)neg_len;
+	z->serial_pos = 0;
 	t->n_zones++;
 	return 0;
 }
@@ -300,12 +314,13 @@ static int build_zones(struct builder *b, const struct registry *reg, uint32_t s
 {
 	uint8_t apex[256], body[600];
 	const struct reg_soa *soa = &reg->server.soa;
-	size_t alen = dns_name_from_text(reg->server.zone, apex), blen;
-	blen = soa_body(soa, serial, min_u32(soa->ttl, soa->minimum), body);
+	size_t alen = dns_name_from_text(reg->server.zone, apex), blen, spos = 0;
+	blen = soa_body(soa, serial, min_u32(soa->ttl, soa->minimum), body, &spos);
 	if (!alen || !blen)
 		return fail_msg(b, "server.zone or server.soa names are not valid domain names");
 	if (add_zone(b, apex, alen, body, blen))
 		return -1;
+	b->t->zones[0].serial_pos = (uint16_t)spos;
 	for (size_t i = 0; i < reg->n_zones; i++) {
 		const struct reg_zone *rz = &reg->zones[i];
 		ldns_rr *soa_rr = NULL;
@@ -350,12 +365,13 @@ static int build_static(struct builder *b, const struct registry *reg, uint32_t 
 	size_t alen = t->zones[0].apex_len;
 	uint8_t name[256], body[600], apex_copy[256];
 	uint32_t node;
-	size_t len;
+	size_t len, spos;
 
 	memcpy(apex_copy, apex, alen);
 	if (node_get(b, apex_copy, alen, &node))
 		return -1;
-	len = soa_body(&reg->server.soa, serial, reg->server.soa.ttl, body);
+	t->apex_node = node;
+	len = soa_body(&reg->server.soa, serial, reg->server.soa.ttl, body, &spos);
 	if (prr_add(b, node, body, len))
 		return -1;
 	for (size_t i = 0; i < reg->server.n_ns; i++) {
@@ -371,6 +387,11 @@ static int build_static(struct builder *b, const struct registry *reg, uint32_t 
 	if (!len || node_get(b, name, len, &node))
 		return len ? -1 : fail_msg(b, "server.zone too long");
 	t->nodes[node].kind = DNS_NODE_READY;
+	/* no records of its own: a name, so that `dig _health.<zone>` gets
+	 * NODATA (look below) rather than NXDOMAIN */
+	len = dns_name_prepend(name, "", "_health", apex_copy, alen);
+	if (!len || node_get(b, name, len, &node))
+		return len ? -1 : fail_msg(b, "server.zone too long");
 
 	for (size_t i = 0; i < reg->n_zones; i++) {
 		const struct reg_zone *rz = &reg->zones[i];
@@ -515,6 +536,7 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	uint8_t apex_c[256], svc[256], name[256], proto_svc[256], body[300];
 	size_t alen = t->zones[0].apex_len, sl, nl, pl, n_tags;
 	uint32_t first = (uint32_t)t->n_instances;
+	struct dns_service *ds = &t->services[si];
 	char plabel[80];
 
 	memcpy(apex_c, apex, alen);
@@ -523,15 +545,24 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	pl = sl ? dns_name_prepend(proto_svc, "", plabel, svc, sl) : 0;
 	if (!sl || !pl)
 		return fail_msg(b, "service %s: name too long", s->name);
-	t->services[si].policy = (uint8_t)s->policy;
-	t->services[si].max_answers = s->max_answers;
-	t->services[si].n_instances = (uint32_t)s->n_instances;
-	atomic_init(&t->services[si].n_up, (uint32_t)s->n_instances);
-	/* "fewer than threshold x total pass": up < panic_min, panic_min = ceil() */
+	ds->policy = (uint8_t)s->policy;
+	ds->max_answers = s->max_answers;
+	ds->n_instances = (uint32_t)s->n_instances;
+	ds->first_instance = first;
+	atomic_init(&t->own_svc[si].n_served, (uint32_t)s->n_instances);
+	atomic_init(&t->own_svc[si].panic, 0);
+	ds->hs = &t->own_svc[si];
+	ds->check_type = (uint8_t)s->check.type;
+	ds->interval_ms = s->check.interval_ms;
+	ds->unhealthy_interval_ms = s->check.unhealthy_interval_ms;
+	ds->timeout_ms = s->check.timeout_ms;
+	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
+	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
+	/* "fewer than threshold x total pass": served < panic_min, panic_min = ceil() */
 	if (s->panic_threshold > 0) {
 		double x = s->panic_threshold * (double)s->n_instances;
 		uint32_t m = (uint32_t)x;
-		t->services[si].panic_min = (double)m < x ? m + 1 : m;
+		ds->panic_min = (double)m < x ? m + 1 : m;
 	}
 
 	for (size_t i = 0; i < s->n_instances; i++) {
@@ -546,7 +577,7 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 		di->type = v4 ? DNS_T_A : DNS_T_AAAA;
 		di->weight = in->weight;
 		di->service = si;
-		atomic_init(&di->up, 1);
+		di->hs = &always_served;
 		dns_body_head(body, di->type, DNS_C_IN, s->ttl, alen_rd);
 		memcpy(body + 10, v4 ? (const void *)&in->addr.u.v4 : (const void *)&in->addr.u.v6,
 		       alen_rd);
@@ -566,9 +597,16 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 		if (dyn_node(b, name, nl, DNS_NODE_INSTANCE, si, &idx[i], 1))
 			return -1;
 		di->node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		nl = dns_name_prepend(name, "", "_health", name, nl);
+		if (!nl || dyn_node(b, name, nl, DNS_NODE_HEALTH_INST, si, &idx[i], 1))
+			return nl ? -1
+			          : fail_msg(b, "%s/%s: _health name too long", s->name, in->name);
 	}
 	if (dyn_node(b, svc, sl, DNS_NODE_SERVICE, si, idx, s->n_instances))
 		return -1;
+	nl = dns_name_prepend(name, "", "_health", svc, sl);
+	if (!nl || dyn_node(b, name, nl, DNS_NODE_HEALTH_SVC, si, NULL, 0))
+		return nl ? -1 : fail_msg(b, "service %s: _health name too long", s->name);
 	nl = dns_name_prepend(name, "", plabel, apex_c, alen);
 	nl = nl ? dns_name_prepend(name, "_", s->name, name, nl) : 0;
 	if (!nl || dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, s->n_instances))
@@ -630,7 +668,7 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 	*out = NULL;
 	if (!t)
 		return fail_msg(&b, "out of memory");
-	t->serial = serial;
+	atomic_init(&t->serial, serial);
 	t->edns_udp_size = reg->server.edns_udp_size < 512 ? 512 : reg->server.edns_udp_size;
 	atomic_init(&t->ready, 0);
 	for (size_t i = 0; i < reg->n_services; i++) {
@@ -640,10 +678,11 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 	}
 	t->instances = calloc(n_inst ? n_inst : 1, sizeof(*t->instances));
 	t->services = calloc(reg->n_services ? reg->n_services : 1, sizeof(*t->services));
+	t->own_svc = calloc(reg->n_services ? reg->n_services : 1, sizeof(*t->own_svc));
 	idx = calloc(max_inst ? max_inst : 1, sizeof(*idx));
 	tags = calloc(4096, sizeof(*tags));
 	t->n_services = reg->n_services;
-	if (!t->instances || !t->services || !idx || !tags) {
+	if (!t->instances || !t->services || !t->own_svc || !idx || !tags) {
 		fail_msg(&b, "out of memory");
 		goto fail;
 	}
@@ -685,6 +724,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->zones);
 	free(t->instances);
 	free(t->services);
+	free(t->own_svc);
 	free(t->lists);
 	free(t);
 }
@@ -694,33 +734,51 @@ void dns_table_set_ready(struct dns_table *t, int ready)
 	atomic_store_explicit(&t->ready, ready ? 1 : 0, memory_order_release);
 }
 
-int dns_table_set_instance_up(struct dns_table *t, const char *service, const char *instance,
-                              int up)
+int dns_table_bind_health(struct dns_table *t, struct health *h)
 {
-	uint8_t svc[256], name[256];
-	size_t sl, nl;
-	uint32_t node;
-	const struct dns_node *n;
-	struct dns_instance *in;
-	unsigned char old;
-	sl = dns_name_prepend(svc, "", service, t->blob + t->zones[0].apex_off,
-	                      t->zones[0].apex_len);
-	nl = sl ? dns_name_prepend(name, "", instance, svc, sl) : 0;
-	if (!nl)
-		return -1;
-	node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
-	if (node == DNS_NO_INDEX)
-		return -1;
-	n = &t->nodes[node];
-	if (n->kind != DNS_NODE_INSTANCE)
-		return -1;
-	in = &t->instances[n->list_off];
-	old = atomic_exchange_explicit(&in->up, up ? 1 : 0, memory_order_relaxed);
-	if (old && !up)
-		atomic_fetch_sub_explicit(&t->services[in->service].n_up, 1, memory_order_relaxed);
-	else if (!old && up)
-		atomic_fetch_add_explicit(&t->services[in->service].n_up, 1, memory_order_relaxed);
+	/* all or nothing: check every index before the first pointer changes */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t si = 0; si < t->n_services; si++) {
+			struct dns_service *ds = &t->services[si];
+			struct health_svc *hs = health_service(h, si);
+			if (!hs)
+				return -1;
+			for (uint32_t i = 0; i < ds->n_instances; i++) {
+				struct health_inst *hi = health_instance(h, si, i);
+				if (!hi)
+					return -1;
+				if (pass)
+					t->instances[ds->first_instance + i].hs = hi;
+			}
+			if (pass)
+				ds->hs = hs;
+		}
 	return 0;
+}
+
+int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, size_t n_inst,
+                         const struct health_svc *svc, size_t n_svc)
+{
+	if (n_inst != t->n_instances || n_svc != t->n_services)
+		return -1;
+	for (size_t i = 0; i < n_inst; i++)
+		t->instances[i].hs = &inst[i];
+	for (size_t i = 0; i < n_svc; i++)
+		t->services[i].hs = &svc[i];
+	return 0;
+}
+
+void dns_table_bump_serial(struct dns_table *t)
+{
+	uint32_t old = atomic_load_explicit(&t->serial, memory_order_relaxed), next;
+	do {
+		uint32_t now = (uint32_t)time(NULL);
+		next = old + 1;
+		/* RFC 1982: now is "greater" than next */
+		if ((int32_t)(now - next) > 0)
+			next = now;
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &t->serial, &old, next, memory_order_relaxed, memory_order_relaxed));
 }
 
 size_t dns_table_size(const struct dns_table *t)
@@ -730,5 +788,5 @@ size_t dns_table_size(const struct dns_table *t)
 
 uint32_t dns_table_serial(const struct dns_table *t)
 {
-	return t->serial;
+	return atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed);
 }

@@ -7,7 +7,8 @@
  * RRsets, and for services, tags and SRV owners the list of instances whose
  * A/AAAA/SRV data is ready to copy. Workers share one table and never lock:
  * the only fields that change after the build are atomics (round-robin
- * counters, instance health flags, the readiness flag).
+ * counters, the serial, the readiness flag) or belong to the health checker
+ * (health/state.h), which the table only reads.
  */
 #ifndef SRVD_DNS_TABLE_H
 #define SRVD_DNS_TABLE_H
@@ -17,6 +18,9 @@
 
 struct registry;
 struct dns_table;
+struct health;
+struct health_inst;
+struct health_svc;
 
 /* Builds the table for reg with SOA serial `serial`. Borrows reg for the
  * call only: the table keeps no pointer into it. Returns 0 and sets *out
@@ -30,17 +34,32 @@ void dns_table_free(struct dns_table *table);
 /* The readiness name `_ready.<zone>` answers only once this is set. */
 void dns_table_set_ready(struct dns_table *table, int ready);
 
-/* Marks an instance served (1) or withdrawn (0). Instances start served.
- * Safe to call while workers answer. Returns 0, or -1 if there is no such
- * service/instance. A service with panic_threshold answers with all its
- * instances while fewer than that fraction are served (SPEC 4). */
-int dns_table_set_instance_up(struct dns_table *table, const char *service, const char *instance,
-                              int up);
+/* Makes the answers follow the checker's state: every instance reads
+ * `served` (and the _health TXT the rest) from health_instance(h, s, i) and
+ * every service its n_served from health_service(h, s), indices in registry
+ * order, so a transition is visible to the next query without a rebuild.
+ * Until this is called every instance is served (check type none). The
+ * table must have been built from the registry h was created for; h must
+ * outlive the table. Call before workers use the table. Returns 0, or -1 if
+ * h lacks an instance or service of the table. */
+int dns_table_bind_health(struct dns_table *table, struct health *h);
+
+/* The same from arrays in registry order: inst[n_inst] (every instance of
+ * every service, service by service) and svc[n_svc]. For tests and callers
+ * that keep the state themselves; the arrays must outlive the table.
+ * Returns 0, or -1 if the counts are not the table's. */
+int dns_table_bind_state(struct dns_table *table, const struct health_inst *inst, size_t n_inst,
+                         const struct health_svc *svc, size_t n_svc);
+
+/* Raises the service zone's SOA serial to max(serial + 1, unix time now) in
+ * RFC 1982 serial arithmetic, e.g. after the served set changed. Safe to
+ * call from any thread while workers answer; the next SOA sent carries it. */
+void dns_table_bump_serial(struct dns_table *table);
 
 /* Number of owner names (nodes) in the table, for logs and tests. */
 size_t dns_table_size(const struct dns_table *table);
 
-/* The SOA serial the table was built with. */
+/* The current SOA serial of the service zone (built with, then bumped). */
 uint32_t dns_table_serial(const struct dns_table *table);
 
 #endif

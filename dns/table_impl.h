@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dns/table.h"
+#include "health/state.h"
 
 #define DNS_T_A     1
 #define DNS_T_NS    2
@@ -37,11 +38,13 @@
 #define DNS_NO_INDEX UINT32_MAX
 
 enum dns_node_kind {
-	DNS_NODE_PLAIN = 0, /* static records and/or an empty non-terminal */
-	DNS_NODE_SERVICE,   /* <svc>.<zone>, <tag>.<svc>.<zone>: A, AAAA, SRV */
-	DNS_NODE_SRV,       /* _<svc>._<proto>.<zone>, _<tag>._<proto>.<svc>.<zone>: SRV */
-	DNS_NODE_INSTANCE,  /* <inst>.<svc>.<zone>: one address, whatever its health */
-	DNS_NODE_READY,     /* _ready.<zone>: A 127.0.0.1 once the table is ready */
+	DNS_NODE_PLAIN = 0,   /* static records and/or an empty non-terminal */
+	DNS_NODE_SERVICE,     /* <svc>.<zone>, <tag>.<svc>.<zone>: A, AAAA, SRV */
+	DNS_NODE_SRV,         /* _<svc>._<proto>.<zone>, _<tag>._<proto>.<svc>.<zone>: SRV */
+	DNS_NODE_INSTANCE,    /* <inst>.<svc>.<zone>: one address, whatever its health */
+	DNS_NODE_READY,       /* _ready.<zone>: A 127.0.0.1 once the table is ready */
+	DNS_NODE_HEALTH_INST, /* _health.<inst>.<svc>.<zone>: TXT, list_off = the instance */
+	DNS_NODE_HEALTH_SVC,  /* _health.<svc>.<zone>: TXT summary of `service` */
 };
 
 /* One static RRset: `count` bodies back to back at blob[off], len bytes. */
@@ -72,6 +75,9 @@ struct dns_zone {
 	uint8_t apex_len;
 	uint32_t neg_soa_off; /* SOA body with TTL min(SOA TTL, minimum), for negative answers */
 	uint16_t neg_soa_len;
+	/* zone 0 only: where the serial sits in its SOA bodies (10 + mname +
+	 * rname), patched from dns_table.serial on the way out; 0 = static */
+	uint16_t serial_pos;
 };
 
 struct dns_instance {
@@ -83,7 +89,8 @@ struct dns_instance {
 	uint16_t weight;
 	uint32_t service;
 	uint32_t node; /* the instance's own node */
-	_Atomic unsigned char up;
+	/* its health: the checker's (dns_table_bind_health) or always served */
+	const struct health_inst *hs;
 };
 
 struct dns_service {
@@ -93,7 +100,12 @@ struct dns_service {
 	/* panic mode (SPEC 4, Envoy's): with fewer than panic_min instances up,
 	 * answers include every instance; 0 = off */
 	uint32_t panic_min;
-	_Atomic uint32_t n_up;
+	uint32_t first_instance;     /* its instances are [first_instance, + n_instances) */
+	const struct health_svc *hs; /* n_served: the checker's, or the table's own */
+	/* the check, for _health TXT */
+	uint8_t check_type; /* enum check_type */
+	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms;
+	uint16_t rise, fall;
 };
 
 struct dns_table {
@@ -113,7 +125,9 @@ struct dns_table {
 	size_t n_services;
 	uint32_t *lists;
 	size_t n_lists;
-	uint32_t serial;
+	_Atomic uint32_t serial;    /* of the service zone, see dns_table_bump_serial() */
+	uint32_t apex_node;         /* the service zone's apex */
+	struct health_svc *own_svc; /* per service, n_served = all, until health is bound */
 	uint16_t edns_udp_size;
 	/* CH TXT bodies (TTL 0), for version.server/version.bind and
 	 * id.server/hostname.bind */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/table_impl.h"
 #include "registry/registry.h"
 #include "tests/unit/answer_util.h"
 
@@ -123,4 +124,78 @@ const char *tu_owner(const ldns_rr_list *list, size_t r)
 size_t tu_count(const ldns_rr_list *list)
 {
 	return list ? ldns_rr_list_rr_count(list) : 0;
+}
+
+struct tu_health *tu_health_bind(struct dns_table *t)
+{
+	struct tu_health *h = calloc(1, sizeof(*h));
+	ck_assert_ptr_nonnull(h);
+	h->n_inst = t->n_instances;
+	h->n_svc = t->n_services;
+	h->inst = calloc(h->n_inst ? h->n_inst : 1, sizeof(*h->inst));
+	h->svc = calloc(h->n_svc ? h->n_svc : 1, sizeof(*h->svc));
+	h->first = calloc(h->n_svc ? h->n_svc : 1, sizeof(*h->first));
+	ck_assert(h->inst && h->svc && h->first);
+	for (size_t i = 0; i < h->n_inst; i++) {
+		atomic_store(&h->inst[i].served, 1);
+		atomic_store(&h->inst[i].status, HEALTH_PASSING);
+		atomic_store(&h->inst[i].checked, 1);
+	}
+	for (size_t s = 0; s < h->n_svc; s++) {
+		h->first[s] = t->services[s].first_instance;
+		atomic_store(&h->svc[s].n_served, t->services[s].n_instances);
+	}
+	ck_assert_int_eq(dns_table_bind_state(t, h->inst, h->n_inst, h->svc, h->n_svc), 0);
+	return h;
+}
+
+void tu_health_free(struct tu_health *h)
+{
+	if (!h)
+		return;
+	free(h->inst);
+	free(h->svc);
+	free(h->first);
+	free(h);
+}
+
+struct health_inst *tu_inst(struct tu_health *h, size_t s, size_t i)
+{
+	ck_assert_uint_lt(s, h->n_svc);
+	ck_assert_uint_lt(h->first[s] + i, h->n_inst);
+	return &h->inst[h->first[s] + i];
+}
+
+void tu_health_set(struct tu_health *h, size_t s, size_t i, int served)
+{
+	struct health_inst *in = tu_inst(h, s, i);
+	uint8_t old = atomic_exchange(&in->served, served ? 1 : 0);
+	atomic_store(&in->status, served ? HEALTH_PASSING : HEALTH_FAILING);
+	if (old && !served)
+		atomic_fetch_sub(&h->svc[s].n_served, 1);
+	else if (!old && served)
+		atomic_fetch_add(&h->svc[s].n_served, 1);
+}
+
+const char *tu_txt(const ldns_rr_list *list, size_t r)
+{
+	static char buf[65536];
+	const ldns_rr *rr;
+	size_t n = 0;
+	ck_assert_uint_lt(r, ldns_rr_list_rr_count(list));
+	rr = ldns_rr_list_rr(list, r);
+	ck_assert_int_eq(ldns_rr_get_type(rr), LDNS_RR_TYPE_TXT);
+	buf[0] = '\0';
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		size_t len = ldns_rdf_data(f)[0];
+		ck_assert_uint_eq(len + 1, ldns_rdf_size(f));
+		ck_assert_uint_lt(n + len + 2, sizeof(buf));
+		if (i)
+			buf[n++] = '|';
+		memcpy(buf + n, ldns_rdf_data(f) + 1, len);
+		n += len;
+		buf[n] = '\0';
+	}
+	return buf;
 }

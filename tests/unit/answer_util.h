@@ -11,6 +11,7 @@
 
 #include "dns/answer.h"
 #include "dns/table.h"
+#include "health/state.h"
 
 #define TU_SERIAL 2024060101u
 
@@ -52,5 +53,32 @@ const char *tu_owner(const ldns_rr_list *list, size_t r);
 
 /* Number of records of section list. */
 size_t tu_count(const ldns_rr_list *list);
+
+/* Health state made by hand for a table, bound with dns_table_bind_state():
+ * every instance starts PASSING and served. Tests write the fields as the
+ * checker would. */
+struct tu_health {
+	struct health_inst *inst; /* every instance, registry order */
+	size_t n_inst;
+	struct health_svc *svc;
+	size_t n_svc;
+	size_t *first; /* index in inst of each service's first instance */
+};
+
+/* Allocates and binds the state (caller frees with tu_health_free() after
+ * the table). Fails the test on error. */
+struct tu_health *tu_health_bind(struct dns_table *t);
+void tu_health_free(struct tu_health *h);
+
+/* The state of instance i of service s (registry order). */
+struct health_inst *tu_inst(struct tu_health *h, size_t s, size_t i);
+
+/* Marks instance i of service s served or not (status PASSING or FAILING),
+ * keeping the service's n_served right, as the checker does. */
+void tu_health_set(struct tu_health *h, size_t s, size_t i, int served);
+
+/* The character-strings of the TXT record r of list joined by '|', for
+ * comparisons; static buffer, valid until the next call. */
+const char *tu_txt(const ldns_rr_list *list, size_t r);
 
 #endif

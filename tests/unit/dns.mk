@@ -1,12 +1,14 @@
-# Unit tests of the answer table and dns_answer() (dns/table.c, dns/answer.c).
+# Unit tests of the answer table and dns_answer() (dns/table.c, dns/answer.c), and of
+# answers following the health state (test_health_answer.c).
 DNS_TEST_CPPFLAGS = $(AM_CPPFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
 DNS_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 DNS_TEST_LIBS = $(SRVD_LIBS) $(CHECK_LIBS) -lm
 DNS_TEST_UTIL = tests/unit/answer_util.c tests/unit/answer_util.h
 
 check_PROGRAMS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy \
-	tests/unit/bench_answer
-TESTS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy
+	tests/unit/test_health_answer tests/unit/bench_answer
+TESTS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy \
+	tests/unit/test_health_answer
 
 tests_unit_test_answer_SOURCES = tests/unit/test_answer.c $(DNS_TEST_UTIL)
 tests_unit_test_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
@@ -22,6 +24,11 @@ tests_unit_test_policy_SOURCES = tests/unit/test_policy.c $(DNS_TEST_UTIL)
 tests_unit_test_policy_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
 tests_unit_test_policy_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_policy_LDADD = $(DNS_TEST_LIBS)
+
+tests_unit_test_health_answer_SOURCES = tests/unit/test_health_answer.c $(DNS_TEST_UTIL)
+tests_unit_test_health_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_health_answer_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_health_answer_LDADD = $(DNS_TEST_LIBS)
 
 # answers/second of the pure function: make check builds it, run it by hand
 tests_unit_bench_answer_SOURCES = tests/unit/bench_answer.c

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_answer.c: every row of SPEC section 3, through dns_answer() and ldns. */
+/* test_answer.c: every row of SPEC section 3, through dns_answer() and ldns
+ * (health in the answers: test_health_answer.c). */
 #include "config.h"
 
 #include <check.h>
@@ -184,95 +185,6 @@ START_TEST(tags)
 	p = tu_q(ctx, t, "_http._tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
 	assert_ok(p, 3);
 	ldns_pkt_free(p);
-}
-END_TEST
-
-START_TEST(instances_and_health)
-{
-	ldns_pkt *p;
-	ck_assert_int_eq(dns_table_set_instance_up(t, "web", "web-1", 0), 0);
-	ck_assert_int_eq(dns_table_set_instance_up(t, "web", "nope", 0), -1);
-	ck_assert_int_eq(dns_table_set_instance_up(t, "nope", "web-1", 0), -1);
-
-	/* the instance name answers whatever its health */
-	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
-	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.11");
-	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 10);
-	ldns_pkt_free(p);
-	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_nodata(p);
-	ldns_pkt_free(p);
-	p = tu_q(ctx, t, "web-3.web.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
-	ldns_pkt_free(p);
-
-	/* withdrawn instances leave the service answers */
-	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
-	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.12");
-	ldns_pkt_free(p);
-	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 2);
-	ldns_pkt_free(p);
-	p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_A);
-	assert_nodata(p);
-	ldns_pkt_free(p);
-
-	/* all withdrawn: NODATA, never stale addresses */
-	ck_assert_int_eq(dns_table_set_instance_up(t, "billing", "b1", 0), 0);
-	p = tu_q(ctx, t, "billing.svc.example.", LDNS_RR_TYPE_A);
-	assert_nodata(p);
-	ldns_pkt_free(p);
-	p = tu_q(ctx, t, "_billing._udp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_nodata(p);
-	ldns_pkt_free(p);
-
-	/* and back */
-	ck_assert_int_eq(dns_table_set_instance_up(t, "billing", "b1", 1), 0);
-	p = tu_q(ctx, t, "billing.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
-	ldns_pkt_free(p);
-}
-END_TEST
-
-START_TEST(panic_mode)
-{
-	static const char *y = "server: {zone: svc.example.}\n"
-	                       "defaults: {policy: fixed, check: {type: none}}\n"
-	                       "services:\n"
-	                       "  p:\n    port: 1\n    panic_threshold: 0.5\n    instances:\n"
-	                       "      - {name: p1, address: 192.0.2.1}\n"
-	                       "      - {name: p2, address: 192.0.2.2}\n"
-	                       "      - {name: p3, address: 192.0.2.3}\n"
-	                       "      - {name: p4, address: 192.0.2.4}\n";
-	struct dns_table *pt = tu_table(y);
-	static const size_t want[5] = {4, 3, 2, 4, 4};
-	for (int down = 0; down <= 4; down++) {
-		ldns_pkt *p;
-		if (down > 0) {
-			char name[8];
-			snprintf(name, sizeof(name), "p%d", down);
-			ck_assert_int_eq(dns_table_set_instance_up(pt, "p", name, 0), 0);
-			/* twice: the count of served instances must not drift */
-			ck_assert_int_eq(dns_table_set_instance_up(pt, "p", name, 0), 0);
-		}
-		/* 2 of 4 up is not fewer than half: no panic yet */
-		p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-		assert_ok(p, want[down]);
-		ldns_pkt_free(p);
-	}
-	/* back to 2 up: out of panic, only the served ones */
-	ck_assert_int_eq(dns_table_set_instance_up(pt, "p", "p1", 1), 0);
-	ck_assert_int_eq(dns_table_set_instance_up(pt, "p", "p2", 1), 0);
-	{
-		ldns_pkt *p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-		assert_ok(p, 2);
-		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.1");
-		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "192.0.2.2");
-		ldns_pkt_free(p);
-	}
-	dns_table_free(pt);
 }
 END_TEST
 
@@ -520,8 +432,8 @@ START_TEST(table_size)
 	/* apex, _ready, 7 static owners (ns1 www docs _ldap._tcp _tcp ldap ext), static.example
 	 * zone (apex ns host), web (web, 3 instances, _web._tcp, canary, http,
 	 * _canary._tcp.web, _http._tcp.web, _tcp.web), billing (billing, b1,
-	 * _billing._udp, _udp) */
-	ck_assert_uint_eq(dns_table_size(t), 2 + 7 + 3 + 10 + 4);
+	 * _billing._udp, _udp), _health.<zone>, _health of web, its 3 instances, billing, b1 */
+	ck_assert_uint_eq(dns_table_size(t), 2 + 7 + 3 + 10 + 4 + 1 + 4 + 2);
 }
 END_TEST
 
@@ -551,9 +463,9 @@ START_TEST(scale)
 	}
 	big = tu_table(y);
 	free(y);
-	/* per service: svc, 10 instances, _svc._tcp, t, _t._tcp.svc, _tcp.svc, 3 x (c, _c._tcp)
-	 * = 21; plus apex, _ready and _tcp */
-	ck_assert_uint_eq(dns_table_size(big), 10000 * 21 + 3);
+	/* per service: svc, 10 instances, _svc._tcp, t, _t._tcp.svc, _tcp.svc, 3 x (c, _c._tcp),
+	 * _health.svc and 10 _health.<inst>.svc = 32; plus apex, _ready, _health and _tcp */
+	ck_assert_uint_eq(dns_table_size(big), 10000 * 32 + 4);
 	p = tu_ask(ctx, big, "_s9999._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &tcp,
 	           NULL);
 	assert_ok(p, 10);
@@ -582,8 +494,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, service_a_aaaa);
 	tcase_add_test(tc, service_srv);
 	tcase_add_test(tc, tags);
-	tcase_add_test(tc, instances_and_health);
-	tcase_add_test(tc, panic_mode);
 	tcase_add_test(tc, apex);
 	tcase_add_test(tc, negative);
 	tcase_add_test(tc, chaos);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* machine.c: rise/fall transitions and the panic rule, without I/O. */
+#include "config.h"
+
+#include "health/machine.h"
+
+static void set_status(struct health_inst *inst, enum health_status status, int64_t now_ms)
+{
+	atomic_store_explicit(&inst->status, (uint8_t)status, memory_order_release);
+	atomic_store_explicit(&inst->last_change_ms, now_ms, memory_order_release);
+}
+
+/* Returns HEALTH_CHANGED_SERVED when the flag moved. */
+static int set_served(struct health_inst *inst, struct health_svc *svc, int served)
+{
+	if (atomic_load_explicit(&inst->served, memory_order_relaxed) == served)
+		return 0;
+	if (served)
+		atomic_fetch_add_explicit(&svc->n_served, 1, memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(&svc->n_served, 1, memory_order_relaxed);
+	/* release: a worker that sees the flag also sees the result text */
+	atomic_store_explicit(&inst->served, (uint8_t)served, memory_order_release);
+	return HEALTH_CHANGED_SERVED;
+}
+
+void health_machine_init(struct health_inst *inst, struct health_svc *svc, int checked,
+                         int64_t now_ms)
+{
+	atomic_store(&inst->served, 0);
+	atomic_store(&inst->checked, (uint8_t)(checked != 0));
+	atomic_store(&inst->successes, 0);
+	atomic_store(&inst->failures, 0);
+	atomic_store(&inst->last_check_ms, 0);
+	health_inst_set_result(inst, checked ? "not checked yet" : "no check (type none)");
+	set_status(inst, checked ? HEALTH_UNCHECKED : HEALTH_PASSING, now_ms);
+	if (!checked)
+		set_served(inst, svc, 1);
+}
+
+static uint32_t inc_sat(_Atomic uint32_t *v)
+{
+	uint32_t n = atomic_load_explicit(v, memory_order_relaxed);
+
+	if (n != UINT32_MAX)
+		n++;
+	atomic_store_explicit(v, n, memory_order_relaxed);
+	return n;
+}
+
+int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint32_t rise,
+                         uint32_t fall, int pass, const char *text, int64_t now_ms,
+                         enum health_status *from)
+{
+	enum health_status old = atomic_load_explicit(&inst->status, memory_order_relaxed);
+	enum health_status next = old;
+	uint32_t run;
+	int changed = 0;
+
+	if (from)
+		*from = old;
+	if (rise == 0)
+		rise = 1;
+	if (fall == 0)
+		fall = 1;
+	health_inst_set_result(inst, text);
+	atomic_store_explicit(&inst->last_check_ms, now_ms, memory_order_relaxed);
+	if (pass) {
+		atomic_store_explicit(&inst->failures, 0, memory_order_relaxed);
+		run = inc_sat(&inst->successes);
+		if (old == HEALTH_UNCHECKED || (old == HEALTH_FAILING && run >= rise))
+			next = HEALTH_PASSING;
+	} else {
+		atomic_store_explicit(&inst->successes, 0, memory_order_relaxed);
+		run = inc_sat(&inst->failures);
+		if (old == HEALTH_UNCHECKED || (old == HEALTH_PASSING && run >= fall))
+			next = HEALTH_FAILING;
+	}
+	if (next != old) {
+		set_status(inst, next, now_ms);
+		changed |= HEALTH_CHANGED_STATUS;
+	}
+	changed |= set_served(inst, svc, next == HEALTH_PASSING);
+	return changed;
+}
+
+int health_machine_panic(struct health_svc *svc, size_t n_instances, double threshold,
+                         size_t pending)
+{
+	uint32_t served = atomic_load_explicit(&svc->n_served, memory_order_relaxed);
+	uint8_t old = atomic_load_explicit(&svc->panic, memory_order_relaxed);
+	uint8_t panic = 0;
+
+	if (threshold > 0 && pending == 0 && n_instances > 0)
+		panic = (double)served < threshold * (double)n_instances;
+	if (panic == old)
+		return 0;
+	atomic_store_explicit(&svc->panic, panic, memory_order_release);
+	return 1;
+}

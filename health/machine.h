@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* machine.h: the rise/fall state machine of one instance and the panic rule
+ * of a service (SPEC section 4), pure functions over state.h with the clock
+ * passed in, so unit tests drive them without sockets or timers.
+ */
+#ifndef SRVD_HEALTH_MACHINE_H
+#define SRVD_HEALTH_MACHINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health/state.h"
+
+/* Bits returned by health_machine_apply(). */
+#define HEALTH_CHANGED_STATUS 1 /* status moved: log it */
+#define HEALTH_CHANGED_SERVED 2 /* served flag moved: the answers change */
+
+/* Sets inst and its service counters to the start state. A checked
+ * instance starts UNCHECKED and unserved; an unchecked one (check type
+ * none) PASSING and served, counted in svc->n_served. now_ms is the
+ * CLOCK_REALTIME time in ms. */
+void health_machine_init(struct health_inst *inst, struct health_svc *svc, int checked,
+                         int64_t now_ms);
+
+/* Applies one probe result (pass 1/0, text e.g. "http: status 503") to
+ * inst at now_ms, keeping svc->n_served in step. The first result decides
+ * (UNCHECKED -> PASSING or FAILING); after that `fall` consecutive failures
+ * withdraw a passing instance and `rise` consecutive passes restore a
+ * failing one (0 counts as 1). Returns HEALTH_CHANGED_* bits; *from (may be
+ * NULL) receives the status before. Borrows text for the call. */
+int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint32_t rise,
+                         uint32_t fall, int pass, const char *text, int64_t now_ms,
+                         enum health_status *from);
+
+/* Recomputes svc->panic: on while fewer than threshold * n_instances
+ * instances are served, off when threshold is 0 or while `pending`
+ * instances still wait for their first result (so a starting service is
+ * not in panic merely because nothing has been checked yet). Returns 1 when
+ * the flag changed, else 0. */
+int health_machine_panic(struct health_svc *svc, size_t n_instances, double threshold,
+                         size_t pending);
+
+#endif

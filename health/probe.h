@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* probe.h: one health probe (tcp connect or HTTP GET) on an event base,
+ * bounded by the check's timeout, to a numeric address (no DNS).
+ *
+ * A probe reports exactly once through its callback, always from the event
+ * loop (never from inside health_probe_start()), and is freed by this module
+ * right after the callback returns. Result texts: "tcp: connected",
+ * "http: status 200", "connect: Connection refused", "timeout after 1000 ms",
+ * "http: connection closed", ...
+ */
+#ifndef SRVD_HEALTH_PROBE_H
+#define SRVD_HEALTH_PROBE_H
+
+#include <sys/socket.h>
+
+#include "health/check.h"
+
+struct event_base;
+struct health_probe;
+
+/* pass: 1 passed, 0 failed; text: the reason, borrowed for the call. */
+typedef void (*health_probe_cb)(int pass, const char *text, void *arg);
+
+/* Starts a probe of type cfg->type (tcp or http) to sa (AF_INET or
+ * AF_INET6 with the port to probe) on base. Borrows cfg until the callback
+ * ran or the probe was cancelled; copies sa. Local failures (socket(),
+ * connect() errors) are reported through cb as failed results. Returns 0
+ * and sets *out (valid until cb ran or health_probe_cancel()), or -ENOMEM /
+ * -EINVAL (type none or bad address) with no callback to come. */
+int health_probe_start(struct event_base *base, const struct check_config *cfg,
+                       const struct sockaddr *sa, socklen_t salen, health_probe_cb cb, void *arg,
+                       struct health_probe **out);
+
+/* Stops a probe that has not reported yet and frees it; cb will not run.
+ * Must not be called from inside its own callback. Accepts NULL. */
+void health_probe_cancel(struct health_probe *p);
+
+/* Returns 1 when the connected TCP socket fd is connected to itself (its
+ * local address is its peer's), else 0. */
+int health_probe_self_connected(int fd);
+
+#endif

@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_health.c: the health checker: the rise/fall state machine and panic
+ * rule with an injected clock, the scheduler's jitter and in-flight queue,
+ * and the tcp/http probes and the checker against real sockets on
+ * 127.0.0.1 and ::1. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "health/health.h"
+#include "health/machine.h"
+#include "health/probe.h"
+#include "health/sched.h"
+#include "registry/registry.h"
+
+/* ---- state machine ---- */
+
+static struct health_inst inst;
+static struct health_svc svc;
+
+static void reset(int checked)
+{
+	memset(&inst, 0, sizeof(inst));
+	memset(&svc, 0, sizeof(svc));
+	health_machine_init(&inst, &svc, checked, 1000);
+}
+
+static enum health_status status(void)
+{
+	return (enum health_status)atomic_load(&inst.status);
+}
+
+static int apply(int pass, const char *text, int64_t now)
+{
+	return health_machine_apply(&inst, &svc, 2, 3, pass, text, now, NULL);
+}
+
+static char *result(void)
+{
+	static char buf[HEALTH_RESULT_MAX];
+
+	health_inst_result(&inst, buf, sizeof(buf));
+	return buf;
+}
+
+START_TEST(first_pass_serves)
+{
+	enum health_status from;
+	int changed;
+
+	reset(1);
+	ck_assert_int_eq(status(), HEALTH_UNCHECKED);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(atomic_load(&inst.checked), 1);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 0);
+	changed = health_machine_apply(&inst, &svc, 2, 3, 1, "http: status 200", 5000, &from);
+	ck_assert_int_eq(changed, HEALTH_CHANGED_STATUS | HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(from, HEALTH_UNCHECKED);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&inst.served), 1);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 1);
+	ck_assert_uint_eq(atomic_load(&inst.successes), 1);
+	ck_assert_int_eq(atomic_load(&inst.last_change_ms), 5000);
+	ck_assert_int_eq(atomic_load(&inst.last_check_ms), 5000);
+	ck_assert_str_eq(result(), "http: status 200");
+}
+END_TEST
+
+START_TEST(first_failure_keeps_unserved)
+{
+	reset(1);
+	ck_assert_int_eq(apply(0, "connect: Connection refused", 2000), HEALTH_CHANGED_STATUS);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 0);
+	ck_assert_str_eq(result(), "connect: Connection refused");
+	/* one pass is not enough afterwards: rise applies */
+	ck_assert_int_eq(apply(1, "tcp: connected", 3000), 0);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(apply(1, "tcp: connected", 4000),
+	                 HEALTH_CHANGED_STATUS | HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(atomic_load(&inst.served), 1);
+	ck_assert_int_eq(atomic_load(&inst.last_change_ms), 4000);
+}
+END_TEST
+
+START_TEST(rise_fall_counting)
+{
+	reset(1);
+	apply(1, "ok", 1);
+	/* fall 3: two failures keep it served */
+	ck_assert_int_eq(apply(0, "http: status 503", 2), 0);
+	ck_assert_int_eq(apply(0, "http: status 503", 3), 0);
+	ck_assert_uint_eq(atomic_load(&inst.failures), 2);
+	ck_assert_int_eq(atomic_load(&inst.served), 1);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(apply(0, "http: status 503", 4),
+	                 HEALTH_CHANGED_STATUS | HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 0);
+	ck_assert_uint_eq(atomic_load(&inst.successes), 0);
+	ck_assert_int_eq(atomic_load(&inst.last_change_ms), 4);
+	/* more failures change nothing */
+	ck_assert_int_eq(apply(0, "timeout after 1000 ms", 5), 0);
+	ck_assert_uint_eq(atomic_load(&inst.failures), 4);
+	ck_assert_int_eq(atomic_load(&inst.last_change_ms), 4);
+	ck_assert_str_eq(result(), "timeout after 1000 ms");
+	/* rise 2 */
+	ck_assert_int_eq(apply(1, "ok", 6), 0);
+	ck_assert_uint_eq(atomic_load(&inst.successes), 1);
+	ck_assert_uint_eq(atomic_load(&inst.failures), 0);
+	ck_assert_int_eq(apply(1, "ok", 7), HEALTH_CHANGED_STATUS | HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 1);
+}
+END_TEST
+
+START_TEST(flapping_never_crosses)
+{
+	reset(1);
+	ck_assert(health_machine_apply(&inst, &svc, 2, 2, 1, "ok", 1, NULL) != 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(health_machine_apply(&inst, &svc, 2, 2, i % 2, "x", 2 + i, NULL),
+		                 0);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&inst.served), 1);
+	/* the same from failing */
+	health_machine_apply(&inst, &svc, 2, 2, 0, "x", 100, NULL);
+	health_machine_apply(&inst, &svc, 2, 2, 0, "x", 101, NULL);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(
+		    health_machine_apply(&inst, &svc, 2, 2, (i + 1) % 2, "x", 200 + i, NULL), 0);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+}
+END_TEST
+
+START_TEST(type_none_starts_served)
+{
+	reset(0);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&inst.served), 1);
+	ck_assert_int_eq(atomic_load(&inst.checked), 0);
+	ck_assert_uint_eq(atomic_load(&svc.n_served), 1);
+}
+END_TEST
+
+START_TEST(panic_threshold)
+{
+	struct health_inst in[4];
+	struct health_svc s;
+
+	memset(in, 0, sizeof(in));
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < 4; i++)
+		health_machine_init(&in[i], &s, 1, 0);
+	/* nothing checked yet: no panic although nothing is served */
+	ck_assert_int_eq(health_machine_panic(&s, 4, 0.5, 4), 0);
+	ck_assert_int_eq(atomic_load(&s.panic), 0);
+	health_machine_apply(&in[0], &s, 2, 2, 1, "ok", 1, NULL);
+	for (int i = 1; i < 4; i++)
+		health_machine_apply(&in[i], &s, 2, 2, 0, "connect: Connection refused", 1, NULL);
+	/* 1 of 4 < 0.5: enter */
+	ck_assert_int_eq(health_machine_panic(&s, 4, 0.5, 0), 1);
+	ck_assert_int_eq(atomic_load(&s.panic), 1);
+	ck_assert_int_eq(health_machine_panic(&s, 4, 0.5, 0), 0);
+	/* 2 of 4 is not below 0.5: leave */
+	health_machine_apply(&in[1], &s, 1, 2, 1, "ok", 2, NULL);
+	ck_assert_uint_eq(atomic_load(&s.n_served), 2);
+	ck_assert_int_eq(health_machine_panic(&s, 4, 0.5, 0), 1);
+	ck_assert_int_eq(atomic_load(&s.panic), 0);
+	/* threshold 0 is off, even with nothing served */
+	for (int i = 0; i < 2; i++) {
+		health_machine_apply(&in[i], &s, 2, 1, 0, "x", 3, NULL);
+	}
+	ck_assert_uint_eq(atomic_load(&s.n_served), 0);
+	ck_assert_int_eq(health_machine_panic(&s, 4, 0, 0), 0);
+	ck_assert_int_eq(atomic_load(&s.panic), 0);
+}
+END_TEST
+
+/* ---- scheduler ---- */
+
+static struct check_config cfg_ms(uint32_t interval, uint32_t unhealthy)
+{
+	struct check_config c;
+
+	check_config_defaults(&c);
+	c.interval_ms = interval;
+	c.unhealthy_interval_ms = unhealthy;
+	return c;
+}
+
+START_TEST(jitter_bounds)
+{
+	struct health_rng rng;
+	struct check_config c = cfg_ms(1000, 1000);
+	uint32_t lo = UINT32_MAX, hi = 0;
+	double sum = 0;
+	const int n = 100000;
+
+	health_rng_seed(&rng, 42);
+	for (int i = 0; i < n; i++) {
+		uint32_t p = health_sched_period(&rng, &c, HEALTH_PASSING);
+		ck_assert_uint_ge(p, 900);
+		ck_assert_uint_le(p, 1100);
+		lo = p < lo ? p : lo;
+		hi = p > hi ? p : hi;
+		sum += p;
+	}
+	/* the whole +-10 % is used, centred on the interval */
+	ck_assert_uint_le(lo, 905);
+	ck_assert_uint_ge(hi, 1095);
+	ck_assert(sum / n > 995 && sum / n < 1005);
+}
+END_TEST
+
+START_TEST(unhealthy_interval_while_failing)
+{
+	struct health_rng rng;
+	struct check_config c = cfg_ms(1000, 5000);
+	struct check_config same = cfg_ms(2000, 0);
+
+	health_rng_seed(&rng, 7);
+	for (int i = 0; i < 10000; i++) {
+		uint32_t f = health_sched_period(&rng, &c, HEALTH_FAILING);
+		uint32_t p = health_sched_period(&rng, &c, HEALTH_PASSING);
+		uint32_t u = health_sched_period(&rng, &c, HEALTH_UNCHECKED);
+		uint32_t z = health_sched_period(&rng, &same, HEALTH_FAILING);
+		ck_assert(f >= 4500 && f <= 5500);
+		ck_assert(p >= 900 && p <= 1100);
+		ck_assert(u >= 900 && u <= 1100);
+		ck_assert(z >= 1800 && z <= 2200);
+	}
+	/* next due counts from the start of the last probe, never in the past */
+	for (int i = 0; i < 1000; i++) {
+		int64_t due = health_sched_next_due(&rng, &c, HEALTH_FAILING, 10000, 10200);
+		ck_assert(due >= 14500 && due <= 15500);
+		due = health_sched_next_due(&rng, &c, HEALTH_PASSING, 10000, 20000);
+		ck_assert_int_eq(due, 20000);
+	}
+}
+END_TEST
+
+START_TEST(first_offsets_spread)
+{
+	struct health_rng rng;
+	struct check_config c = cfg_ms(1000, 0);
+	unsigned buckets[10] = {0};
+	const unsigned n = 10000;
+
+	health_rng_seed(&rng, 1234);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t d = health_sched_first_delay(&rng, &c);
+		ck_assert_uint_lt(d, 1000);
+		buckets[d / 100]++;
+	}
+	/* 10,000 instances do not fire together: every tenth of the interval
+	 * gets about a tenth of them */
+	for (int b = 0; b < 10; b++) {
+		ck_assert_uint_gt(buckets[b], n / 10 * 8 / 10);
+		ck_assert_uint_lt(buckets[b], n / 10 * 12 / 10);
+	}
+}
+END_TEST
+
+START_TEST(inflight_bound_queues)
+{
+	struct health_limiter lim;
+	int started = 0, queued = 0;
+	uint32_t next;
+
+	ck_assert_int_eq(health_limiter_init(&lim, 4, 10), 0);
+	for (uint32_t id = 0; id < 10; id++) {
+		int r = health_limiter_admit(&lim, id);
+		ck_assert(r == 0 || r == 1);
+		if (r == 1) {
+			ck_assert_uint_lt(id, 4);
+			started++;
+		} else {
+			queued++;
+		}
+	}
+	ck_assert_int_eq(started, 4);
+	ck_assert_int_eq(queued, 6);
+	ck_assert_uint_eq(lim.in_flight, 4);
+	/* each finished probe lets the oldest waiting one start */
+	for (uint32_t want = 4; want < 10; want++) {
+		ck_assert_int_eq(health_limiter_done(&lim, &next), 1);
+		ck_assert_uint_eq(next, want);
+		ck_assert_uint_eq(lim.in_flight, 4);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(health_limiter_done(&lim, &next), 0);
+	ck_assert_uint_eq(lim.in_flight, 0);
+	ck_assert_int_eq(health_limiter_admit(&lim, 3), 1);
+	health_limiter_free(&lim);
+}
+END_TEST
+
+/* ---- probes against real sockets ---- */
+
+static struct event_base *base;
+
+static void net_setup(void)
+{
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+}
+
+static void net_teardown(void)
+{
+	event_base_free(base);
+}
+
+struct outcome {
+	int done, pass;
+	char text[HEALTH_RESULT_MAX];
+};
+
+static void on_outcome(int pass, const char *text, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->done++;
+	o->pass = pass;
+	snprintf(o->text, sizeof(o->text), "%s", text);
+}
+
+static void run_until(const int *flag, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timeval tv = {0, 10000};
+		if (*flag)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return;
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* A listening TCP socket on addr (port 0: a free one); *sa gets its
+ * address. Returns the fd. */
+static int listener(int family, struct sockaddr_storage *sa, socklen_t *len)
+{
+	int fd = socket(family, SOCK_STREAM, 0);
+	int one = 1;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(sa, 0, sizeof(*sa));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*s4);
+	}
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)sa, *len), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sa, len), 0);
+	return fd;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *sa)
+{
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+static struct outcome probe(enum check_type type, const struct sockaddr_storage *sa, socklen_t len,
+                            uint32_t timeout_ms)
+{
+	static struct check_config c; /* borrowed until the callback */
+	struct health_probe *p = NULL;
+	struct outcome o = {0};
+
+	check_config_defaults(&c);
+	c.type = type;
+	c.timeout_ms = timeout_ms;
+	strcpy(c.path, "/healthz");
+	ck_assert_int_eq(
+	    health_probe_start(base, &c, (const struct sockaddr *)sa, len, on_outcome, &o, &p), 0);
+	ck_assert_ptr_nonnull(p);
+	/* never reported from inside health_probe_start() */
+	ck_assert_int_eq(o.done, 0);
+	run_until(&o.done, (int)timeout_ms + 2000);
+	ck_assert_int_eq(o.done, 1);
+	return o;
+}
+
+START_TEST(tcp_probe_passes_on_listener)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fd = listener(AF_INET, &sa, &len);
+	struct outcome o = probe(CHECK_TCP, &sa, len, 1000);
+
+	ck_assert_int_eq(o.pass, 1);
+	ck_assert_str_eq(o.text, "tcp: connected");
+	close(fd);
+}
+END_TEST
+
+START_TEST(tcp_probe_passes_on_ipv6)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fd = listener(AF_INET6, &sa, &len);
+	struct outcome o = probe(CHECK_TCP, &sa, len, 1000);
+
+	ck_assert_int_eq(o.pass, 1);
+	ck_assert_str_eq(o.text, "tcp: connected");
+	close(fd);
+}
+END_TEST
+
+/* The address of a port nothing listens on (bound, then closed). */
+static void closed_port(int family, struct sockaddr_storage *sa, socklen_t *len)
+{
+	close(listener(family, sa, len));
+}
+
+START_TEST(tcp_probe_refused)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	struct outcome o;
+
+	closed_port(AF_INET, &sa, &len);
+	o = probe(CHECK_TCP, &sa, len, 1000);
+	ck_assert_int_eq(o.pass, 0);
+	ck_assert_str_eq(o.text, "connect: Connection refused");
+}
+END_TEST
+
+START_TEST(self_connect_detected)
+{
+	struct sockaddr_storage sa, peer;
+	socklen_t len, plen = sizeof(peer);
+	int lfd = listener(AF_INET, &sa, &len);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int self = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in me = {.sin_family = AF_INET};
+
+	/* an ordinary connection */
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, len), 0);
+	ck_assert_int_eq(health_probe_self_connected(fd), 0);
+	/* a socket connected to its own address and port */
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(self, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(getsockname(self, (struct sockaddr *)&peer, &plen), 0);
+	ck_assert_int_eq(connect(self, (struct sockaddr *)&peer, plen), 0);
+	ck_assert_int_eq(health_probe_self_connected(self), 1);
+	close(self);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(http_probe_refused)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	struct outcome o;
+
+	closed_port(AF_INET6, &sa, &len);
+	o = probe(CHECK_HTTP, &sa, len, 1000);
+	ck_assert_int_eq(o.pass, 0);
+	ck_assert_str_eq(o.text, "connect: Connection refused");
+}
+END_TEST
+
+/* A small HTTP server on the test's base answering `status`; it records
+ * the last request's path and Host header. */
+struct backend {
+	struct evhttp *http;
+	int status;
+	char host[128], path[256];
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+static void on_backend(struct evhttp_request *req, void *arg)
+{
+	struct backend *b = arg;
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+
+	snprintf(b->host, sizeof(b->host), "%s", host ? host : "");
+	snprintf(b->path, sizeof(b->path), "%s", evhttp_request_get_uri(req));
+	evhttp_send_reply(req, b->status, "status", NULL);
+}
+
+static void backend_start(struct backend *b, int family, int status)
+{
+	int fd = listener(family, &b->sa, &b->len);
+
+	evutil_make_socket_nonblocking(fd);
+	b->status = status;
+	b->http = evhttp_new(base);
+	ck_assert_ptr_nonnull(b->http);
+	ck_assert_ptr_nonnull(evhttp_accept_socket_with_handle(b->http, fd));
+	evhttp_set_gencb(b->http, on_backend, b);
+}
+
+START_TEST(http_probe_status)
+{
+	struct backend b = {0};
+	struct outcome o;
+	char want[64];
+
+	backend_start(&b, AF_INET, 503);
+	o = probe(CHECK_HTTP, &b.sa, b.len, 1000);
+	ck_assert_int_eq(o.pass, 0);
+	ck_assert_str_eq(o.text, "http: status 503");
+	snprintf(want, sizeof(want), "127.0.0.1:%u", port_of(&b.sa));
+	ck_assert_str_eq(b.host, want);
+	ck_assert_str_eq(b.path, "/healthz");
+	b.status = 204;
+	o = probe(CHECK_HTTP, &b.sa, b.len, 1000);
+	ck_assert_int_eq(o.pass, 1);
+	ck_assert_str_eq(o.text, "http: status 204");
+	b.status = 404;
+	o = probe(CHECK_HTTP, &b.sa, b.len, 1000);
+	ck_assert_int_eq(o.pass, 0);
+	ck_assert_str_eq(o.text, "http: status 404");
+	evhttp_free(b.http);
+}
+END_TEST
+
+START_TEST(http_probe_ipv6_host_header)
+{
+	struct backend b = {0};
+	struct outcome o;
+	char want[64];
+
+	backend_start(&b, AF_INET6, 200);
+	o = probe(CHECK_HTTP, &b.sa, b.len, 1000);
+	ck_assert_int_eq(o.pass, 1);
+	ck_assert_str_eq(o.text, "http: status 200");
+	snprintf(want, sizeof(want), "[::1]:%u", port_of(&b.sa));
+	ck_assert_str_eq(b.host, want);
+	evhttp_free(b.http);
+}
+END_TEST
+
+START_TEST(http_probe_timeout)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	/* the kernel completes the handshake; nobody reads or answers */
+	int fd = listener(AF_INET, &sa, &len);
+	struct timespec t0, t1;
+	struct outcome o;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	o = probe(CHECK_HTTP, &sa, len, 300);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_int_eq(o.pass, 0);
+	ck_assert_str_eq(o.text, "timeout after 300 ms");
+	ck_assert_int_ge(ms, 290);
+	ck_assert_int_lt(ms, 1000);
+	o = probe(CHECK_TCP, &sa, len, 300); /* a tcp check is content with it */
+	ck_assert_int_eq(o.pass, 1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(probe_cancel_no_callback)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fd = listener(AF_INET, &sa, &len);
+	struct check_config c;
+	struct health_probe *p = NULL;
+	struct outcome o = {0};
+	int never = 0;
+
+	check_config_defaults(&c);
+	c.type = CHECK_HTTP;
+	c.timeout_ms = 100;
+	ck_assert_int_eq(
+	    health_probe_start(base, &c, (struct sockaddr *)&sa, len, on_outcome, &o, &p), 0);
+	health_probe_cancel(p);
+	run_until(&never, 300);
+	ck_assert_int_eq(o.done, 0);
+	c.type = CHECK_NONE;
+	ck_assert_int_eq(
+	    health_probe_start(base, &c, (struct sockaddr *)&sa, len, on_outcome, &o, &p), -EINVAL);
+	close(fd);
+}
+END_TEST
+
+/* ---- the checker on a registry ---- */
+
+static int changes;
+
+static void on_change(void *arg)
+{
+	changes++;
+}
+
+START_TEST(checker_follows_backends)
+{
+	struct sockaddr_storage up, down;
+	socklen_t len;
+	int fd = listener(AF_INET, &up, &len);
+	struct registry *reg = NULL;
+	struct reg_errors errs = {0};
+	struct health *h = NULL;
+	struct health_inst *a, *b, *n;
+	char yaml[1024];
+	int done = 0;
+
+	closed_port(AF_INET, &down, &len);
+	snprintf(yaml, sizeof(yaml),
+	         "services:\n"
+	         "  web:\n"
+	         "    check: {type: tcp, interval: 100ms, timeout: 100ms, rise: 2, fall: 2}\n"
+	         "    panic_threshold: 0.6\n"
+	         "    instances:\n"
+	         "      - {name: up, address: 127.0.0.1, port: %u}\n"
+	         "      - {name: down, address: 127.0.0.1, port: %u}\n"
+	         "  doc:\n"
+	         "    check: {type: none}\n"
+	         "    instances:\n"
+	         "      - {name: d1, address: 192.0.2.1, port: 1}\n",
+	         port_of(&up), port_of(&down));
+	ck_assert_int_eq(registry_load_string(yaml, "h.yaml", &reg, &errs), 0);
+	changes = 0;
+	ck_assert_int_eq(health_create(base, reg, on_change, NULL, &h), 0);
+	registry_free(reg); /* borrowed for the call only */
+	a = health_instance(h, 0, 0);
+	b = health_instance(h, 0, 1);
+	n = health_instance(h, 1, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_null(health_instance(h, 0, 2));
+	ck_assert_ptr_null(health_service(h, 2));
+	ck_assert_int_eq(atomic_load(&a->status), HEALTH_UNCHECKED);
+	ck_assert_int_eq(atomic_load(&a->served), 0);
+	ck_assert_int_eq(atomic_load(&n->served), 1);
+	ck_assert_int_eq(atomic_load(&n->checked), 0);
+	ck_assert_int_eq(health_first_round_done(h), 0);
+	ck_assert_int_eq(health_start(h), 0);
+	run_until(&done, 400);
+	ck_assert_int_eq(health_first_round_done(h), 1);
+	ck_assert_int_eq(atomic_load(&a->status), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&a->served), 1);
+	ck_assert_int_eq(atomic_load(&b->status), HEALTH_FAILING);
+	ck_assert_int_eq(atomic_load(&b->served), 0);
+	ck_assert_uint_eq(atomic_load(&health_service(h, 0)->n_served), 1);
+	/* 1 of 2 is below 0.6 */
+	ck_assert_int_eq(atomic_load(&health_service(h, 0)->panic), 1);
+	ck_assert_int_ge(changes, 1);
+	/* the backend goes away: fall 2 at ~100 ms withdraws it within ~300 ms */
+	close(fd);
+	changes = 0;
+	run_until(&done, 500);
+	ck_assert_int_eq(atomic_load(&a->status), HEALTH_FAILING);
+	ck_assert_int_eq(atomic_load(&a->served), 0);
+	ck_assert_uint_eq(atomic_load(&health_service(h, 0)->n_served), 0);
+	ck_assert_int_ge(changes, 1);
+	{
+		char buf[HEALTH_RESULT_MAX];
+		health_inst_result(a, buf, sizeof(buf));
+		ck_assert_str_eq(buf, "connect: Connection refused");
+	}
+	health_free(h);
+	health_free(NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("health");
+	TCase *m = tcase_create("machine");
+	TCase *sc = tcase_create("sched");
+	TCase *net = tcase_create("net");
+
+	tcase_add_test(m, first_pass_serves);
+	tcase_add_test(m, first_failure_keeps_unserved);
+	tcase_add_test(m, rise_fall_counting);
+	tcase_add_test(m, flapping_never_crosses);
+	tcase_add_test(m, type_none_starts_served);
+	tcase_add_test(m, panic_threshold);
+	suite_add_tcase(s, m);
+	tcase_add_test(sc, jitter_bounds);
+	tcase_add_test(sc, unhealthy_interval_while_failing);
+	tcase_add_test(sc, first_offsets_spread);
+	tcase_add_test(sc, inflight_bound_queues);
+	suite_add_tcase(s, sc);
+	tcase_add_checked_fixture(net, net_setup, net_teardown);
+	tcase_set_timeout(net, 20);
+	tcase_add_test(net, tcp_probe_passes_on_listener);
+	tcase_add_test(net, tcp_probe_passes_on_ipv6);
+	tcase_add_test(net, tcp_probe_refused);
+	tcase_add_test(net, self_connect_detected);
+	tcase_add_test(net, http_probe_refused);
+	tcase_add_test(net, http_probe_status);
+	tcase_add_test(net, http_probe_ipv6_host_header);
+	tcase_add_test(net, http_probe_timeout);
+	tcase_add_test(net, probe_cancel_no_callback);
+	tcase_add_test(net, checker_follows_backends);
+	suite_add_tcase(s, net);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
