@@ -1,0 +1,1 @@
+# api: control API and metrics over HTTP

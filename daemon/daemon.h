@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* daemon.h: the running srvd, the front door that wires the rooms together:
+ * the registry, the answer table snapshot, the health checker, the DNS
+ * server, the control API, reloads (SIGHUP, API, file watch) and signals.
+ *
+ * Everything here runs on the main thread's event base; only the DNS workers
+ * run elsewhere, and they see the daemon only through the published table.
+ */
+#ifndef SRVD_DAEMON_H
+#define SRVD_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/server.h"
+
+struct daemon;
+struct registry;
+struct reg_errors;
+struct health;
+struct dns_table;
+
+/* Reload counters and the last outcome, for /metrics and the API. */
+struct daemon_reload_stats {
+	uint64_t ok;          /* reloads that published a new registry */
+	uint64_t unchanged;   /* reloads that found nothing that alters an answer */
+	uint64_t failed;      /* rejected: the old registry kept serving */
+	int64_t last_ok_ms;   /* CLOCK_REALTIME ms, 0 = never */
+	int64_t last_fail_ms; /* CLOCK_REALTIME ms, 0 = never */
+	char last_error[1024]; /* first error line of the last failed reload, "" if none */
+};
+
+/* Re-reads the registry file (and its includes and zone files), builds a new
+ * table off the workers and publishes it with one atomic swap; instances
+ * that survive (same service, name, address, port) keep their health state.
+ * `why` names the trigger for the log ("SIGHUP", "api", "watch"). On success
+ * returns 0. On failure returns -1, fills errs (may be NULL) with the same
+ * lines as `srvd -t`, logs them and counts the failure; the old registry
+ * keeps serving. Main thread only. */
+int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs);
+
+/* The current registry, health checker and table. Valid on the main thread
+ * until the next reload; borrowed. Registry and health are indexed alike
+ * (service i, instance j). */
+const struct registry *daemon_registry(const struct daemon *d);
+struct health *daemon_health(struct daemon *d);
+struct dns_table *daemon_table(struct daemon *d);
+
+/* Summed counters of the DNS workers. */
+void daemon_dns_stats(const struct daemon *d, struct dns_server_stats *out);
+
+void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out);
+
+/* CLOCK_REALTIME ms when the daemon started serving. */
+int64_t daemon_started_ms(const struct daemon *d);
+
+#endif

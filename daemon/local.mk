@@ -1,0 +1,1 @@
+# daemon: the front door (main, reload, signals, wiring)
