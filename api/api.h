@@ -18,7 +18,7 @@ struct api;
  * which must outlive the API; copies listen and token. Returns 0 and sets
  * *out (caller frees with api_free()), or -1 with a message in err. */
 int api_create(struct event_base *base, struct daemon *d, const char *listen, const char *token,
-	       struct api **out, char *err, size_t errlen);
+               struct api **out, char *err, size_t errlen);
 
 /* Stops listening and frees; accepts NULL. */
 void api_free(struct api *api);

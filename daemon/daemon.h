@@ -20,13 +20,28 @@ struct reg_errors;
 struct health;
 struct dns_table;
 
+/* What the command line decides (SPEC section 1). */
+struct daemon_options {
+	const char *config;              /* registry YAML; borrowed for daemon_run() */
+	const struct reg_listen *listen; /* -l, replacing server.listen; NULL: the file's */
+	size_t n_listen;
+	unsigned workers; /* DNS worker threads, 1..DNS_SERVER_WORKERS_MAX */
+};
+
+/* Loads the registry, starts the health checks, the DNS workers and (with
+ * server.http) the control API, then serves until SIGTERM or SIGINT, with
+ * reloads on SIGHUP, API calls and file changes. Returns the exit status:
+ * 0 clean stop, 1 runtime failure, 2 invalid configuration. Call from the
+ * main thread, after evthread_use_pthreads(). */
+int daemon_run(const struct daemon_options *o);
+
 /* Reload counters and the last outcome, for /metrics and the API. */
 struct daemon_reload_stats {
-	uint64_t ok;          /* reloads that published a new registry */
-	uint64_t unchanged;   /* reloads that found nothing that alters an answer */
-	uint64_t failed;      /* rejected: the old registry kept serving */
-	int64_t last_ok_ms;   /* CLOCK_REALTIME ms, 0 = never */
-	int64_t last_fail_ms; /* CLOCK_REALTIME ms, 0 = never */
+	uint64_t ok;           /* reloads that published a new registry */
+	uint64_t unchanged;    /* reloads that found nothing that alters an answer */
+	uint64_t failed;       /* rejected: the old registry kept serving */
+	int64_t last_ok_ms;    /* CLOCK_REALTIME ms, 0 = never */
+	int64_t last_fail_ms;  /* CLOCK_REALTIME ms, 0 = never */
 	char last_error[1024]; /* first error line of the last failed reload, "" if none */
 };
 
@@ -48,6 +63,12 @@ struct dns_table *daemon_table(struct daemon *d);
 
 /* Summed counters of the DNS workers. */
 void daemon_dns_stats(const struct daemon *d, struct dns_server_stats *out);
+
+/* Summed query counters of the DNS workers (dns/stats.h: by transport and
+ * qtype, malformed, latency). Returns 0, or -1 (out untouched) before the
+ * workers exist. */
+struct dns_stats;
+int daemon_dns_query_stats(const struct daemon *d, struct dns_stats *out);
 
 void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out);
 

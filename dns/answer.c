@@ -55,7 +55,9 @@ struct resp {
 	const struct dns_query *q;
 	uint16_t rcode;
 	uint8_t aa, tc;
+	uint8_t keep_partial; /* TCP: a truncated answer keeps the records that fit */
 	size_t question_end;
+	size_t last_name; /* the rdata name of the last static record written */
 };
 
 /* An owner name: a pointer to the uncompressed name at off in the response,
@@ -142,18 +144,70 @@ static int w_neg_soa(struct resp *r, uint32_t zone)
 	return 0;
 }
 
-/* Writes the records of a static RRset; bodies carry their own rdlength. */
+/* Writes the records of a static RRset; bodies carry their own rdlength.
+ * Where a record's rdata holds a name, its offset in the response goes to
+ * ctx->offsets[k] (first DNS_SCRATCH_MAX records) and r->last_name, for the
+ * owners of what follows (CNAME chain, additional addresses). */
 static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
 {
 	const uint8_t *p = r->t->blob + s->off, *end = p + s->len;
-	while (p < end) {
+	int at = dns_rdata_name_at(s->type);
+	for (size_t k = 0; p < end; k++) {
 		size_t blen = 10 + (size_t)(p[8] << 8 | p[9]);
 		if (w_rr(&r->w, owner, p, blen))
 			return -1;
 		r->w.an++;
+		if (at >= 0 && blen > 10 + (size_t)at) {
+			r->last_name = r->w.len - blen + 10 + (size_t)at;
+			if (k < DNS_SCRATCH_MAX)
+				r->ctx->offsets[k] = (uint32_t)r->last_name;
+		}
 		p += blen;
 	}
 	return 0;
+}
+
+/* The A and AAAA of node (a static name or an instance) in additional,
+ * owned by the name at owner: each RRset whole or not at all, no TC. */
+static void w_addresses(struct resp *r, uint32_t node, size_t owner)
+{
+	const struct dns_table *t = r->t;
+	const struct dns_node *n = &t->nodes[node];
+	if (n->kind == DNS_NODE_INSTANCE) {
+		const struct dns_instance *in = &t->instances[n->list_off];
+		if (!w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
+			r->w.ar++;
+		return;
+	}
+	for (uint16_t i = 0; i < n->n_rrsets; i++) {
+		const struct dns_rrset *s = &t->rrsets[n->rrset_first + i];
+		const uint8_t *p = t->blob + s->off, *end = p + s->len;
+		size_t save = r->w.len;
+		uint16_t cnt = 0;
+		if (s->type != DNS_T_A && s->type != DNS_T_AAAA)
+			continue;
+		for (; p < end; p += 10 + (size_t)(p[8] << 8 | p[9]), cnt++)
+			if (w_rr(&r->w, owner, p, 10 + (size_t)(p[8] << 8 | p[9])))
+				break;
+		if (p < end)
+			r->w.len = save;
+		else
+			r->w.ar = (uint16_t)(r->w.ar + cnt);
+	}
+}
+
+/* After a static NS, MX or SRV RRset: its targets' addresses (RFC 1034
+ * 4.3.2 step 6), from the nodes resolved when the table was built. */
+static void w_targets(struct resp *r, const struct dns_rrset *s)
+{
+	const struct dns_table *t = r->t;
+	if (s->first_target == DNS_NO_INDEX)
+		return;
+	for (size_t k = 0; k < s->count && k < DNS_SCRATCH_MAX; k++) {
+		uint32_t node = t->targets[s->first_target + k];
+		if (node != DNS_NO_INDEX)
+			w_addresses(r, node, r->ctx->offsets[k]);
+	}
 }
 
 /* The instances' records in policy order; for SRV, the targets' addresses
@@ -161,25 +215,43 @@ static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
 static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
 {
 	const struct dns_table *t = r->t;
-	size_t cnt = dns_policy_order(r->ctx, t, n, qtype);
-	for (size_t i = 0; i < cnt; i++) {
-		const struct dns_instance *in = &t->instances[r->ctx->scratch[i]];
-		if (qtype == DNS_T_SRV) {
-			r->ctx->offsets[i] = (uint32_t)(r->w.len + 2 + 16);
+	struct dns_ctx *ctx = r->ctx;
+	size_t n_cand, ordered = dns_policy_order(ctx, t, n, qtype, &n_cand), want = ordered;
+	size_t written = 0;
+	if (qtype == DNS_T_SRV) {
+		/* one per instance: they differ by target and port */
+		for (size_t i = 0; i < ordered; i++) {
+			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
 				return -1;
-		} else if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len)) {
-			return -1;
+			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
+			r->w.an++;
 		}
-		r->w.an++;
-	}
-	if (qtype == DNS_T_SRV)
-		for (size_t i = 0; i < cnt; i++) {
-			const struct dns_instance *in = &t->instances[r->ctx->scratch[i]];
-			if (!w_rr(&r->w, r->ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
+		/* targets are the instances' own names: each address once */
+		for (size_t i = 0; i < ordered; i++) {
+			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
+			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
 				r->w.ar++;
 		}
-	return cnt > 0;
+		return ordered > 0;
+	}
+	/* instances sharing an address (one host, several ports) give one
+	 * record (RFC 2181 5): the first in policy order; max_answers counts
+	 * distinct addresses, so more candidates get ordered as needed */
+	dns_seen_reset(ctx);
+	for (size_t i = 0; i < n_cand && written < want; i++) {
+		const struct dns_instance *in;
+		if (i == ordered)
+			ordered = dns_policy_more(ctx, t, n, ordered, n_cand, want - written);
+		in = &t->instances[ctx->scratch[i]];
+		if (dns_seen_add(ctx, t, ctx->scratch[i]))
+			continue;
+		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
+			return -1;
+		r->w.an++;
+		written++;
+	}
+	return written > 0;
 }
 
 /* One TXT record being written: its character-strings are appended until
@@ -379,6 +451,7 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		return -1;
 	if (s->type == DNS_T_SOA && n == &r->t->nodes[r->t->apex_node])
 		patch_serial(r, n->zone, s->len);
+	w_targets(r, s);
 	return 1;
 }
 
@@ -387,6 +460,7 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 static int answer_found(struct resp *r, uint32_t node)
 {
 	const struct dns_table *t = r->t;
+	uint32_t visited[CNAME_MAX_HOPS];
 	size_t owner = 12;
 	for (int hops = 0;; hops++) {
 		struct dns_node *n = (struct dns_node *)&t->nodes[node];
@@ -395,15 +469,28 @@ static int answer_found(struct resp *r, uint32_t node)
 		if (rc)
 			return rc < 0 ? -1 : 0;
 		cname = r->q->qtype == DNS_T_CNAME ? NULL : find_rrset(t, n, DNS_T_CNAME);
-		if (!cname || hops >= CNAME_MAX_HOPS)
+		if (!cname)
 			return w_neg_soa(r, n->zone);
+		visited[hops] = node;
 		/* the chased records' owner: the target name in the CNAME rdata */
 		if (w_rrset(r, cname, owner))
 			return -1;
-		owner = r->w.len - (cname->len - 10);
-		if (cname->cname_node == DNS_NO_INDEX)
-			return 0; /* a name we do not have: the resolver goes on */
+		owner = r->last_name;
+		if (cname->cname_node == DNS_NO_INDEX) {
+			if (cname->cname_zone == DNS_NO_INDEX)
+				return 0; /* a name we do not have: the resolver goes on */
+			/* ours and absent: the rcode follows the last name (RFC 6604) */
+			r->rcode = RCODE_NXDOMAIN;
+			return w_neg_soa(r, cname->cname_zone);
+		}
 		node = cname->cname_node;
+		/* a loop or a long chain: stop with each CNAME written once and
+		 * let the resolver decide (NSD, Knot) */
+		if (hops + 1 >= CNAME_MAX_HOPS)
+			return 0;
+		for (int k = 0; k <= hops; k++)
+			if (visited[k] == node)
+				return 0;
 	}
 }
 
@@ -478,7 +565,7 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 {
 	const struct dns_query *q = r->q;
 	uint8_t *o = r->w.out;
-	if (r->tc) {
+	if (r->tc && !r->keep_partial) {
 		r->w.len = r->question_end;
 		r->w.an = r->w.ns = r->w.ar = 0;
 	}
@@ -546,6 +633,9 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	r.q = &q;
 	r.w.out = out;
 	r.w.lim = limit - (q.edns ? OPT_LEN : 0);
+	/* over TCP there is no bigger transport to retry on: a partial answer
+	 * of whole records with TC is more use than an empty one */
+	r.keep_partial = transport == DNS_TCP;
 	memcpy(out + 12, query + 12, qsize);
 	r.w.len = r.question_end = 12 + qsize;
 

@@ -77,17 +77,20 @@ static void shuffle(struct dns_ctx *ctx, uint32_t *a, size_t from, size_t n, siz
 /* Weighted random draw without replacement: the next record is each
  * remaining one with probability weight / remaining total; weight-0 records
  * follow all others in random order. */
-static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a, size_t n,
-                     size_t want)
+static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a, size_t from,
+                     size_t n, size_t want)
 {
 	uint64_t total = 0;
-	size_t i, positive = 0;
-	for (i = 0; i < n; i++)
+	size_t i, positive = from;
+	/* a[from..n) only: a prefix drawn earlier stays (dns_policy_more);
+	 * after a first call the positive weights are already in front, so the
+	 * swaps below change nothing */
+	for (i = from; i < n; i++)
 		if (t->instances[a[i]].weight) {
 			total += t->instances[a[i]].weight;
 			swap(a, positive++, i);
 		}
-	for (i = 0; i < positive && i < want; i++) {
+	for (i = from; i < positive && i < want; i++) {
 		uint64_t r = dns_ctx_rand(ctx, total);
 		size_t j = i;
 		while (r >= t->instances[a[j]].weight)
@@ -99,18 +102,20 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 }
 
 size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
-                        uint16_t qtype)
+                        uint16_t qtype, size_t *n_cand)
 {
 	uint32_t *a = ctx->scratch;
 	const struct dns_service *svc;
 	size_t cnt = 0, want;
 	int panic;
 
+	*n_cand = 0;
 	if (n->kind == DNS_NODE_INSTANCE) {
 		const struct dns_instance *in = &t->instances[n->list_off];
 		if (qtype != in->type)
 			return 0;
 		a[0] = n->list_off;
+		*n_cand = 1;
 		return 1;
 	}
 	svc = &t->services[n->service];
@@ -124,6 +129,7 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 			continue;
 		a[cnt++] = idx;
 	}
+	*n_cand = cnt;
 	if (cnt == 0)
 		return 0;
 	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
@@ -147,10 +153,59 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 		shuffle(ctx, a, 0, cnt, want);
 		break;
 	case REG_POLICY_WEIGHTED:
-		weighted(ctx, t, a, cnt, want);
+		weighted(ctx, t, a, 0, cnt, want);
 		break;
 	default: /* fixed: registry order */
 		break;
 	}
 	return want;
+}
+
+size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_node *n,
+                       size_t have, size_t n_cand, size_t more)
+{
+	size_t upto;
+	if (have >= n_cand)
+		return n_cand;
+	upto = more < n_cand - have ? have + more : n_cand;
+	switch (t->services[n->service].policy) {
+	case REG_POLICY_RANDOM:
+		shuffle(ctx, ctx->scratch, have, n_cand, upto);
+		break;
+	case REG_POLICY_WEIGHTED:
+		weighted(ctx, t, ctx->scratch, have, n_cand, upto);
+		break;
+	default: /* round-robin and fixed order every candidate at once */
+		break;
+	}
+	return upto;
+}
+
+void dns_seen_reset(struct dns_ctx *ctx)
+{
+	if (++ctx->seen_gen == 0) {
+		memset(ctx->seen, 0, sizeof(ctx->seen));
+		ctx->seen_gen = 1;
+	}
+}
+
+int dns_seen_add(struct dns_ctx *ctx, const struct dns_table *t, uint32_t inst)
+{
+	const struct dns_instance *in = &t->instances[inst];
+	const uint8_t *addr = t->blob + in->addr_off + 10;
+	size_t alen = (size_t)in->addr_len - 10;
+	uint32_t i = dns_name_hash(addr, alen) & (DNS_SEEN_SLOTS - 1);
+	for (;;) {
+		struct dns_seen_slot *s = &ctx->seen[i];
+		const struct dns_instance *o;
+		if (s->gen != ctx->seen_gen) {
+			s->gen = ctx->seen_gen;
+			s->inst = inst;
+			return 0;
+		}
+		o = &t->instances[s->inst];
+		if (o->addr_len == in->addr_len && !memcmp(t->blob + o->addr_off + 10, addr, alen))
+			return 1;
+		i = (i + 1) & (DNS_SEEN_SLOTS - 1);
+	}
 }

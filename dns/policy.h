@@ -16,20 +16,48 @@
  * first DNS_SCRATCH_MAX passing instances (documented limit). */
 #define DNS_SCRATCH_MAX 4096
 
+/* Slots of the set of addresses already in an answer: a power of two over
+ * twice DNS_SCRATCH_MAX, so the open addressing never fills up. */
+#define DNS_SEEN_SLOTS 8192
+
+/* A slot belongs to the current answer only when its gen is the ctx's. */
+struct dns_seen_slot {
+	uint32_t gen;
+	uint32_t inst; /* the instance whose address is here */
+};
+
 struct dns_ctx {
 	uint64_t rng[4]; /* xoshiro256** */
 	uint32_t scratch[DNS_SCRATCH_MAX];
-	uint32_t offsets[DNS_SCRATCH_MAX]; /* where each SRV target sits in the response */
+	/* where each SRV target or static record's rdata name sits in the response */
+	uint32_t offsets[DNS_SCRATCH_MAX];
+	uint32_t seen_gen;
+	struct dns_seen_slot seen[DNS_SEEN_SLOTS];
 };
 
 /* Uniform integer in [0, n), n > 0. */
 uint64_t dns_ctx_rand(struct dns_ctx *ctx, uint64_t n);
 
 /* Puts the passing instances of node n that answer qtype (A: IPv4, AAAA:
- * IPv6, SRV: all) into ctx->scratch in policy order, cut to the service's
- * max_answers, and returns how many. An INSTANCE node yields its instance
- * whatever its health. */
+ * IPv6, SRV: all) into ctx->scratch, *n_cand of them, and orders the first
+ * min(*n_cand, max_answers) by the service's policy; returns that number.
+ * An INSTANCE node yields its instance whatever its health. */
 size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
-                        uint16_t qtype);
+                        uint16_t qtype, size_t *n_cand);
+
+/* Extends the ordered prefix of ctx->scratch left by dns_policy_order() for
+ * the same node from `have` to min(n_cand, have + more) entries, drawing as
+ * the policy does, and returns the new length (answers that skip duplicate
+ * addresses need more than max_answers candidates). */
+size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_node *n,
+                       size_t have, size_t n_cand, size_t more);
+
+/* Starts a new, empty set of addresses for one answer. */
+void dns_seen_reset(struct dns_ctx *ctx);
+
+/* Adds the address of instance inst to the set: 1 if an equal address (same
+ * type and bytes) was already there, 0 if it is new. At most
+ * DNS_SCRATCH_MAX additions between resets. */
+int dns_seen_add(struct dns_ctx *ctx, const struct dns_table *t, uint32_t inst);
 
 #endif

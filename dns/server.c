@@ -14,6 +14,22 @@
  * this one serves and take part of its queries. So every explicit port is
  * first probed by a UDP and a TCP socket without it: those fail with
  * EADDRINUSE while anyone holds the port, as a plain bind would.
+ *
+ * Table reclamation (hazard pointers, one per worker): a reload publishes a
+ * new table with one atomic exchange of srv->table; the old one may still be
+ * read by a worker that loaded the pointer just before. So each worker
+ * announces the table it answers from in its own cache-line-aligned slot:
+ * before a UDP batch or a TCP query it loads srv->table, stores it in its
+ * slot, issues a seq_cst fence and loads srv->table again, retrying until
+ * both loads agree; after the batch or query it clears the slot (release).
+ * The main thread, after the exchange, issues a seq_cst fence and scans the
+ * slots (dns_server_table_in_use()); once no slot holds the old table it
+ * frees it. The two fences order the worker's "store slot, re-read table"
+ * against the main thread's "store table, read slots": either the worker
+ * sees the new table and does not use the old one, or the main thread sees
+ * the old one in the slot and waits. An idle worker's slot is NULL, so a
+ * reclamation never waits for traffic; a busy one holds a table for one
+ * batch (at most UDP_BATCH answers) or one TCP answer, microseconds.
  */
 #include "config.h"
 
@@ -361,10 +377,15 @@ int dns_server_create(const struct dns_server_config *cfg, struct dns_server **o
 	srv->workers = calloc(cfg->n_workers, sizeof(*srv->workers));
 	srv->bound = calloc(cfg->n_listen, sizeof(*srv->bound));
 	srv->bound_len = calloc(cfg->n_listen, sizeof(*srv->bound_len));
-	if (!srv->workers || !srv->bound || !srv->bound_len)
+	srv->slots = aligned_alloc(_Alignof(struct server_slot),
+	                           cfg->n_workers * sizeof(struct server_slot));
+	if (!srv->workers || !srv->bound || !srv->bound_len || !srv->slots)
 		goto oom;
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		unsigned per = tcp_max / srv->n_workers;
+
+		atomic_init(&srv->slots[i].table, NULL);
+		srv->workers[i].slot = &srv->slots[i];
 		if (alloc_worker(srv, &srv->workers[i], i, cfg->n_listen, per ? per : 1) < 0)
 			goto oom;
 	}
@@ -492,12 +513,25 @@ void dns_server_free(struct dns_server *srv)
 	free(srv->workers);
 	free(srv->bound);
 	free(srv->bound_len);
+	free(srv->slots);
 	free(srv);
 }
 
 struct dns_table *dns_server_swap_table(struct dns_server *srv, struct dns_table *table)
 {
-	return atomic_exchange_explicit(&srv->table, table, memory_order_acq_rel);
+	return atomic_exchange_explicit(&srv->table, table, memory_order_seq_cst);
+}
+
+int dns_server_table_in_use(const struct dns_server *srv, const struct dns_table *table)
+{
+	/* pairs with the fence in server_table_acquire() */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&((struct dns_server *)srv)->table, memory_order_relaxed) == table)
+		return 1;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		if (atomic_load_explicit(&srv->slots[i].table, memory_order_acquire) == table)
+			return 1;
+	return 0;
 }
 
 size_t dns_server_n_listen(const struct dns_server *srv)

@@ -74,12 +74,18 @@ void dns_server_stop(struct dns_server *srv);
  * table. */
 void dns_server_free(struct dns_server *srv);
 
-/* Publishes table to every worker with one atomic store and returns the
- * previous table (the caller still owns it). Workers load the pointer once
- * per UDP batch or TCP query, so the old table may still be in use for a
- * moment: reclaiming it safely (epochs or reference counts) comes with
- * reload; until then the caller must not free it while workers run. */
+/* Publishes table to every worker with one atomic exchange and returns the
+ * previous table (the caller still owns it). Workers hold a table for one
+ * UDP batch or TCP query, so the old one may still be in use for a moment:
+ * free it only once dns_server_table_in_use() says 0 (poll, e.g. every
+ * 10 ms). Call from one thread (the main thread). */
 struct dns_table *dns_server_swap_table(struct dns_server *srv, struct dns_table *table);
+
+/* Returns 1 while table is the published table or a worker still answers
+ * from it (its hazard slot holds it), else 0: a table swapped out and not in
+ * use can be freed, as no worker can pick it up again. Lock-free; workers
+ * are not stopped. Call from the thread that swaps. */
+int dns_server_table_in_use(const struct dns_server *srv, const struct dns_table *table);
 
 /* Number of listen addresses, and the bound address of the i-th one (its
  * real port); returns 0 or -1 if i is out of range. */

@@ -14,6 +14,7 @@
 
 #include "dns/answer.h"
 #include "dns/server.h"
+#include "dns/stats.h"
 
 #define UDP_BATCH         32   /* datagrams per recvmmsg/sendmmsg */
 #define UDP_ROUNDS        4    /* batches per readable event, then yield */
@@ -39,6 +40,13 @@ struct worker_counters {
 };
 
 struct dns_worker;
+
+/* A worker's hazard pointer: the table it is answering from, NULL while
+ * idle (server.c explains the scheme). A cache line of its own, so one
+ * worker's stores do not slow another's. */
+struct server_slot {
+	_Alignas(64) _Atomic(struct dns_table *) table;
+};
 
 struct udp_sock {
 	struct dns_worker *w;
@@ -96,6 +104,8 @@ struct dns_worker {
 	uint8_t *tcp_out; /* 2 + DNS_MAX_MSG: length prefix and answer */
 
 	struct worker_counters cnt;
+	struct server_slot *slot; /* in srv->slots */
+	struct dns_stats_worker qstats; /* dns/stats.h: by qtype, malformed, latency */
 };
 
 struct dns_server {
@@ -106,13 +116,32 @@ struct dns_server {
 	socklen_t *bound_len;
 	size_t n_listen;
 	_Atomic(struct dns_table *) table;
+	struct server_slot *slots; /* per worker, 64-byte aligned */
 	int started;
 	int stopped;
 };
 
-static inline struct dns_table *server_table(struct dns_server *srv)
+/* Protects the current table for the worker until server_table_release():
+ * publish it in the worker's slot, then check it is still the current one,
+ * or the main thread may have retired it before seeing the slot. */
+static inline struct dns_table *server_table_acquire(struct dns_worker *w)
 {
-	return atomic_load_explicit(&srv->table, memory_order_acquire);
+	struct dns_table *t = atomic_load_explicit(&w->srv->table, memory_order_acquire), *now;
+
+	for (;;) {
+		atomic_store_explicit(&w->slot->table, t, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		now = atomic_load_explicit(&w->srv->table, memory_order_acquire);
+		if (now == t)
+			return t;
+		t = now;
+	}
+}
+
+/* The worker is done with its table (release: its reads happen before a free). */
+static inline void server_table_release(struct dns_worker *w)
+{
+	atomic_store_explicit(&w->slot->table, NULL, memory_order_release);
 }
 
 /* Accounts one answered (or dropped) query. */

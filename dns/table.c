@@ -48,7 +48,7 @@ struct pending_rr {
 
 struct builder {
 	struct dns_table *t;
-	size_t blob_cap, nodes_cap, rrsets_cap, lists_cap;
+	size_t blob_cap, nodes_cap, rrsets_cap, lists_cap, targets_cap;
 	struct pending_rr *prr;
 	size_t n_prr, prr_cap;
 	uint8_t *tmp;
@@ -424,6 +424,81 @@ static int build_static(struct builder *b, const struct registry *reg, uint32_t 
 	return 0;
 }
 
+/* One TTL for the whole RRset, its lowest (RFC 2181 5.2). */
+static void rrset_min_ttl(struct dns_table *t, const struct dns_rrset *s)
+{
+	uint8_t *p = t->blob + s->off, *end = p + s->len;
+	uint32_t min = UINT32_MAX;
+	for (uint8_t *q = p; q < end; q += 10 + (size_t)(q[8] << 8 | q[9])) {
+		uint32_t ttl =
+		    (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 | (uint32_t)q[6] << 8 | q[7];
+		if (ttl < min)
+			min = ttl;
+	}
+	for (uint8_t *q = p; q < end; q += 10 + (size_t)(q[8] << 8 | q[9]))
+		dns_put32(q + 4, min);
+}
+
+/* A node that has addresses to put in the additional section. */
+static int has_address(const struct dns_table *t, uint32_t node)
+{
+	const struct dns_node *n = &t->nodes[node];
+	if (n->kind == DNS_NODE_INSTANCE)
+		return 1;
+	if (n->kind != DNS_NODE_PLAIN)
+		return 0;
+	for (uint16_t i = 0; i < n->n_rrsets; i++) {
+		uint16_t type = t->rrsets[n->rrset_first + i].type;
+		if (type == DNS_T_A || type == DNS_T_AAAA)
+			return 1;
+	}
+	return 0;
+}
+
+/* The nodes the names in the RRset's rdata lead to: the CNAME's target (or
+ * the zone it would be in), the NS/MX/SRV targets with addresses. */
+static int resolve_targets(struct builder *b, struct dns_rrset *s)
+{
+	struct dns_table *t = b->t;
+	int at = dns_rdata_name_at(s->type);
+	const uint8_t *p = t->blob + s->off, *end = p + s->len;
+	uint32_t first = (uint32_t)t->n_targets;
+	if (at < 0)
+		return 0;
+	if (s->type != DNS_T_CNAME) {
+		if (grow((void **)&t->targets, &b->targets_cap, t->n_targets + s->count,
+		         sizeof(*t->targets)))
+			return fail_msg(b, "out of memory");
+		s->first_target = first;
+	}
+	for (; p < end; p += 10 + (size_t)(p[8] << 8 | p[9])) {
+		uint8_t target[256];
+		size_t tl, rdlen = (size_t)(p[8] << 8 | p[9]);
+		uint32_t node = DNS_NO_INDEX;
+		/* ldns wrote the rdata: the name is whole and uncompressed */
+		if (rdlen > (size_t)at) {
+			tl = dns_name_wire_len(p + 10 + at);
+			memcpy(target, p + 10 + at, tl);
+			dns_name_lower(target, tl);
+			node = dns_table_lookup(t, target, tl, dns_name_hash(target, tl));
+			if (s->type == DNS_T_CNAME) {
+				s->cname_node = node;
+				if (node == DNS_NO_INDEX)
+					s->cname_zone = zone_for(t, target, tl);
+				continue;
+			}
+		}
+		if (node != DNS_NO_INDEX && !has_address(t, node))
+			node = DNS_NO_INDEX;
+		/* two MX to one host: its addresses once */
+		for (uint32_t k = first; node != DNS_NO_INDEX && k < t->n_targets; k++)
+			if (t->targets[k] == node)
+				node = DNS_NO_INDEX;
+		t->targets[t->n_targets++] = node;
+	}
+	return 0;
+}
+
 static int cmp_prr_type(const void *a, const void *b)
 {
 	const struct pending_rr *x = a, *y = b;
@@ -470,6 +545,8 @@ static int build_rrsets(struct builder *b)
 		s->type = b->prr[i].type;
 		s->off = (uint32_t)t->blob_len;
 		s->cname_node = DNS_NO_INDEX;
+		s->cname_zone = DNS_NO_INDEX;
+		s->first_target = DNS_NO_INDEX;
 		if (n->n_rrsets == 0)
 			n->rrset_first = (uint32_t)t->n_rrsets;
 		n->n_rrsets++;
@@ -482,23 +559,16 @@ static int build_rrsets(struct builder *b)
 			s->len += b->prr[j].len;
 			s->count++;
 		}
+		rrset_min_ttl(t, s);
 		t->n_rrsets++;
 		i = j;
 		if (n->kind != DNS_NODE_PLAIN)
 			return fail_msg(b, "a static record's owner collides with a service, "
 			                   "tag, instance or _ready name");
 	}
-	for (i = 0; i < t->n_rrsets; i++) {
-		struct dns_rrset *s = &t->rrsets[i];
-		uint8_t target[256];
-		size_t tl;
-		if (s->type != DNS_T_CNAME || s->len < 11)
-			continue;
-		tl = dns_name_wire_len(t->blob + s->off + 10);
-		memcpy(target, t->blob + s->off + 10, tl);
-		dns_name_lower(target, tl);
-		s->cname_node = dns_table_lookup(t, target, tl, dns_name_hash(target, tl));
-	}
+	for (i = 0; i < t->n_rrsets; i++)
+		if (resolve_targets(b, &t->rrsets[i]))
+			return -1;
 	return 0;
 }
 
@@ -726,6 +796,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->services);
 	free(t->own_svc);
 	free(t->lists);
+	free(t->targets);
 	free(t);
 }
 

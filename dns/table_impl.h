@@ -21,6 +21,7 @@
 #define DNS_T_NS    2
 #define DNS_T_CNAME 5
 #define DNS_T_SOA   6
+#define DNS_T_MX    15
 #define DNS_T_TXT   16
 #define DNS_T_AAAA  28
 #define DNS_T_SRV   33
@@ -47,13 +48,22 @@ enum dns_node_kind {
 	DNS_NODE_HEALTH_SVC,  /* _health.<svc>.<zone>: TXT summary of `service` */
 };
 
-/* One static RRset: `count` bodies back to back at blob[off], len bytes. */
+/* One static RRset: `count` bodies back to back at blob[off], len bytes,
+ * all with the RRset's lowest TTL (RFC 2181 5.2). */
 struct dns_rrset {
 	uint16_t type;
 	uint16_t count;
 	uint32_t off;
 	uint32_t len;
 	uint32_t cname_node; /* CNAME: the target's node, or DNS_NO_INDEX */
+	/* CNAME without a target node: the served zone the target falls in
+	 * (the chain ends in NXDOMAIN, RFC 6604), or DNS_NO_INDEX (not ours) */
+	uint32_t cname_zone;
+	/* NS, MX, SRV: `count` entries at targets[first_target], one per record:
+	 * the node whose A/AAAA go to the additional section (RFC 1034 4.3.2
+	 * step 6), or DNS_NO_INDEX (none here, or an earlier record's target);
+	 * DNS_NO_INDEX for other types */
+	uint32_t first_target;
 };
 
 struct dns_node {
@@ -125,6 +135,8 @@ struct dns_table {
 	size_t n_services;
 	uint32_t *lists;
 	size_t n_lists;
+	uint32_t *targets; /* see dns_rrset.first_target */
+	size_t n_targets;
 	_Atomic uint32_t serial;    /* of the service zone, see dns_table_bump_serial() */
 	uint32_t apex_node;         /* the service zone's apex */
 	struct health_svc *own_svc; /* per service, n_served = all, until health is bound */
@@ -145,6 +157,23 @@ static inline uint32_t dns_name_hash(const uint8_t *name, size_t len)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+/* Where the domain name sits in the rdata of a record of this type (CNAME,
+ * NS, MX, SRV), or -1 for types without one we follow. */
+static inline int dns_rdata_name_at(uint16_t type)
+{
+	switch (type) {
+	case DNS_T_CNAME:
+	case DNS_T_NS:
+		return 0;
+	case DNS_T_MX:
+		return 2;
+	case DNS_T_SRV:
+		return 6;
+	default:
+		return -1;
+	}
 }
 
 /* Finds the node of a lowercased wire name; DNS_NO_INDEX if absent. */

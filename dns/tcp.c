@@ -100,6 +100,7 @@ static void conn_process(struct tcp_conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	struct dns_answer_info info;
 	size_t avail, need, len;
+	uint64_t t0;
 	uint8_t *p;
 
 	while (!c->closing) {
@@ -133,8 +134,12 @@ static void conn_process(struct tcp_conn *c)
 		}
 		CNT_INC(w->cnt.queries_tcp);
 		memset(&info, 0, sizeof(info));
-		len = dns_answer(w->ctx, server_table(w->srv), p + 2, need - 2, DNS_TCP,
+		t0 = dns_stats_now_ns();
+		len = dns_answer(w->ctx, server_table_acquire(w), p + 2, need - 2, DNS_TCP,
 		                 w->tcp_out + 2, DNS_MAX_MSG, &info);
+		server_table_release(w);
+		dns_stats_record(&w->qstats, DNS_TCP, &info, need - 2, len,
+		                 dns_stats_now_ns() - t0);
 		evbuffer_drain(in, need);
 		server_count(w, &info, len);
 		if (len > 0) {

@@ -83,6 +83,7 @@ static int udp_batch(struct udp_sock *u)
 	struct dns_table *table;
 	struct dns_answer_info info;
 	size_t used = 0, len;
+	uint64_t t0;
 	unsigned nout = 0;
 	int n;
 
@@ -108,7 +109,7 @@ static int udp_batch(struct udp_sock *u)
 			log_debug("udp: receive: %s", strerror(errno));
 		return 0;
 	}
-	table = server_table(w->srv);
+	table = server_table_acquire(w);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *in = &w->rmsg[i].msg_hdr;
 		struct msghdr *out = &w->smsg[nout].msg_hdr;
@@ -116,11 +117,15 @@ static int udp_batch(struct udp_sock *u)
 		CNT_INC(w->cnt.queries_udp);
 		if (in->msg_flags & MSG_TRUNC) {
 			CNT_INC(w->cnt.dropped);
+			dns_stats_record(&w->qstats, DNS_UDP, NULL, 0, 0, 0);
 			continue;
 		}
 		memset(&info, 0, sizeof(info));
+		t0 = dns_stats_now_ns();
 		len = dns_answer(w->ctx, table, w->rbuf[i], w->rmsg[i].msg_len, DNS_UDP,
 		                 w->arena + used, DNS_MAX_MSG, &info);
+		dns_stats_record(&w->qstats, DNS_UDP, &info, w->rmsg[i].msg_len, len,
+		                 dns_stats_now_ns() - t0);
 		server_count(w, &info, len);
 		if (len == 0)
 			continue;
@@ -146,6 +151,7 @@ static int udp_batch(struct udp_sock *u)
 			used = 0;
 		}
 	}
+	server_table_release(w);
 	udp_flush(u, nout);
 	return n;
 }

@@ -145,10 +145,12 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
 		q->question_ok = 1;
 		q->qtype = get16(t);
 		q->qclass = get16(t + 2);
-		if (q->qtype == DNS_T_OPT || an || ns)
+		if (q->qtype == DNS_T_OPT)
 			bad = 1;
-		/* the records are walked even when the header was wrong, so a
-		 * FORMERR can still carry an OPT when the query had one */
+		/* answer and authority records are walked and skipped: an IXFR
+		 * query carries the client's SOA in authority (RFC 1995 3). The
+		 * walk goes on after a bad question type, so a FORMERR can still
+		 * carry an OPT when the query had one */
 		if (parse_records(pkt, len, 12 + q->qname_len + 4, an + ns, ar, q))
 			bad = 1;
 	}

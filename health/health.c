@@ -33,18 +33,35 @@ struct hsvc {
 	size_t pending;  /* checked instances without a first result */
 };
 
+/* The callback argument of a probe, with its own copy of the check: a
+ * reload may hand a probe in flight to the instance's successor in a new
+ * checker, and the old checker (whose config the probe would otherwise
+ * borrow) may be freed before the probe ends. */
+struct probe_ticket {
+	struct hinst *in;
+	struct check_config cfg;
+};
+
 struct hinst {
 	struct health *h;
 	uint32_t id; /* index in insts[] */
 	uint32_t svc;
 	char *name;
+	struct reg_addr raddr; /* identity across reloads, with port */
+	uint16_t port;
 	struct sockaddr_storage addr; /* with the port to probe */
 	socklen_t addr_len;
 	struct event *timer; /* NULL for check type none */
 	struct health_probe *probe;
-	int64_t started_ms; /* monotonic */
+	struct probe_ticket *ticket; /* with probe */
+	int64_t started_ms;          /* monotonic */
+	int64_t due_ms;              /* monotonic time the timer fires, -1 if not armed */
+	int64_t first_due_ms;        /* for health_start(): FIRST_* or a monotonic time */
 	int has_result;
 };
+
+#define FIRST_RANDOM -1 /* a random offset within the interval */
+#define FIRST_NONE   -2 /* a probe taken over is in flight: it arms the timer */
 
 struct health {
 	struct event_base *base;
@@ -61,6 +78,7 @@ struct health {
 	struct health_svc *svc_state;   /* read by workers */
 	size_t pending;                 /* over all services */
 	int started;
+	struct health_counters counters;
 };
 
 static int64_t mono_ms(void)
@@ -85,6 +103,7 @@ static void arm(struct hinst *in, int64_t delay_ms)
 
 	if (delay_ms < 0)
 		delay_ms = 0;
+	in->due_ms = mono_ms() + delay_ms;
 	tv.tv_sec = (time_t)(delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
 	if (evtimer_add(in->timer, &tv) < 0)
@@ -99,13 +118,21 @@ static void start_probe(struct hinst *in)
 {
 	struct health *h = in->h;
 	struct hsvc *s = &h->svcs[in->svc];
-	int r;
+	struct probe_ticket *t = malloc(sizeof(*t));
+	int r = -ENOMEM;
 
 	in->started_ms = mono_ms();
-	r = health_probe_start(h->base, &s->cfg, (struct sockaddr *)&in->addr, in->addr_len,
-	                       on_probe, in, &in->probe);
-	if (r == 0)
+	if (t) {
+		t->in = in;
+		t->cfg = s->cfg;
+		r = health_probe_start(h->base, &t->cfg, (struct sockaddr *)&in->addr,
+		                       in->addr_len, on_probe, t, &in->probe);
+	}
+	if (r == 0) {
+		in->ticket = t;
 		return;
+	}
+	free(t);
 	/* out of memory: no result to judge the backend by; try again later */
 	log_err("%s/%s: cannot start a check: %s", s->name, in->name, strerror(-r));
 	in->probe = NULL;
@@ -121,6 +148,7 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct hinst *in = arg;
 
+	in->due_ms = -1;
 	if (health_limiter_admit(&in->h->lim, in->id) == 1)
 		start_probe(in);
 }
@@ -136,9 +164,23 @@ static void log_panic(struct health *h, struct hsvc *s, struct health_svc *st)
 		log_info("%s: panic over: %u of %zu instances passing", s->name, served, s->n);
 }
 
+static void count_result(struct health *h, enum check_type type, int pass, const char *text)
+{
+	enum health_outcome o = HEALTH_OUTCOME_FAIL;
+
+	if (type >= HEALTH_CHECK_TYPES)
+		return;
+	if (pass)
+		o = HEALTH_OUTCOME_PASS;
+	else if (strncmp(text, "timeout", 7) == 0)
+		o = HEALTH_OUTCOME_TIMEOUT;
+	h->counters.probes[type][o]++;
+}
+
 static void on_probe(int pass, const char *text, void *arg)
 {
-	struct hinst *in = arg;
+	struct probe_ticket *t = arg;
+	struct hinst *in = t->in;
 	struct health *h = in->h;
 	struct hsvc *s = &h->svcs[in->svc];
 	struct health_inst *st = &h->inst_state[in->id];
@@ -149,6 +191,9 @@ static void on_probe(int pass, const char *text, void *arg)
 	uint32_t next;
 
 	in->probe = NULL;
+	in->ticket = NULL;
+	free(t);
+	count_result(h, s->cfg.type, pass, text);
 	changed =
 	    health_machine_apply(st, sst, s->cfg.rise, s->cfg.fall, pass, text, real_ms(), &from);
 	to = atomic_load(&st->status);
@@ -256,6 +301,10 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			in->h = h;
 			in->id = (uint32_t)k;
 			in->svc = (uint32_t)i;
+			in->raddr = ri->addr;
+			in->port = ri->port;
+			in->due_ms = -1;
+			in->first_due_ms = FIRST_RANDOM;
 			in->name = strdup(ri->name);
 			if (!in->name)
 				goto fail;
@@ -275,6 +324,11 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 		}
 		health_machine_panic(&h->svc_state[i], s->n, s->panic_threshold, s->pending);
 	}
+	/* here rather than in health_start(): a reload must not fail after it
+	 * took the old checker's probes */
+	r = health_limiter_init(&h->lim, h->max_inflight, h->n_insts);
+	if (r < 0)
+		goto fail;
 	*out = h;
 	return 0;
 fail:
@@ -285,25 +339,149 @@ fail:
 void health_set_max_inflight(struct health *h, size_t max)
 {
 	h->max_inflight = max ? max : 1;
+	h->lim.max = h->max_inflight;
 }
 
 int health_start(struct health *h)
 {
-	int r;
+	int64_t now = mono_ms();
 
 	if (h->started)
 		return 0;
-	r = health_limiter_init(&h->lim, h->max_inflight, h->n_insts);
-	if (r < 0)
-		return r;
 	h->started = 1;
 	for (size_t i = 0; i < h->n_insts; i++) {
 		struct hinst *in = &h->insts[i];
 
-		if (in->timer)
+		if (!in->timer || in->first_due_ms == FIRST_NONE)
+			continue;
+		if (in->first_due_ms == FIRST_RANDOM)
 			arm(in, health_sched_first_delay(&h->rng, &h->svcs[in->svc].cfg));
+		else
+			arm(in, in->first_due_ms - now);
 	}
 	return 0;
+}
+
+static int same_check(const struct check_config *a, const struct check_config *b)
+{
+	return a->type == b->type && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->unhealthy_interval_ms == b->unhealthy_interval_ms &&
+	       a->rise == b->rise && a->fall == b->fall && a->port == b->port &&
+	       strcmp(a->path, b->path) == 0 && a->n_expect == b->n_expect &&
+	       memcmp(a->expect, b->expect, a->n_expect * sizeof(a->expect[0])) == 0;
+}
+
+static int same_addr(const struct hinst *a, const struct hinst *b)
+{
+	if (a->port != b->port || a->raddr.family != b->raddr.family)
+		return 0;
+	if (a->raddr.family == AF_INET6)
+		return memcmp(&a->raddr.u.v6, &b->raddr.u.v6, sizeof(a->raddr.u.v6)) == 0;
+	return a->raddr.u.v4.s_addr == b->raddr.u.v4.s_addr;
+}
+
+static struct hinst *find_old(struct health *old, const struct hsvc *s, const struct hinst *in)
+{
+	for (size_t i = 0; i < old->n_svcs; i++) {
+		struct hsvc *os = &old->svcs[i];
+
+		if (strcmp(os->name, s->name) != 0)
+			continue;
+		if (!same_check(&os->cfg, &s->cfg))
+			return NULL;
+		for (size_t j = 0; j < os->n; j++) {
+			struct hinst *oi = &old->insts[os->first + j];
+			if (strcmp(oi->name, in->name) == 0)
+				return same_addr(oi, in) ? oi : NULL;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Moves the state, schedule and probe of oi into in (not yet started). */
+static void carry(struct health *h, struct hinst *in, struct health *old, struct hinst *oi,
+                  int64_t now)
+{
+	struct health_inst *st = &h->inst_state[in->id], *ost = &old->inst_state[oi->id];
+	struct health_svc *sst = &h->svc_state[in->svc];
+	char text[HEALTH_RESULT_MAX];
+	uint8_t served = atomic_load(&ost->served);
+
+	if (served != atomic_load(&st->served)) {
+		if (served)
+			atomic_fetch_add(&sst->n_served, 1);
+		else
+			atomic_fetch_sub(&sst->n_served, 1);
+		atomic_store(&st->served, served);
+	}
+	atomic_store(&st->status, atomic_load(&ost->status));
+	atomic_store(&st->successes, atomic_load(&ost->successes));
+	atomic_store(&st->failures, atomic_load(&ost->failures));
+	atomic_store(&st->last_change_ms, atomic_load(&ost->last_change_ms));
+	atomic_store(&st->last_check_ms, atomic_load(&ost->last_check_ms));
+	health_inst_result(ost, text, sizeof(text));
+	health_inst_set_result(st, text);
+	if (!in->timer)
+		return;
+	in->started_ms = oi->started_ms;
+	if (oi->has_result && !in->has_result) {
+		in->has_result = 1;
+		h->svcs[in->svc].pending--;
+		h->pending--;
+	}
+	if (oi->probe) {
+		in->probe = oi->probe;
+		in->ticket = oi->ticket;
+		in->ticket->in = in;
+		oi->probe = NULL;
+		oi->ticket = NULL;
+		in->first_due_ms = FIRST_NONE;
+		h->lim.in_flight++;
+	} else if (oi->due_ms >= 0) {
+		in->first_due_ms = oi->due_ms;
+	} else {
+		/* it waited for a probe slot: due now */
+		in->first_due_ms = now;
+	}
+}
+
+size_t health_take_over(struct health *h, struct health *old)
+{
+	int64_t now = mono_ms();
+	size_t n = 0;
+
+	h->counters = old->counters;
+	health_set_max_inflight(h, old->max_inflight);
+	for (size_t i = 0; i < h->n_svcs; i++) {
+		struct hsvc *s = &h->svcs[i];
+
+		for (size_t j = 0; j < s->n; j++) {
+			struct hinst *in = &h->insts[s->first + j];
+			struct hinst *oi = find_old(old, s, in);
+
+			if (oi) {
+				carry(h, in, old, oi, now);
+				n++;
+			}
+		}
+		health_machine_panic(&h->svc_state[i], s->n, s->panic_threshold, s->pending);
+	}
+	/* old keeps its state arrays for a table that may still read them,
+	 * but runs nothing more */
+	old->on_change = NULL;
+	for (size_t i = 0; i < old->n_insts; i++) {
+		struct hinst *oi = &old->insts[i];
+
+		health_probe_cancel(oi->probe);
+		free(oi->ticket);
+		oi->probe = NULL;
+		oi->ticket = NULL;
+		if (oi->timer)
+			event_del(oi->timer);
+		oi->due_ms = -1;
+	}
+	return n;
 }
 
 int health_first_round_done(const struct health *h)
@@ -323,6 +501,26 @@ struct health_svc *health_service(struct health *h, size_t svc)
 	return svc < h->n_svcs ? &h->svc_state[svc] : NULL;
 }
 
+void health_get_counters(const struct health *h, struct health_counters *out)
+{
+	*out = h->counters;
+}
+
+const char *health_outcome_name(enum health_outcome outcome)
+{
+	switch (outcome) {
+	case HEALTH_OUTCOME_PASS:
+		return "pass";
+	case HEALTH_OUTCOME_FAIL:
+		return "fail";
+	case HEALTH_OUTCOME_TIMEOUT:
+		return "timeout";
+	case HEALTH_OUTCOMES:
+		break;
+	}
+	return "?";
+}
+
 void health_free(struct health *h)
 {
 	if (!h)
@@ -331,6 +529,7 @@ void health_free(struct health *h)
 		struct hinst *in = &h->insts[i];
 
 		health_probe_cancel(in->probe);
+		free(in->ticket);
 		if (in->timer)
 			event_free(in->timer);
 		free(in->name);

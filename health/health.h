@@ -12,7 +12,9 @@
 #define SRVD_HEALTH_HEALTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "health/check.h"
 #include "health/state.h"
 
 struct event_base;
@@ -51,6 +53,39 @@ int health_first_round_done(const struct health *h);
  * out of range. The pointers stay valid until health_free(). */
 struct health_inst *health_instance(struct health *h, size_t svc, size_t inst);
 struct health_svc *health_service(struct health *h, size_t svc);
+
+/* For a reload: call on a new checker h, before health_start(h), with the
+ * checker of the previous registry (same base). Each instance of h that
+ * matches one of old (same service name, instance name, address, port and
+ * check config) takes over its state (served flag, status, consecutive
+ * counts, last result and change), its schedule and its probe in flight;
+ * the others keep their start state (UNCHECKED, unserved until a first
+ * pass; or PASSING for check type none). The probe counters and the
+ * in-flight bound carry over too. Afterwards old probes nothing and calls
+ * no callback, but its state stays readable (a table may still point into
+ * it) until health_free(old). Cannot fail; returns the number of instances
+ * carried over. Main thread only. */
+size_t health_take_over(struct health *h, struct health *old);
+
+/* Probe results by check type and outcome, for /metrics. They count from
+ * the daemon's start: a reload carries them into the new checker. */
+enum health_outcome {
+	HEALTH_OUTCOME_PASS = 0,
+	HEALTH_OUTCOME_FAIL,    /* refused, bad status, connection error */
+	HEALTH_OUTCOME_TIMEOUT, /* no result within check.timeout */
+	HEALTH_OUTCOMES
+};
+#define HEALTH_CHECK_TYPES 2 /* CHECK_TCP, CHECK_HTTP (none is never probed) */
+
+struct health_counters {
+	uint64_t probes[HEALTH_CHECK_TYPES][HEALTH_OUTCOMES]; /* [enum check_type][outcome] */
+};
+
+/* Copies the probe counters of h into *out. Main thread only. */
+void health_get_counters(const struct health *h, struct health_counters *out);
+
+/* Returns "pass", "fail" or "timeout". */
+const char *health_outcome_name(enum health_outcome outcome);
 
 /* Frees the checker, cancelling the probes in flight (no callback runs
  * after it); accepts NULL. */

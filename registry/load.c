@@ -100,6 +100,20 @@ static const struct ynode *find_key(const struct ynode *map, const char *key)
 	return NULL;
 }
 
+/* Appends a copy of path to reg->watch. Returns 0 or -1 (out of memory). */
+static int add_watch(struct registry *reg, const char *path)
+{
+	char **grown = realloc(reg->watch, (reg->n_watch + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	reg->watch = grown;
+	if (!(grown[reg->n_watch] = strdup(path)))
+		return -1;
+	reg->n_watch++;
+	return 0;
+}
+
 static void load_includes(struct reg_loader *ld)
 {
 	for (size_t i = 0; i < ld->top.n_includes; i++) {
@@ -110,7 +124,7 @@ static void load_includes(struct reg_loader *ld)
 		int rc;
 
 		sch_path_key(&path, "include");
-		if (!pattern) {
+		if (!pattern || add_watch(ld->reg, pattern) < 0) {
 			reg_error(ld, inc->node, &path, "out of memory");
 			continue;
 		}
@@ -341,7 +355,7 @@ static int load(const char *name, const char *text, struct registry **out, struc
 
 	*out = NULL;
 	ld.reg = calloc(1, sizeof(*ld.reg));
-	if (!ld.reg || !(ld.reg->file = strdup(name))) {
+	if (!ld.reg || !(ld.reg->file = strdup(name)) || add_watch(ld.reg, name) < 0) {
 		reg_error_line(&ld, "out of memory");
 		goto done;
 	}
@@ -363,6 +377,9 @@ static int load(const char *name, const char *text, struct registry **out, struc
 	check_duplicate_services(&ld);
 	if (ld.top.server.srv.zone && reg_zones_load(&ld) == 0)
 		reg_zones_check_services(&ld);
+	for (size_t i = 0; !ld.failed && i < ld.reg->n_zones; i++)
+		if (add_watch(ld.reg, ld.reg->zones[i].file) < 0)
+			reg_error_line(&ld, "out of memory");
 	if (!ld.failed && assemble(&ld) < 0)
 		reg_error_line(&ld, "out of memory");
 done:
@@ -421,6 +438,9 @@ void registry_free(struct registry *reg)
 	for (size_t i = 0; i < reg->n_zones; i++)
 		reg_zone_free(&reg->zones[i]);
 	free(reg->zones);
+	for (size_t i = 0; i < reg->n_watch; i++)
+		free(reg->watch[i]);
+	free(reg->watch);
 	free(reg->file);
 	free(reg);
 }

@@ -96,6 +96,7 @@ struct reg_server {
 	size_t n_transfer_notify;
 	char *identity; /* id.server answer, default the host name */
 	char *version;  /* version.server answer, default "srvd <version>" */
+	int watch;      /* 1 (default): reload when a file in `watch` changes */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone
@@ -116,6 +117,11 @@ struct registry {
 	size_t n_services;
 	struct reg_zone *zones;
 	size_t n_zones;
+	/* what a reload on file change watches: the main file, every include
+	 * glob (joined to its file's folder) and every zone file, as paths
+	 * whose last component may be a glob pattern */
+	char **watch;
+	size_t n_watch;
 };
 
 /* Collected errors of one load, each a whole line
@@ -159,7 +165,52 @@ void registry_free(struct registry *reg);
 /* Frees the lines of errs and zeroes it; accepts NULL. */
 void registry_errors_clear(struct reg_errors *errs);
 
+/* A 64-bit digest of everything in reg that can alter an answer: the
+ * services, their instances and checks, the zone, SOA, NS, TTLs, limits
+ * and the static zone records. Listen addresses, the control API and
+ * server.watch are left out. Equal digests mean a reload changes no answer
+ * (up to a 2^-64 collision). Borrows reg for the call. */
+uint64_t registry_digest(const struct registry *reg);
+
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);
+
+/* Fragments (fragment.c): one-service files `NAME.yaml` in the include
+ * folder, written by the control API so that YAML stays the one source of
+ * truth. Functions return 0 or a negative errno code. */
+
+/* Where the fragment text puts the first line and column of the body. */
+#define REG_FRAGMENT_BODY_LINE 4
+#define REG_FRAGMENT_BODY_COL  5
+
+/* 1 if name can name a service (a DNS label), else 0. */
+int registry_fragment_name_ok(const char *name);
+
+/* Finds the folder of the first `include:` glob of main_file and checks that
+ * the glob loads NAME.yaml. Sets *dir (caller frees). Errors, with a message
+ * in err: -ENOENT (no include:), -EINVAL (the glob would not load NAME.yaml,
+ * or the folder is a pattern), -EIO (main_file unreadable), -ENOMEM. */
+int registry_fragment_dir(const char *main_file, const char *name, char **dir, char *err,
+                          size_t errlen);
+
+/* The text of NAME.yaml for one service whose mapping is body (JSON or
+ * YAML, len bytes), indented under `services: NAME:` from
+ * REG_FRAGMENT_BODY_LINE/COL on. Returns NULL on out of memory; caller frees. */
+char *registry_fragment_text(const char *name, const char *body, size_t len);
+
+/* Validates fragment text with the registry's schema on its own (no main
+ * file: collisions with it show at reload). file names it in messages.
+ * Returns 0, or -1 with the errors in errs as registry_load_string(). */
+int registry_fragment_check(const char *text, const char *file, struct reg_errors *errs);
+
+/* Reads dir/NAME.yaml into *text (caller frees); -ENOENT if there is none. */
+int registry_fragment_read(const char *dir, const char *name, char **text);
+
+/* Replaces dir/NAME.yaml with text atomically (hidden temp file, fsync,
+ * rename, fsync of dir); creates dir if missing. */
+int registry_fragment_write(const char *dir, const char *name, const char *text);
+
+/* Removes dir/NAME.yaml and fsyncs dir; -ENOENT if there is none. */
+int registry_fragment_remove(const char *dir, const char *name);
 
 #endif

@@ -22,6 +22,7 @@ _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 
 static const char *const policy_names[] = {"round-robin", "random", "weighted", "fixed", NULL};
 static const char *const check_names[] = {"tcp", "http", "none", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 
 const char *registry_policy_name(enum reg_policy policy)
 {
@@ -164,6 +165,8 @@ static const struct sch_item server_items[] = {
      "id.server answer, default: the host name"},
     {"version", SCH_STRING, 0, 0, "srvd " PACKAGE_VERSION, 0, 0, SR(version), NULL, NULL, NULL,
      "version.server answer"},
+    {"watch", SCH_ENUM, 0, 0, "true", 0, 0, SR(watch), NULL, bool_names, NULL,
+     "reload when the registry, an include or a zone file changes (inotify)"},
 };
 const struct sch_table reg_server_table = {server_items,
                                            sizeof(server_items) / sizeof(server_items[0]), NULL};

@@ -3,3 +3,4 @@ include tests/unit/registry.mk
 include tests/unit/dns.mk
 include tests/unit/server.mk
 include tests/unit/health.mk
+include tests/unit/api.mk

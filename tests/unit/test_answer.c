@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/answer_util.h"
 
@@ -209,6 +210,10 @@ START_TEST(apex)
 	ck_assert_str_eq(tu_rdf(an, 0, 0), "ns1.svc.example.");
 	ck_assert_str_eq(tu_rdf(an, 1, 0), "ns2.svc.example.");
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(an, 0)), 3600);
+	/* RFC 1034 4.3.2 step 6: ns1 has an A in static.zone, ns2 nothing */
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "ns1.svc.example.");
+	ck_assert_str_eq(tu_rdf(ldns_pkt_additional(p), 0, 0), "127.0.0.1");
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_MX);
@@ -332,6 +337,9 @@ START_TEST(static_records)
 	assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 2), "389");
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "ldap.svc.example.");
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "ldap.svc.example.");
+	ck_assert_str_eq(tu_rdf(ldns_pkt_additional(p), 0, 0), "192.0.2.40");
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "ns1.svc.example.", LDNS_RR_TYPE_A);
@@ -383,6 +391,12 @@ START_TEST(static_zone)
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "ns.static.example.");
 	ck_assert_uint_eq(
 	    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 2)), 7);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "static.example.", LDNS_RR_TYPE_NS);
+	assert_ok(p, 1);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "ns.static.example.");
+	ck_assert_str_eq(tu_rdf(ldns_pkt_additional(p), 0, 0), "192.0.2.53");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "host.static.example.", LDNS_RR_TYPE_AAAA);
 	assert_ok(p, 1);
@@ -486,6 +500,339 @@ START_TEST(scale)
 }
 END_TEST
 
+/* Deviations from NSD/Knot and the RFCs found in review: a table of its own,
+ * with a zone file written to a temporary folder. */
+static const char *rfc_zone = "$ORIGIN svc.example.\n"
+                              "$TTL 300\n"
+                              "bar        5  IN A     192.0.2.5\n"
+                              "bar        50 IN A     192.0.2.6\n"
+                              "bar        50 IN AAAA  2001:db8::5\n"
+                              "loop1         IN CNAME loop2\n"
+                              "loop2         IN CNAME loop1\n"
+                              "self          IN CNAME self\n"
+                              "gone          IN CNAME nothere\n"
+                              "chain         IN CNAME gone\n"
+                              "farther       IN CNAME nope.static.example.\n"
+                              "tohost        IN CNAME host.static.example.\n"
+                              "mail          IN MX    10 mx1\n"
+                              "mail          IN MX    20 MX1\n"
+                              "mail          IN MX    30 mx2\n"
+                              "mail          IN MX    40 mx.elsewhere.example.net.\n"
+                              "mx1           IN A     192.0.2.25\n"
+                              "mx2           IN A     192.0.2.26\n"
+                              "mx2           IN AAAA  2001:db8::26\n"
+                              "_inst._tcp    IN SRV   0 0 80 d1.dup.svc.example.\n"
+                              "_inst._tcp    IN SRV   0 0 81 bar\n";
+
+static const char *rfc_yaml_fmt =
+    "server:\n"
+    "  zone: svc.example.\n"
+    "  ttl: 5\n"
+    "  max_answers: 8\n"
+    "  soa: {mname: ns1.svc.example., rname: hostmaster.svc.example., ttl: 3600,\n"
+    "        refresh: 3600, retry: 600, expire: 86400, minimum: 5}\n"
+    "  ns: [ns1.svc.example.]\n"
+    "zones: [other.zone, %s]\n"
+    "defaults:\n"
+    "  policy: fixed\n"
+    "  check: {type: none}\n"
+    "services:\n"
+    "  dup:\n"
+    "    port: 80\n"
+    "    tags: [t]\n"
+    "    instances:\n"
+    "      - {name: d1, address: 192.0.2.1}\n"
+    "      - {name: d2, address: 192.0.2.1, port: 81}\n"
+    "      - {name: d3, address: 192.0.2.2}\n"
+    "      - {name: d4, address: \"2001:db8::1\"}\n"
+    "      - {name: d5, address: \"2001:db8::1\", port: 81}\n"
+    "%s";
+
+/* `cap-<policy>`: max_answers 2, three instances on one address first */
+static const char *cap_fmt = "  cap-%s:\n"
+                             "    policy: %s\n"
+                             "    max_answers: 2\n"
+                             "    port: 80\n"
+                             "    instances:\n"
+                             "      - {name: a1, address: 192.0.2.1}\n"
+                             "      - {name: a2, address: 192.0.2.1, port: 81}\n"
+                             "      - {name: a3, address: 192.0.2.1, port: 82}\n"
+                             "      - {name: a4, address: 192.0.2.2}\n"
+                             "      - {name: a5, address: 192.0.2.3}\n";
+
+static const char *policies[4] = {"fixed", "round-robin", "random", "weighted"};
+
+static struct dns_table *rt;
+
+static void rfc_setup(void)
+{
+	char dir[] = "/tmp/srvd-test-XXXXXX", path[64], text[8192], caps[4096];
+	size_t n = 0;
+	FILE *f;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/rfc.zone", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(rfc_zone, f);
+	ck_assert_int_eq(fclose(f), 0);
+	for (int i = 0; i < 4; i++)
+		n +=
+		    (size_t)snprintf(caps + n, sizeof(caps) - n, cap_fmt, policies[i], policies[i]);
+	snprintf(text, sizeof(text), rfc_yaml_fmt, path, caps);
+	rt = tu_table(text);
+	unlink(path);
+	rmdir(dir);
+	ctx = dns_ctx_create(42);
+	ck_assert_ptr_nonnull(ctx);
+}
+
+static void rfc_teardown(void)
+{
+	dns_table_free(rt);
+	dns_ctx_free(ctx);
+}
+
+/* The rdata field 0 of every answer record, joined by ' '. */
+static const char *answer_rdata(const ldns_pkt *p)
+{
+	static char buf[1024];
+	const ldns_rr_list *an = ldns_pkt_answer(p);
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < tu_count(an); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " " : "",
+		                      tu_rdf(an, i, 0));
+	return buf;
+}
+
+/* RFC 2181 5: instances sharing an address give one record of the RRset */
+START_TEST(duplicate_addresses)
+{
+	ldns_pkt *p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 2);
+	ck_assert_str_eq(answer_rdata(p), "192.0.2.1 192.0.2.2");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ck_assert_str_eq(answer_rdata(p), "2001:db8::1");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, rt, "t.dup.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 2);
+	ck_assert_str_eq(answer_rdata(p), "192.0.2.1 192.0.2.2");
+	ldns_pkt_free(p);
+	/* ANY takes the A RRset, deduplicated as well */
+	p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_ANY);
+	assert_ok(p, 2);
+	ldns_pkt_free(p);
+
+	/* SRV: one per instance (ports differ); each target's address once */
+	p = tu_q(ctx, rt, "_dup._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 5);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 5);
+	for (size_t i = 0; i < 5; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "d%zu.dup.svc.example.", i + 1);
+		ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), i), want);
+		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), i, 3), want);
+	}
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/* max_answers counts distinct addresses, whatever the policy */
+START_TEST(duplicates_and_max_answers)
+{
+	for (int k = 0; k < 4; k++) {
+		char name[64];
+		int seen[4] = {0};
+		snprintf(name, sizeof(name), "cap-%s.svc.example.", policies[k]);
+		for (int i = 0; i < 300; i++) {
+			ldns_pkt *p = tu_q(ctx, rt, name, LDNS_RR_TYPE_A);
+			const ldns_rr_list *an;
+			int a, b;
+			assert_ok(p, 2);
+			an = ldns_pkt_answer(p);
+			ck_assert_int_eq(sscanf(tu_rdf(an, 0, 0), "192.0.2.%d", &a), 1);
+			ck_assert_int_eq(sscanf(tu_rdf(an, 1, 0), "192.0.2.%d", &b), 1);
+			ck_assert_int_ne(a, b);
+			ck_assert(a >= 1 && a <= 3 && b >= 1 && b <= 3);
+			seen[a]++;
+			seen[b]++;
+			if (k == 0)
+				ck_assert_str_eq(answer_rdata(p), "192.0.2.1 192.0.2.2");
+			ldns_pkt_free(p);
+		}
+		/* every address takes part, except under `fixed` */
+		if (k > 0)
+			ck_assert(seen[1] > 0 && seen[2] > 0 && seen[3] > 0);
+	}
+}
+END_TEST
+
+/* RFC 2181 5.2: one TTL per RRset, the lowest */
+START_TEST(rrset_ttl)
+{
+	ldns_pkt *p = tu_q(ctx, rt, "bar.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 2);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 5);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 1)), 5);
+	ldns_pkt_free(p);
+	/* another RRset of the same owner keeps its own */
+	p = tu_q(ctx, rt, "bar.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 50);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/* A loop is followed until a name repeats: each CNAME once (NSD, Knot) */
+START_TEST(cname_loops)
+{
+	ldns_pkt *p = tu_q(ctx, rt, "loop1.svc.example.", LDNS_RR_TYPE_A);
+	const ldns_rr_list *an;
+	assert_ok(p, 2);
+	an = ldns_pkt_answer(p);
+	ck_assert_str_eq(tu_owner(an, 0), "loop1.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 0, 0), "loop2.svc.example.");
+	ck_assert_str_eq(tu_owner(an, 1), "loop2.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, 1, 0), "loop1.svc.example.");
+	ldns_pkt_free(p);
+	p = tu_q(ctx, rt, "self.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "self.svc.example.");
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/* RFC 6604: the rcode follows the last name of the chain */
+START_TEST(cname_to_nothing)
+{
+	ldns_pkt *p = tu_q(ctx, rt, "gone.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "nothere.svc.example.");
+	assert_neg_soa(p, "svc.example.", 5);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, rt, "chain.svc.example.", LDNS_RR_TYPE_TXT);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 2);
+	assert_neg_soa(p, "svc.example.", 5);
+	ldns_pkt_free(p);
+	/* into another served zone: its SOA */
+	p = tu_q(ctx, rt, "farther.svc.example.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 1);
+	assert_neg_soa(p, "static.example.", 60);
+	ldns_pkt_free(p);
+	/* a target there without the type: NODATA with that zone's SOA */
+	p = tu_q(ctx, rt, "tohost.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 1);
+	assert_neg_soa(p, "static.example.", 60);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, rt, "tohost.svc.example.", LDNS_RR_TYPE_AAAA);
+	assert_ok(p, 2);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "2001:db8::53");
+	ldns_pkt_free(p);
+	/* asking for the CNAME itself: no chase, NOERROR */
+	p = tu_q(ctx, rt, "gone.svc.example.", LDNS_RR_TYPE_CNAME);
+	assert_ok(p, 1);
+	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/* RFC 1034 4.3.2 step 6 for static NS, MX and SRV */
+START_TEST(static_additional)
+{
+	ldns_pkt *p = tu_q(ctx, rt, "mail.svc.example.", LDNS_RR_TYPE_MX);
+	const ldns_rr_list *ad;
+	assert_ok(p, 4);
+	ad = ldns_pkt_additional(p);
+	/* mx1 once for both MX naming it (letter case aside), then mx2's A and
+	 * AAAA; nothing for the name outside our data */
+	ck_assert_uint_eq(tu_count(ad), 3);
+	ck_assert_str_eq(tu_owner(ad, 0), "mx1.svc.example.");
+	ck_assert_str_eq(tu_rdf(ad, 0, 0), "192.0.2.25");
+	ck_assert_str_eq(tu_owner(ad, 1), "mx2.svc.example.");
+	ck_assert_str_eq(tu_rdf(ad, 1, 0), "192.0.2.26");
+	ck_assert_str_eq(tu_owner(ad, 2), "mx2.svc.example.");
+	ck_assert_str_eq(tu_rdf(ad, 2, 0), "2001:db8::26");
+	ldns_pkt_free(p);
+
+	/* SRV to an instance name and to a static name with two RRsets */
+	p = tu_q(ctx, rt, "_inst._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	assert_ok(p, 2);
+	ad = ldns_pkt_additional(p);
+	ck_assert_uint_eq(tu_count(ad), 4);
+	ck_assert_str_eq(tu_owner(ad, 0), "d1.dup.svc.example.");
+	ck_assert_str_eq(tu_rdf(ad, 0, 0), "192.0.2.1");
+	ck_assert_str_eq(tu_owner(ad, 1), "bar.svc.example.");
+	ck_assert_str_eq(tu_owner(ad, 3), "bar.svc.example.");
+	ck_assert_str_eq(tu_rdf(ad, 3, 0), "2001:db8::5");
+	ldns_pkt_free(p);
+
+	/* the apex NS: no address for ns1 in this table, nothing added */
+	p = tu_q(ctx, rt, "svc.example.", LDNS_RR_TYPE_NS);
+	assert_ok(p, 1);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 0);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/* Additional records that do not fit are left out whole, without TC. */
+START_TEST(static_additional_fit)
+{
+	char dir[] = "/tmp/srvd-test-XXXXXX", path[64], text[1024];
+	struct dns_table *tb;
+	ldns_pkt *p;
+	FILE *f;
+	size_t len;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mx.zone", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("$ORIGIN svc.example.\n$TTL 300\n", f);
+	for (int i = 1; i <= 12; i++) {
+		/* a two-record RRset as the fourth target */
+		if (i == 4)
+			fputs("big IN MX 99 two\ntwo IN A 192.0.2.101\ntwo IN A 192.0.2.102\n", f);
+		fprintf(f, "big IN MX %d h%02d\nh%02d IN A 192.0.2.%d\n", i, i, i, i);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(text, sizeof(text),
+	         "server: {zone: svc.example., ns: [ns1.svc.example.]}\nzones: [%s]\n"
+	         "services: {}\n",
+	         path);
+	tb = tu_table(text);
+	unlink(path);
+	rmdir(dir);
+	/* 12 + 21 + 13 MX of 2 + 10 + 2 + 17 = 436 of 512: 76 left. h01..h03
+	 * take 48; `two` needs 32 of the 28 left and is left out whole, so h04
+	 * still fits, then nothing */
+	p = tu_ask(ctx, tb, "big.svc.example.", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, NULL, &len);
+	assert_ok(p, 13);
+	ck_assert_uint_eq(len, 436 + 4 * 16);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 4);
+	for (size_t i = 0; i < 4; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "h%02zu.svc.example.", i + 1);
+		ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), i), want);
+	}
+	ldns_pkt_free(p);
+	/* with room, all of them */
+	{
+		struct tu_opts o = {.edns = 1, .edns_size = 4096};
+		p = tu_ask(ctx, tb, "big.svc.example.", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, &o,
+		           &len);
+		assert_ok(p, 13);
+		ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)),
+		                  12 + 2); /* ldns keeps OPT apart */
+		ldns_pkt_free(p);
+	}
+	dns_table_free(tb);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("answer");
@@ -502,6 +849,16 @@ static Suite *suite(void)
 	tcase_add_test(tc, static_zone);
 	tcase_add_test(tc, any_minimal);
 	tcase_add_test(tc, table_size);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("rfc");
+	tcase_add_checked_fixture(tc, rfc_setup, rfc_teardown);
+	tcase_add_test(tc, duplicate_addresses);
+	tcase_add_test(tc, duplicates_and_max_answers);
+	tcase_add_test(tc, rrset_ttl);
+	tcase_add_test(tc, cname_loops);
+	tcase_add_test(tc, cname_to_nothing);
+	tcase_add_test(tc, static_additional);
+	tcase_add_test(tc, static_additional_fit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scale");
 	tcase_add_checked_fixture(tc, setup, teardown);

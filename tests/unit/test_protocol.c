@@ -168,11 +168,79 @@ START_TEST(counts)
 	assert_error(&p, 1, 0);
 	header(&p, 0, 1, 1, 0, 0);
 	question(&p);
-	pbytes(&p, "\xC0\x0C\x00\x01\x00\x01\x00\x00\x00\x05\x00\x04\x01\x02\x03\x04", 16);
-	assert_error(&p, 1, 1);
+	assert_error(&p, 1, 1); /* the answer record is missing */
 	header(&p, 0, 1, 0, 1, 0);
 	question(&p);
 	assert_error(&p, 1, 1); /* the authority record is missing too */
+}
+END_TEST
+
+/* Records in the answer and authority sections of a query are skipped with
+ * every bound checked (an IXFR query carries the client's SOA, RFC 1995 3);
+ * an OPT there is still FORMERR. */
+START_TEST(answer_and_authority_records)
+{
+	static const uint8_t a_rr[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4};
+	/* the client's SOA, owner the question name: mname ".", rname ".",
+	 * serial 7, then refresh, retry, expire and minimum 0 */
+	static const uint8_t soa_rr[34] = {0xC0, 0x0C, 0,  6, 0, 1, 0, 0, 0,
+	                                   0,    0,    22, 0, 0, 0, 0, 0, 7};
+	static const uint8_t opt_rr[] = {0, 0, 41, 4, 0xD0, 0, 0, 0, 0, 0, 0};
+	struct pkt p;
+	size_t n;
+
+	/* `dig svc.example IXFR=1`: REFUSED like AXFR, not FORMERR */
+	header(&p, 0, 1, 0, 1, 0);
+	pbytes(&p, "\3svc\7example\0", 13);
+	p16(&p, 251);
+	p16(&p, 1);
+	pbytes(&p, soa_rr, sizeof(soa_rr));
+	n = tu_raw(ctx, t, p.b, p.n, DNS_TCP, out);
+	ck_assert_uint_eq(n, 12 + 17);
+	ck_assert_int_eq(rcode_of(out), 5);
+	ck_assert_uint_eq(count(out, 0), 1);
+	ck_assert_mem_eq(out + 12, p.b + 12, 17);
+
+	/* a query with answer and authority records is answered normally */
+	header(&p, 0, 1, 1, 1, 0);
+	question(&p);
+	pbytes(&p, a_rr, sizeof(a_rr));
+	pbytes(&p, a_rr, sizeof(a_rr));
+	n = tu_raw(ctx, t, p.b, p.n, DNS_UDP, out);
+	ck_assert_uint_eq(n, 12 + 21 + 2 * 16);
+	ck_assert_int_eq(rcode_of(out), 0);
+	ck_assert(out[2] & 0x04);
+	ck_assert_uint_eq(count(out, 1), 2);
+	ck_assert_uint_eq(count(out, 2), 0);
+	ck_assert_uint_eq(count(out, 3), 0);
+
+	/* ... and with EDNS after them */
+	header(&p, 0, 1, 0, 1, 1);
+	question(&p);
+	pbytes(&p, a_rr, sizeof(a_rr));
+	opt(&p, 0, NULL, 0);
+	n = tu_raw(ctx, t, p.b, p.n, DNS_UDP, out);
+	ck_assert_int_eq(rcode_of(out), 0);
+	ck_assert_uint_eq(count(out, 1), 2);
+	ck_assert_uint_eq(count(out, 3), 1);
+
+	/* OPT in authority or answer, a record running past the end, a bad
+	 * owner name: FORMERR */
+	for (int sec = 0; sec < 2; sec++) {
+		header(&p, 0, 1, sec == 0, sec == 1, 0);
+		question(&p);
+		pbytes(&p, opt_rr, sizeof(opt_rr));
+		assert_error(&p, 1, 1);
+	}
+	header(&p, 0, 1, 0, 1, 0);
+	question(&p);
+	pbytes(&p, a_rr, sizeof(a_rr) - 1);
+	assert_error(&p, 1, 1);
+	header(&p, 0, 1, 0, 1, 0);
+	question(&p);
+	pbytes(&p, "\xC0\x30", 2); /* a pointer forwards */
+	pbytes(&p, a_rr + 2, sizeof(a_rr) - 2);
+	assert_error(&p, 1, 1);
 }
 END_TEST
 
@@ -551,6 +619,69 @@ START_TEST(sizes)
 }
 END_TEST
 
+/* 2,000 SRV records do not fit in 65535 bytes: over TCP the answer keeps
+ * the whole records that fit, with TC; over UDP it stays empty with TC. */
+START_TEST(tcp_partial)
+{
+	size_t cap = 2000 * 80 + 512, n = 0, len;
+	char *y = malloc(cap);
+	struct dns_table *tb;
+	struct tu_opts tcp = {.transport = DNS_TCP}, udp = {.edns = 1};
+	ldns_pkt *p;
+	const ldns_rr_list *an;
+	ck_assert_ptr_nonnull(y);
+	n += (size_t)snprintf(y + n, cap - n,
+	                      "server: {zone: svc.example., max_answers: 0}\n"
+	                      "defaults: {policy: fixed, check: {type: none}}\n"
+	                      "services:\n  many:\n    port: 80\n    instances:\n");
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(
+		    y + n, cap - n, "      - {name: i%04d, address: \"2001:db8::%x\"}\n", i, i + 1);
+	tb = tu_table(y);
+	free(y);
+
+	/* SRV: 12 + 28 (question) + 42 per record (2 + 16 + 24): 1559 fit */
+	p = tu_ask(ctx, tb, "_many._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &tcp,
+	           &len);
+	ck_assert_ptr_nonnull(p);
+	ck_assert(ldns_pkt_tc(p));
+	ck_assert(ldns_pkt_aa(p));
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), 0);
+	an = ldns_pkt_answer(p);
+	ck_assert_uint_eq(tu_count(an), (65535 - 12 - 28) / 42);
+	ck_assert_uint_eq(len, 12 + 28 + tu_count(an) * 42);
+	ck_assert_str_eq(tu_rdf(an, 0, 3), "i0000.many.svc.example.");
+	ck_assert_str_eq(tu_rdf(an, tu_count(an) - 1, 3), "i1558.many.svc.example.");
+	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 0);
+	ldns_pkt_free(p);
+
+	/* with EDNS the OPT keeps its room */
+	tcp.edns = 1;
+	p = tu_ask(ctx, tb, "_many._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &tcp,
+	           &len);
+	ck_assert(ldns_pkt_tc(p));
+	ck_assert(ldns_pkt_edns(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), (65535 - 12 - 28 - 11) / 42);
+	ldns_pkt_free(p);
+
+	/* UDP: empty with TC, the client retries over TCP */
+	p = tu_ask(ctx, tb, "_many._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &udp,
+	           &len);
+	ck_assert(ldns_pkt_tc(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 0);
+	ldns_pkt_free(p);
+
+	/* AAAA: 2,000 x 30 fits whole, no TC */
+	tcp.edns = 0;
+	p = tu_ask(ctx, tb, "many.svc.example.", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, &tcp, &len);
+	ck_assert(!ldns_pkt_tc(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), 2000);
+	ldns_pkt_free(p);
+	dns_table_free(tb);
+}
+END_TEST
+
 START_TEST(small_outcap)
 {
 	struct pkt p;
@@ -576,6 +707,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, case_and_rd);
 	tcase_add_test(tc, drops);
 	tcase_add_test(tc, counts);
+	tcase_add_test(tc, answer_and_authority_records);
 	tcase_add_test(tc, opcodes);
 	tcase_add_test(tc, bad_names);
 	tcase_add_test(tc, opt_records);
@@ -586,6 +718,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, mutations);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, small_outcap);
+	tcase_add_test(tc, tcp_partial);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

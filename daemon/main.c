@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* main.c: the front door: flags (SPEC section 1), start-up, signals, shutdown. */
+/* main.c: the command line (SPEC section 1); daemon.c runs the rest. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -19,9 +18,8 @@
 #include <yaml.h>
 
 #include "common/log.h"
+#include "daemon/daemon.h"
 #include "dns/server.h"
-#include "dns/table.h"
-#include "health/health.h"
 #include "registry/registry.h"
 
 #define EXIT_RUNTIME 1
@@ -219,152 +217,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-static void on_stop(evutil_socket_t sig, short what, void *arg)
-{
-	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	event_base_loopbreak(arg);
-}
-
-static void on_hup(evutil_socket_t sig, short what, void *arg)
-{
-	log_warn("reload: not yet supported");
-}
-
-/* The served set changed: SOA serial up, so secondaries and caches notice. */
-static void on_health_change(void *arg)
-{
-	dns_table_bump_serial(arg);
-}
-
-struct ready_poll {
-	struct health *health;
-	struct dns_table *table;
-	struct event *ev;
-};
-
-/* `_ready` answers once every checked instance has a first result. */
-static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct ready_poll *rp = arg;
-
-	if (!health_first_round_done(rp->health))
-		return;
-	dns_table_set_ready(rp->table, 1);
-	event_del(rp->ev);
-}
-
-static size_t count_instances(const struct registry *reg)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < reg->n_services; i++)
-		n += reg->services[i].n_instances;
-	return n;
-}
-
-static int run(const struct options *o)
-{
-	struct reg_errors errs = {0};
-	struct registry *reg = NULL;
-	struct dns_table *table = NULL;
-	struct dns_server *srv = NULL;
-	struct event_base *base = NULL;
-	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-	struct dns_server_config cfg = {0};
-	struct health *health = NULL;
-	struct ready_poll rp = {0};
-	const struct timeval poll_tv = {0, 20000};
-	char err[512];
-	int status = EXIT_RUNTIME;
-
-	if (registry_load_file(o->config, &reg, &errs) < 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.lines[i]);
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load\n", o->config);
-		status = EXIT_CONFIG;
-		goto finish;
-	}
-	if (dns_table_build(reg, (uint32_t)time(NULL), &table, err, sizeof(err)) < 0) {
-		log_err("%s: %s", o->config, err);
-		status = EXIT_CONFIG;
-		goto finish;
-	}
-	base = event_base_new();
-	if (!base) {
-		log_err("out of memory");
-		goto finish;
-	}
-	/* probes run on this (the main) base, never in a DNS worker; the table
-	 * reads their state, so bind it before any worker answers */
-	if (health_create(base, reg, on_health_change, table, &health) < 0) {
-		log_err("cannot set up health checks: out of memory");
-		goto finish;
-	}
-	if (dns_table_bind_health(table, health) < 0) {
-		log_err("health state does not match the answer table");
-		goto finish;
-	}
-	rp.health = health;
-	rp.table = table;
-	rp.ev = event_new(base, -1, EV_PERSIST, on_ready_poll, &rp);
-	if (!rp.ev || event_add(rp.ev, &poll_tv) < 0) {
-		log_err("out of memory");
-		goto finish;
-	}
-	/* Signals first: once a worker answers, a test or an init system may
-	 * already send SIGTERM, and it must find our handler. */
-	ev_term = evsignal_new(base, SIGTERM, on_stop, base);
-	ev_int = evsignal_new(base, SIGINT, on_stop, base);
-	ev_hup = evsignal_new(base, SIGHUP, on_hup, base);
-	if (!ev_term || !ev_int || !ev_hup || event_add(ev_term, NULL) < 0 ||
-	    event_add(ev_int, NULL) < 0 || event_add(ev_hup, NULL) < 0) {
-		log_err("cannot set up signal handling");
-		goto finish;
-	}
-	cfg.listen = o->n_listen ? o->listen : reg->server.listen;
-	cfg.n_listen = o->n_listen ? o->n_listen : reg->server.n_listen;
-	cfg.n_workers = o->workers;
-	cfg.table = table;
-	if (dns_server_create(&cfg, &srv, err, sizeof(err)) < 0 ||
-	    dns_server_start(srv, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto finish;
-	}
-	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
-	         reg->server.zone, reg->n_services, count_instances(reg), o->workers);
-	if (health_start(health) < 0) {
-		log_err("cannot start health checks: out of memory");
-		goto finish;
-	}
-	on_ready_poll(-1, 0, &rp); /* nothing checked: ready at once */
-	if (event_base_dispatch(base) < 0) {
-		log_err("main event loop failed");
-		goto finish;
-	}
-	dns_server_stop(srv);
-	log_info("stopped");
-	status = 0;
-finish:
-	dns_server_free(srv);
-	if (rp.ev)
-		event_free(rp.ev);
-	/* workers are gone: nothing reads the health state any more */
-	health_free(health);
-	if (ev_term)
-		event_free(ev_term);
-	if (ev_int)
-		event_free(ev_int);
-	if (ev_hup)
-		event_free(ev_hup);
-	if (base)
-		event_base_free(base);
-	dns_table_free(table);
-	registry_free(reg);
-	registry_errors_clear(&errs);
-	return status;
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -385,5 +237,5 @@ int main(int argc, char **argv)
 		log_err("libevent: cannot enable threads");
 		return EXIT_RUNTIME;
 	}
-	return run(&o);
+	return daemon_run(&(struct daemon_options){o.config, o.listen, o.n_listen, o.workers});
 }

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* api_int.h: what api.c (server, routing, auth) and services.c (the
+ * /v1/services routes) share; not for other modules. */
+#ifndef SRVD_API_INT_H
+#define SRVD_API_INT_H
+
+#include <stddef.h>
+
+struct evhttp_request;
+struct json;
+struct daemon;
+struct reg_errors;
+
+#define API_MAX_BODY      (1024 * 1024)
+#define API_HTTP_CONFLICT 409 /* not among libevent's HTTP_* codes */
+
+struct api {
+	struct event_base *base;
+	struct daemon *d;
+	struct evhttp *http;
+	char *token;
+	size_t token_len;
+};
+
+/* Sends buf (taken over) as application/json with status code. */
+void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf);
+
+/* Sends {"errors": [{"message": msg}]} with status code. */
+void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes errs as the members of a JSON array of error objects. Lines from
+ * a fragment check (in_body) get line and column relative to the body. */
+void api_json_errors(struct json *j, const struct reg_errors *errs, int in_body);
+
+/* The /v1/services routes; name is NULL for the collection. */
+void api_services_get(struct api *api, struct evhttp_request *req, const char *name);
+void api_services_put(struct api *api, struct evhttp_request *req, const char *name);
+void api_services_delete(struct api *api, struct evhttp_request *req, const char *name);
+
+/* Reloads through the daemon and sets *result to "ok" or "unchanged".
+ * Returns daemon_reload()'s result. */
+int api_reload(struct api *api, struct reg_errors *errs, const char **result);
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* metrics.h: the Prometheus text exposition (format 0.0.4) of srvd's
+ * counters, from plain snapshots so it can be tested without a daemon. */
+#ifndef SRVD_API_METRICS_H
+#define SRVD_API_METRICS_H
+
+#include <stdint.h>
+
+struct evbuffer;
+struct registry;
+struct health;
+struct dns_server_stats;
+struct dns_stats;
+struct daemon_reload_stats;
+struct health_counters;
+
+/* Everything /metrics shows; all borrowed for the call. NULL members leave
+ * their families out (reg and health go together). */
+struct metrics_input {
+	const char *version;
+	int64_t started_ms;
+	const struct dns_server_stats *server; /* rcodes, truncated, dropped, tcp */
+	const struct dns_stats *queries;       /* by transport and qtype, malformed, latency */
+	const struct daemon_reload_stats *reloads;
+	const struct health_counters *probes;
+	const struct registry *reg; /* instances by service and state */
+	struct health *health;
+	uint32_t serial;
+};
+
+/* Appends the exposition to out. Returns 0 or -1 on out of memory. */
+int metrics_write(struct evbuffer *out, const struct metrics_input *in);
+
+#endif

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* daemon.c: the running srvd: start-up, signals, readiness, reclamation of
+ * retired tables, the control API, and the accessors of daemon.h.
+ *
+ * Health checker and answer table for one registry go together: the table
+ * points at the checker's per-instance state. A reload (reload.c) retires
+ * the old pair as one, and the pair is freed once no DNS worker holds the
+ * table (checked every DAEMON_RECLAIM_MS, see the scheme in dns/server.c),
+ * so a worker never reads freed table or health memory.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "daemon/daemon_int.h"
+#include "dns/server.h"
+#include "dns/stats.h"
+#include "dns/table.h"
+#include "health/health.h"
+#include "registry/registry.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG  2
+
+int64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t daemon_count_instances(const struct registry *reg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < reg->n_services; i++)
+		n += reg->services[i].n_instances;
+	return n;
+}
+
+/* The served set changed: SOA serial up, so secondaries and caches notice. */
+void daemon_on_health_change(void *arg)
+{
+	struct daemon *d = arg;
+
+	dns_table_bump_serial(d->table);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	event_base_loopbreak(d->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_reload(arg, "SIGHUP", NULL);
+}
+
+static void on_watch(void *arg)
+{
+	daemon_reload(arg, "file change", NULL);
+}
+
+/* `_ready` answers once every checked instance has a first result. */
+static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!health_first_round_done(d->health))
+		return;
+	d->ready = 1;
+	dns_table_set_ready(d->table, 1);
+	event_del(d->ev_ready);
+}
+
+static void free_retired(struct daemon_retired *r)
+{
+	dns_table_free(r->table);
+	health_free(r->health);
+	free(r);
+}
+
+static void on_reclaim(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct daemon_retired **pp = &d->retired;
+
+	while (*pp) {
+		struct daemon_retired *r = *pp;
+
+		if (dns_server_table_in_use(d->srv, r->table)) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		log_debug("reload: freed a retired table");
+		free_retired(r);
+	}
+	if (!d->retired)
+		event_del(d->ev_reclaim);
+}
+
+void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health)
+{
+	const struct timeval tv = {0, DAEMON_RECLAIM_MS * 1000};
+	struct daemon_retired *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		/* cannot track it: leaking is safe, freeing is not */
+		log_err("reload: out of memory; the old table is not freed");
+		return;
+	}
+	r->table = table;
+	r->health = health;
+	r->next = d->retired;
+	d->retired = r;
+	if (!event_pending(d->ev_reclaim, EV_TIMEOUT, NULL))
+		event_add(d->ev_reclaim, &tv);
+}
+
+const struct registry *daemon_registry(const struct daemon *d)
+{
+	return d->reg;
+}
+
+struct health *daemon_health(struct daemon *d)
+{
+	return d->health;
+}
+
+struct dns_table *daemon_table(struct daemon *d)
+{
+	return d->table;
+}
+
+void daemon_dns_stats(const struct daemon *d, struct dns_server_stats *out)
+{
+	if (d->srv)
+		dns_server_get_stats(d->srv, out);
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+int daemon_dns_query_stats(const struct daemon *d, struct dns_stats *out)
+{
+	if (!d->srv)
+		return -1;
+	dns_server_query_stats(d->srv, out);
+	return 0;
+}
+
+void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out)
+{
+	*out = d->stats;
+}
+
+int64_t daemon_started_ms(const struct daemon *d)
+{
+	return d->started_ms;
+}
+
+/* Loads the registry and builds what serves it. Returns 0 or an exit status. */
+static int load_first(struct daemon *d)
+{
+	struct reg_errors errs = {NULL, 0};
+	char err[512];
+	int status = EXIT_CONFIG;
+
+	if (registry_load_file(d->opt->config, &d->reg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		if (errs.n == 0)
+			fprintf(stderr, "%s: cannot load\n", d->opt->config);
+		goto finish;
+	}
+	d->digest = registry_digest(d->reg);
+	if (dns_table_build(d->reg, (uint32_t)time(NULL), &d->table, err, sizeof(err)) < 0) {
+		log_err("%s: %s", d->opt->config, err);
+		goto finish;
+	}
+	status = EXIT_RUNTIME;
+	/* probes run on this (the main) base, never in a DNS worker; the table
+	 * reads their state, so bind it before any worker answers */
+	if (health_create(d->base, d->reg, daemon_on_health_change, d, &d->health) < 0) {
+		log_err("cannot set up health checks: out of memory");
+		goto finish;
+	}
+	if (dns_table_bind_health(d->table, d->health) < 0) {
+		log_err("health state does not match the answer table");
+		goto finish;
+	}
+	status = 0;
+finish:
+	registry_errors_clear(&errs);
+	return status;
+}
+
+static int setup_events(struct daemon *d)
+{
+	const struct timeval poll_tv = {0, 20000};
+
+	d->ev_ready = event_new(d->base, -1, EV_PERSIST, on_ready_poll, d);
+	d->ev_reclaim = event_new(d->base, -1, EV_PERSIST, on_reclaim, d);
+	if (!d->ev_ready || !d->ev_reclaim || event_add(d->ev_ready, &poll_tv) < 0) {
+		log_err("out of memory");
+		return -1;
+	}
+	/* Signals first: once a worker answers, a test or an init system may
+	 * already send SIGTERM, and it must find our handler. */
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_stop, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_stop, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	if (!d->ev_term || !d->ev_int || !d->ev_hup || event_add(d->ev_term, NULL) < 0 ||
+	    event_add(d->ev_int, NULL) < 0 || event_add(d->ev_hup, NULL) < 0) {
+		log_err("cannot set up signal handling");
+		return -1;
+	}
+	/* without inotify srvd still serves and reloads on SIGHUP */
+	if (daemon_watch_create(d->base, on_watch, d, &d->watch) < 0)
+		log_warn("watch: cannot use inotify; reload with SIGHUP");
+	else if (d->reg->server.watch)
+		daemon_watch_set(d->watch, d->reg->watch, d->reg->n_watch);
+	return 0;
+}
+
+static void free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+static void teardown(struct daemon *d)
+{
+	api_free(d->api);
+	/* workers are gone after this: nothing reads any table any more */
+	dns_server_free(d->srv);
+	while (d->retired) {
+		struct daemon_retired *r = d->retired;
+		d->retired = r->next;
+		free_retired(r);
+	}
+	daemon_watch_free(d->watch);
+	free_event(d->ev_ready);
+	free_event(d->ev_reclaim);
+	health_free(d->health);
+	free_event(d->ev_term);
+	free_event(d->ev_int);
+	free_event(d->ev_hup);
+	if (d->base)
+		event_base_free(d->base);
+	dns_table_free(d->table);
+	registry_free(d->reg);
+}
+
+int daemon_run(const struct daemon_options *o)
+{
+	struct daemon d = {.opt = o};
+	struct dns_server_config cfg = {0};
+	char err[512];
+	int status = EXIT_RUNTIME;
+
+	d.base = event_base_new();
+	if (!d.base) {
+		log_err("out of memory");
+		goto finish;
+	}
+	status = load_first(&d);
+	if (status != 0)
+		goto finish;
+	status = EXIT_RUNTIME;
+	if (setup_events(&d) < 0)
+		goto finish;
+	cfg.listen = o->n_listen ? o->listen : d.reg->server.listen;
+	cfg.n_listen = o->n_listen ? o->n_listen : d.reg->server.n_listen;
+	cfg.n_workers = o->workers;
+	cfg.table = d.table;
+	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0 ||
+	    dns_server_start(d.srv, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto finish;
+	}
+	d.started_ms = daemon_now_ms();
+	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
+	         d.reg->server.zone, d.reg->n_services, daemon_count_instances(d.reg), o->workers);
+	if (d.reg->server.http &&
+	    api_create(d.base, &d, d.reg->server.http, d.reg->server.http_token, &d.api, err,
+	               sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto finish;
+	}
+	if (health_start(d.health) < 0) {
+		log_err("cannot start health checks: out of memory");
+		goto finish;
+	}
+	on_ready_poll(-1, 0, &d); /* nothing checked: ready at once */
+	if (event_base_dispatch(d.base) < 0) {
+		log_err("main event loop failed");
+		goto finish;
+	}
+	api_free(d.api);
+	d.api = NULL;
+	dns_server_stop(d.srv);
+	log_info("stopped");
+	status = 0;
+finish:
+	teardown(&d);
+	return status;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* daemon_int.h: the layout shared by daemon.c, reload.c and watch.c; not for other modules. */
+#ifndef SRVD_DAEMON_INT_H
+#define SRVD_DAEMON_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/daemon.h"
+
+struct event;
+struct event_base;
+struct api;
+struct daemon_watch;
+
+#define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
+#define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+
+/* A table swapped out by a reload, with the checker whose state it points
+ * into: both are freed together once no worker holds the table. */
+struct daemon_retired {
+	struct dns_table *table;
+	struct health *health;
+	struct daemon_retired *next;
+};
+
+struct daemon {
+	const struct daemon_options *opt;
+	struct event_base *base;
+	struct registry *reg;    /* current */
+	struct dns_table *table; /* current, published to the workers */
+	struct health *health;   /* current, for reg and table */
+	uint64_t digest;         /* registry_digest(reg) */
+	struct dns_server *srv;
+	struct api *api;
+	struct daemon_watch *watch;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_ready, *ev_reclaim;
+	struct daemon_retired *retired;
+	int ready; /* `_ready` answered once: stays so across reloads */
+	struct daemon_reload_stats stats;
+	int64_t started_ms;
+};
+
+/* daemon.c */
+int64_t daemon_now_ms(void);
+/* The health checker's change callback (arg: the daemon). */
+void daemon_on_health_change(void *arg);
+/* Queues table and health for freeing once no worker holds table. Takes both. */
+void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
+size_t daemon_count_instances(const struct registry *reg);
+
+/* watch.c: inotify on the folders of the registry's files, debounced. */
+typedef void (*daemon_watch_fn)(void *arg);
+/* Returns 0 and sets *out (free with daemon_watch_free()), or a negative errno. */
+int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg,
+                        struct daemon_watch **out);
+/* Watches the folders of paths (a last component may be a glob) and fires
+ * DAEMON_DEBOUNCE_MS after the last change to a matching name; n 0 stops
+ * watching. Folders that do not exist are skipped (logged at debug). */
+void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n);
+/* Forgets events queued so far and a pending fire: a reload is starting
+ * and reads the files as they are now. */
+void daemon_watch_drain(struct daemon_watch *w);
+void daemon_watch_free(struct daemon_watch *w); /* accepts NULL */
+
+#endif

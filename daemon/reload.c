@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* reload.c: re-reading the registry while serving (SPEC section 5).
+ *
+ * Everything runs on the main thread: the new registry is loaded, its table
+ * built and its checker created while the workers keep answering from the
+ * old table; nothing is touched until all of that succeeded. Then the new
+ * checker takes over the state of the instances that survive, and the table
+ * is published with one atomic swap. The old table and the old checker
+ * (whose state the old table points into) are retired together and freed
+ * once no worker holds the table (server.c, daemon_retire()).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "daemon/daemon_int.h"
+#include "dns/server.h"
+#include "dns/table.h"
+#include "health/health.h"
+#include "registry/registry.h"
+
+/* max(serial + 1, now) in RFC 1982 arithmetic: never backwards, and a
+ * restart (which starts at now) stays ahead of what secondaries saw. */
+static uint32_t next_serial(uint32_t serial)
+{
+	uint32_t next = serial + 1, now = (uint32_t)time(NULL);
+
+	return (int32_t)(now - next) > 0 ? now : next;
+}
+
+static void add_line(struct reg_errors *errs, const char *line)
+{
+	char **grown = realloc(errs->lines, (errs->n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return;
+	errs->lines = grown;
+	if ((grown[errs->n] = strdup(line)))
+		errs->n++;
+}
+
+static int reject(struct daemon *d, const char *why, const struct reg_errors *errs)
+{
+	struct daemon_reload_stats *st = &d->stats;
+
+	st->failed++;
+	st->last_fail_ms = daemon_now_ms();
+	snprintf(st->last_error, sizeof(st->last_error), "%s",
+	         errs->n ? errs->lines[0] : "cannot load");
+	log_err("reload rejected: %zu error%s in %s (%s); still serving serial %u", errs->n,
+	        errs->n == 1 ? "" : "s", d->opt->config, why, dns_table_serial(d->table));
+	for (size_t i = 0; i < errs->n; i++)
+		log_err("%s", errs->lines[i]);
+	return -1;
+}
+
+static int same_listen(const struct reg_server *a, const struct reg_server *b)
+{
+	if (a->n_listen != b->n_listen)
+		return 0;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (a->listen[i].addr_len != b->listen[i].addr_len ||
+		    memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addr_len) != 0)
+			return 0;
+	return 1;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Sockets are bound once, at start: say so when the file asks otherwise. */
+static void warn_restart(const struct daemon *d, const struct registry *old,
+                         const struct registry *reg)
+{
+	if (!d->opt->n_listen && !same_listen(&old->server, &reg->server))
+		log_warn("reload: server.listen changed; the old addresses keep serving until "
+		         "srvd is restarted");
+	if (!same_str(old->server.http, reg->server.http) ||
+	    !same_str(old->server.http_token, reg->server.http_token))
+		log_warn("reload: server.http or server.http_token changed; the control API keeps "
+		         "its settings until srvd is restarted");
+}
+
+static void update_watch(struct daemon *d)
+{
+	if (!d->watch)
+		return;
+	if (d->reg->server.watch)
+		daemon_watch_set(d->watch, d->reg->watch, d->reg->n_watch);
+	else
+		daemon_watch_set(d->watch, NULL, 0);
+}
+
+int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
+{
+	struct reg_errors local = {NULL, 0};
+	struct reg_errors *e = errs ? errs : &local;
+	struct registry *reg = NULL;
+	struct dns_table *table = NULL, *old;
+	struct health *health = NULL;
+	uint64_t digest;
+	uint32_t serial;
+	size_t kept;
+	char err[512], line[1100];
+	int r = -1;
+
+	/* the files are read now: what changed until here needs no second reload */
+	daemon_watch_drain(d->watch);
+	if (registry_load_file(d->opt->config, &reg, e) < 0) {
+		if (e->n == 0)
+			add_line(e, "cannot load the registry");
+		goto reject;
+	}
+	warn_restart(d, d->reg, reg);
+	digest = registry_digest(reg);
+	if (digest == d->digest) {
+		/* same answers: keep table, serial and health; the rest of the
+		 * file (e.g. server.watch) is taken over */
+		registry_free(d->reg);
+		d->reg = reg;
+		d->stats.unchanged++;
+		log_info("reload (%s): nothing that alters an answer changed; serial %u stays", why,
+		         dns_table_serial(d->table));
+		update_watch(d);
+		r = 0;
+		goto done;
+	}
+	serial = next_serial(dns_table_serial(d->table));
+	if (dns_table_build(reg, serial, &table, err, sizeof(err)) < 0) {
+		snprintf(line, sizeof(line), "%s: %s", d->opt->config, err);
+		add_line(e, line);
+		goto reject;
+	}
+	if (health_create(d->base, reg, daemon_on_health_change, d, &health) < 0) {
+		add_line(e, "out of memory");
+		goto reject;
+	}
+	if (dns_table_bind_health(table, health) < 0) {
+		add_line(e, "internal error: health state does not match the answer table");
+		goto reject;
+	}
+	/* nothing fails from here on */
+	kept = health_take_over(health, d->health);
+	if (d->ready)
+		dns_table_set_ready(table, 1);
+	health_start(health);
+	old = dns_server_swap_table(d->srv, table);
+	daemon_retire(d, old, d->health);
+	d->table = table;
+	d->health = health;
+	registry_free(d->reg);
+	d->reg = reg;
+	d->digest = digest;
+	d->stats.ok++;
+	d->stats.last_ok_ms = daemon_now_ms();
+	log_info(
+	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state)",
+	    why, serial, reg->n_services, daemon_count_instances(reg), kept);
+	update_watch(d);
+	registry_errors_clear(&local);
+	return 0;
+reject:
+	health_free(health);
+	dns_table_free(table);
+	registry_free(reg);
+	reject(d, why, e);
+done:
+	registry_errors_clear(&local);
+	return r;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* fragment.c: one-service YAML files in the include folder, written for the control API.
+ *
+ * A fragment is `services: {NAME: BODY}` laid out as block YAML with the
+ * client's body (JSON, which is YAML, or YAML) indented under NAME, so that
+ * the schema code validates it exactly as it would a hand-written file and
+ * errors map back to the body's own lines. Writes are atomic: a hidden temp
+ * file (not matched by the include glob, so a concurrent reload never sees
+ * it half-written), fsync, rename over NAME.yaml, fsync of the folder.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "registry/loader.h"
+#include "registry/registry.h"
+#include "registry/ynode.h"
+
+#define INDENT "    "
+
+int registry_fragment_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 63 || name[0] == '-' || name[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static void ignore_error(void *arg, const char *line)
+{
+	snprintf(arg, 256, "%s", line);
+}
+
+int registry_fragment_dir(const char *main_file, const char *name, char **dir, char *err,
+                          size_t errlen)
+{
+	struct ydoc *doc = NULL;
+	const struct ynode *inc = NULL, *root;
+	char yerr[256] = "", file[80], *pattern = NULL, *slash;
+	int rc = -EINVAL;
+
+	*dir = NULL;
+	if (ydoc_parse_file(main_file, &doc, ignore_error, yerr) < 0) {
+		snprintf(err, errlen, "%s", yerr);
+		return -EIO;
+	}
+	root = doc->root;
+	for (size_t i = 0; root && root->kind == YNODE_MAP && i < root->n; i++)
+		if (strcmp(root->keys[i]->value, "include") == 0)
+			inc = root->items[i];
+	if (inc && inc->kind == YNODE_SEQ)
+		inc = inc->n ? inc->items[0] : NULL;
+	if (!inc || inc->kind != YNODE_SCALAR || !inc->value[0]) {
+		snprintf(err, errlen,
+		         "%s has no include: folder to write services to (add e.g. "
+		         "`include: services.d/*.yaml`)",
+		         main_file);
+		rc = -ENOENT;
+		goto fail;
+	}
+	if (!(pattern = reg_path_join(main_file, inc->value))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	slash = strrchr(pattern, '/');
+	if (slash && strcspn(pattern, "*?[") < (size_t)(slash - pattern)) {
+		snprintf(err, errlen, "the include folder in \"%s\" is itself a pattern",
+		         inc->value);
+		goto fail;
+	}
+	snprintf(file, sizeof(file), "%s.yaml", name);
+	if (fnmatch(slash ? slash + 1 : pattern, file, FNM_PERIOD) != 0) {
+		snprintf(err, errlen, "include: \"%s\" would not load %s", inc->value, file);
+		goto fail;
+	}
+	if (slash == pattern)
+		*dir = strdup("/");
+	else if (slash)
+		*dir = strndup(pattern, (size_t)(slash - pattern));
+	else
+		*dir = strdup(".");
+	rc = *dir ? 0 : -ENOMEM;
+fail:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(pattern);
+	ydoc_free(doc);
+	return rc;
+}
+
+char *registry_fragment_text(const char *name, const char *body, size_t len)
+{
+	/* worst case: every line indented and every byte a tab (two spaces) */
+	size_t cap = 128 + 3 * strlen(name) + 7 * len + 8, n = 0, i = 0;
+	const char *p = body;
+	char *out = malloc(cap);
+	int json;
+
+	if (!out)
+		return NULL;
+	while (p < body + len && strchr(" \t\r\n", *p))
+		p++;
+	/* JSON allows tabs as whitespace, YAML indentation does not */
+	json = p < body + len && (*p == '{' || *p == '[');
+	n = (size_t)snprintf(out, cap,
+	                     "# %s.yaml: written by srvd's control API (PUT /v1/services/%s)\n"
+	                     "services:\n  %s:\n",
+	                     name, name, name);
+	while (i < len) {
+		size_t end = i;
+		while (end < len && body[end] != '\n')
+			end++;
+		memcpy(out + n, INDENT, sizeof(INDENT) - 1);
+		n += sizeof(INDENT) - 1;
+		for (size_t k = i; k < end; k++) {
+			if (json && body[k] == '\t') {
+				out[n++] = ' ';
+				out[n++] = ' ';
+			} else {
+				out[n++] = body[k];
+			}
+		}
+		out[n++] = '\n';
+		i = end + 1;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+int registry_fragment_check(const char *text, const char *file, struct reg_errors *errs)
+{
+	struct registry *reg = NULL;
+	int rc = registry_load_string(text, file, &reg, errs);
+
+	registry_free(reg);
+	return rc;
+}
+
+static char *fragment_path(const char *dir, const char *name, const char *prefix,
+                           const char *suffix)
+{
+	size_t len = strlen(dir) + strlen(name) + strlen(prefix) + strlen(suffix) + 8;
+	char *p = malloc(len);
+
+	if (p)
+		snprintf(p, len, "%s/%s%s.yaml%s", dir, prefix, name, suffix);
+	return p;
+}
+
+int registry_fragment_read(const char *dir, const char *name, char **text)
+{
+	char *path = fragment_path(dir, name, "", ""), *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f = NULL;
+	int rc = 0;
+
+	*text = NULL;
+	if (!path)
+		return -ENOMEM;
+	if (!(f = fopen(path, "r"))) {
+		rc = -errno;
+		goto fail;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *grown = realloc(buf, cap + 65536);
+			if (!grown) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			buf = grown;
+			cap += 65536;
+		}
+		size_t got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		rc = -EIO;
+		goto fail;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	buf = NULL;
+fail:
+	if (f)
+		fclose(f);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int registry_fragment_write(const char *dir, const char *name, const char *text)
+{
+	char *tmp = fragment_path(dir, name, ".", ".XXXXXX");
+	char *path = fragment_path(dir, name, "", "");
+	size_t len = strlen(text), done = 0;
+	int fd = -1, rc = 0, made = 0;
+
+	if (!tmp || !path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	made = 1;
+	if (fchmod(fd, 0644) < 0)
+		goto fail_errno;
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail_errno;
+		done += (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail_errno;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail_errno;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail_errno;
+	rc = sync_dir(dir);
+	goto done;
+fail_errno:
+	rc = -errno;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+done:
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+int registry_fragment_remove(const char *dir, const char *name)
+{
+	char *path = fragment_path(dir, name, "", "");
+	int rc;
+
+	if (!path)
+		return -ENOMEM;
+	rc = unlink(path) < 0 ? -errno : sync_dir(dir);
+	free(path);
+	return rc;
+}
