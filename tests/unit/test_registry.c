@@ -110,7 +110,7 @@ START_TEST(test_example)
 	ck_assert_uint_eq(srv->soa.minimum, 5);
 	ck_assert_uint_eq(srv->n_ns, 1);
 	ck_assert_str_eq(srv->ns[0], "ns1.svc.example.");
-	ck_assert_ptr_null(srv->http);
+	ck_assert_str_eq(srv->http, "127.0.0.1:8053");
 	ck_assert_uint_eq(srv->n_forward, 0);
 	ck_assert_str_eq(srv->version, "srvd " PACKAGE_VERSION);
 	ck_assert_ptr_nonnull(srv->identity);
