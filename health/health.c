@@ -12,6 +12,7 @@
 #include "health/health.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -380,22 +381,135 @@ static int same_addr(const struct hinst *a, const struct hinst *b)
 	return a->raddr.u.v4.s_addr == b->raddr.u.v4.s_addr;
 }
 
-static struct hinst *find_old(struct health *old, const struct hsvc *s, const struct hinst *in)
-{
-	for (size_t i = 0; i < old->n_svcs; i++) {
-		struct hsvc *os = &old->svcs[i];
+/* An index of the old checker for health_take_over(), built once so that a
+ * reload costs O(services + instances) rather than a scan of the old
+ * registry per instance. Open addressing, load at most 1/2; a slot holds an
+ * index + 1, 0 when empty. Only the first of equal keys is indexed, which is
+ * the one a scan in registry order would find. */
+struct old_index {
+	uint32_t *svc; /* old->svcs, by name; NULL: scan instead */
+	size_t svc_mask;
+	uint32_t *inst; /* old->insts, by (service index, name) */
+	size_t inst_mask;
+};
 
-		if (strcmp(os->name, s->name) != 0)
-			continue;
-		if (!same_check(&os->cfg, &s->cfg))
-			return NULL;
-		for (size_t j = 0; j < os->n; j++) {
-			struct hinst *oi = &old->insts[os->first + j];
-			if (strcmp(oi->name, in->name) == 0)
-				return same_addr(oi, in) ? oi : NULL;
-		}
-		return NULL;
+#define OLD_NONE SIZE_MAX
+
+static uint64_t hash_name(const char *name, uint64_t h)
+{
+	/* FNV-1a, then a splitmix64 finalizer so the low bits (the slot) mix well */
+	h ^= 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+static size_t index_slots(size_t n)
+{
+	size_t cap = 2;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	return cap;
+}
+
+/* The slot of the old service named name, or of the empty slot ending its probe. */
+static uint32_t *svc_slot(const struct old_index *ix, const struct health *old, const char *name)
+{
+	size_t i = hash_name(name, 0) & ix->svc_mask;
+
+	while (ix->svc[i] && strcmp(old->svcs[ix->svc[i] - 1].name, name) != 0)
+		i = (i + 1) & ix->svc_mask;
+	return &ix->svc[i];
+}
+
+static uint32_t *inst_slot(const struct old_index *ix, const struct health *old, size_t svc,
+                           const char *name)
+{
+	size_t i = hash_name(name, svc + 1) & ix->inst_mask;
+
+	for (;;) {
+		const struct hinst *oi;
+
+		if (!ix->inst[i])
+			break;
+		oi = &old->insts[ix->inst[i] - 1];
+		if (oi->svc == svc && strcmp(oi->name, name) == 0)
+			break;
+		i = (i + 1) & ix->inst_mask;
 	}
+	return &ix->inst[i];
+}
+
+/* Indexes old; leaves ix->svc NULL (callers then scan) when out of memory,
+ * as a reload must not fail here. */
+static void old_index_build(struct old_index *ix, const struct health *old)
+{
+	size_t ns = index_slots(old->n_svcs), ni = index_slots(old->n_insts);
+
+	ix->svc = calloc(ns, sizeof(*ix->svc));
+	ix->inst = calloc(ni, sizeof(*ix->inst));
+	if (!ix->svc || !ix->inst) {
+		log_warn("health: out of memory for the reload index; scanning instead");
+		goto fail;
+	}
+	ix->svc_mask = ns - 1;
+	ix->inst_mask = ni - 1;
+	for (size_t i = 0; i < old->n_svcs; i++) {
+		uint32_t *slot = svc_slot(ix, old, old->svcs[i].name);
+
+		if (!*slot)
+			*slot = (uint32_t)i + 1;
+	}
+	for (size_t i = 0; i < old->n_insts; i++) {
+		const struct hinst *oi = &old->insts[i];
+		uint32_t *slot = inst_slot(ix, old, oi->svc, oi->name);
+
+		if (!*slot)
+			*slot = (uint32_t)i + 1;
+	}
+	return;
+fail:
+	free(ix->svc);
+	free(ix->inst);
+	ix->svc = NULL;
+	ix->inst = NULL;
+}
+
+static void old_index_free(struct old_index *ix)
+{
+	free(ix->svc);
+	free(ix->inst);
+}
+
+/* The index of the first old service named name, or OLD_NONE. */
+static size_t find_old_svc(const struct old_index *ix, const struct health *old, const char *name)
+{
+	if (ix->svc) {
+		uint32_t v = *svc_slot(ix, old, name);
+		return v ? v - 1 : OLD_NONE;
+	}
+	for (size_t i = 0; i < old->n_svcs; i++)
+		if (strcmp(old->svcs[i].name, name) == 0)
+			return i;
+	return OLD_NONE;
+}
+
+/* The first instance named name of old service svc, or NULL. */
+static struct hinst *find_old_inst(const struct old_index *ix, struct health *old, size_t svc,
+                                   const char *name)
+{
+	const struct hsvc *os = &old->svcs[svc];
+
+	if (ix->inst) {
+		uint32_t v = *inst_slot(ix, old, svc, name);
+		return v ? &old->insts[v - 1] : NULL;
+	}
+	for (size_t j = 0; j < os->n; j++)
+		if (strcmp(old->insts[os->first + j].name, name) == 0)
+			return &old->insts[os->first + j];
 	return NULL;
 }
 
@@ -450,23 +564,30 @@ size_t health_take_over(struct health *h, struct health *old)
 {
 	int64_t now = mono_ms();
 	size_t n = 0;
+	struct old_index ix = {0};
 
 	h->counters = old->counters;
 	health_set_max_inflight(h, old->max_inflight);
+	old_index_build(&ix, old);
 	for (size_t i = 0; i < h->n_svcs; i++) {
 		struct hsvc *s = &h->svcs[i];
+		size_t os = find_old_svc(&ix, old, s->name);
 
-		for (size_t j = 0; j < s->n; j++) {
+		/* a changed check starts the service's instances afresh */
+		if (os != OLD_NONE && !same_check(&old->svcs[os].cfg, &s->cfg))
+			os = OLD_NONE;
+		for (size_t j = 0; os != OLD_NONE && j < s->n; j++) {
 			struct hinst *in = &h->insts[s->first + j];
-			struct hinst *oi = find_old(old, s, in);
+			struct hinst *oi = find_old_inst(&ix, old, os, in->name);
 
-			if (oi) {
+			if (oi && same_addr(oi, in)) {
 				carry(h, in, old, oi, now);
 				n++;
 			}
 		}
 		health_machine_panic(&h->svc_state[i], s->n, s->panic_threshold, s->pending);
 	}
+	old_index_free(&ix);
 	/* old keeps its state arrays for a table that may still read them,
 	 * but runs nothing more */
 	old->on_change = NULL;

@@ -214,25 +214,39 @@ static void check_tags(struct reg_loader *ld, const struct reg_svc_build *b, cha
 	}
 }
 
+/* services.NAME.instances[i], from path = services.NAME */
+static struct sch_path inst_path(const struct sch_path *path, size_t i)
+{
+	struct sch_path p = *path;
+
+	sch_path_key(&p, "instances");
+	sch_path_index(&p, i);
+	return p;
+}
+
 static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, struct sch_path *path)
 {
 	for (size_t i = 0; i < b->n_inst; i++) {
 		struct reg_inst_build *ib = &b->inst[i];
 		const struct ynode *name = find_key(ib->node, "name");
+		struct sch_path ipath;
 
 		if (sch_inherit(ld, &reg_instance_table, 0, ib, &ib->set, NULL, NULL) < 0)
 			return;
 		if (!sch_is_set(&reg_instance_table, ib->set, "port"))
 			ib->inst.port = b->svc.port;
-		if (ib->inst.port == 0 && ib->node->kind == YNODE_MAP)
-			reg_error(ld, ib->node, &ib->path,
+		if (ib->inst.port == 0 && ib->node->kind == YNODE_MAP) {
+			ipath = inst_path(path, i);
+			reg_error(ld, ib->node, &ipath,
 			          "no port: set port here, in the service or in defaults");
+		}
 		for (size_t k = 0; ib->inst.name && k < i; k++) {
 			const struct ynode *first = find_key(b->inst[k].node, "name");
-			struct sch_path p = ib->path;
+			struct sch_path p;
 
 			if (!b->inst[k].inst.name || strcmp(b->inst[k].inst.name, ib->inst.name))
 				continue;
+			p = inst_path(path, i);
 			sch_path_key(&p, "name");
 			reg_error(ld, name, &p, "duplicate instance \"%s\" (first at %s:%u:%u)",
 			          ib->inst.name, first->file, first->line, first->col);
@@ -241,10 +255,14 @@ static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, st
 	}
 	for (size_t i = 0; i < b->n_inst; i++) {
 		struct reg_inst_build *ib = &b->inst[i];
-		struct sch_path p = ib->path;
+		const struct ynode *tags = find_key(ib->node, "tags");
+		struct sch_path p;
 
+		if (!tags)
+			continue;
+		p = inst_path(path, i);
 		sch_path_key(&p, "tags");
-		check_tags(ld, b, ib->inst.tags, ib->inst.n_tags, find_key(ib->node, "tags"), &p);
+		check_tags(ld, b, ib->inst.tags, ib->inst.n_tags, tags, &p);
 	}
 	size_t old = sch_path_key(path, "tags");
 	check_tags(ld, b, b->svc.tags, b->svc.n_tags, find_key(b->node, "tags"), path);
@@ -286,22 +304,89 @@ static void resolve_services(struct reg_loader *ld)
 	}
 }
 
-static void check_duplicate_services(struct reg_loader *ld)
+static size_t name_hash(const char *name)
 {
-	for (size_t i = 1; i < ld->n_svcs; i++)
-		for (size_t k = 0; k < i; k++) {
-			const struct ynode *first = ld->svcs[k].key;
-			struct sch_path path = {.len = 0};
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 
-			if (strcmp(ld->svcs[i].svc.name, ld->svcs[k].svc.name) != 0)
-				continue;
-			sch_path_key(&path, "services");
-			sch_path_key(&path, ld->svcs[i].key->value);
-			reg_error(ld, ld->svcs[i].key, &path,
-			          "duplicate service \"%s\" (first at %s:%u:%u)",
-			          ld->svcs[i].svc.name, first->file, first->line, first->col);
-			break;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of name in ld->svc_slots: its first service's, or the empty one
+ * where it goes. */
+static size_t *name_slot(const struct reg_loader *ld, const char *name)
+{
+	for (size_t i = name_hash(name) & ld->svc_mask;; i = (i + 1) & ld->svc_mask) {
+		size_t *slot = &ld->svc_slots[i];
+
+		if (*slot == 0 || strcmp(ld->svcs[*slot - 1].svc.name, name) == 0)
+			return slot;
+	}
+}
+
+const struct reg_svc_build *reg_svc_first(const struct reg_loader *ld, const char *name)
+{
+	size_t *slot;
+
+	if (!ld->svc_slots)
+		return NULL;
+	slot = name_slot(ld, name);
+	return *slot ? &ld->svcs[*slot - 1] : NULL;
+}
+
+const struct reg_svc_build *reg_svc_next(const struct reg_loader *ld, const struct reg_svc_build *b)
+{
+	size_t next = ld->svc_next[b - ld->svcs];
+
+	return next ? &ld->svcs[next - 1] : NULL;
+}
+
+/* Indexes the services by name and reports every repeated one at its first
+ * occurrence, in file order. */
+static void index_services(struct reg_loader *ld)
+{
+	size_t cap = 16, *last;
+
+	while (cap < 2 * ld->n_svcs)
+		cap *= 2;
+	ld->svc_slots = calloc(cap, sizeof(*ld->svc_slots));
+	ld->svc_next = calloc(ld->n_svcs ? ld->n_svcs : 1, sizeof(*ld->svc_next));
+	/* last[k]: the latest service of the name whose first is k, to chain in order */
+	last = calloc(ld->n_svcs ? ld->n_svcs : 1, sizeof(*last));
+	if (!ld->svc_slots || !ld->svc_next || !last) {
+		free(ld->svc_slots);
+		ld->svc_slots = NULL;
+		free(last);
+		reg_error_line(ld, "out of memory");
+		return;
+	}
+	ld->svc_mask = cap - 1;
+	for (size_t i = 0; i < ld->n_svcs; i++) {
+		const char *name = ld->svcs[i].svc.name;
+		size_t *slot, k;
+		const struct ynode *first;
+		struct sch_path path = {.len = 0};
+
+		if (!name)
+			continue;
+		slot = name_slot(ld, name);
+		if (*slot == 0) {
+			*slot = i + 1;
+			last[i] = i;
+			continue;
 		}
+		k = *slot - 1;
+		ld->svc_next[last[k]] = i + 1;
+		last[k] = i;
+		first = ld->svcs[k].key;
+		sch_path_key(&path, "services");
+		sch_path_key(&path, ld->svcs[i].key->value);
+		reg_error(ld, ld->svcs[i].key, &path,
+		          "duplicate service \"%s\" (first at %s:%u:%u)", name, first->file,
+		          first->line, first->col);
+	}
+	free(last);
 }
 
 void reg_svc_build_free(struct reg_svc_build *b)
@@ -374,7 +459,7 @@ static int load(const char *name, const char *text, struct registry **out, struc
 	load_includes(&ld);
 	resolve_server(&ld);
 	resolve_services(&ld);
-	check_duplicate_services(&ld);
+	index_services(&ld);
 	if (ld.top.server.srv.zone && reg_zones_load(&ld) == 0)
 		reg_zones_check_services(&ld);
 	for (size_t i = 0; !ld.failed && i < ld.reg->n_zones; i++)
@@ -400,6 +485,8 @@ done:
 	for (size_t i = 0; ld.reg && i < ld.reg->n_zones; i++)
 		free(ld.zone_lines ? ld.zone_lines[i] : NULL);
 	free(ld.zone_lines);
+	free(ld.svc_slots);
+	free(ld.svc_next);
 	registry_errors_clear(&local);
 	if (ld.failed) {
 		registry_free(ld.reg);

@@ -19,11 +19,12 @@ struct reg_noted {
 	struct sch_path path; /* e.g. zones[1], for messages about the file */
 };
 
+/* Its key path services.NAME.instances[i] is rebuilt for messages rather
+ * than kept: 520 bytes each would be half a gigabyte for a million. */
 struct reg_inst_build {
 	struct reg_instance inst;
 	uint64_t set;
 	const struct ynode *node;
-	struct sch_path path; /* services.NAME.instances[i] */
 };
 
 /* services.NAME and defaults: share one table and this layout. */
@@ -64,6 +65,13 @@ struct reg_loader {
 	size_t n_svcs, cap_svcs;
 	struct registry *reg;
 	size_t **zone_lines; /* per reg->zones[i]: line of each record */
+	/* services by name (reg_index_services), so that duplicate and
+	 * collision checks stay linear with 100,000 services: an open
+	 * addressing table of first indices + 1 (0: empty), and for each
+	 * service the next one of the same name + 1 (0: none) */
+	size_t *svc_slots;
+	size_t svc_mask;
+	size_t *svc_next;
 };
 
 /* Records one error line "FILE:LINE:COL: PATH: message" at node (or
@@ -82,6 +90,13 @@ extern const struct sch_table reg_check_table;
 extern const struct sch_table reg_instance_table;
 
 void reg_svc_build_free(struct reg_svc_build *b);
+
+/* The first service named name (lowercase) in ld->svcs, or NULL; with
+ * reg_svc_next() the others of that name in file order. Valid once
+ * resolve has indexed the services (before zones are checked). */
+const struct reg_svc_build *reg_svc_first(const struct reg_loader *ld, const char *name);
+const struct reg_svc_build *reg_svc_next(const struct reg_loader *ld,
+                                         const struct reg_svc_build *b);
 
 /* Static zones (zone.c): reads every zones: file into ld->reg->zones and
  * checks it against the service zone and the services. */

@@ -16,28 +16,40 @@
 
 #define BIT(i) ((uint64_t)1 << (i))
 
+/* Appends len bytes of text, truncated as snprintf would: paths are built
+ * for every key of every instance, so this stays off stdio. */
+static void path_append(struct sch_path *path, const char *text, size_t len)
+{
+	size_t room = sizeof(path->buf) - 1 - path->len;
+
+	if (len > room)
+		len = room;
+	memcpy(path->buf + path->len, text, len);
+	path->len += len;
+	path->buf[path->len] = '\0';
+}
+
 size_t sch_path_key(struct sch_path *path, const char *key)
 {
 	size_t old = path->len;
-	int n = snprintf(path->buf + path->len, sizeof(path->buf) - path->len, "%s%s",
-	                 path->len ? "." : "", key);
 
-	if (n > 0)
-		path->len += (size_t)n;
-	if (path->len >= sizeof(path->buf))
-		path->len = sizeof(path->buf) - 1;
+	if (path->len)
+		path_append(path, ".", 1);
+	path_append(path, key, strlen(key));
 	return old;
 }
 
 size_t sch_path_index(struct sch_path *path, size_t index)
 {
+	char digits[24], *p = digits + sizeof(digits);
 	size_t old = path->len;
-	int n = snprintf(path->buf + path->len, sizeof(path->buf) - path->len, "[%zu]", index);
 
-	if (n > 0)
-		path->len += (size_t)n;
-	if (path->len >= sizeof(path->buf))
-		path->len = sizeof(path->buf) - 1;
+	*--p = ']';
+	do
+		*--p = (char)('0' + index % 10);
+	while ((index /= 10) && p > digits + 1);
+	*--p = '[';
+	path_append(path, p, (size_t)(digits + sizeof(digits) - p));
 	return old;
 }
 

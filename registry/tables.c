@@ -262,7 +262,6 @@ static int parse_instances(struct reg_loader *ld, const struct sch_item *item,
 		size_t old = sch_path_index(path, i);
 
 		ib->node = node->items[i];
-		ib->path = *path;
 		if (sch_walk(ld, &reg_instance_table, 0, node->items[i], ib, &ib->set, path) < 0)
 			rc = -1;
 		sch_path_pop(path, old);

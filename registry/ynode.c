@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* ynode.c: builds a struct ynode tree from libyaml's event stream.
  *
- * Aliases are expanded by copying the anchored node; a node budget keeps a
- * "billion laughs" document from exhausting memory. */
+ * Aliases are expanded by copying the anchored node; a budget on the nodes
+ * those copies create keeps a "billion laughs" document from exhausting
+ * memory. Nodes written out in the text need no budget: the file's size
+ * bounds them, and a registry of 100,000 services has millions. */
 #include "config.h"
 
 #include "registry/ynode.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
-#define YNODE_BUDGET (1u << 20) /* nodes in one document, aliases expanded */
+#define YNODE_BUDGET (1u << 20) /* nodes that aliases expand to in one document */
 #define YNODE_DEPTH  64         /* nesting: our schema needs 5 */
 
 struct frame {
@@ -50,44 +53,98 @@ static void report(struct builder *b, const yaml_mark_t *mark, const char *what)
 	b->err(b->arg, line);
 }
 
-static void node_free(struct ynode *node)
+/* The arena: chunks growing from 4 KiB to 1 MiB, so that a default's tiny
+ * document stays small and a registry of millions of nodes pays neither
+ * malloc's per-block header nor millions of free() calls. */
+#define CHUNK_MIN ((size_t)4096)
+#define CHUNK_MAX ((size_t)1 << 20)
+
+/* 8-byte alignment suits every object here (pointers, size_t, unsigned)
+ * and keeps short scalars at 8 bytes, not 16. */
+#define ALIGN ((size_t)8)
+
+struct ychunk {
+	struct ychunk *next;
+	size_t used, cap;
+	uint64_t data[];
+};
+
+static void *arena_alloc(struct ydoc *doc, size_t len)
 {
-	if (!node)
-		return;
-	for (size_t i = 0; i < node->n; i++) {
-		node_free(node->items[i]);
-		if (node->keys)
-			node_free(node->keys[i]);
+	struct ychunk *c = doc->arena;
+	void *p;
+
+	len = (len + ALIGN - 1) & ~(ALIGN - 1);
+	if (!c || c->cap - c->used < len) {
+		size_t cap = c ? c->cap * 2 : CHUNK_MIN;
+
+		if (cap > CHUNK_MAX)
+			cap = CHUNK_MAX;
+		if (cap < len)
+			cap = len;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		/* a block bigger than the current chunk goes behind it, so the
+		 * current chunk's free space stays in use */
+		if (doc->arena && cap == len) {
+			c->next = doc->arena->next;
+			doc->arena->next = c;
+			c->used = len;
+			return c->data;
+		}
+		c->next = doc->arena;
+		doc->arena = c;
 	}
-	free(node->items);
-	free(node->keys);
-	free(node->value);
-	free(node);
+	p = (char *)c->data + c->used;
+	c->used += len;
+	return p;
+}
+
+static char *arena_strndup(struct ydoc *doc, const char *text, size_t len)
+{
+	char *s = arena_alloc(doc, len + 1);
+
+	if (s) {
+		memcpy(s, text, len);
+		s[len] = '\0';
+	}
+	return s;
 }
 
 void ydoc_free(struct ydoc *doc)
 {
 	if (!doc)
 		return;
-	node_free(doc->root);
+	while (doc->arena) {
+		struct ychunk *next = doc->arena->next;
+
+		free(doc->arena);
+		doc->arena = next;
+	}
 	free(doc->file);
 	free(doc);
 }
 
-static struct ynode *node_new(struct builder *b, enum ynode_kind kind, const yaml_mark_t *mark)
+static struct ynode *node_new(struct builder *b, enum ynode_kind kind, const yaml_mark_t *mark,
+                              int copy)
 {
 	struct ynode *node;
 
-	if (b->budget == 0) {
+	if (copy && b->budget == 0) {
 		report(b, mark, "document too large (aliases expand to too many nodes)");
 		return NULL;
 	}
-	node = calloc(1, sizeof(*node));
+	node = arena_alloc(b->doc, sizeof(*node));
 	if (!node) {
 		report(b, mark, "out of memory");
 		return NULL;
 	}
-	b->budget--;
+	memset(node, 0, sizeof(*node));
+	if (copy)
+		b->budget--;
 	node->kind = kind;
 	node->file = b->doc->file;
 	node->line = (unsigned)mark->line + 1;
@@ -95,17 +152,29 @@ static struct ynode *node_new(struct builder *b, enum ynode_kind kind, const yam
 	return node;
 }
 
-static int push_child(struct ynode *parent, struct ynode *key, struct ynode *child)
+/* Grows a child array in the arena; the old one stays there unused, which
+ * doubling bounds to the size of the final arrays. */
+static struct ynode **grow(struct ydoc *doc, struct ynode **old, size_t n, size_t cap)
+{
+	struct ynode **v = arena_alloc(doc, cap * sizeof(*v));
+
+	if (v && n)
+		memcpy(v, old, n * sizeof(*v));
+	return v;
+}
+
+static int push_child(struct ydoc *doc, struct ynode *parent, struct ynode *key,
+                      struct ynode *child)
 {
 	if (parent->n == parent->cap) {
 		size_t cap = parent->cap ? parent->cap * 2 : 4;
-		struct ynode **items = realloc(parent->items, cap * sizeof(*items));
+		struct ynode **items = grow(doc, parent->items, parent->n, cap);
 
 		if (!items)
 			return -1;
 		parent->items = items;
 		if (parent->kind == YNODE_MAP) {
-			struct ynode **keys = realloc(parent->keys, cap * sizeof(*keys));
+			struct ynode **keys = grow(doc, parent->keys, parent->n, cap);
 
 			if (!keys)
 				return -1;
@@ -119,8 +188,7 @@ static int push_child(struct ynode *parent, struct ynode *key, struct ynode *chi
 	return 0;
 }
 
-/* Attaches a finished node to its parent (or makes it the root). Takes
- * ownership of node in every case. */
+/* Attaches a finished node to its parent (or makes it the root). */
 static int attach(struct builder *b, struct ynode *node, const yaml_mark_t *mark)
 {
 	struct frame *top;
@@ -133,15 +201,13 @@ static int attach(struct builder *b, struct ynode *node, const yaml_mark_t *mark
 	if (top->node->kind == YNODE_MAP && !top->key) {
 		if (node->kind != YNODE_SCALAR) {
 			report(b, mark, "mapping keys must be scalars");
-			node_free(node);
 			return -1;
 		}
 		top->key = node;
 		return 0;
 	}
-	if (push_child(top->node, top->key, node) < 0) {
+	if (push_child(b->doc, top->node, top->key, node) < 0) {
 		report(b, mark, "out of memory");
-		node_free(node);
 		return -1;
 	}
 	top->key = NULL;
@@ -150,31 +216,25 @@ static int attach(struct builder *b, struct ynode *node, const yaml_mark_t *mark
 
 static struct ynode *node_copy(struct builder *b, const struct ynode *src, const yaml_mark_t *mark)
 {
-	struct ynode *node = node_new(b, src->kind, mark);
+	struct ynode *node = node_new(b, src->kind, mark, 1);
 
 	if (!node)
 		return NULL;
 	node->line = src->line;
 	node->col = src->col;
 	node->quoted = src->quoted;
-	if (src->value && !(node->value = strdup(src->value)))
-		goto fail;
+	if (src->value && !(node->value = arena_strndup(b->doc, src->value, strlen(src->value))))
+		return NULL;
 	for (size_t i = 0; i < src->n; i++) {
 		struct ynode *key = NULL, *item;
 
 		if (src->keys && !(key = node_copy(b, src->keys[i], mark)))
-			goto fail;
+			return NULL;
 		item = node_copy(b, src->items[i], mark);
-		if (!item || push_child(node, key, item) < 0) {
-			node_free(key);
-			node_free(item);
-			goto fail;
-		}
+		if (!item || push_child(b->doc, node, key, item) < 0)
+			return NULL;
 	}
 	return node;
-fail:
-	node_free(node);
-	return NULL;
 }
 
 static int add_anchor(struct builder *b, const yaml_char_t *name, struct ynode *node)
@@ -208,21 +268,20 @@ static struct ynode *find_anchor(struct builder *b, const yaml_char_t *name)
 
 static int on_scalar(struct builder *b, yaml_event_t *ev)
 {
-	struct ynode *node = node_new(b, YNODE_SCALAR, &ev->start_mark);
+	struct ynode *node = node_new(b, YNODE_SCALAR, &ev->start_mark, 0);
 	const char *tag = (const char *)ev->data.scalar.tag;
 
 	if (!node)
 		return -1;
-	node->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	node->value =
+	    arena_strndup(b->doc, (const char *)ev->data.scalar.value, ev->data.scalar.length);
 	if (!node->value) {
-		node_free(node);
 		report(b, &ev->start_mark, "out of memory");
 		return -1;
 	}
 	node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
 	               (tag && strcmp(tag, YAML_STR_TAG) == 0);
 	if (add_anchor(b, ev->data.scalar.anchor, node) < 0) {
-		node_free(node);
 		report(b, &ev->start_mark, "out of memory");
 		return -1;
 	}
@@ -239,11 +298,10 @@ static int on_start(struct builder *b, yaml_event_t *ev, enum ynode_kind kind)
 		report(b, &ev->start_mark, "nesting too deep");
 		return -1;
 	}
-	node = node_new(b, kind, &ev->start_mark);
+	node = node_new(b, kind, &ev->start_mark, 0);
 	if (!node)
 		return -1;
 	if (add_anchor(b, anchor, node) < 0) {
-		node_free(node);
 		report(b, &ev->start_mark, "out of memory");
 		return -1;
 	}
@@ -345,12 +403,6 @@ static int parse(yaml_parser_t *parser, const char *name, struct ydoc **out, yno
 	}
 	rc = build(&b, parser);
 fail:
-	/* Nodes still on the stack belong to no parent yet. */
-	while (b.depth > 0) {
-		b.depth--;
-		node_free(b.stack[b.depth].key);
-		node_free(b.stack[b.depth].node);
-	}
 	for (size_t i = 0; i < b.n_anchors; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);

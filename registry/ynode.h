@@ -22,10 +22,12 @@ struct ynode {
 	size_t n, cap;
 };
 
-/* One parsed file. root is NULL for an empty document. */
+/* One parsed file. root is NULL for an empty document. Every node, value
+ * and child array lives in the document's arena and goes with it. */
 struct ydoc {
 	char *file;
 	struct ynode *root;
+	struct ychunk *arena; /* private to ynode.c */
 };
 
 /* Receives each syntax error as one line "FILE:LINE:COL: problem". */

@@ -434,14 +434,9 @@ static const struct reg_svc_build *colliding(struct reg_loader *ld, const char *
 		snprintf(svc, sizeof(svc), "%.*s", (int)(last - 1 - second - 1), second + 1);
 		snprintf(proto, sizeof(proto), "%s", last + 1);
 	}
-	for (size_t i = 0; i < ld->n_svcs; i++) {
-		const struct reg_svc_build *b = &ld->svcs[i];
-
-		if (!b->svc.name || strcmp(b->svc.name, svc) != 0)
-			continue;
+	for (const struct reg_svc_build *b = reg_svc_first(ld, svc); b; b = reg_svc_next(ld, b))
 		if (!proto[0] || (b->svc.protocol && strcmp(b->svc.protocol, proto) == 0))
 			return b;
-	}
 	return NULL;
 }
 

@@ -1,9 +1,33 @@
-# Benchmarks (scripts, not timed tests): `make bench` runs them all, each also has its own target.
+# Benchmarks (scripts, not timed tests): `make bench` runs srvd against NSD, Knot and the
+# zero-work ceiling (bench-peers); bench-health is separate. Results land in the build folder.
+EXTRA_PROGRAMS = tests/bench/ceiling
+tests_bench_ceiling_SOURCES = tests/bench/ceiling.c
+CLEANFILES += $(EXTRA_PROGRAMS) bench-peers.md bench-peers.csv bench-peers-runs.csv
+
 bench-health: srvd$(EXEEXT)
 	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' PYTHON3='$(PYTHON3)' \
 		$(SHELL) $(srcdir)/tests/bench/health.sh
 
-bench: bench-health
+bench-peers: srvd$(EXEEXT) tests/bench/ceiling$(EXEEXT)
+	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' \
+		CEILING='$(abs_top_builddir)/tests/bench/ceiling$(EXEEXT)' \
+		PYTHON3='$(PYTHON3)' BENCH_OUT='$(abs_top_builddir)' \
+		$(SHELL) $(srcdir)/tests/bench/peers.sh
 
-EXTRA_DIST += tests/bench/health.sh tests/bench/health.py
-.PHONY: bench bench-health
+bench: bench-peers
+
+EXTRA_DIST += tests/bench/health.sh tests/bench/health.py tests/bench/peers.sh \
+	tests/bench/peers.py
+.PHONY: bench bench-health bench-peers
+
+# bench-scale: load/compile time and peak RSS of large registries, QPS with 100,000
+# services vs 100, reloads under load (scale.sh); callgrind.sh: instructions per query.
+EXTRA_PROGRAMS += tests/bench/loadtime
+tests_bench_loadtime_SOURCES = tests/bench/loadtime.c
+tests_bench_loadtime_LDADD = $(SRVD_LIBS)
+bench-scale bench-callgrind: srvd$(EXEEXT) tests/bench/loadtime$(EXEEXT)
+	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' LOADTIME='$(abs_top_builddir)/tests/bench/loadtime$(EXEEXT)' \
+		PYTHON3='$(PYTHON3)' $(SHELL) $(srcdir)/tests/bench/$(@:bench-%=%).sh
+EXTRA_DIST += tests/bench/scale.sh tests/bench/callgrind.sh tests/bench/genreg.py \
+	tests/bench/loadtime.c
+.PHONY: bench-scale bench-callgrind

@@ -11,3 +11,4 @@ EXTRA_DIST += tests/system/run.sh tests/system/conftest.py tests/system/test_ans
 	tests/system/data/bad-address.yaml tests/system/data/unknown-key.yaml \
 	tests/system/data/bad-label.yaml tests/system/data/dup-instance.yaml \
 	tests/system/data/many-errors.yaml
+EXTRA_DIST += tests/system/test_scale.py

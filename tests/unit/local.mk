@@ -4,3 +4,4 @@ include tests/unit/dns.mk
 include tests/unit/server.mk
 include tests/unit/health.mk
 include tests/unit/api.mk
+include tests/unit/noalloc.mk
