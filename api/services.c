@@ -252,7 +252,7 @@ void api_services_put(struct api *api, struct evhttp_request *req, const char *n
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct reg_errors errs = {NULL, 0};
 	size_t len = evbuffer_get_length(in);
-	char lower[64], file[80], *body, *dir = NULL, *text = NULL, *old = NULL;
+	char lower[64], file[80], err[256], *body, *dir = NULL, *text = NULL, *old = NULL;
 	const char *result;
 	int rc;
 
@@ -267,18 +267,14 @@ void api_services_put(struct api *api, struct evhttp_request *req, const char *n
 		api_reply_error(req, HTTP_BADREQUEST, "the body must be the service as JSON");
 		return;
 	}
-	if (memchr(body, '\0', len)) {
-		api_reply_error(req, HTTP_BADREQUEST, "the body contains a NUL byte");
+	if ((rc = registry_fragment_text(lower, body, len, &text, err, sizeof(err))) < 0) {
+		api_reply_error(req, rc == -EINVAL ? HTTP_BADREQUEST : HTTP_INTERNAL, "%s", err);
 		return;
 	}
 	if (fragment_dir(api, req, lower, &dir) < 0)
-		return;
-	snprintf(file, sizeof(file), "%s.yaml", lower);
-	if (!(text = registry_fragment_text(lower, body, len))) {
-		api_reply_error(req, HTTP_INTERNAL, "out of memory");
 		goto done;
-	}
-	if (registry_fragment_check(text, file, &errs) < 0) {
+	snprintf(file, sizeof(file), "%s.yaml", lower);
+	if (registry_fragment_check(text, lower, &errs) < 0) {
 		reply_errors(req, HTTP_BADREQUEST, &errs, 1);
 		goto done;
 	}

@@ -365,7 +365,8 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 
 	if (txt_begin(r, owner, &x) ||
 	    txt_str(r, TXT_MORE_MAX, "passing=%" PRIu32 "/%" PRIu32, served, svc->n_instances) ||
-	    txt_str(r, TXT_MORE_MAX, "panic=%s", served < svc->panic_min ? "yes" : "no") ||
+	    txt_str(r, TXT_MORE_MAX, "panic=%s",
+	            atomic_load_explicit(&svc->hs->panic, memory_order_acquire) ? "yes" : "no") ||
 	    txt_str(r, TXT_MORE_MAX, "policy=%s",
 	            registry_policy_name((enum reg_policy)svc->policy)))
 		goto fail;

@@ -119,7 +119,10 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 		return 1;
 	}
 	svc = &t->services[n->service];
-	panic = atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) < svc->panic_min;
+	/* the checker's flag, not n_served against the threshold: before the
+	 * first round nothing is served yet, and that is no reason to answer
+	 * with instances never checked (health_machine_panic) */
+	panic = atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
 	for (uint32_t i = 0; i < n->list_len && cnt < DNS_SCRATCH_MAX; i++) {
 		uint32_t idx = t->lists[n->list_off + i];
 		const struct dns_instance *in = &t->instances[idx];

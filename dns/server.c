@@ -293,11 +293,13 @@ static int alloc_worker(struct dns_server *srv, struct dns_worker *w, unsigned i
 	w->srv = srv;
 	w->id = id;
 	w->max_conns = max_conns;
-	w->n_sock = n_sock;
 	w->udp = calloc(n_sock, sizeof(*w->udp));
 	w->tcp = calloc(n_sock, sizeof(*w->tcp));
 	if (!w->udp || !w->tcp)
 		return -ENOMEM;
+	/* only once both exist: free_worker() closes n_sock fds of each, and a
+	 * calloc'd fd is 0 (stdin) until the loop below sets -1 */
+	w->n_sock = n_sock;
 	for (size_t a = 0; a < n_sock; a++) {
 		w->udp[a].fd = w->tcp[a].fd = -1;
 		w->udp[a].w = w->tcp[a].w = w;

@@ -628,12 +628,6 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	ds->timeout_ms = s->check.timeout_ms;
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
 	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
-	/* "fewer than threshold x total pass": served < panic_min, panic_min = ceil() */
-	if (s->panic_threshold > 0) {
-		double x = s->panic_threshold * (double)s->n_instances;
-		uint32_t m = (uint32_t)x;
-		ds->panic_min = (double)m < x ? m + 1 : m;
-	}
 
 	for (size_t i = 0; i < s->n_instances; i++) {
 		const struct reg_instance *in = &s->instances[i];

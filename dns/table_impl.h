@@ -107,11 +107,10 @@ struct dns_service {
 	uint8_t policy; /* enum reg_policy */
 	uint32_t max_answers;
 	uint32_t n_instances;
-	/* panic mode (SPEC 4, Envoy's): with fewer than panic_min instances up,
-	 * answers include every instance; 0 = off */
-	uint32_t panic_min;
-	uint32_t first_instance;     /* its instances are [first_instance, + n_instances) */
-	const struct health_svc *hs; /* n_served: the checker's, or the table's own */
+	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
+	/* n_served and panic (SPEC 4, Envoy's: answers include every instance):
+	 * the checker's, or the table's own (all served, no panic) */
+	const struct health_svc *hs;
 	/* the check, for _health TXT */
 	uint8_t check_type; /* enum check_type */
 	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms;

@@ -102,16 +102,60 @@ fail:
 	return rc;
 }
 
-char *registry_fragment_text(const char *name, const char *body, size_t len)
+/* libyaml ends a line at LF, CR, CRLF, NEL, LS and PS; the fragment indents
+ * the body line by line, so a break it does not indent after would let the
+ * body write keys beside NAME or beside services:. JSON needs none of them
+ * raw (inside strings they are escaped), so only LF and CRLF are accepted
+ * and NUL, which would cut the text short, is refused as well. Returns 0 or
+ * -EINVAL with the reason in err. */
+static int body_check(const char *body, size_t len, char *err, size_t errlen)
+{
+	const unsigned char *b = (const unsigned char *)body;
+	unsigned line = 1;
+	const char *what;
+
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] == '\n') {
+			line++;
+			continue;
+		}
+		if (b[i] == '\0')
+			what = "a NUL byte";
+		else if (b[i] == '\r' && (i + 1 == len || b[i + 1] != '\n'))
+			what = "a carriage return not followed by a line feed";
+		else if (b[i] == 0xc2 && i + 1 < len && b[i + 1] == 0x85)
+			what = "a next-line character (U+0085)";
+		else if (b[i] == 0xe2 && i + 2 < len && b[i + 1] == 0x80 && b[i + 2] == 0xa8)
+			what = "a line separator (U+2028)";
+		else if (b[i] == 0xe2 && i + 2 < len && b[i + 1] == 0x80 && b[i + 2] == 0xa9)
+			what = "a paragraph separator (U+2029)";
+		else
+			continue;
+		snprintf(err, errlen,
+		         "the body contains %s on line %u: lines must end in LF or CRLF, and "
+		         "strings must escape such characters",
+		         what, line);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int registry_fragment_text(const char *name, const char *body, size_t len, char **text, char *err,
+                           size_t errlen)
 {
 	/* worst case: every line indented and every byte a tab (two spaces) */
 	size_t cap = 128 + 3 * strlen(name) + 7 * len + 8, n = 0, i = 0;
 	const char *p = body;
-	char *out = malloc(cap);
+	char *out;
 	int json;
 
-	if (!out)
-		return NULL;
+	*text = NULL;
+	if (body_check(body, len, err, errlen) < 0)
+		return -EINVAL;
+	if (!(out = malloc(cap))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	while (p < body + len && strchr(" \t\r\n", *p))
 		p++;
 	/* JSON allows tabs as whitespace, YAML indentation does not */
@@ -130,7 +174,7 @@ char *registry_fragment_text(const char *name, const char *body, size_t len)
 			if (json && body[k] == '\t') {
 				out[n++] = ' ';
 				out[n++] = ' ';
-			} else {
+			} else if (body[k] != '\r') { /* body_check left only CRLF's */
 				out[n++] = body[k];
 			}
 		}
@@ -138,15 +182,56 @@ char *registry_fragment_text(const char *name, const char *body, size_t len)
 		i = end + 1;
 	}
 	out[n] = '\0';
-	return out;
+	*text = out;
+	return 0;
 }
 
-int registry_fragment_check(const char *text, const char *file, struct reg_errors *errs)
+static void add_error(struct reg_errors *errs, const char *line)
+{
+	char **grown = realloc(errs->lines, (errs->n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return;
+	errs->lines = grown;
+	if ((grown[errs->n] = strdup(line)))
+		errs->n++;
+}
+
+/* 1 if root is exactly {services: {name: ...}}: the schema alone would
+ * accept more services beside name, which the API could then neither list
+ * as this fragment's nor delete. */
+static int one_service(const struct ynode *root, const char *name)
+{
+	const struct ynode *svcs;
+
+	if (!root || root->kind != YNODE_MAP || root->n != 1 ||
+	    strcmp(root->keys[0]->value, "services") != 0)
+		return 0;
+	svcs = root->items[0];
+	return svcs->kind == YNODE_MAP && svcs->n == 1 && strcmp(svcs->keys[0]->value, name) == 0;
+}
+
+int registry_fragment_check(const char *text, const char *name, struct reg_errors *errs)
 {
 	struct registry *reg = NULL;
-	int rc = registry_load_string(text, file, &reg, errs);
+	struct ydoc *doc = NULL;
+	char file[80], line[256], yerr[256] = "";
+	int rc;
 
+	snprintf(file, sizeof(file), "%s.yaml", name);
+	/* the include schema: a main-file key such as zones: would open files */
+	rc = reg_load_include_string(text, file, &reg, errs);
 	registry_free(reg);
+	if (rc < 0)
+		return -1;
+	if (ydoc_parse_string(text, strlen(text), file, &doc, ignore_error, yerr) < 0 ||
+	    !one_service(doc->root, name)) {
+		snprintf(line, sizeof(line), "%s: the body must be the one service %s", file, name);
+		if (errs)
+			add_error(errs, line);
+		rc = -1;
+	}
+	ydoc_free(doc);
 	return rc;
 }
 

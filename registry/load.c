@@ -431,7 +431,8 @@ static int assemble(struct reg_loader *ld)
 	return 0;
 }
 
-static int load(const char *name, const char *text, struct registry **out, struct reg_errors *errs)
+static int load(const char *name, const char *text, const struct sch_table *table,
+                struct registry **out, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
 	struct reg_loader ld = {.errs = errs ? errs : &local};
@@ -454,7 +455,7 @@ static int load(const char *name, const char *text, struct registry **out, struc
 		struct sch_path path = {.len = 0};
 		uint64_t mask = 0;
 
-		sch_walk(&ld, &reg_top_table, 0, doc->root, &ld.top, &mask, &path);
+		sch_walk(&ld, table, 0, doc->root, &ld.top, &mask, &path);
 	}
 	load_includes(&ld);
 	resolve_server(&ld);
@@ -498,13 +499,19 @@ done:
 
 int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
 {
-	return load(path, NULL, out, errs);
+	return load(path, NULL, &reg_top_table, out, errs);
 }
 
 int registry_load_string(const char *text, const char *name, struct registry **out,
                          struct reg_errors *errs)
 {
-	return load(name, text, out, errs);
+	return load(name, text, &reg_top_table, out, errs);
+}
+
+int reg_load_include_string(const char *text, const char *name, struct registry **out,
+                            struct reg_errors *errs)
+{
+	return load(name, text, &reg_include_table, out, errs);
 }
 
 void registry_free(struct registry *reg)

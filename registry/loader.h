@@ -104,6 +104,11 @@ int reg_zones_load(struct reg_loader *ld);
 void reg_zone_free(struct reg_zone *zone);
 int reg_zones_check_services(struct reg_loader *ld);
 
+/* Loads text as an include file on its own (only services:, so no zone
+ * or include is ever opened), as registry_load_string() does a main file. */
+int reg_load_include_string(const char *text, const char *name, struct registry **out,
+                            struct reg_errors *errs);
+
 /* Joins a path relative to the folder of `base`; caller frees. */
 char *reg_path_join(const char *base, const char *rel);
 

@@ -195,13 +195,18 @@ int registry_fragment_dir(const char *main_file, const char *name, char **dir, c
 
 /* The text of NAME.yaml for one service whose mapping is body (JSON or
  * YAML, len bytes), indented under `services: NAME:` from
- * REG_FRAGMENT_BODY_LINE/COL on. Returns NULL on out of memory; caller frees. */
-char *registry_fragment_text(const char *name, const char *body, size_t len);
+ * REG_FRAGMENT_BODY_LINE/COL on, into *text (caller frees). CRLF becomes LF.
+ * Errors, with a message in err: -EINVAL (body holds a NUL, a lone CR, NEL,
+ * LS or PS: line breaks that libyaml knows and the indenting would miss),
+ * -ENOMEM. */
+int registry_fragment_text(const char *name, const char *body, size_t len, char **text, char *err,
+                           size_t errlen);
 
-/* Validates fragment text with the registry's schema on its own (no main
- * file: collisions with it show at reload). file names it in messages.
+/* Validates fragment text for service name with the include-file schema on
+ * its own (no main file: collisions with it show at reload) and checks that
+ * it holds exactly {services: {name: ...}}. Messages name NAME.yaml.
  * Returns 0, or -1 with the errors in errs as registry_load_string(). */
-int registry_fragment_check(const char *text, const char *file, struct reg_errors *errs);
+int registry_fragment_check(const char *text, const char *name, struct reg_errors *errs);
 
 /* Reads dir/NAME.yaml into *text (caller frees); -ENOENT if there is none. */
 int registry_fragment_read(const char *dir, const char *name, char **text);

@@ -6,6 +6,7 @@ EXTRA_DIST += tests/system/run.sh tests/system/conftest.py tests/system/test_ans
 	tests/system/test_malformed.py tests/system/test_cli.py tests/system/test_health.py \
 	tests/system/test_reload.py \
 	tests/system/test_api.py tests/system/test_metrics.py tests/system/api_helpers.py \
+	tests/system/test_panic.py \
 	tests/system/data/answers.yaml tests/system/data/answers.zone \
 	tests/system/data/static-test.zone tests/system/data/minimal.yaml \
 	tests/system/data/bad-address.yaml tests/system/data/unknown-key.yaml \

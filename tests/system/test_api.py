@@ -152,6 +152,58 @@ def test_bad_values_are_400_with_the_path(api, tmp_path, body, path, fragment_of
     assert query(api, "web." + ZONE, "A").rcode() == dns.rcode.NXDOMAIN
 
 
+FOO = '{"port":80,"check":{"type":"none"},"instances":[{"name":"x1","address":"192.0.2.1"}]}'
+EVIL = ("  evil:{0}    port: 1{0}    check: {{type: none}}{0}"
+        "    instances: [{{name: e1, address: 192.0.2.66}}]{0}")
+
+
+@pytest.mark.parametrize("brk,what", [
+    ("\r", "carriage return"),
+    ("\u0085", "U+0085"),
+    ("\u2028", "U+2028"),
+    ("\u2029", "U+2029"),
+])
+def test_line_breaks_cannot_inject_services(api, tmp_path, brk, what):
+    # libyaml ends lines at these too: the body must not reach past its
+    # own service to add another beside it
+    status, reply = request_json(api, "PUT", "/v1/services/foo", FOO + brk + EVIL.format(brk))
+    assert status == 400, reply
+    assert what in reply["errors"][0]["message"], reply
+    assert not os.path.exists(fragment(tmp_path, "foo"))
+    assert query(api, "evil." + ZONE, "A").rcode() == dns.rcode.NXDOMAIN
+    assert query(api, "foo." + ZONE, "A").rcode() == dns.rcode.NXDOMAIN
+    assert set(s["name"] for s in request_json(api, "GET", "/v1/services")[1]["services"]) \
+        == {"db"}
+
+
+def test_crlf_body_is_accepted(api, tmp_path):
+    body = "port: 80\r\ncheck: {type: none}\r\ninstances:\r\n  - {name: a, address: 192.0.2.1}\r\n"
+    status, reply = request_json(api, "PUT", "/v1/services/foo", body)
+    assert status == 201, reply
+    with open(fragment(tmp_path, "foo"), "rb") as f:
+        assert b"\r" not in f.read()
+    assert addresses(api, "foo." + ZONE) == ["192.0.2.1"]
+
+
+@pytest.mark.parametrize("brk", ["\r", "\n"])
+def test_body_cannot_name_zone_files(api, tmp_path, brk):
+    # a zones: key would make srvd read any file and echo its lines in
+    # the errors; the fragment is checked as an include file
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 is the password\nsecond line\n")
+    body = (FOO + brk + "server: {zone: " + ZONE + "}" + brk
+            + "zones: [" + str(secret) + "]" + brk)
+    status, hdrs, data = request(api, "PUT", "/v1/services/foo", body)
+    assert status == 400, data
+    assert b"hunter2" not in data and b"secret.txt" not in data, data
+    # nor did ldns read it (its messages say "RR", "rdata", "$ORIGIN"...)
+    assert b"RR" not in data and b"rdata" not in data and b"ORIGIN" not in data, data
+    if brk == "\r":
+        assert b"carriage return" in data, data
+    assert not os.path.exists(fragment(tmp_path, "foo"))
+    assert query(api, "foo." + ZONE, "A").rcode() == dns.rcode.NXDOMAIN
+
+
 def test_bad_service_names(api):
     assert request_json(api, "PUT", "/v1/services/no_such", WEB)[0] == 400
     assert request_json(api, "PUT", "/v1/services/..", WEB)[0] == 400

@@ -333,13 +333,12 @@ END_TEST
 static size_t check_body(const char *name, const char *body, char *first, size_t len)
 {
 	struct reg_errors errs = {NULL, 0};
-	char *text = registry_fragment_text(name, body, strlen(body));
-	char file[80];
+	char *text = NULL, err[256];
 	size_t n;
 
-	ck_assert_ptr_nonnull(text);
-	snprintf(file, sizeof(file), "%s.yaml", name);
-	registry_fragment_check(text, file, &errs);
+	ck_assert_int_eq(registry_fragment_text(name, body, strlen(body), &text, err, sizeof(err)),
+	                 0);
+	registry_fragment_check(text, name, &errs);
 	n = errs.n;
 	if (first)
 		snprintf(first, len, "%s", n ? errs.lines[0] : "");
@@ -401,6 +400,87 @@ START_TEST(test_fragment_check)
 }
 END_TEST
 
+/* A service the body tries to add beside web through a line break that the
+ * indenting would not see. */
+#define EVIL                                                                                       \
+	"  evil:%s    port: 1%s    check: {type: none}%s    instances: [{name: e, "                \
+	"address: 192.0.2.66}]%s"
+
+START_TEST(test_fragment_line_breaks)
+{
+	static const struct {
+		const char *brk, *what;
+	} bad[] = {
+	    {"\r", "carriage return"},
+	    {"\xc2\x85", "U+0085"},
+	    {"\xe2\x80\xa8", "U+2028"},
+	    {"\xe2\x80\xa9", "U+2029"},
+	};
+	struct reg_errors errs = {NULL, 0};
+	char body[512], err[256], *text = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *b = bad[i].brk;
+
+		snprintf(body, sizeof(body), "{\"port\": 80, \"instances\": []}%s" EVIL, b, b, b, b,
+		         b);
+		err[0] = '\0';
+		ck_assert_int_eq(
+		    registry_fragment_text("web", body, strlen(body), &text, err, sizeof(err)),
+		    -EINVAL);
+		ck_assert_ptr_null(text);
+		ck_assert_msg(strstr(err, bad[i].what) && strstr(err, "line 1"), "%s", err);
+	}
+	/* a line break at the very end, and a NUL */
+	ck_assert_int_eq(registry_fragment_text("web", "{}\r", 3, &text, err, sizeof(err)),
+	                 -EINVAL);
+	ck_assert_int_eq(registry_fragment_text("web", "{}\n\0x", 5, &text, err, sizeof(err)),
+	                 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "NUL byte on line 2"));
+
+	/* CRLF is a line end like LF, and leaves no CR in the file */
+	snprintf(body, sizeof(body),
+	         "port: 80\r\ninstances:\r\n  - {name: a, address: \"::1\"}\r\n");
+	len = strlen(body);
+	ck_assert_int_eq(registry_fragment_text("web", body, len, &text, err, sizeof(err)), 0);
+	ck_assert_ptr_null(strchr(text, '\r'));
+	ck_assert_ptr_nonnull(strstr(text, "  web:\n    port: 80\n    instances:\n      - {name"));
+	ck_assert_int_eq(registry_fragment_check(text, "web", &errs), 0);
+	free(text);
+	text = NULL;
+
+	/* text that another service was smuggled into (as the indenting once
+	 * let a CR do) is refused by the check on its own */
+	snprintf(body, sizeof(body),
+	         "services:\n  web:\n    {\"port\": 80, \"instances\": []}\n" EVIL, "\n", "\n",
+	         "\n", "\n");
+	ck_assert_int_eq(registry_fragment_check(body, "web", &errs), -1);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.lines[0], "web.yaml: the body must be the one service web");
+	registry_errors_clear(&errs);
+	/* and so is a service under another name */
+	ck_assert_int_eq(
+	    registry_fragment_check("services:\n  db: {port: 1, instances: []}\n", "web", &errs),
+	    -1);
+	registry_errors_clear(&errs);
+	/* main-file keys are unknown in an include file: zones: would open files */
+	ck_assert_int_eq(registry_fragment_check("services:\n  web: {port: 80, instances: []}\n"
+	                                         "server: {zone: x.example.}\n"
+	                                         "zones: [/etc/passwd]\n",
+	                                         "web", &errs),
+	                 -1);
+	ck_assert_uint_eq(errs.n, 2);
+	for (size_t i = 0; i < errs.n; i++) {
+		ck_assert_msg(strstr(errs.lines[i], "unknown key (an include file holds only "
+		                                    "services:)"),
+		              "%s", errs.lines[i]);
+		ck_assert_ptr_null(strstr(errs.lines[i], "passwd"));
+	}
+	registry_errors_clear(&errs);
+}
+END_TEST
+
 static char tmpdir[64];
 
 static void write_file(const char *name, const char *text)
@@ -455,13 +535,15 @@ START_TEST(test_fragment_files)
 
 	/* the folder is created; the write leaves no temp file behind */
 	ck_assert_int_eq(registry_fragment_read(dir, "web", &text), -ENOENT);
-	text = registry_fragment_text("web",
-	                              "{\"port\": 80, \"check\": {\"type\": \"none\"}, "
-	                              "\"instances\": [{\"name\": \"a\", \"address\": "
-	                              "\"192.0.2.1\"}]}",
-	                              strlen("{\"port\": 80, \"check\": {\"type\": \"none\"}, "
-	                                     "\"instances\": [{\"name\": \"a\", \"address\": "
-	                                     "\"192.0.2.1\"}]}"));
+	ck_assert_int_eq(registry_fragment_text("web",
+	                                        "{\"port\": 80, \"check\": {\"type\": \"none\"}, "
+	                                        "\"instances\": [{\"name\": \"a\", \"address\": "
+	                                        "\"192.0.2.1\"}]}",
+	                                        strlen("{\"port\": 80, \"check\": {\"type\": "
+	                                               "\"none\"}, \"instances\": [{\"name\": "
+	                                               "\"a\", \"address\": \"192.0.2.1\"}]}"),
+	                                        &text, err, sizeof(err)),
+	                 0);
 	ck_assert_int_eq(registry_fragment_write(dir, "web", text), 0);
 	ck_assert_int_eq(count_entries(dir), 1);
 	free(text);
@@ -505,6 +587,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_stats_record);
 	tcase_add_test(tc, test_fragment_check);
+	tcase_add_test(tc, test_fragment_line_breaks);
 	tcase_add_test(tc, test_fragment_files);
 	suite_add_tcase(s, tc);
 	return s;

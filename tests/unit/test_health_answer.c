@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "health/machine.h"
 #include "registry/registry.h"
 #include "tests/unit/answer_util.h"
 
@@ -170,6 +171,9 @@ START_TEST(withdrawn)
 }
 END_TEST
 
+/* The answers follow the checker's panic flag; the rule that sets it is
+ * health_machine_panic(), run here as the checker runs it after each
+ * result. */
 START_TEST(panic_mode)
 {
 	static const char *y = "server: {zone: svc.example.}\n"
@@ -189,6 +193,7 @@ START_TEST(panic_mode)
 		char txt[64];
 		if (down > 0)
 			tu_health_set(ph, 0, (size_t)down - 1, 0);
+		health_machine_panic(&ph->svc[0], 4, 0.5, 0);
 		/* 2 of 4 served is not fewer than half: no panic yet */
 		p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
 		assert_ok(p, want[down]);
@@ -202,6 +207,7 @@ START_TEST(panic_mode)
 	/* back to 2 served: out of panic, only the served ones */
 	tu_health_set(ph, 0, 0, 1);
 	tu_health_set(ph, 0, 1, 1);
+	health_machine_panic(&ph->svc[0], 4, 0.5, 0);
 	{
 		ldns_pkt *p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
 		assert_ok(p, 2);
@@ -209,6 +215,57 @@ START_TEST(panic_mode)
 		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "127.0.0.2");
 		ldns_pkt_free(p);
 	}
+	dns_table_free(pt);
+	tu_health_free(ph);
+}
+END_TEST
+
+/* Before the first round of checks nothing is served and the checker keeps
+ * panic off (results pending): NODATA, not every never-checked instance.
+ * The flag alone decides, whatever n_served says. */
+START_TEST(panic_waits_for_the_checker)
+{
+	static const char *y = "server: {zone: svc.example.}\n"
+	                       "defaults: {policy: fixed, check: {type: tcp}}\n"
+	                       "services:\n"
+	                       "  p:\n    port: 1\n    panic_threshold: 0.5\n    instances:\n"
+	                       "      - {name: p1, address: 127.0.0.1}\n"
+	                       "      - {name: p2, address: 127.0.0.2}\n";
+	struct dns_table *pt = tu_table(y);
+	struct tu_health *ph = tu_health_bind(pt);
+	ldns_pkt *p;
+
+	for (size_t i = 0; i < 2; i++) {
+		tu_health_set(ph, 0, i, 0);
+		atomic_store(&tu_inst(ph, 0, i)->status, HEALTH_UNCHECKED);
+	}
+	ck_assert_int_eq(health_machine_panic(&ph->svc[0], 2, 0.5, 2), 0);
+	ck_assert_uint_eq(atomic_load(&ph->svc[0].panic), 0);
+	p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 0);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
+	assert_ok(p, 1);
+	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=0/2|panic=no|"));
+	ldns_pkt_free(p);
+
+	/* the first round ends with both failing: now the checker says panic */
+	ck_assert_int_eq(health_machine_panic(&ph->svc[0], 2, 0.5, 0), 1);
+	p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
+	assert_ok(p, 2);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
+	assert_ok(p, 1);
+	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=0/2|panic=yes|"));
+	ldns_pkt_free(p);
+
+	/* the flag, not the count: a panic flag with every instance served */
+	tu_health_set(ph, 0, 0, 1);
+	tu_health_set(ph, 0, 1, 1);
+	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
+	assert_ok(p, 1);
+	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=2/2|panic=yes|"));
+	ldns_pkt_free(p);
 	dns_table_free(pt);
 	tu_health_free(ph);
 }
@@ -555,6 +612,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unbound_serves_all);
 	tcase_add_test(tc, withdrawn);
 	tcase_add_test(tc, panic_mode);
+	tcase_add_test(tc, panic_waits_for_the_checker);
 	tcase_add_test(tc, serial);
 	tcase_add_test(tc, health_txt_instance);
 	tcase_add_test(tc, health_txt_service);
