@@ -47,6 +47,21 @@ def assert_clean_stderr(text):
     assert m is None, "sanitizer report in srvd stderr:\n" + text
 
 
+# Every daemon started, so that one a failing test never reached its stop() for is
+# stopped all the same (_stop_leftovers) instead of serving, and loading the machine,
+# through the tests that follow.
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftovers():
+    before = len(STARTED)
+    yield
+    for d in STARTED[before:]:
+        d.stop(check=False)
+    del STARTED[before:]
+
+
 class Srvd:
     """One running daemon. Attributes: host, port, zone, proc, config."""
 
@@ -84,6 +99,7 @@ class Srvd:
         cmd = [SRVD, "-c", self.config] + self.args + ["-w", str(self.workers)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
+        STARTED.append(self)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + 10

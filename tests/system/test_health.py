@@ -5,7 +5,7 @@
 Each test starts its own backends on loopback (a TCP listener, a threaded
 HTTP server whose answer can be switched between 200, 503 and "never
 answer", and closed ports) and a daemon whose registry checks them with
-interval 200ms, timeout 100ms, fall 2, rise 2. Waits poll with deadlines;
+interval 200ms, timeout 200ms, fall 2, rise 2. Waits poll with deadlines;
 the bounds are the ones SPEC section 4 implies, plus MARGIN for slow CI:
 
   withdrawn within fall * interval + timeout + interval
@@ -27,11 +27,14 @@ import pytest
 from conftest import HOST, Srvd, query, write_registry
 
 ZONE = "svc.test."
-INTERVAL, TIMEOUT, RISE, FALL = 0.2, 0.1, 2, 2
+# The timeout is as long as the interval allows: a Python backend on a loaded machine can
+# take over 100 ms to answer, and a probe timing out where the test expects a status or a
+# pass (a 503 seen as a timeout, a healthy backend withdrawn) fails it for nothing.
+INTERVAL, TIMEOUT, RISE, FALL = 0.2, 0.2, 2, 2
 MARGIN = 1.0
 WITHDRAW_BOUND = FALL * INTERVAL + TIMEOUT + INTERVAL + MARGIN
 RESTORE_BOUND = RISE * INTERVAL + INTERVAL + MARGIN
-CHECK = "interval: 200ms, timeout: 100ms, rise: 2, fall: 2"
+CHECK = "interval: 200ms, timeout: 200ms, rise: 2, fall: 2"
 
 
 # --- backends ------------------------------------------------------------------------------
@@ -134,6 +137,9 @@ class HttpBackend:
         self.stop()
 
 
+DEV_PORTS = (5353, 8053, 8080, 8081)
+
+
 def closed_ports(n, addr=HOST):
     """n distinct TCP ports of addr that nothing listens on (each bound once by us to
     be sure, then closed). They lie outside the ephemeral range: a probe to a port in
@@ -141,7 +147,8 @@ def closed_ports(n, addr=HOST):
     open), which would look like a listener."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         lo, hi = map(int, f.read().split())
-    pool = [p for p in range(1024, 65536) if p < lo or p > hi]
+    # nor the ports `./dev serve` and its demo backends use, should one start meanwhile
+    pool = [p for p in range(1024, 65536) if (p < lo or p > hi) and p not in DEV_PORTS]
     random.shuffle(pool)
     ports = []
     for p in pool:
@@ -293,7 +300,7 @@ def test_http_503_withdraws_and_200_restores(srvd_factory, backends):
     f = txt_fields(d, "_health.web-1.web." + ZONE)
     assert f["last"] == "http: status 503", f
     assert f["status"] == "failing" and f["served"] == "no", f
-    assert f["check"] == "http interval=200ms timeout=100ms rise=2 fall=2", f
+    assert f["check"] == "http interval=200ms timeout=200ms rise=2 fall=2", f
     assert re.fullmatch(r"\d+s", f["since"]) and int(f["since"][:-1]) <= 2, f
     assert txt(d, "_health.web." + ZONE) == ["passing=1/2", "panic=no", "policy=round-robin",
                                              "web-1=failing", "web-3=passing"]
@@ -418,10 +425,15 @@ def test_2000_unreachable_instances_and_queries(srvd_factory, backends):
     sent = timeouts = 0
     slowest = 0.0
     rng = random.Random(7)
-    end = time.monotonic() + 5
+    # 2000 queries, over at least 5 s (five rounds of probes). How fast one Python
+    # thread sends them on a loaded machine says nothing about srvd: the deadline
+    # only stops a hung test; the latency of each answer is what is checked.
+    start = time.monotonic()
+    end = start + 5
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(1.0)
-        while time.monotonic() < end:
+        while time.monotonic() < end or sent < 2000:
+            assert time.monotonic() - start < 60, "only %d queries in 60 s" % sent
             name, rdtype = qs[sent % len(qs)] if sent % 5 else (
                 "_health.d%d.dead.%s" % (rng.randrange(n), ZONE), "TXT")
             q = dns.message.make_query(name, rdtype)
@@ -444,7 +456,6 @@ def test_2000_unreachable_instances_and_queries(srvd_factory, backends):
                 elif name.startswith("dead.") or name.startswith("_dead."):
                     assert not r.answer, "a never-passing instance was served"
                 break
-    assert sent >= 2000, "only %d queries in 5 s" % sent
     assert timeouts == 0, "%d of %d queries timed out" % (timeouts, sent)
     assert slowest < 0.5, "slowest answer %.3f s" % slowest
     # the checker really probed them: failures keep counting on a sample

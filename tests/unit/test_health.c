@@ -438,10 +438,46 @@ START_TEST(tcp_probe_passes_on_ipv6)
 }
 END_TEST
 
-/* The address of a port nothing listens on (bound, then closed). */
+/* The address of a loopback port nothing listens on: bound once by us to be
+ * sure, then closed. It lies below the ephemeral range: a port the kernel
+ * just handed us is handed out again at any time, to a listener of a test
+ * running beside this one, or to the probe itself as its source port (a
+ * connection to itself, which the probe reports differently). */
 static void closed_port(int family, struct sockaddr_storage *sa, socklen_t *len)
 {
-	close(listener(family, sa, len));
+	unsigned lo = 32768, hi = 0, start;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo <= 1024)
+			lo = 32768;
+		fclose(f);
+	}
+	start = (unsigned)getpid() % (lo - 1024);
+	for (unsigned i = 0; i < lo - 1024; i++) {
+		int fd = socket(family, SOCK_STREAM, 0), r;
+
+		ck_assert_int_ge(fd, 0);
+		memset(sa, 0, sizeof(*sa));
+		if (family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_addr = in6addr_loopback;
+			s6->sin6_port = htons((uint16_t)(1024 + (start + i) % (lo - 1024)));
+			*len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			s4->sin_port = htons((uint16_t)(1024 + (start + i) % (lo - 1024)));
+			*len = sizeof(*s4);
+		}
+		r = bind(fd, (struct sockaddr *)sa, *len);
+		close(fd);
+		if (r == 0)
+			return;
+	}
+	ck_abort_msg("no free loopback port below %u", lo);
 }
 
 START_TEST(tcp_probe_refused)

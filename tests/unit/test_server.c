@@ -424,13 +424,34 @@ START_TEST(bind_conflict_fails)
 	struct reg_listen l = {0};
 	socklen_t len = sizeof(sa);
 	char err[256];
-	int fd;
+	int fd = -1, tcp, one = 1;
 
 	ck_assert_int_eq(registry_load_string(yaml, "t.yaml", &reg, &errs), 0);
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	/* The port's TCP side must stay free for the server's TCP probe, which runs
+	 * first: a UDP port from the kernel says nothing about TCP, where another
+	 * process's connection may use the same number. So the TCP port is taken
+	 * first, by a socket that only binds: with SO_REUSEADDR on both sides that
+	 * leaves the probe free, while no connection picks it as its source port. */
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(tcp, 0);
+	ck_assert_int_eq(setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	getsockname(fd, (struct sockaddr *)&sa, &len);
+	for (int i = 0; i < 100; i++) {
+		sa.sin_port = 0;
+		ck_assert_int_eq(bind(tcp, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		len = sizeof(sa);
+		getsockname(tcp, (struct sockaddr *)&sa, &len);
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		/* that UDP port is someone else's: try another pair */
+		close(fd);
+		fd = -1;
+		close(tcp);
+		tcp = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	ck_assert_int_ge(fd, 0);
 	memcpy(&l.addr, &sa, sizeof(sa));
 	l.addr_len = sizeof(sa);
 	l.text = "127.0.0.1:taken";
@@ -441,6 +462,7 @@ START_TEST(bind_conflict_fails)
 	ck_assert_ptr_null(srv);
 	ck_assert_str_eq(err, "cannot bind 127.0.0.1:taken (udp): Address already in use");
 	close(fd);
+	close(tcp);
 	registry_free(reg);
 }
 END_TEST
