@@ -25,24 +25,6 @@
 
 /* max(serial + 1, now) in RFC 1982 arithmetic: never backwards, and a
  * restart (which starts at now) stays ahead of what secondaries saw. */
-static uint32_t next_serial(uint32_t serial)
-{
-	uint32_t next = serial + 1, now = (uint32_t)time(NULL);
-
-	return (int32_t)(now - next) > 0 ? now : next;
-}
-
-static void add_line(struct reg_errors *errs, const char *line)
-{
-	char **grown = realloc(errs->lines, (errs->n + 1) * sizeof(*grown));
-
-	if (!grown)
-		return;
-	errs->lines = grown;
-	if ((grown[errs->n] = strdup(line)))
-		errs->n++;
-}
-
 static int reject(struct daemon *d, const char *why, const struct reg_errors *errs)
 {
 	struct daemon_reload_stats *st = &d->stats;
@@ -114,7 +96,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	daemon_watch_drain(d->watch);
 	if (registry_load_file(d->opt->config, &reg, e) < 0) {
 		if (e->n == 0)
-			add_line(e, "cannot load the registry");
+			registry_errors_add(e, "cannot load the registry");
 		goto reject;
 	}
 	warn_restart(d, d->reg, reg);
@@ -131,18 +113,18 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		r = 0;
 		goto done;
 	}
-	serial = next_serial(dns_table_serial(d->table));
+	serial = dns_serial_next(dns_table_serial(d->table));
 	if (dns_table_build(reg, serial, &table, err, sizeof(err)) < 0) {
 		snprintf(line, sizeof(line), "%s: %s", d->opt->config, err);
-		add_line(e, line);
+		registry_errors_add(e, line);
 		goto reject;
 	}
 	if (health_create(d->base, reg, daemon_on_health_change, d, &health) < 0) {
-		add_line(e, "out of memory");
+		registry_errors_add(e, "out of memory");
 		goto reject;
 	}
 	if (dns_table_bind_health(table, health) < 0) {
-		add_line(e, "internal error: health state does not match the answer table");
+		registry_errors_add(e, "internal error: health state does not match the answer table");
 		goto reject;
 	}
 	/* nothing fails from here on */

@@ -833,17 +833,21 @@ int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, si
 	return 0;
 }
 
+uint32_t dns_serial_next(uint32_t serial)
+{
+	uint32_t next = serial + 1, now = (uint32_t)time(NULL);
+
+	/* RFC 1982: now is "greater" than next */
+	return (int32_t)(now - next) > 0 ? now : next;
+}
+
 void dns_table_bump_serial(struct dns_table *t)
 {
-	uint32_t old = atomic_load_explicit(&t->serial, memory_order_relaxed), next;
-	do {
-		uint32_t now = (uint32_t)time(NULL);
-		next = old + 1;
-		/* RFC 1982: now is "greater" than next */
-		if ((int32_t)(now - next) > 0)
-			next = now;
-	} while (!atomic_compare_exchange_weak_explicit(
-	    &t->serial, &old, next, memory_order_relaxed, memory_order_relaxed));
+	uint32_t old = atomic_load_explicit(&t->serial, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&t->serial, &old, dns_serial_next(old),
+	                                              memory_order_relaxed, memory_order_relaxed))
+		;
 }
 
 size_t dns_table_size(const struct dns_table *t)

@@ -51,8 +51,12 @@ int dns_table_bind_health(struct dns_table *table, struct health *h);
 int dns_table_bind_state(struct dns_table *table, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc);
 
-/* Raises the service zone's SOA serial to max(serial + 1, unix time now) in
- * RFC 1982 serial arithmetic, e.g. after the served set changed. Safe to
+/* The serial that follows `serial`: max(serial + 1, unix time now) in RFC
+ * 1982 serial arithmetic, so serials rise and stay near the clock. */
+uint32_t dns_serial_next(uint32_t serial);
+
+/* Raises the service zone's SOA serial to dns_serial_next() of it, e.g.
+ * after the served set changed. Safe to
  * call from any thread while workers answer; the next SOA sent carries it. */
 void dns_table_bump_serial(struct dns_table *table);
 

@@ -186,17 +186,6 @@ int registry_fragment_text(const char *name, const char *body, size_t len, char 
 	return 0;
 }
 
-static void add_error(struct reg_errors *errs, const char *line)
-{
-	char **grown = realloc(errs->lines, (errs->n + 1) * sizeof(*grown));
-
-	if (!grown)
-		return;
-	errs->lines = grown;
-	if ((grown[errs->n] = strdup(line)))
-		errs->n++;
-}
-
 /* 1 if root is exactly {services: {name: ...}}: the schema alone would
  * accept more services beside name, which the API could then neither list
  * as this fragment's nor delete. */
@@ -228,7 +217,7 @@ int registry_fragment_check(const char *text, const char *name, struct reg_error
 	    !one_service(doc->root, name)) {
 		snprintf(line, sizeof(line), "%s: the body must be the one service %s", file, name);
 		if (errs)
-			add_error(errs, line);
+			registry_errors_add(errs, line);
 		rc = -1;
 	}
 	ydoc_free(doc);

@@ -14,17 +14,21 @@
 #include "registry/loader.h"
 #include "registry/registry.h"
 
-void reg_error_line(struct reg_loader *ld, const char *line)
+void registry_errors_add(struct reg_errors *errs, const char *line)
 {
-	char **grown;
+	char **grown = realloc(errs->lines, (errs->n + 1) * sizeof(*grown));
 
-	ld->failed = 1;
-	grown = realloc(ld->errs->lines, (ld->errs->n + 1) * sizeof(*grown));
 	if (!grown)
 		return;
-	ld->errs->lines = grown;
-	if ((grown[ld->errs->n] = strdup(line)))
-		ld->errs->n++;
+	errs->lines = grown;
+	if ((grown[errs->n] = strdup(line)))
+		errs->n++;
+}
+
+void reg_error_line(struct reg_loader *ld, const char *line)
+{
+	ld->failed = 1;
+	registry_errors_add(ld->errs, line);
 }
 
 void reg_error(struct reg_loader *ld, const struct ynode *node, const struct sch_path *path,

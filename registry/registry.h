@@ -162,6 +162,9 @@ void registry_schema_print(FILE *out);
 /* Frees a registry; accepts NULL. */
 void registry_free(struct registry *reg);
 
+/* Appends a copy of line to errs (dropped when out of memory). */
+void registry_errors_add(struct reg_errors *errs, const char *line);
+
 /* Frees the lines of errs and zeroes it; accepts NULL. */
 void registry_errors_clear(struct reg_errors *errs);
 

@@ -5,3 +5,4 @@ include tests/unit/server.mk
 include tests/unit/health.mk
 include tests/unit/api.mk
 include tests/unit/noalloc.mk
+EXTRA_DIST += tests/unit/check_main.h

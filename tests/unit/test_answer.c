@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tests/unit/answer_util.h"
+#include "tests/unit/check_main.h"
 
 static const char *yaml =
     "server:\n"
@@ -870,10 +871,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

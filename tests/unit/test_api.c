@@ -24,6 +24,7 @@
 #include "dns/stats.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "tests/unit/check_main.h"
 
 /* The buffer's text as a NUL-terminated string (caller frees). */
 static char *text_of(struct evbuffer *b)
@@ -595,11 +596,5 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(api_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(api_suite());
 }

@@ -25,6 +25,7 @@
 #include "health/probe.h"
 #include "health/sched.h"
 #include "registry/registry.h"
+#include "tests/unit/check_main.h"
 
 /* ---- state machine ---- */
 
@@ -768,11 +769,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -15,6 +15,7 @@
 #include "health/machine.h"
 #include "registry/registry.h"
 #include "tests/unit/answer_util.h"
+#include "tests/unit/check_main.h"
 
 /* Checked services on loopback (no probe runs here, but registries with
  * checks name loopback addresses only); billing has no check. */
@@ -625,10 +626,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -21,6 +21,7 @@
 #include "dns/answer.h"
 #include "dns/table.h"
 #include "tests/unit/answer_util.h"
+#include "tests/unit/check_main.h"
 
 static atomic_int counting;
 static atomic_long n_alloc;
@@ -334,15 +335,9 @@ int main(void)
 {
 	Suite *s = suite_create("noalloc");
 	TCase *tc = tcase_create("answer");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, answers_allocate_nothing);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

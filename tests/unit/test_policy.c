@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tests/unit/answer_util.h"
+#include "tests/unit/check_main.h"
 
 /* Services of 4 instances (weights 1, 2, 3, 4) for every policy, with
  * max_answers 0 and 2, and one with weight-0 instances. */
@@ -254,10 +255,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

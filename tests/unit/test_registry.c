@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "registry/registry.h"
+#include "tests/unit/check_main.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -654,11 +655,5 @@ static Suite *registry_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(registry_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(registry_suite());
 }

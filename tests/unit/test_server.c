@@ -20,6 +20,7 @@
 #include "dns/server.h"
 #include "dns/table.h"
 #include "registry/registry.h"
+#include "tests/unit/check_main.h"
 
 /* ---- framing ---- */
 
@@ -493,13 +494,7 @@ static Suite *server_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(server_suite());
-	int failed;
-
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_LEVEL_WARN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(server_suite());
 }
