@@ -124,7 +124,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		goto reject;
 	}
 	if (dns_table_bind_health(table, health) < 0) {
-		registry_errors_add(e, "internal error: health state does not match the answer table");
+		registry_errors_add(e, "internal error: health state does not match the table");
 		goto reject;
 	}
 	/* nothing fails from here on */
