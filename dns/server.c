@@ -316,6 +316,7 @@ static int alloc_worker(struct dns_server *srv, struct dns_worker *w, unsigned i
 	w->smsg = calloc(UDP_BATCH, sizeof(*w->smsg));
 	w->arena = malloc(UDP_ARENA);
 	w->tcp_out = malloc(2 + DNS_MAX_MSG);
+	w->rmsg_mode = -1;
 	if (!w->base || !w->ctx || !w->rbuf || !w->peer || !w->rcmsg || !w->scmsg || !w->riov ||
 	    !w->siov || !w->rmsg || !w->smsg || !w->arena || !w->tcp_out)
 		return -ENOMEM;

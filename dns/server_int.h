@@ -100,6 +100,11 @@ struct dns_worker {
 	struct iovec *riov, *siov;
 	struct mmsghdr *rmsg, *smsg;
 	uint8_t *arena;
+	/* rmsg is set up once for one kind of socket (-1: not yet, 0: plain,
+	 * 1: with IP_PKTINFO); after that only the rmsg_dirty headers the last
+	 * recvmmsg() wrote need their lengths back */
+	int rmsg_mode;
+	unsigned rmsg_dirty;
 
 	uint8_t *tcp_out; /* 2 + DNS_MAX_MSG: length prefix and answer */
 
