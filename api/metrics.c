@@ -163,7 +163,8 @@ static void instance_families(struct mw *m, const struct metrics_input *in)
 		}
 	}
 	family(m, "srvd_instances_served", "gauge",
-	       "Instances of a service that passed their checks and are served (panic mode answers with all of them).");
+	       "Instances of a service that passed their checks and are served (panic mode answers "
+	       "with all of them).");
 	for (size_t i = 0; i < reg->n_services; i++) {
 		unsigned served = 0;
 

@@ -42,7 +42,7 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ srvd[%ld] %s: ", ts.tv_nsec / 1000000,
-		     (long)getpid(), level_names[level]);
+	             (long)getpid(), level_names[level]);
 	if (r > 0)
 		n += (size_t)r;
 	if (n < sizeof(line)) {

@@ -11,18 +11,18 @@
 
 struct dns_table;
 
-#define DNS_MAX_UDP_PLAIN 512 /* UDP answer limit without EDNS */
-#define DNS_MAX_MSG 65535     /* TCP answer limit, and the size of `out` to pass */
+#define DNS_MAX_UDP_PLAIN 512   /* UDP answer limit without EDNS */
+#define DNS_MAX_MSG       65535 /* TCP answer limit, and the size of `out` to pass */
 
 enum dns_transport { DNS_UDP = 0, DNS_TCP };
 
 /* What happened to one query, for logs and counters. */
 struct dns_answer_info {
-	uint16_t qtype;   /* 0 if the question did not parse */
+	uint16_t qtype; /* 0 if the question did not parse */
 	uint16_t qclass;
-	uint16_t rcode;   /* extended rcode (e.g. 16 for BADVERS) */
+	uint16_t rcode; /* extended rcode (e.g. 16 for BADVERS) */
 	uint8_t truncated;
-	uint8_t edns;     /* the query had an OPT record */
+	uint8_t edns; /* the query had an OPT record */
 };
 
 /* Per-worker state: random generator and scratch space. One per thread. */
@@ -41,7 +41,7 @@ void dns_ctx_free(struct dns_ctx *ctx);
  * smaller of the client's EDNS size and server.edns_udp_size for UDP with
  * EDNS, and 65535 for TCP. info may be NULL. */
 size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
-		  size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
-		  struct dns_answer_info *info);
+                  size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
+                  struct dns_answer_info *info);
 
 #endif

@@ -109,7 +109,7 @@ struct dns_worker {
 	uint8_t *tcp_out; /* 2 + DNS_MAX_MSG: length prefix and answer */
 
 	struct worker_counters cnt;
-	struct server_slot *slot; /* in srv->slots */
+	struct server_slot *slot;       /* in srv->slots */
 	struct dns_stats_worker qstats; /* dns/stats.h: by qtype, malformed, latency */
 };
 

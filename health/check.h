@@ -11,7 +11,7 @@
 enum check_type { CHECK_TCP = 0, CHECK_HTTP, CHECK_NONE };
 
 #define CHECK_EXPECT_MAX 16 /* ranges in one `expect` */
-#define CHECK_PATH_MAX 1024
+#define CHECK_PATH_MAX   1024
 
 struct check_range {
 	uint16_t lo, hi; /* inclusive HTTP status range */

@@ -126,8 +126,8 @@ static void start_probe(struct hinst *in)
 	if (t) {
 		t->in = in;
 		t->cfg = s->cfg;
-		r = health_probe_start(h->base, &t->cfg, (struct sockaddr *)&in->addr,
-		                       in->addr_len, on_probe, t, &in->probe);
+		r = health_probe_start(h->base, &t->cfg, (struct sockaddr *)&in->addr, in->addr_len,
+		                       on_probe, t, &in->probe);
 	}
 	if (r == 0) {
 		in->ticket = t;
@@ -366,9 +366,10 @@ int health_start(struct health *h)
 static int same_check(const struct check_config *a, const struct check_config *b)
 {
 	return a->type == b->type && a->interval_ms == b->interval_ms &&
-	       a->timeout_ms == b->timeout_ms && a->unhealthy_interval_ms == b->unhealthy_interval_ms &&
-	       a->rise == b->rise && a->fall == b->fall && a->port == b->port &&
-	       strcmp(a->path, b->path) == 0 && a->n_expect == b->n_expect &&
+	       a->timeout_ms == b->timeout_ms &&
+	       a->unhealthy_interval_ms == b->unhealthy_interval_ms && a->rise == b->rise &&
+	       a->fall == b->fall && a->port == b->port && strcmp(a->path, b->path) == 0 &&
+	       a->n_expect == b->n_expect &&
 	       memcmp(a->expect, b->expect, a->n_expect * sizeof(a->expect[0])) == 0;
 }
 
