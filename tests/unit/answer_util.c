@@ -199,3 +199,12 @@ const char *tu_txt(const ldns_rr_list *list, size_t r)
 	}
 	return buf;
 }
+
+void tu_assert_ok(const ldns_pkt *p, size_t n_answer)
+{
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	ck_assert(ldns_pkt_aa(p));
+	ck_assert(!ldns_pkt_tc(p));
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
+}

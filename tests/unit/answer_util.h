@@ -54,6 +54,9 @@ const char *tu_owner(const ldns_rr_list *list, size_t r);
 /* Number of records of section list. */
 size_t tu_count(const ldns_rr_list *list);
 
+/* Asserts p is NOERROR with AA, without TC, and holds n_answer answers. */
+void tu_assert_ok(const ldns_pkt *p, size_t n_answer);
+
 /* Health state made by hand for a table, bound with dns_table_bind_state():
  * every instance starts PASSING and served. Tests write the fields as the
  * checker would. */

@@ -60,16 +60,6 @@ static void teardown(void)
 	dns_ctx_free(ctx);
 }
 
-/* NOERROR + AA with n answers. */
-static void assert_ok(const ldns_pkt *p, size_t n_answer)
-{
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
-	ck_assert(ldns_pkt_aa(p));
-	ck_assert(!ldns_pkt_tc(p));
-	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
-}
-
 /* The authority section holds exactly the zone's SOA with the negative TTL. */
 static void assert_neg_soa(const ldns_pkt *p, const char *apex, uint32_t ttl)
 {
@@ -83,7 +73,7 @@ static void assert_neg_soa(const ldns_pkt *p, const char *apex, uint32_t ttl)
 
 static void assert_nodata(const ldns_pkt *p)
 {
-	assert_ok(p, 0);
+	tu_assert_ok(p, 0);
 	assert_neg_soa(p, "svc.example.", 5);
 }
 
@@ -91,7 +81,7 @@ START_TEST(service_a_aaaa)
 {
 	ldns_pkt *p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A);
 	const ldns_rr_list *an;
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	an = ldns_pkt_answer(p);
 	ck_assert_str_eq(tu_owner(an, 0), "web.svc.example.");
 	ck_assert_str_eq(tu_rdf(an, 0, 0), "192.0.2.11");
@@ -101,7 +91,7 @@ START_TEST(service_a_aaaa)
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "2001:db8::13");
 	ldns_pkt_free(p);
 
@@ -120,7 +110,7 @@ static void assert_web_srv(const ldns_pkt *p, const char *owner)
 	    {"0", "1", "8081", "web-2.web.svc.example.", "192.0.2.12"},
 	    {"0", "1", "8080", "web-3.web.svc.example.", "2001:db8::13"},
 	};
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	ck_assert_uint_eq(tu_count(ad), 3);
 	for (size_t i = 0; i < 3; i++) {
 		ck_assert_str_eq(tu_owner(an, i), owner);
@@ -144,7 +134,7 @@ START_TEST(service_srv)
 	ldns_pkt_free(p);
 	/* the protocol label comes from the service */
 	p = tu_q(ctx, t, "_billing._udp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "b1.billing.svc.example.");
 	ldns_pkt_free(p);
 	/* A at the SRV name: NODATA */
@@ -157,7 +147,7 @@ END_TEST
 START_TEST(tags)
 {
 	ldns_pkt *p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "192.0.2.11");
 	ldns_pkt_free(p);
 
@@ -166,26 +156,26 @@ START_TEST(tags)
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "canary.web.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "web-1.web.svc.example.");
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
 	ldns_pkt_free(p);
 
 	/* service tag: every instance */
 	p = tu_q(ctx, t, "http.web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "http.web.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ldns_pkt_free(p);
 
 	/* RFC 2782 style tag SRV name (extension) */
 	p = tu_q(ctx, t, "_canary._tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "web-1.web.svc.example.");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "_http._tcp.web.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	ldns_pkt_free(p);
 }
 END_TEST
@@ -194,7 +184,7 @@ START_TEST(apex)
 {
 	ldns_pkt *p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_SOA);
 	const ldns_rr_list *an;
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	an = ldns_pkt_answer(p);
 	ck_assert_str_eq(tu_owner(an, 0), "svc.example.");
 	ck_assert_str_eq(tu_rdf(an, 0, 0), "ns1.svc.example.");
@@ -206,7 +196,7 @@ START_TEST(apex)
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "SVC.Example.", LDNS_RR_TYPE_NS);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	an = ldns_pkt_answer(p);
 	ck_assert_str_eq(tu_rdf(an, 0, 0), "ns1.svc.example.");
 	ck_assert_str_eq(tu_rdf(an, 1, 0), "ns2.svc.example.");
@@ -280,7 +270,7 @@ START_TEST(chaos)
 	ldns_pkt *p;
 	for (int i = 0; i < 4; i++) {
 		p = tu_ask(ctx, t, names[i], LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, NULL, NULL);
-		assert_ok(p, 1);
+		tu_assert_ok(p, 1);
 		ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
 		                 LDNS_RR_CLASS_CH);
 		ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 0);
@@ -299,7 +289,7 @@ START_TEST(chaos)
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(p);
 	p = tu_ask(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, NULL, NULL);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ldns_pkt_free(p);
 }
 END_TEST
@@ -313,7 +303,7 @@ START_TEST(ready)
 	ck_assert_uint_eq(len, 0);
 	dns_table_set_ready(t, 1);
 	p = tu_q(ctx, t, "_READY.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.1");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "_ready.svc.example.", LDNS_RR_TYPE_AAAA);
@@ -329,13 +319,13 @@ START_TEST(static_records)
 {
 	ldns_pkt *p = tu_q(ctx, t, "docs.svc.example.", LDNS_RR_TYPE_TXT);
 	const ldns_rr_list *an;
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "\"static text\"");
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 300);
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "_ldap._tcp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 2), "389");
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "ldap.svc.example.");
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
@@ -344,13 +334,13 @@ START_TEST(static_records)
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "ns1.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.1");
 	ldns_pkt_free(p);
 
 	/* CNAME chased within our data into a service */
 	p = tu_q(ctx, t, "WWW.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	an = ldns_pkt_answer(p);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(an, 0)), LDNS_RR_TYPE_CNAME);
 	ck_assert_str_eq(tu_owner(an, 0), "WWW.svc.example.");
@@ -362,24 +352,24 @@ START_TEST(static_records)
 
 	/* SRV through the CNAME carries the additional addresses too */
 	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 4);
+	tu_assert_ok(p, 4);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 3);
 	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "web-1.web.svc.example.");
 	ldns_pkt_free(p);
 
 	/* target has no TXT: the CNAME, then the SOA */
 	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	assert_neg_soa(p, "svc.example.", 5);
 	ldns_pkt_free(p);
 
 	/* CNAME itself, and a target outside our data */
 	p = tu_q(ctx, t, "www.svc.example.", LDNS_RR_TYPE_CNAME);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "ext.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "elsewhere.example.net.");
 	ldns_pkt_free(p);
 }
@@ -388,23 +378,23 @@ END_TEST
 START_TEST(static_zone)
 {
 	ldns_pkt *p = tu_q(ctx, t, "static.example.", LDNS_RR_TYPE_SOA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "ns.static.example.");
 	ck_assert_uint_eq(
 	    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 2)), 7);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "static.example.", LDNS_RR_TYPE_NS);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 1);
 	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 0), "ns.static.example.");
 	ck_assert_str_eq(tu_rdf(ldns_pkt_additional(p), 0, 0), "192.0.2.53");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "host.static.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "2001:db8::53");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "host.static.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 0);
+	tu_assert_ok(p, 0);
 	assert_neg_soa(p, "static.example.", 60);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "nope.static.example.", LDNS_RR_TYPE_A);
@@ -417,22 +407,22 @@ END_TEST
 START_TEST(any_minimal)
 {
 	ldns_pkt *p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), LDNS_RR_TYPE_A);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
 	                 LDNS_RR_TYPE_SRV);
 	ldns_pkt_free(p);
 	/* static: the first RRset in file order */
 	p = tu_q(ctx, t, "docs.svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
 	                 LDNS_RR_TYPE_TXT);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
 	                 LDNS_RR_TYPE_SOA);
 	ldns_pkt_free(p);
@@ -483,16 +473,16 @@ START_TEST(scale)
 	ck_assert_uint_eq(dns_table_size(big), 10000 * 32 + 4);
 	p = tu_ask(ctx, big, "_s9999._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, &tcp,
 	           NULL);
-	assert_ok(p, 10);
+	tu_assert_ok(p, 10);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 10);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 9, 3), "i9.s9999.svc.example.");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, big, "i5.s5000.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "10.19.136.5");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, big, "c1.s4321.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, big, "s10000.svc.example.", LDNS_RR_TYPE_A);
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
@@ -610,25 +600,25 @@ static const char *answer_rdata(const ldns_pkt *p)
 START_TEST(duplicate_addresses)
 {
 	ldns_pkt *p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ck_assert_str_eq(answer_rdata(p), "192.0.2.1 192.0.2.2");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(answer_rdata(p), "2001:db8::1");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, rt, "t.dup.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ck_assert_str_eq(answer_rdata(p), "192.0.2.1 192.0.2.2");
 	ldns_pkt_free(p);
 	/* ANY takes the A RRset, deduplicated as well */
 	p = tu_q(ctx, rt, "dup.svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ldns_pkt_free(p);
 
 	/* SRV: one per instance (ports differ); each target's address once */
 	p = tu_q(ctx, rt, "_dup._tcp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 5);
+	tu_assert_ok(p, 5);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 5);
 	for (size_t i = 0; i < 5; i++) {
 		char want[64];
@@ -651,7 +641,7 @@ START_TEST(duplicates_and_max_answers)
 			ldns_pkt *p = tu_q(ctx, rt, name, LDNS_RR_TYPE_A);
 			const ldns_rr_list *an;
 			int a, b;
-			assert_ok(p, 2);
+			tu_assert_ok(p, 2);
 			an = ldns_pkt_answer(p);
 			ck_assert_int_eq(sscanf(tu_rdf(an, 0, 0), "192.0.2.%d", &a), 1);
 			ck_assert_int_eq(sscanf(tu_rdf(an, 1, 0), "192.0.2.%d", &b), 1);
@@ -674,13 +664,13 @@ END_TEST
 START_TEST(rrset_ttl)
 {
 	ldns_pkt *p = tu_q(ctx, rt, "bar.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 5);
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 1)), 5);
 	ldns_pkt_free(p);
 	/* another RRset of the same owner keeps its own */
 	p = tu_q(ctx, rt, "bar.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 50);
 	ldns_pkt_free(p);
 }
@@ -691,7 +681,7 @@ START_TEST(cname_loops)
 {
 	ldns_pkt *p = tu_q(ctx, rt, "loop1.svc.example.", LDNS_RR_TYPE_A);
 	const ldns_rr_list *an;
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	an = ldns_pkt_answer(p);
 	ck_assert_str_eq(tu_owner(an, 0), "loop1.svc.example.");
 	ck_assert_str_eq(tu_rdf(an, 0, 0), "loop2.svc.example.");
@@ -699,7 +689,7 @@ START_TEST(cname_loops)
 	ck_assert_str_eq(tu_rdf(an, 1, 0), "loop1.svc.example.");
 	ldns_pkt_free(p);
 	p = tu_q(ctx, rt, "self.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "self.svc.example.");
 	ldns_pkt_free(p);
 }
@@ -727,16 +717,16 @@ START_TEST(cname_to_nothing)
 	ldns_pkt_free(p);
 	/* a target there without the type: NODATA with that zone's SOA */
 	p = tu_q(ctx, rt, "tohost.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	assert_neg_soa(p, "static.example.", 60);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, rt, "tohost.svc.example.", LDNS_RR_TYPE_AAAA);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "2001:db8::53");
 	ldns_pkt_free(p);
 	/* asking for the CNAME itself: no chase, NOERROR */
 	p = tu_q(ctx, rt, "gone.svc.example.", LDNS_RR_TYPE_CNAME);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 0);
 	ldns_pkt_free(p);
 }
@@ -747,7 +737,7 @@ START_TEST(static_additional)
 {
 	ldns_pkt *p = tu_q(ctx, rt, "mail.svc.example.", LDNS_RR_TYPE_MX);
 	const ldns_rr_list *ad;
-	assert_ok(p, 4);
+	tu_assert_ok(p, 4);
 	ad = ldns_pkt_additional(p);
 	/* mx1 once for both MX naming it (letter case aside), then mx2's A and
 	 * AAAA; nothing for the name outside our data */
@@ -762,7 +752,7 @@ START_TEST(static_additional)
 
 	/* SRV to an instance name and to a static name with two RRsets */
 	p = tu_q(ctx, rt, "_inst._tcp.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ad = ldns_pkt_additional(p);
 	ck_assert_uint_eq(tu_count(ad), 4);
 	ck_assert_str_eq(tu_owner(ad, 0), "d1.dup.svc.example.");
@@ -774,7 +764,7 @@ START_TEST(static_additional)
 
 	/* the apex NS: no address for ns1 in this table, nothing added */
 	p = tu_q(ctx, rt, "svc.example.", LDNS_RR_TYPE_NS);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 0);
 	ldns_pkt_free(p);
 }
@@ -811,7 +801,7 @@ START_TEST(static_additional_fit)
 	 * take 48; `two` needs 32 of the 28 left and is left out whole, so h04
 	 * still fits, then nothing */
 	p = tu_ask(ctx, tb, "big.svc.example.", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, NULL, &len);
-	assert_ok(p, 13);
+	tu_assert_ok(p, 13);
 	ck_assert_uint_eq(len, 436 + 4 * 16);
 	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), 4);
 	for (size_t i = 0; i < 4; i++) {
@@ -825,7 +815,7 @@ START_TEST(static_additional_fit)
 		struct tu_opts o = {.edns = 1, .edns_size = 4096};
 		p = tu_ask(ctx, tb, "big.svc.example.", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, &o,
 		           &len);
-		assert_ok(p, 13);
+		tu_assert_ok(p, 13);
 		ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)),
 		                  12 + 2); /* ldns keeps OPT apart */
 		ldns_pkt_free(p);

@@ -71,15 +71,6 @@ static void teardown(void)
 	dns_ctx_free(ctx);
 }
 
-static void assert_ok(const ldns_pkt *p, size_t n_answer)
-{
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
-	ck_assert(ldns_pkt_aa(p));
-	ck_assert(!ldns_pkt_tc(p));
-	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
-}
-
 static uint32_t soa_serial(const ldns_rr_list *list)
 {
 	ck_assert_uint_eq(tu_count(list), 1);
@@ -90,7 +81,7 @@ static uint32_t soa_serial(const ldns_rr_list *list)
 /* NODATA: no answer, the service zone's SOA in authority. */
 static void assert_nodata(const ldns_pkt *p)
 {
-	assert_ok(p, 0);
+	tu_assert_ok(p, 0);
 	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 1);
 	ck_assert_str_eq(tu_owner(ldns_pkt_authority(p), 0), "svc.example.");
 }
@@ -100,7 +91,7 @@ static void expect(const char *name, ldns_rr_type type, size_t n)
 {
 	ldns_pkt *p = tu_q(ctx, t, name, type);
 	if (n)
-		assert_ok(p, n);
+		tu_assert_ok(p, n);
 	else
 		assert_nodata(p);
 	ldns_pkt_free(p);
@@ -111,10 +102,10 @@ START_TEST(unbound_serves_all)
 	/* a table without health bound serves every instance, checked or not */
 	struct dns_table *u = tu_table(yaml);
 	ldns_pkt *p = tu_q(ctx, u, "web.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 3);
+	tu_assert_ok(p, 3);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, u, "_health.web-1.web.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "status=passing|served=yes|"));
 	ldns_pkt_free(p);
 	/* the arrays must match the table */
@@ -132,7 +123,7 @@ START_TEST(withdrawn)
 
 	/* withdrawn instances leave the service, tag and SRV answers */
 	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.12");
 	ldns_pkt_free(p);
 	expect("web.svc.example.", LDNS_RR_TYPE_SRV, 2);
@@ -142,7 +133,7 @@ START_TEST(withdrawn)
 
 	/* the instance name answers whatever its health (SRV targets resolve) */
 	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.11");
 	ldns_pkt_free(p);
 
@@ -165,7 +156,7 @@ START_TEST(withdrawn)
 	/* and back, visible to the very next query */
 	tu_health_set(h, WEB, 2, 1);
 	p = tu_q(ctx, t, "web.svc.example.", LDNS_RR_TYPE_SRV);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 3), "web-3.web.svc.example.");
 	ldns_pkt_free(p);
 	expect("web.svc.example.", LDNS_RR_TYPE_A, 0);
@@ -197,10 +188,10 @@ START_TEST(panic_mode)
 		health_machine_panic(&ph->svc[0], 4, 0.5, 0);
 		/* 2 of 4 served is not fewer than half: no panic yet */
 		p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-		assert_ok(p, want[down]);
+		tu_assert_ok(p, want[down]);
 		ldns_pkt_free(p);
 		p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
-		assert_ok(p, 1);
+		tu_assert_ok(p, 1);
 		snprintf(txt, sizeof(txt), "passing=%d/4|panic=%s|", 4 - down, panic[down]);
 		ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), txt));
 		ldns_pkt_free(p);
@@ -211,7 +202,7 @@ START_TEST(panic_mode)
 	health_machine_panic(&ph->svc[0], 4, 0.5, 0);
 	{
 		ldns_pkt *p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-		assert_ok(p, 2);
+		tu_assert_ok(p, 2);
 		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "127.0.0.1");
 		ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "127.0.0.2");
 		ldns_pkt_free(p);
@@ -243,20 +234,20 @@ START_TEST(panic_waits_for_the_checker)
 	ck_assert_int_eq(health_machine_panic(&ph->svc[0], 2, 0.5, 2), 0);
 	ck_assert_uint_eq(atomic_load(&ph->svc[0].panic), 0);
 	p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 0);
+	tu_assert_ok(p, 0);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=0/2|panic=no|"));
 	ldns_pkt_free(p);
 
 	/* the first round ends with both failing: now the checker says panic */
 	ck_assert_int_eq(health_machine_panic(&ph->svc[0], 2, 0.5, 0), 1);
 	p = tu_q(ctx, pt, "p.svc.example.", LDNS_RR_TYPE_A);
-	assert_ok(p, 2);
+	tu_assert_ok(p, 2);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=0/2|panic=yes|"));
 	ldns_pkt_free(p);
 
@@ -264,7 +255,7 @@ START_TEST(panic_waits_for_the_checker)
 	tu_health_set(ph, 0, 0, 1);
 	tu_health_set(ph, 0, 1, 1);
 	p = tu_q(ctx, pt, "_health.p.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "passing=2/2|panic=yes|"));
 	ldns_pkt_free(p);
 	dns_table_free(pt);
@@ -276,11 +267,11 @@ END_TEST
 static void assert_serial(const struct dns_table *tb, uint32_t want)
 {
 	ldns_pkt *p = tu_q(ctx, tb, "svc.example.", LDNS_RR_TYPE_SOA);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(soa_serial(ldns_pkt_answer(p)), want);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, tb, "svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(soa_serial(ldns_pkt_answer(p)), want);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, tb, "web.svc.example.", LDNS_RR_TYPE_MX);
@@ -367,7 +358,7 @@ START_TEST(health_txt_instance)
 	atomic_store(&in->last_change_ms, now_ms() - 12400);
 	health_inst_set_result(in, "http: status 503");
 	p = tu_q(ctx, t, "_health.web-1.web.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	rr = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
 	ck_assert_uint_eq(ldns_rr_ttl(rr), 0);
 	ck_assert_str_eq(tu_owner(ldns_pkt_answer(p), 0), "_health.web-1.web.svc.example.");
@@ -381,7 +372,7 @@ START_TEST(health_txt_instance)
 	tu_health_set(h, DB, 0, 0);
 	atomic_store(&tu_inst(h, DB, 0)->status, HEALTH_UNCHECKED);
 	p = tu_q(ctx, t, "_HEALTH.DB-1.db.svc.example.", LDNS_RR_TYPE_ANY);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0),
 	                 "status=unchecked|served=no|last=none|successes=0|failures=0|"
 	                 "since=start|check=tcp interval=2000ms timeout=1000ms rise=2 fall=3|"
@@ -390,7 +381,7 @@ START_TEST(health_txt_instance)
 
 	/* no check */
 	p = tu_q(ctx, t, "_health.b1.billing.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), "|check=none"));
 	ldns_pkt_free(p);
 
@@ -402,7 +393,7 @@ START_TEST(health_txt_instance)
 		health_inst_set_result(in, longest);
 		snprintf(want, sizeof(want), "|last=%s|", longest);
 		p = tu_q(ctx, t, "_health.web-1.web.svc.example.", LDNS_RR_TYPE_TXT);
-		assert_ok(p, 1);
+		tu_assert_ok(p, 1);
 		ck_assert_ptr_nonnull(strstr(tu_txt(ldns_pkt_answer(p), 0), want));
 		ldns_pkt_free(p);
 	}
@@ -410,7 +401,7 @@ START_TEST(health_txt_instance)
 	/* class ANY asks too; other types: NODATA */
 	p = tu_ask(ctx, t, "_health.web-1.web.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_ANY,
 	           &any_class, NULL);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ldns_pkt_free(p);
 	expect("_health.web-1.web.svc.example.", LDNS_RR_TYPE_A, 0);
 	expect("_health.web.svc.example.", LDNS_RR_TYPE_SRV, 0);
@@ -428,7 +419,7 @@ END_TEST
 START_TEST(health_txt_service)
 {
 	ldns_pkt *p = tu_q(ctx, t, "_health.web.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 0);
 	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0),
 	                 "passing=3/3|panic=no|policy=random|web-1=passing|web-2=passing|"
@@ -440,14 +431,14 @@ START_TEST(health_txt_service)
 	atomic_store(&tu_inst(h, WEB, 2)->served, 0);
 	atomic_fetch_sub(&h->svc[WEB].n_served, 1);
 	p = tu_q(ctx, t, "_health.Web.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0),
 	                 "passing=1/3|panic=no|policy=random|web-1=passing|web-2=failing|"
 	                 "web-3=unchecked");
 	ldns_pkt_free(p);
 
 	p = tu_q(ctx, t, "_health.billing.svc.example.", LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0),
 	                 "passing=1/1|panic=no|policy=fixed|b1=passing");
 	ldns_pkt_free(p);
@@ -500,7 +491,7 @@ START_TEST(health_txt_many)
 	/* plain UDP: what fits in 512 bytes, then how many were left out */
 	p = tu_ask(ctx, mt, "_health.big.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, NULL,
 	           &len);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_le(len, 512);
 	ck_assert_uint_gt(len, 512 - 60);
 	count_strings(tu_txt(ldns_pkt_answer(p), 0), &inst, &more);
@@ -514,7 +505,7 @@ START_TEST(health_txt_many)
 	/* EDNS: more of them, and still within the size */
 	p = tu_ask(ctx, mt, "_health.big.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, &edns,
 	           &len);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ck_assert_uint_le(len, 1232);
 	count_strings(tu_txt(ldns_pkt_answer(p), 0), &inst, &more);
 	ck_assert_int_gt(inst, 20);
@@ -525,7 +516,7 @@ START_TEST(health_txt_many)
 	tu_health_set(mh, 0, 599, 0);
 	p = tu_ask(ctx, mt, "_health.big.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, &tcp,
 	           &len);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	count_strings(tu_txt(ldns_pkt_answer(p), 0), &inst, &more);
 	ck_assert_int_eq(inst, 600);
 	ck_assert_int_eq(more, 0);
@@ -540,7 +531,7 @@ START_TEST(health_txt_many)
 	mt = many_table(3000);
 	p = tu_ask(ctx, mt, "_health.big.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, &tcp,
 	           &len);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	count_strings(tu_txt(ldns_pkt_answer(p), 0), &inst, &more);
 	ck_assert_int_gt(inst, 1000);
 	ck_assert_int_eq(inst + more, 3000);
@@ -549,7 +540,7 @@ START_TEST(health_txt_many)
 	/* the instance TXT is small whatever the service size */
 	p = tu_q(ctx, mt, "_health.instance-with-a-rather-long-name-02999.big.svc.example.",
 	         LDNS_RR_TYPE_TXT);
-	assert_ok(p, 1);
+	tu_assert_ok(p, 1);
 	ldns_pkt_free(p);
 	dns_table_free(mt);
 }
