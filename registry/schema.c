@@ -74,8 +74,10 @@ static void free_listens(struct reg_listen *v, size_t n)
 }
 
 /* A list node, or one scalar standing for a list of one. */
+/* The elements of a list node; a lone scalar is a one-item list, its item
+ * kept in *one (caller storage that must outlive *items). */
 static int list_items(struct reg_loader *ld, const struct ynode *node, struct sch_path *path,
-                      struct ynode *const **items, size_t *n)
+                      const struct ynode **one, struct ynode *const **items, size_t *n)
 {
 	static struct ynode *const none[1];
 
@@ -89,7 +91,8 @@ static int list_items(struct reg_loader *ld, const struct ynode *node, struct sc
 		return -1;
 	}
 	if (node->kind == YNODE_SCALAR) {
-		*items = NULL; /* the caller points at the scalar itself */
+		*one = node;
+		*items = (struct ynode *const *)one;
 		*n = 1;
 		return 0;
 	}
@@ -102,15 +105,13 @@ static int parse_list(struct reg_loader *ld, const struct sch_item *item, const 
                       void *base, struct sch_path *path)
 {
 	struct ynode *const *items;
-	const struct ynode *one = node;
+	const struct ynode *one;
 	size_t n, ok = 0;
 	char **v;
 	int rc = 0;
 
-	if (list_items(ld, one, path, &items, &n) < 0)
+	if (list_items(ld, node, path, &one, &items, &n) < 0)
 		return -1;
-	if (node->kind == YNODE_SCALAR && n == 1)
-		items = (struct ynode *const *)&one;
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v) {
 		reg_error(ld, node, path, "out of memory");
@@ -139,15 +140,13 @@ static int parse_listens(struct reg_loader *ld, const struct sch_item *item,
                          const struct ynode *node, void *base, struct sch_path *path)
 {
 	struct ynode *const *items;
-	const struct ynode *one = node;
+	const struct ynode *one;
 	struct reg_listen *v;
 	size_t n, ok = 0;
 	int rc = 0;
 
-	if (list_items(ld, node, path, &items, &n) < 0)
+	if (list_items(ld, node, path, &one, &items, &n) < 0)
 		return -1;
-	if (node->kind == YNODE_SCALAR && n == 1)
-		items = (struct ynode *const *)&one;
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v) {
 		reg_error(ld, node, path, "out of memory");
