@@ -231,6 +231,20 @@ static void restore(const char *dir, const char *name, const char *old)
 		log_err("api: cannot restore %s/%s.yaml: %s", dir, name, strerror(-rc));
 }
 
+/* Reloads after a fragment changed; when the reload rejects the change, puts
+ * the previous fragment (old, or none) back and replies 409 with the errors.
+ * Returns 0, or -1 (replied). */
+static int reload_or_restore(struct api *api, struct evhttp_request *req, const char *dir,
+                             const char *name, const char *old, struct reg_errors *errs,
+                             const char **result)
+{
+	if (api_reload(api, errs, result) == 0)
+		return 0;
+	restore(dir, name, old);
+	reply_errors(req, API_HTTP_CONFLICT, errs, 0);
+	return -1;
+}
+
 /* Finds the include folder for name, replying with the error if there is
  * none. Returns 0 or -1 (replied). */
 static int fragment_dir(struct api *api, struct evhttp_request *req, const char *name, char **dir)
@@ -296,11 +310,8 @@ void api_services_put(struct api *api, struct evhttp_request *req, const char *n
 		                strerror(-rc));
 		goto done;
 	}
-	if (api_reload(api, &errs, &result) < 0) {
-		restore(dir, lower, old);
-		reply_errors(req, API_HTTP_CONFLICT, &errs, 0);
+	if (reload_or_restore(api, req, dir, lower, old, &errs, &result) < 0)
 		goto done;
-	}
 	log_info("api: %s service %s (%s/%s, reload %s)", old ? "replaced" : "registered", lower,
 	         dir, file, result);
 	reply_service(api, req, old ? HTTP_OK : 201, lower);
@@ -342,11 +353,8 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 		                strerror(-rc));
 		goto done;
 	}
-	if (api_reload(api, &errs, &result) < 0) {
-		restore(dir, lower, old);
-		reply_errors(req, API_HTTP_CONFLICT, &errs, 0);
+	if (reload_or_restore(api, req, dir, lower, old, &errs, &result) < 0)
 		goto done;
-	}
 	log_info("api: deregistered service %s (removed %s/%s.yaml, reload %s)", lower, dir, lower,
 	         result);
 	{
