@@ -102,6 +102,11 @@ static void feed_server(uint64_t *h, const struct reg_server *s)
 	feed_strs(h, s->transfer_notify, s->n_transfer_notify);
 	feed_str(h, s->identity);
 	feed_str(h, s->version);
+	feed_u64(h, s->rrl.rate);
+	feed_u64(h, s->rrl.slip);
+	feed_u64(h, s->rrl.ipv4_prefix);
+	feed_u64(h, s->rrl.ipv6_prefix);
+	feed_u64(h, s->rrl.table_size);
 }
 
 static void feed_service(uint64_t *h, const struct reg_service *s)

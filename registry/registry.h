@@ -76,6 +76,18 @@ struct reg_soa {
 	uint32_t refresh, retry, expire, minimum;
 };
 
+/* Response rate limiting (server.rrl), per client prefix, Knot/NSD style:
+ * over `rate` responses per second, every `slip`-th limited answer goes out
+ * truncated (TC=1, so a real client retries over TCP) and the rest are
+ * dropped. */
+struct reg_rrl {
+	uint32_t rate;        /* responses per second per prefix; 0 (default) = off */
+	uint32_t slip;        /* 0 = drop every limited answer; default 2 */
+	uint32_t ipv4_prefix; /* default 24 */
+	uint32_t ipv6_prefix; /* default 56 */
+	uint32_t table_size;  /* buckets per worker, default 65536 */
+};
+
 struct reg_server {
 	struct reg_listen *listen; /* default 127.0.0.1:5353 and [::1]:5353 */
 	size_t n_listen;
@@ -97,6 +109,8 @@ struct reg_server {
 	char *identity; /* id.server answer, default the host name */
 	char *version;  /* version.server answer, default "srvd <version>" */
 	int watch;      /* 1 (default): reload when a file in `watch` changes */
+	char *user;     /* drop root to this user after binding; NULL = stay */
+	struct reg_rrl rrl;
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone

@@ -133,6 +133,22 @@ static const struct sch_item transfer_items[] = {
 static const struct sch_table transfer_table = {
     transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL};
 
+#define RRL(f) offsetof(struct reg_rrl, f), 0, SIZE(struct reg_rrl, f)
+static const struct sch_item rrl_items[] = {
+    {"rate", SCH_UINT, 0, 0, "0", 0, 1000000, RRL(rate), NULL, NULL, NULL,
+     "responses per second to one client prefix (0: off)"},
+    {"slip", SCH_UINT, 0, 0, "2", 0, 100, RRL(slip), NULL, NULL, NULL,
+     "every N-th limited answer is sent truncated (TC), the rest dropped; 0: drop all"},
+    {"ipv4_prefix", SCH_UINT, 0, 0, "24", 8, 32, RRL(ipv4_prefix), NULL, NULL, NULL,
+     "IPv4 clients are counted per /N"},
+    {"ipv6_prefix", SCH_UINT, 0, 0, "56", 16, 128, RRL(ipv6_prefix), NULL, NULL, NULL,
+     "IPv6 clients are counted per /N"},
+    {"table_size", SCH_UINT, 0, 0, "65536", 64, 16777216, RRL(table_size), NULL, NULL, NULL,
+     "rate buckets per worker"},
+};
+static const struct sch_table rrl_table = {rrl_items, sizeof(rrl_items) / sizeof(rrl_items[0]),
+                                           NULL};
+
 #define SR(f) offsetof(struct reg_srv_build, srv.f), 0, SIZE(struct reg_server, f)
 static const struct sch_item server_items[] = {
     {"listen", SCH_LISTENS, 0, 0, "[\"127.0.0.1:5353\", \"[::1]:5353\"]", 0, 65535,
@@ -167,6 +183,11 @@ static const struct sch_item server_items[] = {
      "version.server answer"},
     {"watch", SCH_ENUM, 0, 0, "true", 0, 0, SR(watch), NULL, bool_names, NULL,
      "reload when the registry, an include or a zone file changes (inotify)"},
+    {"user", SCH_STRING, 0, 0, NULL, 0, 0, SR(user), NULL, NULL, NULL,
+     "when started as root: drop to this user (and its group) after binding"},
+    {"rrl", SCH_MAP, 0, 0, NULL, 0, 0, offsetof(struct reg_srv_build, srv.rrl),
+     offsetof(struct reg_srv_build, rrl_set), 0, &rrl_table, NULL, NULL,
+     "response rate limiting of UDP answers (off by default)"},
 };
 const struct sch_table reg_server_table = {server_items,
                                            sizeof(server_items) / sizeof(server_items[0]), NULL};
