@@ -119,12 +119,20 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 		return 1;
 	}
 	svc = &t->services[n->service];
+	/* Ask for every instance's health flag and address at once: with a
+	 * large registry each is a cache miss, and the loop below would wait
+	 * for them one by one. */
+	for (uint32_t i = 0; i < n->list_len && i < DNS_SCRATCH_MAX; i++) {
+		const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
+		__builtin_prefetch(in->hs);
+		__builtin_prefetch(t->blob + in->addr_off);
+	}
 	/* the checker's flag, not n_served against the threshold: before the
 	 * first round nothing is served yet, and that is no reason to answer
 	 * with instances never checked (health_machine_panic) */
 	panic = atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
 	for (uint32_t i = 0; i < n->list_len && cnt < DNS_SCRATCH_MAX; i++) {
-		uint32_t idx = t->lists[n->list_off + i];
+		uint32_t idx = dns_node_inst(t, n, i);
 		const struct dns_instance *in = &t->instances[idx];
 		if (!panic && !atomic_load_explicit(&in->hs->served, memory_order_relaxed))
 			continue;

@@ -76,6 +76,9 @@ struct dns_node {
 	uint32_t hash;
 	uint32_t list_off; /* SERVICE/SRV: instance indices in lists; INSTANCE: the index */
 	uint32_t list_len;
+	/* 1: the instances are list_off .. list_off + list_len - 1 themselves
+	 * (a whole service), so answers skip one cache miss into lists */
+	uint8_t list_is_range;
 	uint32_t service; /* dynamic nodes: the service index */
 	_Atomic uint32_t rr_counter;
 };
@@ -146,6 +149,12 @@ struct dns_table {
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
 };
+
+/* The i-th instance of a SERVICE or SRV node. */
+static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns_node *n, uint32_t i)
+{
+	return n->list_is_range ? n->list_off + i : t->lists[n->list_off + i];
+}
 
 /* FNV-1a over a wire name that is already lowercase. */
 static inline uint32_t dns_name_hash(const uint8_t *name, size_t len)
