@@ -106,8 +106,13 @@ static void dns_families(struct mw *m, const struct metrics_input *in)
 		       "Answers sent with TC=1 (the client should retry over TCP).");
 		emit(m, "srvd_dns_truncated_total %" PRIu64 "\n", s->truncated);
 		family(m, "srvd_dns_dropped_total", "counter",
-		       "Queries that got no response (unparsable, a response, or a failed send).");
+		       "Queries that got no response (unparsable, a response, rate limited, or a "
+		       "failed send).");
 		emit(m, "srvd_dns_dropped_total %" PRIu64 "\n", s->dropped);
+		family(m, "srvd_dns_rrl_total", "counter",
+		       "UDP answers over server.rrl.rate: dropped, or slipped (sent truncated).");
+		emit(m, "srvd_dns_rrl_total{action=\"drop\"} %" PRIu64 "\n", s->rrl_dropped);
+		emit(m, "srvd_dns_rrl_total{action=\"slip\"} %" PRIu64 "\n", s->rrl_slipped);
 		family(m, "srvd_tcp_connections_total", "counter", "TCP connections accepted.");
 		emit(m, "srvd_tcp_connections_total %" PRIu64 "\n", s->tcp_accepted);
 		family(m, "srvd_tcp_evicted_total", "counter",

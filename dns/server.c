@@ -504,6 +504,7 @@ static void free_worker(struct dns_worker *w)
 	free(w->smsg);
 	free(w->arena);
 	free(w->tcp_out);
+	dns_rrl_free(w->rrl);
 }
 
 void dns_server_free(struct dns_server *srv)
@@ -568,5 +569,7 @@ void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats 
 		out->tcp_accepted += LOAD(c->tcp_accepted);
 		out->tcp_evicted += LOAD(c->tcp_evicted);
 		out->tcp_timeouts += LOAD(c->tcp_timeouts);
+		out->rrl_dropped += LOAD(c->rrl_dropped);
+		out->rrl_slipped += LOAD(c->rrl_slipped);
 	}
 }

@@ -50,6 +50,8 @@ struct dns_server_stats {
 	uint64_t tcp_accepted;
 	uint64_t tcp_evicted;  /* closed to make room for a new connection */
 	uint64_t tcp_timeouts; /* closed after the idle timeout */
+	uint64_t rrl_dropped;  /* UDP answers not sent: over server.rrl.rate (also in dropped) */
+	uint64_t rrl_slipped;  /* UDP answers over the rate sent truncated (also in truncated) */
 };
 
 /* Creates the workers and opens and binds every socket, logging one line

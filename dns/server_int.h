@@ -13,8 +13,10 @@
 #include <event2/listener.h>
 
 #include "dns/answer.h"
+#include "dns/rrl.h"
 #include "dns/server.h"
 #include "dns/stats.h"
+#include "dns/table_impl.h"
 
 #define UDP_BATCH         32   /* datagrams per recvmmsg/sendmmsg */
 #define UDP_ROUNDS        4    /* batches per readable event, then yield */
@@ -37,6 +39,7 @@ struct worker_counters {
 	_Atomic uint64_t queries_udp, queries_tcp, dropped, truncated;
 	_Atomic uint64_t rcode[DNS_SERVER_RCODES];
 	_Atomic uint64_t tcp_accepted, tcp_evicted, tcp_timeouts;
+	_Atomic uint64_t rrl_dropped, rrl_slipped;
 };
 
 struct dns_worker;
@@ -108,6 +111,11 @@ struct dns_worker {
 
 	uint8_t *tcp_out; /* 2 + DNS_MAX_MSG: length prefix and answer */
 
+	/* UDP rate limiting: the settings of the last table seen (all zero:
+	 * off) and the buckets made for them, NULL while off */
+	struct dns_rrl_config rrl_cfg;
+	struct dns_rrl *rrl;
+
 	struct worker_counters cnt;
 	struct server_slot *slot;       /* in srv->slots */
 	struct dns_stats_worker qstats; /* dns/stats.h: by qtype, malformed, latency */
@@ -147,6 +155,13 @@ static inline struct dns_table *server_table_acquire(struct dns_worker *w)
 static inline void server_table_release(struct dns_worker *w)
 {
 	atomic_store_explicit(&w->slot->table, NULL, memory_order_release);
+}
+
+/* server.rrl of the registry the table was built from: dns/table.c copies
+ * it into the table, so a reload brings new settings with the new table. */
+static inline const struct dns_rrl_config *server_table_rrl(const struct dns_table *t)
+{
+	return &t->rrl;
 }
 
 /* Accounts one answered (or dropped) query. */

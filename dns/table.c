@@ -752,6 +752,9 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 		return fail_msg(&b, "out of memory");
 	atomic_init(&t->serial, serial);
 	t->edns_udp_size = reg->server.edns_udp_size < 512 ? 512 : reg->server.edns_udp_size;
+	t->rrl = (struct dns_rrl_config){reg->server.rrl.rate, reg->server.rrl.slip,
+	                                 reg->server.rrl.ipv4_prefix, reg->server.rrl.ipv6_prefix,
+	                                 reg->server.rrl.table_size};
 	atomic_init(&t->ready, 0);
 	for (size_t i = 0; i < reg->n_services; i++) {
 		n_inst += reg->services[i].n_instances;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/rrl.h"
 #include "dns/table.h"
 #include "health/state.h"
 
@@ -143,6 +144,7 @@ struct dns_table {
 	uint32_t apex_node;         /* the service zone's apex */
 	struct health_svc *own_svc; /* per service, n_served = all, until health is bound */
 	uint16_t edns_udp_size;
+	struct dns_rrl_config rrl; /* server.rrl, for the UDP workers */
 	/* CH TXT bodies (TTL 0), for version.server/version.bind and
 	 * id.server/hostname.bind */
 	uint32_t version_off, identity_off;

@@ -6,6 +6,12 @@
  * worker's other sockets and connections. Sockets on a wildcard address
  * answer from the address the query was sent to (IP_PKTINFO), or clients
  * would see the reply come from elsewhere and drop it.
+ *
+ * Rate limiting (server.rrl, dns/rrl.h) applies here only: a TCP client
+ * cannot spoof its address, so TCP answers are never limited. Each worker
+ * keeps its own buckets, so nothing is shared per query; the kernel spreads
+ * one client's queries over the workers (SO_REUSEPORT hashes the 4-tuple),
+ * so a client using many source ports may get up to workers x rate.
  */
 #include "config.h"
 
@@ -13,6 +19,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "dns/answer.h"
@@ -107,14 +114,67 @@ static void udp_prepare(struct dns_worker *w, int pktinfo)
 	w->rmsg_dirty = 0;
 }
 
+/* The worker's rate limiter for the settings table carries, made (or
+ * dropped) when they change, i.e. after a reload; NULL while limiting is
+ * off. Sets *now_s when it returns one. */
+static struct dns_rrl *udp_rrl(struct dns_worker *w, const struct dns_table *table, uint32_t *now_s)
+{
+	static const struct dns_rrl_config off;
+	const struct dns_rrl_config *c = server_table_rrl(table);
+	struct timespec ts;
+
+	if (!c)
+		c = &off;
+	if (memcmp(c, &w->rrl_cfg, sizeof(*c)) != 0) {
+		/* new settings start with empty buckets: a reload is rare */
+		w->rrl_cfg = *c;
+		dns_rrl_free(w->rrl);
+		w->rrl = c->rate ? dns_rrl_create(c, 0) : NULL;
+		if (c->rate && !w->rrl)
+			log_err("worker %u: rrl: cannot allocate %u buckets: rate limiting off",
+			        w->id, c->table_size);
+	}
+	if (!w->rrl)
+		return NULL;
+	/* the coarse clock is a plain read of the vDSO page, once per batch */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	*now_s = (uint32_t)ts.tv_sec;
+	return w->rrl;
+}
+
+/* Applies the rate limit to the len-byte answer at ans for peer; returns
+ * the length to send (0: none). */
+static size_t udp_limit(struct dns_worker *w, struct dns_rrl *rrl, uint32_t now_s,
+                        const struct sockaddr *peer, uint8_t *ans, size_t len,
+                        struct dns_answer_info *info)
+{
+	switch (dns_rrl_decide(rrl, peer, now_s)) {
+	case DNS_RRL_SEND:
+		return len;
+	case DNS_RRL_SLIP:
+		len = dns_rrl_truncate(ans, len);
+		if (len == 0)
+			break;
+		CNT_INC(w->cnt.rrl_slipped);
+		info->truncated = 1;
+		return len;
+	case DNS_RRL_DROP:
+		break;
+	}
+	CNT_INC(w->cnt.rrl_dropped);
+	return 0;
+}
+
 /* Receives one batch and answers it; returns the number of datagrams read. */
 static int udp_batch(struct udp_sock *u)
 {
 	struct dns_worker *w = u->w;
 	struct dns_table *table;
 	struct dns_answer_info info;
+	struct dns_rrl *rrl;
 	size_t used = 0, len;
 	uint64_t t0;
+	uint32_t now_s = 0;
 	unsigned nout = 0;
 	int n;
 
@@ -130,6 +190,7 @@ static int udp_batch(struct udp_sock *u)
 		return 0;
 	}
 	table = server_table_acquire(w);
+	rrl = udp_rrl(w, table, &now_s);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *in = &w->rmsg[i].msg_hdr;
 		struct msghdr *out = &w->smsg[nout].msg_hdr;
@@ -146,6 +207,9 @@ static int udp_batch(struct udp_sock *u)
 		                 w->arena + used, DNS_MAX_MSG, &info);
 		dns_stats_record(&w->qstats, DNS_UDP, &info, w->rmsg[i].msg_len, len,
 		                 dns_stats_now_ns() - t0);
+		if (rrl && len > 0)
+			len = udp_limit(w, rrl, now_s, (const struct sockaddr *)&w->peer[i],
+			                w->arena + used, len, &info);
 		server_count(w, &info, len);
 		if (len == 0)
 			continue;

@@ -5,4 +5,5 @@ include tests/unit/server.mk
 include tests/unit/health.mk
 include tests/unit/api.mk
 include tests/unit/noalloc.mk
+include tests/unit/rrl.mk
 EXTRA_DIST += tests/unit/check_main.h
