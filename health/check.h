@@ -11,7 +11,9 @@
 enum check_type { CHECK_TCP = 0, CHECK_HTTP, CHECK_NONE };
 
 #define CHECK_EXPECT_MAX 16 /* ranges in one `expect` */
-#define CHECK_PATH_MAX   1024
+/* With the NUL. Every service and every probe in flight holds a copy of its
+ * check, so this bounds memory per service (100,000 services: 25 MB). */
+#define CHECK_PATH_MAX   256
 
 struct check_range {
 	uint16_t lo, hi; /* inclusive HTTP status range */

@@ -422,7 +422,7 @@ static const struct bad_case bad_cases[] = {
     {"defaults: {tags: [a]}\n", "x.yaml:1:12: defaults.tags: unknown key"},
     {"defaults: {check: {path: healthz}}\n",
      "x.yaml:1:26: defaults.check.path: \"healthz\" is not an HTTP path (\"/\" first, no spaces, "
-     "under 1024 characters)"},
+     "under 256 characters)"},
     {"server: {http: localhost:80, forward: [127.0.0.1:0]}\n",
      "x.yaml:1:16: server.http: \"localhost:80\" is not an address:port (e.g. 127.0.0.1:53 or "
      "[::1]:53)\n"
