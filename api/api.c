@@ -333,6 +333,28 @@ static int is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+/* Out of descriptors (EMFILE): the listening socket stays readable, and
+ * without an error callback libevent retries and warns in a busy loop.
+ * Pause accepting for a second instead, as dns/tcp.c does. (The callback's
+ * argument is evhttp's, hence the one-shot timer on the listener itself;
+ * it cannot outlive the loop, which api_free() follows.) */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	const struct timeval pause = {1, 0};
+
+	log_warn("api: accept: %s; pausing for 1 s",
+	         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(lev);
+	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT, on_accept_retry, lev,
+	                    &pause) < 0)
+		evconnlistener_enable(lev);
+}
+
 int api_create(struct event_base *base, struct daemon *d, const char *listen, const char *token,
                struct api **out, char *err, size_t errlen)
 {
@@ -370,6 +392,7 @@ int api_create(struct event_base *base, struct daemon *d, const char *listen, co
 		evconnlistener_free(lev);
 		goto nomem;
 	}
+	evconnlistener_set_error_cb(lev, on_accept_error);
 	/* lingering close reads an oversized body before the 413, so the client sees it */
 	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -171,6 +172,45 @@ int64_t daemon_started_ms(const struct daemon *d)
 	return d->started_ms;
 }
 
+/* 1024 descriptors, a common default soft limit, do not hold 1024 TCP
+ * clients and 256 probes: take what the hard limit allows (nginx and Knot
+ * do the same), up to a bound that keeps poll-style costs sane. */
+#define NOFILE_WANT 65536
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want =
+	    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_WANT ? NOFILE_WANT : rl.rlim_max;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the file descriptor limit to %llu",
+		          (unsigned long long)want);
+}
+
+/* Probes must leave descriptors to DNS over TCP and the API: at most a
+ * quarter of the limit is spent on them, so a low `ulimit -n` slows the
+ * checks down instead of starving the listeners. */
+static size_t probe_bound(void)
+{
+	struct rlimit rl;
+	size_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return HEALTH_MAX_INFLIGHT;
+	n = (size_t)(rl.rlim_cur / 4);
+	if (n < HEALTH_MAX_INFLIGHT)
+		log_info("file descriptor limit %llu: at most %zu probes in flight",
+		         (unsigned long long)rl.rlim_cur, n ? n : 1);
+	return n < 1 ? 1 : n > HEALTH_MAX_INFLIGHT ? HEALTH_MAX_INFLIGHT : n;
+}
+
 /* Loads the registry and builds what serves it. Returns 0 or an exit status. */
 static int load_first(struct daemon *d)
 {
@@ -185,6 +225,16 @@ static int load_first(struct daemon *d)
 			fprintf(stderr, "%s: cannot load\n", d->opt->config);
 		goto finish;
 	}
+	/* before anything is served: root must not load what others may write */
+	if (daemon_unsafe_files(d->reg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		goto finish;
+	}
+	if (daemon_user_lookup(d->reg->server.user, &d->user, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto finish;
+	}
 	d->digest = registry_digest(d->reg);
 	if (dns_table_build(d->reg, (uint32_t)time(NULL), &d->table, err, sizeof(err)) < 0) {
 		log_err("%s: %s", d->opt->config, err);
@@ -197,6 +247,7 @@ static int load_first(struct daemon *d)
 		log_err("cannot set up health checks: out of memory");
 		goto finish;
 	}
+	health_set_max_inflight(d->health, probe_bound());
 	if (dns_table_bind_health(d->table, d->health) < 0) {
 		log_err("health state does not match the answer table");
 		goto finish;
@@ -271,6 +322,7 @@ int daemon_run(const struct daemon_options *o)
 	char err[512];
 	int status = EXIT_RUNTIME;
 
+	raise_nofile();
 	d.base = event_base_new();
 	if (!d.base) {
 		log_err("out of memory");
@@ -286,7 +338,19 @@ int daemon_run(const struct daemon_options *o)
 	cfg.n_listen = o->n_listen ? o->n_listen : d.reg->server.n_listen;
 	cfg.n_workers = o->workers;
 	cfg.table = d.table;
-	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0 ||
+	/* every socket (DNS and API) is bound before root is dropped, and no
+	 * worker, probe or reload runs before it */
+	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto finish;
+	}
+	if (d.reg->server.http &&
+	    api_create(d.base, &d, d.reg->server.http, d.reg->server.http_token, &d.api, err,
+	               sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto finish;
+	}
+	if (daemon_user_drop(&d.user, err, sizeof(err)) < 0 ||
 	    dns_server_start(d.srv, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		goto finish;
@@ -294,12 +358,6 @@ int daemon_run(const struct daemon_options *o)
 	d.started_ms = daemon_now_ms();
 	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
 	         d.reg->server.zone, d.reg->n_services, daemon_count_instances(d.reg), o->workers);
-	if (d.reg->server.http &&
-	    api_create(d.base, &d, d.reg->server.http, d.reg->server.http_token, &d.api, err,
-	               sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto finish;
-	}
 	if (health_start(d.health) < 0) {
 		log_err("cannot start health checks: out of memory");
 		goto finish;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* daemon_int.h: the layout shared by daemon.c, reload.c and watch.c; not for other modules. */
+/* daemon_int.h: the layout shared by daemon.c, reload.c, watch.c and privs.c; not for other
+ * modules. */
 #ifndef SRVD_DAEMON_INT_H
 #define SRVD_DAEMON_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon/daemon.h"
 
@@ -15,6 +17,14 @@ struct daemon_watch;
 
 #define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
 #define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+
+/* server.user, resolved at start (privs.c). */
+struct daemon_user {
+	char name[256];
+	uid_t uid;
+	gid_t gid;
+	int active; /* 1: drop to it after binding */
+};
 
 /* A table swapped out by a reload, with the checker whose state it points
  * into: both are freed together once no worker holds the table. */
@@ -39,6 +49,7 @@ struct daemon {
 	int ready; /* `_ready` answered once: stays so across reloads */
 	struct daemon_reload_stats stats;
 	int64_t started_ms;
+	struct daemon_user user; /* server.user at start; active: root was dropped */
 };
 
 /* daemon.c */
@@ -48,6 +59,20 @@ void daemon_on_health_change(void *arg);
 /* Queues table and health for freeing once no worker holds table. Takes both. */
 void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
 size_t daemon_count_instances(const struct registry *reg);
+
+/* privs.c: server.user and the refusal of world-writable files as root.
+ * Resolves server.user (name may be NULL) into *out before anything is
+ * bound. Not root: logs a warning and leaves out inactive. Returns 0, or -1
+ * with err set (no such user). */
+int daemon_user_lookup(const char *name, struct daemon_user *out, char *err, size_t errlen);
+/* Becomes u for good (groups, gid, uid) and logs it; no-op when inactive.
+ * Returns 0, or -1 with err set. */
+int daemon_user_drop(const struct daemon_user *u, char *err, size_t errlen);
+/* When the effective uid is 0, adds "FILE: world-writable; refusing to load
+ * it as root (chmod o-w FILE)" to errs for the registry file, every include
+ * folder and included file, and every zone file writable by others. Returns
+ * 0 (none, or not root) or -1. Borrows reg for the call. */
+int daemon_unsafe_files(const struct registry *reg, struct reg_errors *errs);
 
 /* watch.c: inotify on the folders of the registry's files, debounced. */
 typedef void (*daemon_watch_fn)(void *arg);

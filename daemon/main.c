@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
 #include "dns/server.h"
 #include "registry/registry.h"
 
@@ -217,6 +218,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
+/* `srvd -t` as root also says what start-up as root would refuse. */
+static int check_file(const char *path)
+{
+	struct registry *reg = NULL;
+	struct reg_errors errs = {NULL, 0};
+	int status;
+
+	if (geteuid() != 0 || registry_load_file(path, &reg, NULL) < 0 ||
+	    daemon_unsafe_files(reg, &errs) == 0) {
+		registry_free(reg);
+		return registry_check_file(path, stdout);
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		printf("%s\n", errs.lines[i]);
+	status = EXIT_CONFIG;
+	registry_errors_clear(&errs);
+	registry_free(reg);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -227,7 +248,7 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (o.check)
-		return registry_check_file(o.config, stdout);
+		return check_file(o.config);
 
 	log_set_level(o.verbose ? LOG_LEVEL_DEBUG : o.quiet ? LOG_LEVEL_WARN : LOG_LEVEL_INFO);
 	log_route_libevent();

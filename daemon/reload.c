@@ -67,6 +67,9 @@ static void warn_restart(const struct daemon *d, const struct registry *old,
 	    !same_str(old->server.http_token, reg->server.http_token))
 		log_warn("reload: server.http or server.http_token changed; the control API keeps "
 		         "its settings until srvd is restarted");
+	if (!same_str(old->server.user, reg->server.user))
+		log_warn("reload: server.user changed; srvd keeps running as it started until it "
+		         "is restarted");
 }
 
 static void update_watch(struct daemon *d)
@@ -77,6 +80,47 @@ static void update_watch(struct daemon *d)
 		daemon_watch_set(d->watch, d->reg->watch, d->reg->n_watch);
 	else
 		daemon_watch_set(d->watch, NULL, 0);
+}
+
+/* A main file with nothing but blanks and comments loads as a valid
+ * registry without services: at a reload that is a truncated write (`>`,
+ * an editor or a disk that filled up), not an intent to serve nothing, so
+ * it is refused and the last good registry kept. Returns 1 if so. */
+static int blank_file(const char *path, struct reg_errors *e)
+{
+	char buf[512], line[1100];
+	FILE *f = fopen(path, "r");
+	int blank = 1, comment = 0;
+	size_t n;
+
+	if (!f)
+		return 0; /* the loader says why */
+	while (blank && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		for (size_t i = 0; blank && i < n; i++) {
+			char c = buf[i];
+
+			if (c == '\n') {
+				comment = 0;
+			} else if (comment || c == ' ' || c == '\t' || c == '\r') {
+				continue;
+			} else if (c == '#') {
+				comment = 1;
+			} else {
+				blank = 0;
+			}
+		}
+	}
+	if (ferror(f))
+		blank = 0;
+	fclose(f);
+	if (blank) {
+		snprintf(
+		    line, sizeof(line),
+		    "%s: empty (nothing but blanks and comments); keeping the last good registry",
+		    path);
+		registry_errors_add(e, line);
+	}
+	return blank;
 }
 
 int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
@@ -94,11 +138,16 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 
 	/* the files are read now: what changed until here needs no second reload */
 	daemon_watch_drain(d->watch);
+	if (blank_file(d->opt->config, e))
+		goto reject;
 	if (registry_load_file(d->opt->config, &reg, e) < 0) {
 		if (e->n == 0)
 			registry_errors_add(e, "cannot load the registry");
 		goto reject;
 	}
+	/* still root (no server.user): the same refusal as at start */
+	if (daemon_unsafe_files(reg, e) < 0)
+		goto reject;
 	warn_restart(d, d->reg, reg);
 	digest = registry_digest(reg);
 	if (digest == d->digest) {

@@ -80,7 +80,15 @@ struct health {
 	size_t pending;                 /* over all services */
 	int started;
 	struct health_counters counters;
+	/* probes that could not get a socket in the current shortage, which
+	 * ends HEALTH_LOCAL_QUIET_MS after the last of them: logged when it
+	 * starts and when it ends, not per probe, as probes and TCP clients
+	 * take turns at the last descriptors */
+	uint64_t local_failures;
+	int64_t local_last_ms; /* monotonic */
 };
+
+#define HEALTH_LOCAL_QUIET_MS 2000
 
 static int64_t mono_ms(void)
 {
@@ -171,11 +179,33 @@ static void count_result(struct health *h, enum check_type type, int pass, const
 
 	if (type >= HEALTH_CHECK_TYPES)
 		return;
-	if (pass)
+	if (pass == HEALTH_PROBE_LOCAL)
+		o = HEALTH_OUTCOME_ERROR;
+	else if (pass)
 		o = HEALTH_OUTCOME_PASS;
 	else if (strncmp(text, "timeout", 7) == 0)
 		o = HEALTH_OUTCOME_TIMEOUT;
 	h->counters.probes[type][o]++;
+}
+
+/* srvd could not probe (EMFILE, ...): no verdict on the backend, no log
+ * line per probe; the instance keeps its state and tries again after its
+ * period, so a shortage neither withdraws backends nor spins. */
+static void on_local_failure(struct health *h, struct hinst *in, const char *text)
+{
+	struct hsvc *s = &h->svcs[in->svc];
+	uint32_t next;
+
+	h->local_last_ms = mono_ms();
+	if (h->local_failures++ == 0)
+		log_warn("health: %s/%s: cannot probe: %s; probes that cannot get a socket are "
+		         "retried after their interval and leave the health state as it is "
+		         "(logged again once they get sockets for %d s)",
+		         s->name, in->name, text, HEALTH_LOCAL_QUIET_MS / 1000);
+	log_debug("%s/%s: not probed: %s", s->name, in->name, text);
+	arm(in, health_sched_period(&h->rng, &s->cfg, atomic_load(&h->inst_state[in->id].status)));
+	if (health_limiter_done(&h->lim, &next))
+		start_probe(&h->insts[next]);
 }
 
 static void on_probe(int pass, const char *text, void *arg)
@@ -195,6 +225,15 @@ static void on_probe(int pass, const char *text, void *arg)
 	in->ticket = NULL;
 	free(t);
 	count_result(h, s->cfg.type, pass, text);
+	if (pass == HEALTH_PROBE_LOCAL) {
+		on_local_failure(h, in, text);
+		return;
+	}
+	if (h->local_failures && now - h->local_last_ms >= HEALTH_LOCAL_QUIET_MS) {
+		log_info("health: probes get sockets again (%llu could not start)",
+		         (unsigned long long)h->local_failures);
+		h->local_failures = 0;
+	}
 	changed =
 	    health_machine_apply(st, sst, s->cfg.rise, s->cfg.fall, pass, text, real_ms(), &from);
 	to = atomic_load(&st->status);
@@ -568,6 +607,8 @@ size_t health_take_over(struct health *h, struct health *old)
 	struct old_index ix = {0};
 
 	h->counters = old->counters;
+	h->local_failures = old->local_failures;
+	h->local_last_ms = old->local_last_ms;
 	health_set_max_inflight(h, old->max_inflight);
 	old_index_build(&ix, old);
 	for (size_t i = 0; i < h->n_svcs; i++) {
@@ -637,6 +678,8 @@ const char *health_outcome_name(enum health_outcome outcome)
 		return "fail";
 	case HEALTH_OUTCOME_TIMEOUT:
 		return "timeout";
+	case HEALTH_OUTCOME_ERROR:
+		return "error";
 	case HEALTH_OUTCOMES:
 		break;
 	}

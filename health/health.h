@@ -73,6 +73,7 @@ enum health_outcome {
 	HEALTH_OUTCOME_PASS = 0,
 	HEALTH_OUTCOME_FAIL,    /* refused, bad status, connection error */
 	HEALTH_OUTCOME_TIMEOUT, /* no result within check.timeout */
+	HEALTH_OUTCOME_ERROR,   /* srvd could not probe (e.g. out of file descriptors) */
 	HEALTH_OUTCOMES
 };
 #define HEALTH_CHECK_TYPES 2 /* CHECK_TCP, CHECK_HTTP (none is never probed) */
@@ -84,7 +85,7 @@ struct health_counters {
 /* Copies the probe counters of h into *out. Main thread only. */
 void health_get_counters(const struct health *h, struct health_counters *out);
 
-/* Returns "pass", "fail" or "timeout". */
+/* Returns "pass", "fail", "timeout" or "error". */
 const char *health_outcome_name(enum health_outcome outcome);
 
 /* Frees the checker, cancelling the probes in flight (no callback runs

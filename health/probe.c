@@ -28,6 +28,9 @@
 
 #include "health/state.h"
 
+#define HTTP_MAX_HEADERS (16 * 1024) /* status line and headers of a probe's response */
+#define HTTP_MAX_BODY    (4 * 1024)
+
 struct health_probe {
 	struct event_base *base;
 	const struct check_config *cfg;
@@ -93,6 +96,19 @@ static void finish(struct health_probe *p, int pass, const char *fmt, ...)
 	event_active(p->timer, EV_TIMEOUT, 0);
 }
 
+int health_probe_local_errno(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* socket() failed with err: the backend is not to blame when srvd is out of
+ * descriptors or memory. */
+static void socket_failed(struct health_probe *p, int err)
+{
+	finish(p, health_probe_local_errno(err) ? HEALTH_PROBE_LOCAL : HEALTH_PROBE_FAIL,
+	       "socket: %s", strerror(err));
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct health_probe *p = arg;
@@ -148,7 +164,7 @@ static int tcp_start(struct health_probe *p, const struct sockaddr *sa, socklen_
 {
 	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
-		finish(p, 0, "socket: %s", strerror(errno));
+		socket_failed(p, errno);
 		return 0;
 	}
 	if (connect(p->fd, sa, salen) == 0) {
@@ -208,7 +224,11 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 		finish(p, 0, "http: connection closed");
 		break;
 	case EVREQ_HTTP_INVALID_HEADER:
+		/* libevent reports headers over HTTP_MAX_HEADERS this way too */
 		finish(p, 0, "http: malformed response");
+		break;
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		finish(p, 0, "http: response over %d bytes", HTTP_MAX_HEADERS);
 		break;
 	default:
 		finish(p, 0, "http: request failed");
@@ -249,12 +269,29 @@ static int http_start(struct health_probe *p, const struct sockaddr *sa)
 		port = ntohs(s4->sin_port);
 		snprintf(host, sizeof(host), "%s:%u", addr, port);
 	}
+	/* libevent's HTTP client reports a socket() failure only as a failed
+	 * request, with a warning logged per probe: find out first, on this
+	 * (the only probing) thread, whether a descriptor is there */
+	{
+		int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			socket_failed(p, errno);
+			return 0;
+		}
+		close(fd);
+	}
 	/* no DNS base: a numeric address is parsed, never looked up */
 	p->evcon = evhttp_connection_base_new(p->base, NULL, addr, port);
 	if (!p->evcon)
 		return -ENOMEM;
 	evhttp_connection_set_family(p->evcon, sa->sa_family);
 	evhttp_connection_set_retries(p->evcon, 0);
+	/* libevent's client takes headers and body of any size by default: a
+	 * backend must not make the checker buffer megabytes. The status line
+	 * decides; the body is never needed. */
+	evhttp_connection_set_max_headers_size(p->evcon, HTTP_MAX_HEADERS);
+	evhttp_connection_set_max_body_size(p->evcon, HTTP_MAX_BODY);
 	tv.tv_sec = p->cfg->timeout_ms / 1000;
 	tv.tv_usec = (suseconds_t)(p->cfg->timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(p->evcon, &tv);

@@ -18,13 +18,20 @@
 struct event_base;
 struct health_probe;
 
-/* pass: 1 passed, 0 failed; text: the reason, borrowed for the call. */
+/* pass: HEALTH_PROBE_PASS, HEALTH_PROBE_FAIL, or HEALTH_PROBE_LOCAL when
+ * srvd itself could not probe (no file descriptor or memory for a socket:
+ * EMFILE, ENFILE, ENOBUFS, ENOMEM), which says nothing about the backend.
+ * text: the reason, borrowed for the call. */
+#define HEALTH_PROBE_PASS  1
+#define HEALTH_PROBE_FAIL  0
+#define HEALTH_PROBE_LOCAL (-1)
 typedef void (*health_probe_cb)(int pass, const char *text, void *arg);
 
 /* Starts a probe of type cfg->type (tcp or http) to sa (AF_INET or
  * AF_INET6 with the port to probe) on base. Borrows cfg until the callback
- * ran or the probe was cancelled; copies sa. Local failures (socket(),
- * connect() errors) are reported through cb as failed results. Returns 0
+ * ran or the probe was cancelled; copies sa. connect() errors are reported
+ * through cb as failed results, a socket() that finds no resources as
+ * HEALTH_PROBE_LOCAL. Returns 0
  * and sets *out (valid until cb ran or health_probe_cancel()), or -ENOMEM /
  * -EINVAL (type none or bad address) with no callback to come. */
 int health_probe_start(struct event_base *base, const struct check_config *cfg,
@@ -38,5 +45,8 @@ void health_probe_cancel(struct health_probe *p);
 /* Returns 1 when the connected TCP socket fd is connected to itself (its
  * local address is its peer's), else 0. */
 int health_probe_self_connected(int fd);
+
+/* Returns 1 when errno value err means srvd lacks resources for a socket. */
+int health_probe_local_errno(int err);
 
 #endif

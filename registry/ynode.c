@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -433,9 +434,17 @@ int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, voi
 {
 	yaml_parser_t parser;
 	FILE *fp = fopen(path, "r");
+	struct stat st;
 	int rc;
 
 	*out = NULL;
+	/* a folder opens fine and fails on the first read as libyaml's vague
+	 * "input error": say what is wrong instead */
+	if (fp && fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		fp = NULL;
+		errno = EISDIR;
+	}
 	if (!fp) {
 		char line[1024];
 
