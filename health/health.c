@@ -50,7 +50,10 @@ struct hinst {
 	char *name;
 	struct reg_addr raddr; /* identity across reloads, with port */
 	uint16_t port;
-	struct sockaddr_storage addr; /* with the port to probe */
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} addr; /* with the port to probe; not sockaddr_storage: 100 bytes x a million */
 	socklen_t addr_len;
 	struct event *timer; /* NULL for check type none */
 	struct health_probe *probe;
@@ -262,12 +265,12 @@ static void on_probe(int pass, const char *text, void *arg)
 		start_probe(&h->insts[next]);
 }
 
-static int sockaddr_of(const struct reg_instance *ri, uint16_t port, struct sockaddr_storage *ss,
+static int sockaddr_of(const struct reg_instance *ri, uint16_t port, struct hinst *in,
                        socklen_t *len)
 {
-	memset(ss, 0, sizeof(*ss));
+	memset(&in->addr, 0, sizeof(in->addr));
 	if (ri->addr.family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		struct sockaddr_in *s4 = &in->addr.v4;
 		s4->sin_family = AF_INET;
 		s4->sin_addr = ri->addr.u.v4;
 		s4->sin_port = htons(port);
@@ -275,7 +278,7 @@ static int sockaddr_of(const struct reg_instance *ri, uint16_t port, struct sock
 		return 0;
 	}
 	if (ri->addr.family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		struct sockaddr_in6 *s6 = &in->addr.v6;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_addr = ri->addr.u.v6;
 		s6->sin6_port = htons(port);
@@ -351,7 +354,7 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			health_machine_init(&h->inst_state[k], &h->svc_state[i], checked, now);
 			if (!checked)
 				continue;
-			r = sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, &in->addr,
+			r = sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, in,
 			                &in->addr_len);
 			if (r < 0)
 				goto fail;
