@@ -102,6 +102,8 @@ static void feed_server(uint64_t *h, const struct reg_server *s)
 	feed_strs(h, s->transfer_notify, s->n_transfer_notify);
 	feed_str(h, s->identity);
 	feed_str(h, s->version);
+	feed_u64(h, s->forward_timeout_ms);
+	feed_u64(h, (uint64_t)s->log_queries);
 	feed_u64(h, s->rrl.rate);
 	feed_u64(h, s->rrl.slip);
 	feed_u64(h, s->rrl.ipv4_prefix);

@@ -76,6 +76,14 @@ struct reg_soa {
 	uint32_t refresh, retry, expire, minimum;
 };
 
+/* server.syslog: off, or the facility srvd logs to besides stderr. */
+enum reg_syslog {
+	REG_SYSLOG_OFF = 0,
+	REG_SYSLOG_DAEMON,
+	REG_SYSLOG_USER,
+	REG_SYSLOG_LOCAL0, /* .. LOCAL7 = LOCAL0 + 7 */
+};
+
 /* Response rate limiting (server.rrl), per client prefix, Knot/NSD style:
  * over `rate` responses per second, every `slip`-th limited answer goes out
  * truncated (TC=1, so a real client retries over TCP) and the rest are
@@ -110,6 +118,9 @@ struct reg_server {
 	char *version;  /* version.server answer, default "srvd <version>" */
 	int watch;      /* 1 (default): reload when a file in `watch` changes */
 	char *user;     /* drop root to this user after binding; NULL = stay */
+	uint32_t forward_timeout_ms; /* per upstream try, default 1000 */
+	int log_queries;             /* 1: one info line per query */
+	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
 	struct reg_rrl rrl;
 };
 

@@ -23,6 +23,10 @@ _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 static const char *const policy_names[] = {"round-robin", "random", "weighted", "fixed", NULL};
 static const char *const check_names[] = {"tcp", "http", "none", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
+/* in enum reg_syslog order */
+static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0", "local1",
+                                           "local2", "local3", "local4", "local5", "local6",
+                                           "local7", NULL};
 
 const char *registry_policy_name(enum reg_policy policy)
 {
@@ -183,6 +187,12 @@ static const struct sch_item server_items[] = {
      "version.server answer"},
     {"watch", SCH_ENUM, 0, 0, "true", 0, 0, SR(watch), NULL, bool_names, NULL,
      "reload when the registry, an include or a zone file changes (inotify)"},
+    {"forward_timeout", SCH_DURATION, 0, 0, "1s", 10, 60000, SR(forward_timeout_ms), NULL, NULL,
+     NULL, "wait for one forward resolver before trying the next"},
+    {"log_queries", SCH_ENUM, 0, 0, "false", 0, 0, SR(log_queries), NULL, bool_names, NULL,
+     "log one line per query (client, name, type, rcode, size)"},
+    {"syslog", SCH_ENUM, 0, 0, "off", 0, 0, SR(syslog), NULL, syslog_names, NULL,
+     "also log to syslog with this facility: off, daemon, user, local0..local7"},
     {"user", SCH_STRING, 0, 0, NULL, 0, 0, SR(user), NULL, NULL, NULL,
      "when started as root: drop to this user (and its group) after binding"},
     {"rrl", SCH_MAP, 0, 0, NULL, 0, 0, offsetof(struct reg_srv_build, srv.rrl),
