@@ -3,6 +3,7 @@ libsrvd_a_SOURCES += dns/answer.h dns/table.h
 libsrvd_a_SOURCES += dns/table.c dns/table_impl.h dns/answer.c dns/wire.c dns/wire.h \
 	dns/policy.c dns/policy.h dns/name.c dns/name.h
 # listeners and workers (UDP, TCP)
-libsrvd_a_SOURCES += dns/server.c dns/server.h dns/server_int.h dns/udp.c dns/tcp.c
+libsrvd_a_SOURCES += dns/server.c dns/server.h dns/server_int.h dns/udp.c dns/tcp.c \
+	dns/tcpframe.c dns/tcpframe.h
 # response rate limiting (server.rrl), used by the UDP path
 libsrvd_a_SOURCES += dns/rrl.c dns/rrl.h

@@ -211,6 +211,10 @@ static int node_get(struct builder *b, const uint8_t *name, size_t len, uint32_t
 static int list_add(struct builder *b, const uint32_t *idx, size_t n, uint32_t *off)
 {
 	struct dns_table *t = b->t;
+	if (n == 0) { /* lists may still be NULL, and NULL + 0 is undefined */
+		*off = (uint32_t)t->n_lists;
+		return 0;
+	}
 	if (grow((void **)&t->lists, &b->lists_cap, t->n_lists + n, sizeof(*t->lists)))
 		return fail_msg(b, "out of memory");
 	memcpy(t->lists + t->n_lists, idx, n * sizeof(*idx));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tcp.c: DNS over TCP (RFC 1035 4.2.2, RFC 7766): framing, pipelining, limits.
+/* tcp.c: DNS over TCP (RFC 1035 4.2.2, RFC 7766): connections, pipelining,
+ * limits; the framing itself is tcpframe.c, which the fuzzer drives alone.
  *
  * One bufferevent per connection. Queries are answered as soon as they are
  * whole, in arrival order, so pipelined answers keep their order. Limits:
@@ -29,6 +30,7 @@
 #include "common/log.h"
 #include "dns/answer.h"
 #include "dns/server_int.h"
+#include "dns/tcpframe.h"
 
 static void list_unlink(struct dns_worker *w, struct tcp_conn *c)
 {
@@ -92,65 +94,53 @@ static void conn_close_after_write(struct tcp_conn *c, const struct timeval *dea
 	event_add(c->timer, deadline);
 }
 
-/* Answers every whole query in the input buffer, in order. */
+/* One query of a connection of worker arg, for dns_tcpframe_process(). */
+static size_t conn_answer(void *arg, const uint8_t *query, size_t qlen, uint8_t *out)
+{
+	struct dns_worker *w = arg;
+	struct dns_answer_info info;
+	uint64_t t0;
+	size_t len;
+
+	CNT_INC(w->cnt.queries_tcp);
+	memset(&info, 0, sizeof(info));
+	t0 = dns_stats_now_ns();
+	len = dns_answer(w->ctx, server_table_acquire(w), query, qlen, DNS_TCP, out, DNS_MAX_MSG,
+	                 &info);
+	server_table_release(w);
+	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, len, dns_stats_now_ns() - t0);
+	server_count(w, &info, len);
+	return len;
+}
+
+/* Answers every whole query in the input buffer, in order (tcpframe.c). */
 static void conn_process(struct tcp_conn *c)
 {
 	struct dns_worker *w = c->w;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct dns_answer_info info;
-	size_t avail, need, len;
-	uint64_t t0;
-	uint8_t *p;
+	const struct dns_tcpframe f = {
+	    .answer = conn_answer, .arg = w, .buf = w->tcp_out, .out_hiwat = TCP_OUT_HIWAT};
+	enum dns_tcpframe_next next;
+	size_t n = 0;
 
-	while (!c->closing) {
-		if (evbuffer_get_length(out) > TCP_OUT_HIWAT) {
-			c->paused = 1;
-			bufferevent_disable(c->bev, EV_READ);
-			return;
-		}
-		avail = evbuffer_get_length(in);
-		if (avail < 2)
-			return;
-		p = evbuffer_pullup(in, 2);
-		if (!p) {
-			conn_free(c); /* out of memory */
-			return;
-		}
-		switch (dns_frame_peek(p, 2, &need)) {
-		case DNS_FRAME_EMPTY:
-			conn_close_after_write(c, w->grace_tv);
-			return;
-		case DNS_FRAME_MORE:
-		case DNS_FRAME_OK:
-			break;
-		}
-		if (avail < need)
-			return;
-		p = evbuffer_pullup(in, (ssize_t)need);
-		if (!p || dns_frame_peek(p, need, &need) != DNS_FRAME_OK) {
-			conn_free(c); /* out of memory */
-			return;
-		}
-		CNT_INC(w->cnt.queries_tcp);
-		memset(&info, 0, sizeof(info));
-		t0 = dns_stats_now_ns();
-		len = dns_answer(w->ctx, server_table_acquire(w), p + 2, need - 2, DNS_TCP,
-		                 w->tcp_out + 2, DNS_MAX_MSG, &info);
-		server_table_release(w);
-		dns_stats_record(&w->qstats, DNS_TCP, &info, need - 2, len,
-		                 dns_stats_now_ns() - t0);
-		evbuffer_drain(in, need);
-		server_count(w, &info, len);
-		if (len > 0) {
-			w->tcp_out[0] = (uint8_t)(len >> 8);
-			w->tcp_out[1] = (uint8_t)len;
-			if (bufferevent_write(c->bev, w->tcp_out, len + 2) < 0) {
-				conn_free(c);
-				return;
-			}
-		}
+	if (c->closing)
+		return;
+	next = dns_tcpframe_process(&f, bufferevent_get_input(c->bev),
+	                            bufferevent_get_output(c->bev), &n);
+	if (n > 0)
 		conn_touch(c);
+	switch (next) {
+	case DNS_TCPFRAME_MORE:
+		break;
+	case DNS_TCPFRAME_PAUSED:
+		c->paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		break;
+	case DNS_TCPFRAME_CLOSE:
+		conn_close_after_write(c, w->grace_tv);
+		break;
+	case DNS_TCPFRAME_ERROR:
+		conn_free(c);
+		break;
 	}
 }
 

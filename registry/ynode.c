@@ -430,21 +430,28 @@ int ydoc_parse_string(const char *text, size_t len, const char *name, struct ydo
 	return rc;
 }
 
+FILE *ydoc_fopen(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	struct stat st;
+
+	/* a folder opens fine and fails on the first read, which libyaml
+	 * reports as a vague "input error": say what is wrong instead */
+	if (fp && fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		errno = EISDIR;
+		return NULL;
+	}
+	return fp;
+}
+
 int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg)
 {
 	yaml_parser_t parser;
-	FILE *fp = fopen(path, "r");
-	struct stat st;
+	FILE *fp = ydoc_fopen(path);
 	int rc;
 
 	*out = NULL;
-	/* a folder opens fine and fails on the first read as libyaml's vague
-	 * "input error": say what is wrong instead */
-	if (fp && fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(fp);
-		fp = NULL;
-		errno = EISDIR;
-	}
 	if (!fp) {
 		char line[1024];
 

@@ -8,6 +8,7 @@
 #define SRVD_REGISTRY_YNODE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum ynode_kind { YNODE_SCALAR = 0, YNODE_SEQ, YNODE_MAP };
 
@@ -37,6 +38,9 @@ typedef void (*ynode_error_fn)(void *arg, const char *line);
  * in messages. Returns 0, or -1 after reporting the problem through err. */
 int ydoc_parse_string(const char *text, size_t len, const char *name, struct ydoc **out,
                       ynode_error_fn err, void *arg);
+
+/* fopen(path, "r") that refuses a folder (NULL, errno EISDIR). */
+FILE *ydoc_fopen(const char *path);
 
 /* The same for a file; a file that cannot be opened is reported as
  * "FILE: cannot open: reason". */

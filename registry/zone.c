@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "registry/loader.h"
+#include "registry/ynode.h"
 
 #define ZONE_FILE_MAX (64u << 20) /* bytes in one zone file */
 
@@ -55,7 +56,7 @@ void reg_zone_free(struct reg_zone *zone)
 static char *slurp(struct reg_loader *ld, const struct zread *z, size_t *len)
 {
 	const char *path = z->path;
-	FILE *fp = fopen(path, "r");
+	FILE *fp = ydoc_fopen(path);
 	char *buf = NULL;
 	size_t cap = 0;
 

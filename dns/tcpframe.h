@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tcpframe.h: the DNS-over-TCP framing of one connection (RFC 1035 4.2.2,
+ * RFC 7766), on evbuffers and without sockets, so that tcp.c drives it from
+ * a bufferevent and the fuzzer (tests/fuzz/fuzz_tcp.c) from plain buffers.
+ *
+ * Each call answers every whole query in the input, in order, appending one
+ * length-prefixed response per answered query to the output, and says what
+ * the connection must do next. Output is bounded: no query is answered while
+ * more than out_hiwat bytes wait in the output, so it never holds more than
+ * out_hiwat + 2 + DNS_MAX_MSG bytes. Private to dns/ and its tests.
+ */
+#ifndef SRVD_DNS_TCPFRAME_H
+#define SRVD_DNS_TCPFRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+enum dns_tcpframe_next {
+	DNS_TCPFRAME_MORE = 0, /* every whole query is answered: read more */
+	DNS_TCPFRAME_CLOSE,    /* a zero-length message: close once the output is written */
+	DNS_TCPFRAME_PAUSED,   /* the output is above out_hiwat: stop reading until it drains */
+	DNS_TCPFRAME_ERROR,    /* out of memory: drop the connection */
+};
+
+/* Answers query (qlen bytes, 1..65535) into out, which holds DNS_MAX_MSG
+ * bytes; returns the response length, or 0 for no response. */
+typedef size_t (*dns_tcpframe_answer_fn)(void *arg, const uint8_t *query, size_t qlen,
+                                         uint8_t *out);
+
+struct dns_tcpframe {
+	dns_tcpframe_answer_fn answer;
+	void *arg;        /* passed to answer */
+	uint8_t *buf;     /* scratch of 2 + DNS_MAX_MSG bytes: length prefix and response */
+	size_t out_hiwat; /* answer nothing while the output holds more than this */
+};
+
+/* Consumes every whole query at the front of in (stopping at a zero-length
+ * message, which stays in in) and appends the responses to out. Borrows
+ * everything for the call only. *n_queries (may be NULL) gets the number of
+ * queries consumed, answered or not. */
+enum dns_tcpframe_next dns_tcpframe_process(const struct dns_tcpframe *f, struct evbuffer *in,
+                                            struct evbuffer *out, size_t *n_queries);
+
+#endif
