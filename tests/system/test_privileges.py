@@ -228,11 +228,16 @@ def test_user_ignored_with_warning_when_not_root(public_dir, backend):
         os.setgid(NOBODY.pw_gid)
         os.setuid(NOBODY.pw_uid)
 
+    # nobody may not be able to reach the build folder (a CI checkout under
+    # a 0700 folder): run a copy from the public folder
+    srvd = os.path.join(public_dir, "srvd")
+    shutil.copy(SRVD, srvd)
+    os.chmod(srvd, 0o755)
     # Srvd.start() has no preexec hook: start it by hand
-    p = subprocess.run([SRVD, "-c", path, "-t"], preexec_fn=become_nobody,
+    p = subprocess.run([srvd, "-c", path, "-t"], preexec_fn=become_nobody,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
     assert p.returncode == 0, p.stdout + p.stderr
-    proc = subprocess.Popen([SRVD, "-c", path, "-l", HOST + ":0", "-w", "1"],
+    proc = subprocess.Popen([srvd, "-c", path, "-l", HOST + ":0", "-w", "1"],
                             preexec_fn=become_nobody, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
