@@ -17,3 +17,5 @@ EXTRA_DIST += tests/system/gen_corpus.py tests/system/test_corpus.py \
 	tests/system/test_tcp_abuse.py tests/system/corpus \
 	tests/system/test_rrl.py tests/system/test_amplification.py
 EXTRA_DIST += tests/system/test_privileges.py tests/system/test_faults.py
+EXTRA_DIST += tests/system/test_forwarders.py tests/system/forwarders.py \
+	docs/Corefile docs/unbound.conf docs/dnsmasq.conf
