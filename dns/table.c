@@ -775,7 +775,21 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 		fail_msg(&b, "out of memory");
 		goto fail;
 	}
-	if (hash_resize(&b, 1024) || build_zones(&b, reg, serial) || build_static(&b, reg, serial))
+	/* Sized up front from the registry (a service has 3 names, an
+	 * instance 2, plus tags and static names): growing by doubling rehashed
+	 * and copied everything ~20 times for 100,000 services. */
+	{
+		size_t names = 3 * reg->n_services + 2 * n_inst + 1024, slots = 1024;
+		while (slots < 2 * names)
+			slots *= 2;
+		if (hash_resize(&b, slots) ||
+		    grow((void **)&t->nodes, &b.nodes_cap, names, sizeof(*t->nodes)) ||
+		    grow((void **)&t->blob, &b.blob_cap, 64 * names, 1)) {
+			fail_msg(&b, "out of memory");
+			goto fail;
+		}
+	}
+	if (build_zones(&b, reg, serial) || build_static(&b, reg, serial))
 		goto fail;
 	for (size_t i = 0; i < reg->n_services; i++)
 		if (build_service(&b, &reg->services[i], (uint32_t)i, idx, tags))
