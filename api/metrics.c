@@ -121,6 +121,12 @@ static void dns_families(struct mw *m, const struct metrics_input *in)
 		family(m, "srvd_tcp_timeouts_total", "counter",
 		       "TCP connections closed after the idle timeout.");
 		emit(m, "srvd_tcp_timeouts_total %" PRIu64 "\n", s->tcp_timeouts);
+		family(m, "srvd_forward_queries_total", "counter",
+		       "Queries for names outside our zones relayed to server.forward.");
+		emit(m, "srvd_forward_queries_total %" PRIu64 "\n", s->forwarded);
+		family(m, "srvd_forward_failures_total", "counter",
+		       "Upstream tries that failed (timeout, SERVFAIL, REFUSED, send error).");
+		emit(m, "srvd_forward_failures_total %" PRIu64 "\n", s->forward_failures);
 	}
 	if (q) {
 		uint64_t cum = 0;

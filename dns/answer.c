@@ -56,6 +56,7 @@ struct resp {
 	uint16_t rcode;
 	uint8_t aa, tc;
 	uint8_t keep_partial; /* TCP: a truncated answer keeps the records that fit */
+	uint8_t not_ours;     /* REFUSED because no served zone holds the name */
 	size_t question_end;
 	size_t last_name; /* the rdata name of the last static record written */
 };
@@ -558,6 +559,7 @@ static int answer_in(struct resp *r)
 		}
 	}
 	r->rcode = RCODE_REFUSED;
+	r->not_ours = 1;
 	return 1;
 }
 
@@ -593,6 +595,7 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 	if (info) {
 		info->rcode = r->rcode;
 		info->truncated = r->tc;
+		info->forward = r->not_ours;
 	}
 	return r->w.len;
 }

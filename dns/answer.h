@@ -23,6 +23,9 @@ struct dns_answer_info {
 	uint16_t rcode; /* extended rcode (e.g. 16 for BADVERS) */
 	uint8_t truncated;
 	uint8_t edns; /* the query had an OPT record */
+	/* the name is outside every served zone (the answer is REFUSED): a
+	 * server with server.forward relays the query instead */
+	uint8_t forward;
 };
 
 /* Per-worker state: random generator and scratch space. One per thread. */

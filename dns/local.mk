@@ -4,6 +4,6 @@ libsrvd_a_SOURCES += dns/table.c dns/table_impl.h dns/answer.c dns/wire.c dns/wi
 	dns/policy.c dns/policy.h dns/name.c dns/name.h
 # listeners and workers (UDP, TCP)
 libsrvd_a_SOURCES += dns/server.c dns/server.h dns/server_int.h dns/udp.c dns/tcp.c \
-	dns/tcpframe.c dns/tcpframe.h
+	dns/tcpframe.c dns/tcpframe.h dns/forward.c dns/forward.h
 # response rate limiting (server.rrl), used by the UDP path
 libsrvd_a_SOURCES += dns/rrl.c dns/rrl.h

@@ -317,6 +317,12 @@ static int alloc_worker(struct dns_server *srv, struct dns_worker *w, unsigned i
 	w->arena = malloc(UDP_ARENA);
 	w->tcp_out = malloc(2 + DNS_MAX_MSG);
 	w->rmsg_mode = -1;
+	if (w->base && srv->n_fwd_up) {
+		w->fwd =
+		    dns_fwd_create(w, w->base, srv->fwd_up, srv->n_fwd_up, srv->fwd_timeout_ms);
+		if (!w->fwd)
+			return -ENOMEM;
+	}
 	if (!w->base || !w->ctx || !w->rbuf || !w->peer || !w->rcmsg || !w->scmsg || !w->riov ||
 	    !w->siov || !w->rmsg || !w->smsg || !w->arena || !w->tcp_out)
 		return -ENOMEM;
@@ -352,6 +358,43 @@ static int arm_worker(struct dns_worker *w)
 	return 0;
 }
 
+/* server.forward: parsed once, shared read-only by the workers' engines. */
+static int parse_forward(struct dns_server *srv, const struct dns_server_config *cfg, char *err,
+                         size_t errlen)
+{
+	char list[512] = "";
+	size_t n = cfg->n_forward, used = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > DNS_FWD_MAX_UPSTREAMS) {
+		log_warn("server.forward: %zu resolvers; only the first %d are used", n,
+		         DNS_FWD_MAX_UPSTREAMS);
+		n = DNS_FWD_MAX_UPSTREAMS;
+	}
+	srv->fwd_up = calloc(n, sizeof(*srv->fwd_up));
+	if (!srv->fwd_up) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (dns_fwd_parse_addr(cfg->forward[i], &srv->fwd_up[i]) < 0) {
+			snprintf(err, errlen,
+			         "server.forward: \"%s\" is not ADDR:PORT with a literal address",
+			         cfg->forward[i]);
+			return -EINVAL;
+		}
+		if (used < sizeof(list))
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+			                         i ? ", " : "", cfg->forward[i]);
+	}
+	srv->n_fwd_up = n;
+	srv->fwd_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 1000;
+	log_info("forwarding names outside our zones to %s (%u ms each)", list,
+	         srv->fwd_timeout_ms);
+	return 0;
+}
+
 int dns_server_create(const struct dns_server_config *cfg, struct dns_server **out, char *err,
                       size_t errlen)
 {
@@ -384,6 +427,10 @@ int dns_server_create(const struct dns_server_config *cfg, struct dns_server **o
 	                           cfg->n_workers * sizeof(struct server_slot));
 	if (!srv->workers || !srv->bound || !srv->bound_len || !srv->slots)
 		goto oom;
+	r = parse_forward(srv, cfg, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		unsigned per = tcp_max / srv->n_workers;
 
@@ -487,6 +534,8 @@ static void free_worker(struct dns_worker *w)
 		if (w->tcp[a].fd >= 0)
 			close(w->tcp[a].fd);
 	}
+	dns_fwd_free(w->fwd);
+	w->fwd = NULL;
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->base)
@@ -518,6 +567,7 @@ void dns_server_free(struct dns_server *srv)
 	free(srv->bound);
 	free(srv->bound_len);
 	free(srv->slots);
+	free(srv->fwd_up);
 	free(srv);
 }
 
@@ -571,5 +621,7 @@ void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats 
 		out->tcp_timeouts += LOAD(c->tcp_timeouts);
 		out->rrl_dropped += LOAD(c->rrl_dropped);
 		out->rrl_slipped += LOAD(c->rrl_slipped);
+		out->forwarded += LOAD(c->forwarded);
+		out->forward_failures += LOAD(c->forward_failures);
 	}
 }

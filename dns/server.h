@@ -9,11 +9,10 @@
  * share nothing but the table pointer and the read-only table.
  *
  * TCP (RFC 1035 4.2.2, RFC 7766): 2-byte length framing, pipelined queries
- * answered in order, an idle timeout that runs from the last complete query
- * (a partial message does not keep a connection alive), a bound on
- * connections per worker (when full, the least recently active connection
- * is closed to make room), and a bound on buffered output per connection
- * (reading pauses until the client drains it).
+ * answered in order (forwarded ones when their answer comes), an idle timeout that runs from the
+ * last complete query (a partial message does not keep a connection alive), a bound on connections
+ * per worker (when full, the least recently active connection is closed to make room), and a bound
+ * on buffered output per connection (reading pauses until the client drains it).
  */
 #ifndef SRVD_DNS_SERVER_H
 #define SRVD_DNS_SERVER_H
@@ -37,6 +36,12 @@ struct dns_server_config {
 	unsigned tcp_idle_ms;    /* 0: DNS_SERVER_TCP_IDLE_MS */
 	unsigned tcp_max;        /* 0: DNS_SERVER_TCP_MAX; split evenly over workers */
 	struct dns_table *table; /* initial table; borrowed, must outlive its use */
+	/* server.forward: "ADDR:PORT" resolvers for names outside every served
+	 * zone, tried in order (SPEC 8); borrowed for dns_server_create() only.
+	 * None: such names get REFUSED. Fixed for the server's life. */
+	char *const *forward;
+	size_t n_forward;
+	unsigned forward_timeout_ms; /* per upstream try; 0: 1000 */
 };
 
 /* Counters, summed over workers by dns_server_get_stats(). */
@@ -52,6 +57,8 @@ struct dns_server_stats {
 	uint64_t tcp_timeouts; /* closed after the idle timeout */
 	uint64_t rrl_dropped;  /* UDP answers not sent: over server.rrl.rate (also in dropped) */
 	uint64_t rrl_slipped;  /* UDP answers over the rate sent truncated (also in truncated) */
+	uint64_t forwarded;    /* queries relayed to server.forward (each counted once) */
+	uint64_t forward_failures; /* failed upstream tries: timeout, SERVFAIL, REFUSED, send */
 };
 
 /* Creates the workers and opens and binds every socket, logging one line

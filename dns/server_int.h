@@ -13,6 +13,7 @@
 #include <event2/listener.h>
 
 #include "dns/answer.h"
+#include "dns/forward.h"
 #include "dns/rrl.h"
 #include "dns/server.h"
 #include "dns/stats.h"
@@ -40,6 +41,7 @@ struct worker_counters {
 	_Atomic uint64_t rcode[DNS_SERVER_RCODES];
 	_Atomic uint64_t tcp_accepted, tcp_evicted, tcp_timeouts;
 	_Atomic uint64_t rrl_dropped, rrl_slipped;
+	_Atomic uint64_t forwarded, forward_failures;
 };
 
 struct dns_worker;
@@ -73,6 +75,8 @@ struct tcp_conn {
 	struct tcp_conn *prev, *next; /* least recently active first */
 	int paused;                   /* reading stopped until output drains */
 	int closing;                  /* close once output is written */
+	unsigned fwd_pending;         /* forwarded queries whose answers are still to come */
+	struct sockaddr_storage peer; /* the client, for the query log */
 };
 
 struct dns_worker {
@@ -119,6 +123,7 @@ struct dns_worker {
 	struct worker_counters cnt;
 	struct server_slot *slot;       /* in srv->slots */
 	struct dns_stats_worker qstats; /* dns/stats.h: by qtype, malformed, latency */
+	struct dns_fwd *fwd;            /* server.forward; NULL: names not ours get REFUSED */
 };
 
 struct dns_server {
@@ -132,6 +137,9 @@ struct dns_server {
 	struct server_slot *slots; /* per worker, 64-byte aligned */
 	int started;
 	int stopped;
+	struct dns_fwd_upstream *fwd_up; /* server.forward, parsed */
+	size_t n_fwd_up;
+	unsigned fwd_timeout_ms;
 };
 
 /* Protects the current table for the worker until server_table_release():
@@ -169,12 +177,19 @@ void server_count(struct dns_worker *w, const struct dns_answer_info *info, size
 
 /* udp.c */
 void udp_read_cb(evutil_socket_t fd, short what, void *arg);
+/* Sends a forwarded query's answer (msg, len bytes) to peer from u, with the
+ * control message cmsg (cmsg_len bytes, 0: none), under the rate limit. */
+void udp_fwd_answer(struct udp_sock *u, const struct sockaddr_storage *peer, socklen_t peer_len,
+                    const uint8_t *cmsg, size_t cmsg_len, uint8_t *msg, size_t len);
 
 /* tcp.c */
 void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
                    void *arg);
 void tcp_accept_error_cb(struct evconnlistener *lev, void *arg);
 void tcp_retry_cb(evutil_socket_t fd, short what, void *arg);
+/* Queues a forwarded query's answer (msg, len bytes) on c; c->fwd_pending
+ * counts it as arrived. May free c if it was only waiting for this. */
+void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len);
 /* Starts a graceful close of every connection of w (the worker is stopping). */
 void tcp_stop_all(struct dns_worker *w);
 /* Frees every connection at once (after the loop ended). */

@@ -14,7 +14,10 @@
  *   until it has read enough of its answers (TCP_OUT_LOWAT);
  * - input: the read high watermark bounds what we take in before answering.
  * A zero-length message closes the connection; queries dns_answer() drops
- * get no response.
+ * get no response. Forwarded queries (server.forward) are answered when the
+ * upstream's answer arrives, possibly after later queries of the connection
+ * (RFC 7766 6.2.1.1 allows it; clients match by ID); a closing connection
+ * waits for them, bounded by the stop grace / idle timer.
  */
 #include "config.h"
 
@@ -31,6 +34,8 @@
 #include "dns/answer.h"
 #include "dns/server_int.h"
 #include "dns/tcpframe.h"
+
+#define DNS_RCODE_SERVFAIL 2
 
 static void list_unlink(struct dns_worker *w, struct tcp_conn *c)
 {
@@ -73,6 +78,8 @@ static void conn_free(struct tcp_conn *c)
 {
 	struct dns_worker *w = c->w;
 
+	if (c->fwd_pending && w->fwd)
+		dns_fwd_forget_conn(w->fwd, c);
 	list_unlink(w, c);
 	w->n_conns--;
 	bufferevent_free(c->bev);
@@ -82,22 +89,30 @@ static void conn_free(struct tcp_conn *c)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* A closing connection may go once no forwarded answer is still to come
+ * (a client may half-close right after its query), unless the worker stops. */
+static int conn_done(const struct tcp_conn *c)
+{
+	return c->fwd_pending == 0 || c->w->stopping;
+}
+
 /* Closes once the answers already in the output buffer are written. */
 static void conn_close_after_write(struct tcp_conn *c, const struct timeval *deadline)
 {
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && conn_done(c)) {
 		conn_free(c);
 		return;
 	}
 	event_add(c->timer, deadline);
 }
 
-/* One query of a connection of worker arg, for dns_tcpframe_process(). */
+/* One query of connection arg, for dns_tcpframe_process(). */
 static size_t conn_answer(void *arg, const uint8_t *query, size_t qlen, uint8_t *out)
 {
-	struct dns_worker *w = arg;
+	struct tcp_conn *c = arg;
+	struct dns_worker *w = c->w;
 	struct dns_answer_info info;
 	uint64_t t0;
 	size_t len;
@@ -109,8 +124,38 @@ static size_t conn_answer(void *arg, const uint8_t *query, size_t qlen, uint8_t 
 	                 &info);
 	server_table_release(w);
 	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, len, dns_stats_now_ns() - t0);
+	if (info.forward && w->fwd && len > 0) {
+		/* the answer comes later, out of order (RFC 7766 6.2.1.1) */
+		if (dns_fwd_tcp(w->fwd, c, query, qlen) == 0)
+			return 0;
+		len = dns_fwd_servfail_raw(query, qlen, out, DNS_MAX_MSG);
+		info.rcode = DNS_RCODE_SERVFAIL;
+		info.truncated = 0;
+	}
 	server_count(w, &info, len);
+	if (log_queries_on())
+		log_query((const struct sockaddr *)&c->peer, query, qlen, info.rcode, len, 1);
 	return len;
+}
+
+void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	struct dns_worker *w = c->w;
+	struct dns_answer_info info = {.rcode = msg[3] & 0x0F, .truncated = (msg[2] & 0x02) != 0};
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	uint8_t pfx[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	size_t mlen = len;
+
+	if (c->fwd_pending > 0)
+		c->fwd_pending--;
+	if (evbuffer_add(out, pfx, 2) < 0 || evbuffer_add(out, msg, len) < 0)
+		len = 0;
+	server_count(w, &info, len);
+	/* the answer repeats the question: it stands in for the query */
+	if (log_queries_on())
+		log_query((const struct sockaddr *)&c->peer, msg, mlen, info.rcode, len, 1);
+	if (c->closing && evbuffer_get_length(out) == 0 && conn_done(c))
+		conn_free(c);
 }
 
 /* Answers every whole query in the input buffer, in order (tcpframe.c). */
@@ -118,7 +163,7 @@ static void conn_process(struct tcp_conn *c)
 {
 	struct dns_worker *w = c->w;
 	const struct dns_tcpframe f = {
-	    .answer = conn_answer, .arg = w, .buf = w->tcp_out, .out_hiwat = TCP_OUT_HIWAT};
+	    .answer = conn_answer, .arg = c, .buf = w->tcp_out, .out_hiwat = TCP_OUT_HIWAT};
 	enum dns_tcpframe_next next;
 	size_t n = 0;
 
@@ -155,7 +200,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
 	if (c->closing) {
-		if (left == 0)
+		if (left == 0 && conn_done(c))
 			conn_free(c);
 		return;
 	}
@@ -210,6 +255,8 @@ void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockad
 	if (!c)
 		goto fail;
 	c->w = w;
+	if (salen > 0 && (size_t)salen <= sizeof(c->peer))
+		memcpy(&c->peer, sa, (size_t)salen);
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev)
 		goto fail;

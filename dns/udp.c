@@ -12,6 +12,10 @@
  * keeps its own buckets, so nothing is shared per query; the kernel spreads
  * one client's queries over the workers (SO_REUSEPORT hashes the 4-tuple),
  * so a client using many source ports may get up to workers x rate.
+ *
+ * Names outside every served zone go to server.forward (forward.h) when it
+ * is set: the batch moves on, and the engine sends the answer later through
+ * udp_fwd_answer(), from the same socket and source address, rate-limited too.
  */
 #include "config.h"
 
@@ -23,7 +27,10 @@
 
 #include "common/log.h"
 #include "dns/answer.h"
+#include "dns/forward.h"
 #include "dns/server_int.h"
+
+#define DNS_RCODE_SERVFAIL 2
 
 /* Builds the control message that makes the reply leave from the address
  * the query came to. Returns its length, 0 if the query carried none. */
@@ -165,6 +172,60 @@ static size_t udp_limit(struct dns_worker *w, struct dns_rrl *rrl, uint32_t now_
 	return 0;
 }
 
+/* Hands the i-th datagram of the batch to server.forward; returns 1 if it
+ * took it. The reply must leave from the address the query came to, as our
+ * own answers do, so the control message goes with it. */
+static int udp_forward(struct udp_sock *u, int i)
+{
+	struct dns_worker *w = u->w;
+	uint8_t cmsg[UDP_CMSG];
+	size_t cmsg_len = 0;
+
+	if (u->pktinfo)
+		cmsg_len = reply_pktinfo(&w->rmsg[i].msg_hdr, cmsg);
+	return dns_fwd_udp(w->fwd, u, &w->peer[i], w->rmsg[i].msg_hdr.msg_namelen, cmsg, cmsg_len,
+	                   w->rbuf[i], w->rmsg[i].msg_len) == 0;
+}
+
+void udp_fwd_answer(struct udp_sock *u, const struct sockaddr_storage *peer, socklen_t peer_len,
+                    const uint8_t *cmsg, size_t cmsg_len, uint8_t *msg, size_t len)
+{
+	struct dns_worker *w = u->w;
+	struct dns_answer_info info = {.rcode = msg[3] & 0x0F, .truncated = (msg[2] & 0x02) != 0};
+	struct iovec iov = {.iov_base = msg, .iov_len = len};
+	uint8_t ctl[UDP_CMSG];
+	struct msghdr h = {
+	    .msg_name = (void *)peer, .msg_namelen = peer_len, .msg_iov = &iov, .msg_iovlen = 1};
+	struct timespec ts;
+	size_t mlen = len;
+	ssize_t r;
+
+	if (w->rrl) {
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		len = udp_limit(w, w->rrl, (uint32_t)ts.tv_sec, (const struct sockaddr *)peer, msg,
+		                len, &info);
+		iov.iov_len = len;
+	}
+	server_count(w, &info, len);
+	/* the answer repeats the question: it stands in for the query */
+	if (log_queries_on())
+		log_query((const struct sockaddr *)peer, msg, mlen, info.rcode, len, 0);
+	if (len == 0)
+		return;
+	if (cmsg_len > 0 && cmsg_len <= sizeof(ctl)) {
+		memcpy(ctl, cmsg, cmsg_len);
+		h.msg_control = ctl;
+		h.msg_controllen = cmsg_len;
+	}
+	do
+		r = sendmsg(u->fd, &h, MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		log_debug("udp: send: %s", strerror(errno));
+		CNT_INC(w->cnt.dropped);
+	}
+}
+
 /* Receives one batch and answers it; returns the number of datagrams read. */
 static int udp_batch(struct udp_sock *u)
 {
@@ -199,6 +260,9 @@ static int udp_batch(struct udp_sock *u)
 		if (in->msg_flags & MSG_TRUNC) {
 			CNT_INC(w->cnt.dropped);
 			dns_stats_record(&w->qstats, DNS_UDP, NULL, 0, 0, 0);
+			if (log_queries_on())
+				log_query((const struct sockaddr *)&w->peer[i], w->rbuf[i],
+				          UDP_RBUF, 0, 0, 0);
 			continue;
 		}
 		memset(&info, 0, sizeof(info));
@@ -207,10 +271,22 @@ static int udp_batch(struct udp_sock *u)
 		                 w->arena + used, DNS_MAX_MSG, &info);
 		dns_stats_record(&w->qstats, DNS_UDP, &info, w->rmsg[i].msg_len, len,
 		                 dns_stats_now_ns() - t0);
+		if (info.forward && w->fwd && len > 0) {
+			if (udp_forward(u, i))
+				continue; /* answered later, or now by the engine */
+			/* the pending table is full: SERVFAIL instead of REFUSED */
+			len = dns_fwd_servfail_raw(w->rbuf[i], w->rmsg[i].msg_len, w->arena + used,
+			                           DNS_MAX_MSG);
+			info.rcode = DNS_RCODE_SERVFAIL;
+			info.truncated = 0;
+		}
 		if (rrl && len > 0)
 			len = udp_limit(w, rrl, now_s, (const struct sockaddr *)&w->peer[i],
 			                w->arena + used, len, &info);
 		server_count(w, &info, len);
+		if (log_queries_on())
+			log_query((const struct sockaddr *)&w->peer[i], w->rbuf[i],
+			          w->rmsg[i].msg_len, info.rcode, len, 0);
 		if (len == 0)
 			continue;
 		w->siov[nout].iov_base = w->arena + used;

@@ -6,4 +6,5 @@ include tests/unit/health.mk
 include tests/unit/api.mk
 include tests/unit/noalloc.mk
 include tests/unit/rrl.mk
+include tests/unit/forward.mk
 EXTRA_DIST += tests/unit/check_main.h
