@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -46,6 +47,20 @@ size_t daemon_count_instances(const struct registry *reg)
 	for (size_t i = 0; i < reg->n_services; i++)
 		n += reg->services[i].n_instances;
 	return n;
+}
+
+void daemon_apply_logging(const struct registry *reg)
+{
+	static const int facilities[] = {LOG_DAEMON, LOG_USER,   LOG_LOCAL0, LOG_LOCAL1,
+	                                 LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
+	                                 LOG_LOCAL6, LOG_LOCAL7};
+	int s = reg->server.syslog;
+
+	if (s > REG_SYSLOG_OFF && (size_t)(s - 1) < sizeof(facilities) / sizeof(facilities[0]))
+		log_set_syslog(facilities[s - 1]);
+	else
+		log_set_syslog(-1);
+	log_set_queries(reg->server.log_queries);
 }
 
 /* The served set changed: SOA serial up, so secondaries and caches notice. */
@@ -231,6 +246,7 @@ static int load_first(struct daemon *d)
 			fprintf(stderr, "%s\n", errs.lines[i]);
 		goto finish;
 	}
+	daemon_apply_logging(d->reg);
 	if (daemon_user_lookup(d->reg->server.user, &d->user, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		goto finish;
@@ -338,6 +354,9 @@ int daemon_run(const struct daemon_options *o)
 	cfg.n_listen = o->n_listen ? o->n_listen : d.reg->server.n_listen;
 	cfg.n_workers = o->workers;
 	cfg.table = d.table;
+	cfg.forward = d.reg->server.forward;
+	cfg.n_forward = d.reg->server.n_forward;
+	cfg.forward_timeout_ms = d.reg->server.forward_timeout_ms;
 	/* every socket (DNS and API) is bound before root is dropped, and no
 	 * worker, probe or reload runs before it */
 	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0) {

@@ -59,6 +59,8 @@ void daemon_on_health_change(void *arg);
 /* Queues table and health for freeing once no worker holds table. Takes both. */
 void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
 size_t daemon_count_instances(const struct registry *reg);
+/* Applies server.syslog and server.log_queries of reg (start-up, reload). */
+void daemon_apply_logging(const struct registry *reg);
 
 /* privs.c: server.user and the refusal of world-writable files as root.
  * Resolves server.user (name may be NULL) into *out before anything is

@@ -56,6 +56,16 @@ static int same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static int same_forward(const struct reg_server *a, const struct reg_server *b)
+{
+	if (a->n_forward != b->n_forward || a->forward_timeout_ms != b->forward_timeout_ms)
+		return 0;
+	for (size_t i = 0; i < a->n_forward; i++)
+		if (!same_str(a->forward[i], b->forward[i]))
+			return 0;
+	return 1;
+}
+
 /* Sockets are bound once, at start: say so when the file asks otherwise. */
 static void warn_restart(const struct daemon *d, const struct registry *old,
                          const struct registry *reg)
@@ -70,6 +80,9 @@ static void warn_restart(const struct daemon *d, const struct registry *old,
 	if (!same_str(old->server.user, reg->server.user))
 		log_warn("reload: server.user changed; srvd keeps running as it started until it "
 		         "is restarted");
+	if (!same_forward(&old->server, &reg->server))
+		log_warn("reload: server.forward or server.forward_timeout changed; the old "
+		         "resolvers stay in use until srvd is restarted");
 }
 
 static void update_watch(struct daemon *d)
@@ -156,6 +169,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		registry_free(d->reg);
 		d->reg = reg;
 		d->stats.unchanged++;
+		daemon_apply_logging(reg);
 		log_info("reload (%s): nothing that alters an answer changed; serial %u stays", why,
 		         dns_table_serial(d->table));
 		update_watch(d);
@@ -189,6 +203,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	d->reg = reg;
 	d->digest = digest;
 	d->stats.ok++;
+	daemon_apply_logging(reg);
 	d->stats.last_ok_ms = daemon_now_ms();
 	log_info(
 	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state)",

@@ -19,3 +19,5 @@ EXTRA_DIST += tests/system/gen_corpus.py tests/system/test_corpus.py \
 EXTRA_DIST += tests/system/test_privileges.py tests/system/test_faults.py
 EXTRA_DIST += tests/system/test_forwarders.py tests/system/forwarders.py \
 	docs/Corefile docs/unbound.conf docs/dnsmasq.conf
+EXTRA_DIST += tests/system/test_install.py tests/system/test_logs.py
+EXTRA_DIST += tests/system/test_forward.py tests/system/test_container.py

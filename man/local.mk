@@ -1,0 +1,3 @@
+# man: srvd(8) and srvd.yaml(5), written in roff (srvd.yaml.5 lists every key of
+# registry_schema_print()).
+dist_man_MANS = man/srvd.8 man/srvd.yaml.5
