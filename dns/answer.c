@@ -219,6 +219,7 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	struct dns_ctx *ctx = r->ctx;
 	size_t n_cand, ordered = dns_policy_order(ctx, t, n, qtype, &n_cand), want = ordered;
 	size_t written = 0;
+	int dedupe;
 	if (qtype == DNS_T_SRV) {
 		/* one per instance: they differ by target and port */
 		for (size_t i = 0; i < ordered; i++) {
@@ -239,13 +240,15 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	/* instances sharing an address (one host, several ports) give one
 	 * record (RFC 2181 5): the first in policy order; max_answers counts
 	 * distinct addresses, so more candidates get ordered as needed */
-	dns_seen_reset(ctx);
+	dedupe = t->services[n->service].shared_addrs;
+	if (dedupe)
+		dns_seen_reset(ctx);
 	for (size_t i = 0; i < n_cand && written < want; i++) {
 		const struct dns_instance *in;
 		if (i == ordered)
 			ordered = dns_policy_more(ctx, t, n, ordered, n_cand, want - written);
 		in = &t->instances[ctx->scratch[i]];
-		if (dns_seen_add(ctx, t, ctx->scratch[i]))
+		if (dedupe && dns_seen_add(ctx, t, ctx->scratch[i]))
 			continue;
 		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
 			return -1;

@@ -609,6 +609,36 @@ static int has_tag(char **tags, size_t n, const char *tag)
 	return 0;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	const struct reg_addr *x = *(const struct reg_addr *const *)a;
+	const struct reg_addr *y = *(const struct reg_addr *const *)b;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(&x->u, &y->u, x->family == AF_INET ? sizeof(x->u.v4) : sizeof(x->u.v6));
+}
+
+/* 1 if two instances of s have one address (one host, several ports): only
+ * then must an A/AAAA answer look for repeats, which costs ~50 instructions
+ * per record. -1 on out of memory. */
+static int shares_addresses(const struct reg_service *s)
+{
+	const struct reg_addr **v;
+	int shared = 0;
+	if (s->n_instances < 2)
+		return 0;
+	v = malloc(s->n_instances * sizeof(*v));
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < s->n_instances; i++)
+		v[i] = &s->instances[i].addr;
+	qsort(v, s->n_instances, sizeof(*v), addr_cmp);
+	for (size_t i = 1; i < s->n_instances && !shared; i++)
+		shared = addr_cmp(&v[i - 1], &v[i]) == 0;
+	free(v);
+	return shared;
+}
+
 static int build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
                          const char **tags)
 {
@@ -619,6 +649,7 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	uint32_t first = (uint32_t)t->n_instances;
 	struct dns_service *ds = &t->services[si];
 	char plabel[80];
+	int shared;
 
 	memcpy(apex_c, apex, alen);
 	sl = dns_name_prepend(svc, "", s->name, apex_c, alen);
@@ -627,6 +658,10 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	if (!sl || !pl)
 		return fail_msg(b, "service %s: name too long", s->name);
 	ds->policy = (uint8_t)s->policy;
+	shared = shares_addresses(s);
+	if (shared < 0)
+		return fail_msg(b, "out of memory");
+	ds->shared_addrs = (uint8_t)shared;
 	ds->max_answers = s->max_answers;
 	ds->n_instances = (uint32_t)s->n_instances;
 	ds->first_instance = first;

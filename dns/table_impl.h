@@ -108,7 +108,8 @@ struct dns_instance {
 };
 
 struct dns_service {
-	uint8_t policy; /* enum reg_policy */
+	uint8_t policy;       /* enum reg_policy */
+	uint8_t shared_addrs; /* 1: two instances share an address: A/AAAA answers dedupe */
 	uint32_t max_answers;
 	uint32_t n_instances;
 	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
