@@ -538,7 +538,7 @@ static int answer_in(struct resp *r)
 		r->rcode = RCODE_NOTIMP;
 		return 1;
 	}
-	node = dns_table_lookup(t, q->lname, q->qname_len, dns_name_hash(q->lname, q->qname_len));
+	node = dns_table_lookup(t, q->lname, q->qname_len, q->lname_hash);
 	if (node != DNS_NO_INDEX) {
 		if (t->nodes[node].kind == DNS_NODE_READY &&
 		    !atomic_load_explicit(&t->ready, memory_order_acquire))

@@ -159,13 +159,17 @@ static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns
 	return n->list_is_range ? n->list_off + i : t->lists[n->list_off + i];
 }
 
-/* FNV-1a over a wire name that is already lowercase. */
+#define DNS_NAME_HASH_INIT  2166136261u
+#define DNS_NAME_HASH_PRIME 16777619u
+
+/* FNV-1a over a wire name that is already lowercase (dns_query_parse
+ * computes the same for the question as it lowercases it). */
 static inline uint32_t dns_name_hash(const uint8_t *name, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = DNS_NAME_HASH_INIT;
 	for (size_t i = 0; i < len; i++) {
 		h ^= name[i];
-		h *= 16777619u;
+		h *= DNS_NAME_HASH_PRIME;
 	}
 	return h;
 }

@@ -14,10 +14,13 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Reads the uncompressed question name at query[12], lowercasing it into q. */
+/* Reads the uncompressed question name at query[12], lowercasing it into q
+ * and hashing it on the way (one pass instead of two: dns_name_hash's FNV-1a,
+ * byte for byte). */
 static int parse_qname(const uint8_t *pkt, size_t len, struct dns_query *q)
 {
 	size_t p = 12;
+	uint32_t h = DNS_NAME_HASH_INIT;
 	for (;;) {
 		uint8_t c;
 		if (p >= len)
@@ -28,15 +31,19 @@ static int parse_qname(const uint8_t *pkt, size_t len, struct dns_query *q)
 		if (p - 12 + 1 + c > 255 || p + 1 + c > len)
 			return -1;
 		q->lname[p - 12] = c;
+		h = (h ^ c) * DNS_NAME_HASH_PRIME;
 		for (size_t i = 1; i <= c; i++) {
 			uint8_t ch = pkt[p + i];
-			q->lname[p - 12 + i] = ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + 32) : ch;
+			ch = (uint8_t)(ch + ((uint8_t)(ch - 'A') < 26 ? 32 : 0));
+			q->lname[p - 12 + i] = ch;
+			h = (h ^ ch) * DNS_NAME_HASH_PRIME;
 		}
 		p += 1 + (size_t)c;
 		if (c == 0)
 			break;
 	}
 	q->qname_len = p - 12;
+	q->lname_hash = h;
 	return 0;
 }
 
