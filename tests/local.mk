@@ -2,3 +2,4 @@
 include tests/unit/local.mk
 include tests/system/local.mk
 include tests/bench/local.mk
+include tests/valgrind.mk
