@@ -17,7 +17,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import HERE, HOST, LISTEN_RE, SRVD, Srvd, query
+from conftest import HERE, HOST, LISTEN_RE, SLOW, STARTED, Srvd, query, srvd_cmd
 
 N_SVC = 20000
 N_INST = 10
@@ -40,12 +40,13 @@ class BigSrvd(Srvd):
     """Srvd with a start-up deadline long enough for a big registry."""
 
     def start(self):
-        cmd = [SRVD, "-c", self.config] + self.args + ["-w", str(self.workers)]
+        cmd = srvd_cmd(["-c", self.config] + self.args + ["-w", str(self.workers)])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
+        STARTED.append(self)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + START_TIMEOUT * SLOW
         with self._cond:
             while self.port is None and time.monotonic() < deadline and \
                     self.proc.poll() is None:
