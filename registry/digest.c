@@ -100,6 +100,9 @@ static void feed_server(uint64_t *h, const struct reg_server *s)
 	feed_strs(h, s->forward, s->n_forward);
 	feed_strs(h, s->transfer_allow, s->n_transfer_allow);
 	feed_strs(h, s->transfer_notify, s->n_transfer_notify);
+	feed_str(h, s->tsig_name);
+	feed_u64(h, (uint64_t)s->tsig_algorithm);
+	feed_str(h, s->tsig_secret);
 	feed_str(h, s->identity);
 	feed_str(h, s->version);
 	feed_u64(h, s->forward_timeout_ms);

@@ -76,6 +76,9 @@ struct reg_soa {
 	uint32_t refresh, retry, expire, minimum;
 };
 
+/* transfer.tsig.algorithm, in the order ldns names them. */
+enum reg_tsig_alg { REG_TSIG_HMAC_SHA256 = 0, REG_TSIG_HMAC_SHA1, REG_TSIG_HMAC_SHA512 };
+
 /* server.syslog: off, or the facility srvd logs to besides stderr. */
 enum reg_syslog {
 	REG_SYSLOG_OFF = 0,
@@ -114,6 +117,10 @@ struct reg_server {
 	size_t n_transfer_allow;
 	char **transfer_notify; /* "addr:port" */
 	size_t n_transfer_notify;
+	/* transfer.tsig: key for transfers and NOTIFY; NULL name = none */
+	char *tsig_name;      /* absolute, lowercased */
+	int tsig_algorithm;   /* enum reg_tsig_alg */
+	char *tsig_secret;    /* base64 */
 	char *identity; /* id.server answer, default the host name */
 	char *version;  /* version.server answer, default "srvd <version>" */
 	int watch;      /* 1 (default): reload when a file in `watch` changes */

@@ -266,6 +266,7 @@ static int copy_field(const struct sch_item *item, void *dst, const void *src)
 	case SCH_DNAME:
 	case SCH_HOSTPORT:
 	case SCH_PREFIX:
+	case SCH_BASE64:
 		if (*(char *const *)s && !(*(char **)d = strdup(*(char *const *)s)))
 			return -1;
 		return 0;
@@ -378,6 +379,7 @@ void sch_free(const struct sch_table *table, void *target)
 		case SCH_DNAME:
 		case SCH_HOSTPORT:
 		case SCH_PREFIX:
+		case SCH_BASE64:
 			free(*(char **)field);
 			*(char **)field = NULL;
 			break;

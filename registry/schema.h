@@ -31,6 +31,7 @@ enum sch_type {
 	SCH_ADDR,     /* struct reg_addr */
 	SCH_HOSTPORT, /* char *, "A.B.C.D:PORT" or "[v6]:PORT", port in min..max */
 	SCH_PREFIX,   /* char *, an address or address/length */
+	SCH_BASE64,   /* char *, base64 text of at least one byte (a TSIG secret) */
 	SCH_ENUM,     /* int, one of names[] */
 	SCH_EXPECT,   /* struct check_range[CHECK_EXPECT_MAX]; aux = offset of size_t count */
 	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem` */

@@ -126,6 +126,21 @@ static const struct sch_item soa_items[] = {
 static const struct sch_table soa_table = {soa_items, sizeof(soa_items) / sizeof(soa_items[0]),
                                            NULL};
 
+static const char *const tsig_alg_names[] = {"hmac-sha256", "hmac-sha1", "hmac-sha512", NULL};
+
+/* offsets from struct reg_srv_build, whose first member is the server */
+#define TS(f) offsetof(struct reg_server, f), 0, SIZE(struct reg_server, f)
+static const struct sch_item tsig_items[] = {
+    {"name", SCH_DNAME, 0, SCH_REQUIRED, NULL, 0, 0, TS(tsig_name), NULL, NULL, NULL,
+     "key name, as the secondary knows it"},
+    {"algorithm", SCH_ENUM, 0, 0, "hmac-sha256", 0, 0, TS(tsig_algorithm), NULL, tsig_alg_names,
+     NULL, "hmac-sha256, hmac-sha1 or hmac-sha512"},
+    {"secret", SCH_BASE64, 0, SCH_REQUIRED, NULL, 0, 0, TS(tsig_secret), NULL, NULL, NULL,
+     "shared secret, base64"},
+};
+static const struct sch_table tsig_table = {tsig_items, sizeof(tsig_items) / sizeof(tsig_items[0]),
+                                            NULL};
+
 static const struct sch_item transfer_items[] = {
     {"allow", SCH_LIST, SCH_PREFIX, 0, NULL, 0, 0, offsetof(struct reg_server, transfer_allow),
      offsetof(struct reg_server, n_transfer_allow), 0, NULL, NULL, NULL,
@@ -133,6 +148,8 @@ static const struct sch_item transfer_items[] = {
     {"notify", SCH_LIST, SCH_HOSTPORT, 0, NULL, 1, 65535,
      offsetof(struct reg_server, transfer_notify), offsetof(struct reg_server, n_transfer_notify),
      0, NULL, NULL, NULL, "secondaries sent NOTIFY on every serial change"},
+    {"tsig", SCH_MAP, 0, 0, NULL, 0, 0, 0, offsetof(struct reg_srv_build, tsig_set), 0,
+     &tsig_table, NULL, NULL, "TSIG key: transfers must be signed with it, NOTIFY is signed"},
 };
 static const struct sch_table transfer_table = {
     transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL};

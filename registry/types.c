@@ -61,6 +61,8 @@ const char *sch_type_desc(enum sch_type type)
 		return "an address:port";
 	case SCH_PREFIX:
 		return "an address prefix";
+	case SCH_BASE64:
+		return "base64 text";
 	case SCH_ENUM:
 		return "a keyword";
 	case SCH_EXPECT:
@@ -467,6 +469,20 @@ int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sc
 			reg_error(ld, node, path,
 			          "port %" PRIu64 " is out of range (%" PRId64 "..%" PRId64 ")", v,
 			          item->min, item->max);
+			return -1;
+		}
+		return set_string(ld, node, path, field, 0);
+	}
+	case SCH_BASE64: {
+		ldns_rdf *rdf = NULL;
+		int ok = ldns_str2rdf_b64(&rdf, text) == LDNS_STATUS_OK && ldns_rdf_size(rdf) > 0;
+
+		ldns_rdf_deep_free(rdf);
+		if (!ok) {
+			reg_error(ld, node, path,
+			          "\"%s\" is not base64 text (e.g. a secret from `openssl rand -base64 "
+			          "32`)",
+			          text);
 			return -1;
 		}
 		return set_string(ld, node, path, field, 0);

@@ -427,6 +427,11 @@ static const struct bad_case bad_cases[] = {
      "x.yaml:1:16: server.http: \"localhost:80\" is not an address:port (e.g. 127.0.0.1:53 or "
      "[::1]:53)\n"
      "x.yaml:1:40: server.forward[0]: port 0 is out of range (1..65535)"},
+    {"server: {transfer: {tsig: {name: k1., secret: \"!!\"}}}\n",
+     "x.yaml:1:47: server.transfer.tsig.secret: \"!!\" is not base64 text (e.g. a secret from "
+     "`openssl rand -base64 32`)"},
+    {"server: {transfer: {tsig: {secret: c2VjcmV0}}}\n",
+     "x.yaml:1:27: server.transfer.tsig: missing key \"name\""},
     {"server: {transfer: {allow: 10.0.0.0/33}}\n",
      "x.yaml:1:28: server.transfer.allow: \"10.0.0.0/33\" is not an address or prefix (e.g. "
      "127.0.0.0/8 or ::1)"},
