@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* api.c: the control API's HTTP server: listening, routing, the bearer
- * token, /healthz, /metrics and POST /v1/reload (services.c has the rest).
+ * token, /healthz, /metrics and POST /v1/reload (services.c has the
+ * services, status.c the status page at / and /v1/status).
  *
  * evhttp runs on the main thread's event base, like reloads and the health
  * checker, so a handler may read the current registry and health state and
@@ -274,7 +275,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		api_reply_error(req, HTTP_BADREQUEST, "bad request URI");
 		return;
 	}
-	if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/") == 0 || strcmp(path, "/v1/status") == 0 ||
+	    strcmp(path, "/v1/events") == 0) {
+		allow = "GET, HEAD";
+	} else if (strcmp(path, "/healthz") == 0) {
 		allow = "GET, HEAD";
 	} else if (strcmp(path, "/metrics") == 0) {
 		allow = "GET, HEAD";
@@ -313,6 +317,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evbuffer_free(buf);
 	} else if (strcmp(path, "/metrics") == 0) {
 		route_metrics(api, req);
+	} else if (strcmp(path, "/") == 0) {
+		api_status_page(req);
+	} else if (strcmp(path, "/v1/status") == 0) {
+		api_status_get(api, req);
+	} else if (strcmp(path, "/v1/events") == 0) {
+		api_events_get(api, req);
 	} else if (strcmp(path, "/v1/reload") == 0) {
 		route_reload(api, req);
 	} else if (cmd == EVHTTP_REQ_PUT) {

@@ -5,6 +5,7 @@
 #define SRVD_API_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct evhttp_request;
 struct json;
@@ -33,7 +34,12 @@ void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
  * a fragment check (in_body) get line and column relative to the body. */
 void api_json_errors(struct json *j, const struct reg_errors *errs, int in_body);
 
-/* The /v1/services routes; name is NULL for the collection. */
+/* Writes key and the RFC 3339 UTC time of a CLOCK_REALTIME ms value, or
+ * null for 0. */
+void api_json_time(struct json *j, const char *key, int64_t ms);
+
+/* The /v1/services routes; name is NULL for the collection, which takes
+ * ?detail=1 to include every service's check and instances. */
 void api_services_get(struct api *api, struct evhttp_request *req, const char *name);
 void api_services_put(struct api *api, struct evhttp_request *req, const char *name);
 void api_services_delete(struct api *api, struct evhttp_request *req, const char *name);
@@ -41,5 +47,12 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 /* Reloads through the daemon and sets *result to "ok" or "unchanged".
  * Returns daemon_reload()'s result. */
 int api_reload(struct api *api, struct reg_errors *errs, const char **result);
+
+/* status.c: GET / (the status page, HTML) and GET /v1/status (the header
+ * figures as JSON: serial, uptime, query and rcode counters, reloads). */
+void api_status_page(struct evhttp_request *req);
+void api_status_get(struct api *api, struct evhttp_request *req);
+/* GET /v1/events: the last HEALTH_EVENTS_MAX instance status changes, newest first. */
+void api_events_get(struct api *api, struct evhttp_request *req);
 
 #endif

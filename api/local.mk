@@ -1,5 +1,19 @@
 # api: control API and metrics over HTTP, and what it needs elsewhere:
 # query counters (dns/stats.c) and fragment files (registry/fragment.c)
 libsrvd_a_SOURCES += api/api.c api/api.h api/api_int.h api/services.c \
-	api/json.c api/json.h api/metrics.c api/metrics.h \
+	api/json.c api/json.h api/metrics.c api/metrics.h api/status.c \
 	dns/stats.c dns/stats.h registry/fragment.c
+
+# The status page is written as plain HTML and compiled in as one C string
+# (every line quoted; backslash, quote and '?' escaped: no trigraphs).
+nodist_libsrvd_a_SOURCES = api/status_html.h
+BUILT_SOURCES = api/status_html.h
+CLEANFILES += api/status_html.h
+EXTRA_DIST += api/status.html
+api/status_html.h: $(srcdir)/api/status.html $(srcdir)/api/local.mk
+	$(AM_V_GEN)$(MKDIR_P) api && { \
+	  echo '/* generated from api/status.html by api/local.mk: do not edit */'; \
+	  echo 'static const char STATUS_HTML[] ='; \
+	  $(AWK) '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\?/, "\\?"); \
+	    print "\t\"" $$0 "\\n\"" }' $(srcdir)/api/status.html; \
+	  echo ';'; } > $@-t && mv $@-t $@

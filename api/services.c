@@ -19,6 +19,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "api/api_int.h"
 #include "api/json.h"
@@ -27,8 +28,7 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
-/* RFC 3339 UTC time of a CLOCK_REALTIME ms value, or null for 0. */
-static void json_time(struct json *j, const char *key, int64_t ms)
+void api_json_time(struct json *j, const char *key, int64_t ms)
 {
 	char buf[40];
 	time_t t = (time_t)(ms / 1000);
@@ -73,8 +73,8 @@ static void json_instance(struct json *j, const struct reg_instance *in, struct 
 		json_kbool(j, "checked", atomic_load(&h->checked));
 		json_key(j, "last_result");
 		json_str(j, result[0] ? result : NULL);
-		json_time(j, "last_check", atomic_load(&h->last_check_ms));
-		json_time(j, "last_change", atomic_load(&h->last_change_ms));
+		api_json_time(j, "last_check", atomic_load(&h->last_check_ms));
+		api_json_time(j, "last_change", atomic_load(&h->last_change_ms));
 		json_kuint(j, "consecutive_successes", atomic_load(&h->successes));
 		json_kuint(j, "consecutive_failures", atomic_load(&h->failures));
 	}
@@ -169,12 +169,35 @@ static int lower_name(const char *name, char *buf)
 	return 1;
 }
 
+/* 1 if the query string asks for the instances too: "detail", "detail=1" or
+ * "detail=true" (what the status page polls, one request for everything). */
+static int want_detail(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	const char *v;
+	int detail = 0;
+
+	if (!q)
+		return 0;
+	if (strcmp(q, "detail") == 0) /* libevent rejects a key without "=" */
+		return 1;
+	if (evhttp_parse_query_str(q, &params) < 0)
+		return 0;
+	if ((v = evhttp_find_header(&params, "detail")))
+		detail = !v[0] || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+	evhttp_clear_headers(&params);
+	return detail;
+}
+
 void api_services_get(struct api *api, struct evhttp_request *req, const char *name)
 {
 	const struct registry *reg = daemon_registry(api->d);
 	struct evbuffer *buf;
 	struct json j;
 	char lower[64];
+	int detail = want_detail(req);
 
 	if (name) {
 		if (!lower_name(name, lower)) {
@@ -193,7 +216,7 @@ void api_services_get(struct api *api, struct evhttp_request *req, const char *n
 	json_key(&j, "services");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++)
-		json_service(&j, api->d, i, 0);
+		json_service(&j, api->d, i, detail);
 	json_arr_end(&j);
 	json_obj_end(&j);
 	api_reply_json(req, HTTP_OK, buf);

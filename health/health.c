@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -83,6 +84,8 @@ struct health {
 	size_t pending;                 /* over all services */
 	int started;
 	struct health_counters counters;
+	struct health_event events[HEALTH_EVENTS_MAX]; /* a ring: events[n_events % MAX] next */
+	uint64_t n_events;
 	/* probes that could not get a socket in the current shortage, which
 	 * ends HEALTH_LOCAL_QUIET_MS after the last of them: logged when it
 	 * starts and when it ends, not per probe, as probes and TCP clients
@@ -93,19 +96,44 @@ struct health {
 
 #define HEALTH_LOCAL_QUIET_MS 2000
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t real_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void record_event(struct health *h, const struct hsvc *s, const struct hinst *in,
+                         enum health_status from, enum health_status to, const char *text)
+{
+	struct health_event *e = &h->events[h->n_events++ % HEALTH_EVENTS_MAX];
+
+	e->time_ms = real_ms();
+	snprintf(e->service, sizeof(e->service), "%s", s->name);
+	snprintf(e->instance, sizeof(e->instance), "%s", in->name);
+	e->from = (uint8_t)from;
+	e->to = (uint8_t)to;
+	snprintf(e->result, sizeof(e->result), "%s", text ? text : "");
+}
+
+size_t health_get_events(const struct health *h, struct health_event *out, size_t max)
+{
+	uint64_t n = h->n_events < HEALTH_EVENTS_MAX ? h->n_events : HEALTH_EVENTS_MAX;
+	size_t k = 0;
+
+	if (n > max)
+		n = max;
+	for (uint64_t i = h->n_events - n; i < h->n_events; i++)
+		out[k++] = h->events[i % HEALTH_EVENTS_MAX];
+	return k;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -242,9 +270,11 @@ static void on_probe(int pass, const char *text, void *arg)
 	to = atomic_load(&st->status);
 	log_debug("%s/%s: %s %s (%lld ms)", s->name, in->name, pass ? "pass" : "fail", text,
 	          (long long)(now - in->started_ms));
-	if (changed & HEALTH_CHANGED_STATUS)
+	if (changed & HEALTH_CHANGED_STATUS) {
 		log_info("%s/%s: %s -> %s: %s", s->name, in->name, health_status_name(from),
 		         health_status_name(to), text);
+		record_event(h, s, in, from, to, text);
+	}
 	if (!in->has_result) {
 		in->has_result = 1;
 		s->pending--;
@@ -610,6 +640,8 @@ size_t health_take_over(struct health *h, struct health *old)
 	struct old_index ix = {0};
 
 	h->counters = old->counters;
+	memcpy(h->events, old->events, sizeof(h->events));
+	h->n_events = old->n_events;
 	h->local_failures = old->local_failures;
 	h->local_last_ms = old->local_last_ms;
 	health_set_max_inflight(h, old->max_inflight);

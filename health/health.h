@@ -82,6 +82,20 @@ struct health_counters {
 	uint64_t probes[HEALTH_CHECK_TYPES][HEALTH_OUTCOMES]; /* [enum check_type][outcome] */
 };
 
+/* One instance's status change, for the status page (GET /v1/events). */
+#define HEALTH_EVENTS_MAX 50
+struct health_event {
+	int64_t time_ms; /* CLOCK_REALTIME */
+	char service[64];
+	char instance[64];
+	uint8_t from, to; /* enum health_status */
+	char result[HEALTH_RESULT_MAX];
+};
+
+/* Copies the last HEALTH_EVENTS_MAX status changes (kept across reloads),
+ * oldest first, into out (room for max); returns how many. Main thread. */
+size_t health_get_events(const struct health *h, struct health_event *out, size_t max);
+
 /* Copies the probe counters of h into *out. Main thread only. */
 void health_get_counters(const struct health *h, struct health_counters *out);
 

@@ -2,7 +2,8 @@
 # zero-work ceiling (bench-peers); bench-health is separate. Results land in the build folder.
 EXTRA_PROGRAMS = tests/bench/ceiling
 tests_bench_ceiling_SOURCES = tests/bench/ceiling.c
-CLEANFILES += $(EXTRA_PROGRAMS) bench-peers.md bench-peers.csv bench-peers-runs.csv
+CLEANFILES += $(EXTRA_PROGRAMS) bench-peers.md bench-peers.csv bench-peers-runs.csv \
+	bench-peers.svg
 
 bench-health: srvd$(EXEEXT)
 	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' PYTHON3='$(PYTHON3)' \
@@ -16,9 +17,13 @@ bench-peers: srvd$(EXEEXT) tests/bench/ceiling$(EXEEXT)
 
 bench: bench-peers
 
+# redraws bench-peers.svg from the bench-peers.csv of the last run (bench-peers draws it too)
+bench-chart:
+	$(PYTHON3) $(srcdir)/tests/bench/chart.py bench-peers.csv -o bench-peers.svg
+
 EXTRA_DIST += tests/bench/health.sh tests/bench/health.py tests/bench/peers.sh \
-	tests/bench/peers.py
-.PHONY: bench bench-health bench-peers
+	tests/bench/peers.py tests/bench/chart.py
+.PHONY: bench bench-health bench-peers bench-chart
 
 # bench-scale: load/compile time and peak RSS of large registries, QPS with 100,000
 # services vs 100, reloads under load (scale.sh); callgrind.sh: instructions per query.

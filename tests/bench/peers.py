@@ -32,6 +32,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+import chart  # tests/bench/chart.py: the SVG beside the table
+
 ENV = os.environ.get
 N_SERVICES = int(ENV("BENCH_SERVICES", "100"))
 N_INSTANCES = int(ENV("BENCH_INSTANCES", "4"))
@@ -676,9 +678,13 @@ def main():
         w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         w.writerows(runs)
-    log("peers: %.0f s; wrote bench-peers.md, bench-peers.csv, bench-peers-runs.csv in %s"
-        % (time.monotonic() - t_start, os.path.abspath(OUTDIR)))
-    return 0 if ok else 130
+    # the chart next to the table; chart.py redraws it from any bench-peers.csv
+    csv_path = os.path.join(OUTDIR, "bench-peers.csv")
+    if chart.main([csv_path, "-o", os.path.join(OUTDIR, "bench-peers.svg")]) != 0:
+        ok = False
+    log("peers: %.0f s; wrote bench-peers.md, bench-peers.csv, bench-peers-runs.csv, "
+        "bench-peers.svg in %s" % (time.monotonic() - t_start, os.path.abspath(OUTDIR)))
+    return 0 if ok else (130 if interrupted else 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* status.c: the status page (GET /, one self-contained HTML file compiled
+ * in from api/status.html) and the figures its header polls (GET /v1/status).
+ *
+ * The page reads /v1/status and /v1/services?detail=1 and builds its DOM from
+ * text nodes only, so nothing from the registry or a backend is ever parsed
+ * as HTML; the Content-Security-Policy below backs that up by letting the
+ * page load nothing and talk to nobody but this API.
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "api/api_int.h"
+#include "api/json.h"
+#include "daemon/daemon.h"
+#include "dns/server.h"
+#include "dns/table.h"
+#include "health/health.h"
+#include "registry/registry.h"
+
+/* STATUS_HTML, generated from api/status.html by api/local.mk */
+#include "api/status_html.h"
+
+/* Same names as /metrics; the rest go to "other" so the mix adds up. */
+static const char *const rcode_names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                          "NXDOMAIN", "NOTIMP",  "REFUSED"};
+#define RCODE_BADVERS 16
+
+void api_status_page(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evbuffer_new();
+
+	if (!buf ||
+	    evbuffer_add_reference(buf, STATUS_HTML, sizeof(STATUS_HTML) - 1, NULL, NULL) < 0) {
+		if (buf)
+			evbuffer_free(buf);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+	/* the page is part of the binary: revalidate so an upgrade shows at once */
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Content-Security-Policy",
+	                  "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; "
+	                  "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+	                  "form-action 'none'; frame-ancestors 'none'");
+	evhttp_send_reply(req, HTTP_OK, NULL, buf);
+	evbuffer_free(buf);
+}
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void json_rcodes(struct json *j, const struct dns_server_stats *s)
+{
+	uint64_t other = 0;
+
+	json_key(j, "responses");
+	json_obj_begin(j);
+	for (unsigned rc = 0; rc < DNS_SERVER_RCODES; rc++) {
+		if (rc < sizeof(rcode_names) / sizeof(rcode_names[0]))
+			json_kuint(j, rcode_names[rc], s->rcode[rc]);
+		else if (rc != RCODE_BADVERS)
+			other += s->rcode[rc];
+	}
+	json_kuint(j, "BADVERS", s->rcode[RCODE_BADVERS]);
+	json_kuint(j, "other", other);
+	json_obj_end(j);
+}
+
+/* Instances by state over the whole registry. */
+static void json_instance_counts(struct json *j, struct daemon *d)
+{
+	const struct registry *reg = daemon_registry(d);
+	struct health *h = daemon_health(d);
+	size_t n = 0, by_state[3] = {0, 0, 0};
+
+	for (size_t i = 0; i < reg->n_services; i++)
+		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
+			struct health_inst *hi = health_instance(h, i, k);
+			unsigned st = hi ? (unsigned)atomic_load(&hi->status) : HEALTH_UNCHECKED;
+
+			n++;
+			if (st < 3)
+				by_state[st]++;
+		}
+	json_kuint(j, "services", reg->n_services);
+	json_kuint(j, "instances", n);
+	json_kuint(j, "passing", by_state[HEALTH_PASSING]);
+	json_kuint(j, "failing", by_state[HEALTH_FAILING]);
+	json_kuint(j, "unchecked", by_state[HEALTH_UNCHECKED]);
+}
+
+void api_events_get(struct api *api, struct evhttp_request *req)
+{
+	static struct health_event ev[HEALTH_EVENTS_MAX]; /* main thread only */
+	struct evbuffer *buf = evbuffer_new();
+	size_t n = health_get_events(daemon_health(api->d), ev, HEALTH_EVENTS_MAX);
+	struct json j;
+
+	if (!buf) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	json_init(&j, buf);
+	json_obj_begin(&j);
+	json_key(&j, "events");
+	json_arr_begin(&j);
+	for (size_t i = n; i-- > 0;) { /* newest first */
+		json_obj_begin(&j);
+		api_json_time(&j, "time", ev[i].time_ms);
+		json_kstr(&j, "service", ev[i].service);
+		json_kstr(&j, "instance", ev[i].instance);
+		json_kstr(&j, "from", health_status_name(ev[i].from));
+		json_kstr(&j, "to", health_status_name(ev[i].to));
+		json_kstr(&j, "result", ev[i].result);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_obj_end(&j);
+	if (json_failed(&j)) {
+		evbuffer_free(buf);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	api_reply_json(req, HTTP_OK, buf);
+}
+
+void api_status_get(struct api *api, struct evhttp_request *req)
+{
+	struct dns_server_stats server;
+	struct daemon_reload_stats reloads;
+	struct evbuffer *buf = evbuffer_new();
+	int64_t now = now_ms(), started = daemon_started_ms(api->d);
+	struct json j;
+
+	if (!buf) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	daemon_dns_stats(api->d, &server);
+	daemon_reload_stats(api->d, &reloads);
+	json_init(&j, buf);
+	json_obj_begin(&j);
+	json_kstr(&j, "version", PACKAGE_VERSION);
+	api_json_time(&j, "now", now);
+	api_json_time(&j, "started", started);
+	json_kuint(&j, "uptime_ms", now > started ? (uint64_t)(now - started) : 0);
+	json_kuint(&j, "serial", dns_table_serial(daemon_table(api->d)));
+	json_instance_counts(&j, api->d);
+	json_key(&j, "queries");
+	json_obj_begin(&j);
+	json_kuint(&j, "udp", server.queries_udp);
+	json_kuint(&j, "tcp", server.queries_tcp);
+	json_obj_end(&j);
+	json_rcodes(&j, &server);
+	json_key(&j, "reloads");
+	json_obj_begin(&j);
+	json_kuint(&j, "ok", reloads.ok);
+	json_kuint(&j, "unchanged", reloads.unchanged);
+	json_kuint(&j, "failed", reloads.failed);
+	api_json_time(&j, "last_success", reloads.last_ok_ms);
+	api_json_time(&j, "last_failure", reloads.last_fail_ms);
+	json_key(&j, "last_error");
+	json_str(&j, reloads.last_error[0] ? reloads.last_error : NULL);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	if (json_failed(&j)) {
+		evbuffer_free(buf);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	api_reply_json(req, HTTP_OK, buf);
+}
