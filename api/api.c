@@ -194,6 +194,7 @@ static void route_metrics(struct api *api, struct evhttp_request *req)
 	struct dns_server_stats server;
 	struct dns_stats queries;
 	struct daemon_reload_stats reloads;
+	struct daemon_notify_stats notify;
 	struct health_counters probes;
 	struct metrics_input in = {0};
 	struct evbuffer *buf = evbuffer_new();
@@ -215,6 +216,8 @@ static void route_metrics(struct api *api, struct evhttp_request *req)
 	in.reg = daemon_registry(api->d);
 	in.health = daemon_health(api->d);
 	in.serial = dns_table_serial(daemon_table(api->d));
+	daemon_notify_stats(api->d, &notify);
+	in.notify = &notify;
 	if (metrics_write(buf, &in) < 0) {
 		evbuffer_free(buf);
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);

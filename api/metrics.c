@@ -127,6 +127,12 @@ static void dns_families(struct mw *m, const struct metrics_input *in)
 		family(m, "srvd_forward_failures_total", "counter",
 		       "Upstream tries that failed (timeout, SERVFAIL, REFUSED, send error).");
 		emit(m, "srvd_forward_failures_total %" PRIu64 "\n", s->forward_failures);
+		family(m, "srvd_transfers_total", "counter",
+		       "Zone transfers out, by what was sent: axfr (whole zone, also an IXFR "
+		       "beyond the history), ixfr (differences), refused.");
+		emit(m, "srvd_transfers_total{type=\"axfr\"} %" PRIu64 "\n", s->xfr_axfr);
+		emit(m, "srvd_transfers_total{type=\"ixfr\"} %" PRIu64 "\n", s->xfr_ixfr);
+		emit(m, "srvd_transfers_total{type=\"refused\"} %" PRIu64 "\n", s->xfr_refused);
 	}
 	if (q) {
 		uint64_t cum = 0;
@@ -236,5 +242,15 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 	}
 	family(&m, "srvd_registry_serial", "gauge", "SOA serial of the service zone.");
 	emit(&m, "srvd_registry_serial %" PRIu32 "\n", in->serial);
+	if (in->notify) {
+		family(&m, "srvd_notify_total", "counter",
+		       "NOTIFY messages to server.transfer.notify: sent (retries included), "
+		       "retried, acked (answered), failed (given up after five tries).");
+		emit(&m, "srvd_notify_total{result=\"sent\"} %" PRIu64 "\n", in->notify->sent);
+		emit(&m, "srvd_notify_total{result=\"retried\"} %" PRIu64 "\n",
+		     in->notify->retried);
+		emit(&m, "srvd_notify_total{result=\"acked\"} %" PRIu64 "\n", in->notify->acked);
+		emit(&m, "srvd_notify_total{result=\"failed\"} %" PRIu64 "\n", in->notify->failed);
+	}
 	return m.failed ? -1 : 0;
 }

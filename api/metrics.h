@@ -13,6 +13,7 @@ struct dns_server_stats;
 struct dns_stats;
 struct daemon_reload_stats;
 struct health_counters;
+struct daemon_notify_stats;
 
 /* Everything /metrics shows; all borrowed for the call. NULL members leave
  * their families out (reg and health go together). */
@@ -26,6 +27,7 @@ struct metrics_input {
 	const struct registry *reg; /* instances by service and state */
 	struct health *health;
 	uint32_t serial;
+	const struct daemon_notify_stats *notify; /* NOTIFY sent, retried, acked, given up */
 };
 
 /* Appends the exposition to out. Returns 0 or -1 on out of memory. */

@@ -63,12 +63,11 @@ void daemon_apply_logging(const struct registry *reg)
 	log_set_queries(reg->server.log_queries);
 }
 
-/* The served set changed: SOA serial up, so secondaries and caches notice. */
+/* The served set changed: SOA serial up (coalesced, serial.c), so
+ * secondaries and caches notice. */
 void daemon_on_health_change(void *arg)
 {
-	struct daemon *d = arg;
-
-	dns_table_bump_serial(d->table);
+	daemon_serial_health_changed(arg);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -99,6 +98,7 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 	d->ready = 1;
 	dns_table_set_ready(d->table, 1);
 	event_del(d->ev_ready);
+	daemon_serial_ready(d);
 }
 
 static void free_retired(struct daemon_retired *r)
@@ -180,6 +180,11 @@ int daemon_dns_query_stats(const struct daemon *d, struct dns_stats *out)
 void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out)
 {
 	*out = d->stats;
+}
+
+void daemon_notify_stats(const struct daemon *d, struct daemon_notify_stats *out)
+{
+	daemon_notify_get_stats(d->notify, out);
 }
 
 int64_t daemon_started_ms(const struct daemon *d)
@@ -325,6 +330,7 @@ static void teardown(struct daemon *d)
 	free_event(d->ev_term);
 	free_event(d->ev_int);
 	free_event(d->ev_hup);
+	daemon_serial_free(d);
 	if (d->base)
 		event_base_free(d->base);
 	dns_table_free(d->table);
@@ -350,6 +356,10 @@ int daemon_run(const struct daemon_options *o)
 	status = EXIT_RUNTIME;
 	if (setup_events(&d) < 0)
 		goto finish;
+	if (daemon_serial_init(&d) < 0) {
+		log_err("out of memory");
+		goto finish;
+	}
 	cfg.listen = o->n_listen ? o->listen : d.reg->server.listen;
 	cfg.n_listen = o->n_listen ? o->n_listen : d.reg->server.n_listen;
 	cfg.n_workers = o->workers;
@@ -357,6 +367,12 @@ int daemon_run(const struct daemon_options *o)
 	cfg.forward = d.reg->server.forward;
 	cfg.n_forward = d.reg->server.n_forward;
 	cfg.forward_timeout_ms = d.reg->server.forward_timeout_ms;
+	cfg.transfer_allow = d.reg->server.transfer_allow;
+	cfg.n_transfer_allow = d.reg->server.n_transfer_allow;
+	cfg.xfr_history = d.xfr_history; /* serial.c records a version per serial */
+	cfg.tsig_name = d.reg->server.tsig_name;
+	cfg.tsig_algorithm = d.reg->server.tsig_algorithm;
+	cfg.tsig_secret = d.reg->server.tsig_secret;
 	/* every socket (DNS and API) is bound before root is dropped, and no
 	 * worker, probe or reload runs before it */
 	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0) {

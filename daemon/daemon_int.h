@@ -14,9 +14,14 @@ struct event;
 struct event_base;
 struct api;
 struct daemon_watch;
+struct daemon_notify;
+struct dns_xfr_history;
 
 #define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
 #define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+/* health changes within this window after the first make one serial change */
+#define DAEMON_SERIAL_COALESCE_MS 200
+#define DAEMON_NOTIFY_TRIES       5 /* NOTIFY sends per serial and secondary (1+2+4+8+16 s) */
 
 /* server.user, resolved at start (privs.c). */
 struct daemon_user {
@@ -50,6 +55,13 @@ struct daemon {
 	struct daemon_reload_stats stats;
 	int64_t started_ms;
 	struct daemon_user user; /* server.user at start; active: root was dropped */
+	/* serial.c: the served set the current serial stands for, the coalescing
+	 * window, the IXFR history and the NOTIFY sender */
+	uint8_t *served;
+	size_t served_len;
+	struct event *ev_serial;
+	struct dns_xfr_history *xfr_history;
+	struct daemon_notify *notify;
 };
 
 /* daemon.c */
@@ -75,6 +87,26 @@ int daemon_user_drop(const struct daemon_user *u, char *err, size_t errlen);
  * folder and included file, and every zone file writable by others. Returns
  * 0 (none, or not root) or -1. Borrows reg for the call. */
 int daemon_unsafe_files(const struct registry *reg, struct reg_errors *errs);
+
+/* serial.c: serial changes, IXFR versions and NOTIFY (see there). Call
+ * init after the table and checker exist (0, or -1 on out of memory), the
+ * others on the main thread: after a checker's change callback, after a
+ * reload published a table with a new serial, once `_ready` answers. free
+ * accepts a daemon it was never initialised for. */
+int daemon_serial_init(struct daemon *d);
+void daemon_serial_health_changed(struct daemon *d);
+void daemon_serial_reloaded(struct daemon *d);
+void daemon_serial_ready(struct daemon *d);
+void daemon_serial_free(struct daemon *d);
+
+/* notify.c: NOTIFY sender on base. create returns 0 and sets *out (free with
+ * daemon_notify_free(), which accepts NULL), or -1. send starts a round for
+ * serial to reg's server.transfer.notify (borrowed for the call), replacing
+ * the round in flight. */
+int daemon_notify_create(struct event_base *base, struct daemon_notify **out);
+void daemon_notify_send(struct daemon_notify *n, const struct registry *reg, uint32_t serial);
+void daemon_notify_get_stats(const struct daemon_notify *n, struct daemon_notify_stats *out);
+void daemon_notify_free(struct daemon_notify *n);
 
 /* watch.c: inotify on the folders of the registry's files, debounced. */
 typedef void (*daemon_watch_fn)(void *arg);

@@ -23,8 +23,6 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
-/* max(serial + 1, now) in RFC 1982 arithmetic: never backwards, and a
- * restart (which starts at now) stays ahead of what secondaries saw. */
 static int reject(struct daemon *d, const char *why, const struct reg_errors *errs)
 {
 	struct daemon_reload_stats *st = &d->stats;
@@ -56,6 +54,16 @@ static int same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static int same_list(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (!same_str(a[i], b[i]))
+			return 0;
+	return 1;
+}
+
 static int same_forward(const struct reg_server *a, const struct reg_server *b)
 {
 	if (a->n_forward != b->n_forward || a->forward_timeout_ms != b->forward_timeout_ms)
@@ -80,6 +88,10 @@ static void warn_restart(const struct daemon *d, const struct registry *old,
 	if (!same_str(old->server.user, reg->server.user))
 		log_warn("reload: server.user changed; srvd keeps running as it started until it "
 		         "is restarted");
+	if (!same_list(old->server.transfer_allow, old->server.n_transfer_allow,
+	               reg->server.transfer_allow, reg->server.n_transfer_allow))
+		log_warn("reload: server.transfer.allow changed; the old list stays in use until "
+		         "srvd is restarted");
 	if (!same_forward(&old->server, &reg->server))
 		log_warn("reload: server.forward or server.forward_timeout changed; the old "
 		         "resolvers stay in use until srvd is restarted");
@@ -176,6 +188,9 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		r = 0;
 		goto done;
 	}
+	/* the new answers go out with the new serial in one swap; max(serial +
+	 * 1, now) (RFC 1982) never goes backwards, and a restart, starting at
+	 * now, stays above what secondaries saw (serial.c) */
 	serial = dns_serial_next(dns_table_serial(d->table));
 	if (dns_table_build(reg, serial, &table, err, sizeof(err)) < 0) {
 		snprintf(line, sizeof(line), "%s: %s", d->opt->config, err);
@@ -208,6 +223,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	log_info(
 	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state)",
 	    why, serial, reg->n_services, daemon_count_instances(reg), kept);
+	daemon_serial_reloaded(d);
 	update_watch(d);
 	registry_errors_clear(&local);
 	return 0;

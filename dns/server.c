@@ -50,6 +50,8 @@
 
 #include "common/log.h"
 #include "dns/server_int.h"
+#include "dns/tsig.h"
+#include "dns/xfr.h"
 #include "registry/registry.h"
 
 #define BIND_RETRIES 8
@@ -430,6 +432,23 @@ int dns_server_create(const struct dns_server_config *cfg, struct dns_server **o
 	r = parse_forward(srv, cfg, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = -EINVAL;
+	if (dns_xfr_acl_create(cfg->transfer_allow, cfg->n_transfer_allow, &srv->xfr_acl, err,
+	                       errlen) < 0)
+		goto fail;
+	r = -ENOMEM;
+	srv->xfr_history = cfg->xfr_history;
+	if (!srv->xfr_history) {
+		srv->xfr_own_history = dns_xfr_history_create(0, 0);
+		if (!srv->xfr_own_history)
+			goto oom;
+		srv->xfr_history = srv->xfr_own_history;
+	}
+	r = -EINVAL;
+	if (cfg->tsig_name &&
+	    dns_tsig_key_create(cfg->tsig_name, (enum dns_tsig_alg)cfg->tsig_algorithm,
+	                        cfg->tsig_secret, &srv->tsig_key, err, errlen) < 0)
+		goto fail;
 	r = -ENOMEM;
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		unsigned per = tcp_max / srv->n_workers;
@@ -568,6 +587,9 @@ void dns_server_free(struct dns_server *srv)
 	free(srv->bound_len);
 	free(srv->slots);
 	free(srv->fwd_up);
+	dns_xfr_acl_free(srv->xfr_acl);
+	dns_xfr_history_free(srv->xfr_own_history);
+	dns_tsig_key_free(srv->tsig_key);
 	free(srv);
 }
 
@@ -623,5 +645,8 @@ void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats 
 		out->rrl_slipped += LOAD(c->rrl_slipped);
 		out->forwarded += LOAD(c->forwarded);
 		out->forward_failures += LOAD(c->forward_failures);
+		out->xfr_axfr += LOAD(c->xfr_axfr);
+		out->xfr_ixfr += LOAD(c->xfr_ixfr);
+		out->xfr_refused += LOAD(c->xfr_refused);
 	}
 }

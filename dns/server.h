@@ -24,6 +24,7 @@
 struct dns_table;
 struct reg_listen;
 struct dns_server;
+struct dns_xfr_history;
 
 #define DNS_SERVER_TCP_IDLE_MS 10000 /* default TCP idle timeout */
 #define DNS_SERVER_TCP_MAX     1024  /* default TCP connections, all workers together */
@@ -42,6 +43,21 @@ struct dns_server_config {
 	char *const *forward;
 	size_t n_forward;
 	unsigned forward_timeout_ms; /* per upstream try; 0: 1000 */
+	/* server.transfer.allow: prefixes that may AXFR/IXFR the service zone
+	 * over TCP (dns/xfr.h); borrowed for dns_server_create() only, fixed
+	 * for the server's life. None: every transfer gets REFUSED. */
+	char *const *transfer_allow;
+	size_t n_transfer_allow;
+	/* the IXFR history the daemon records versions in (dns/xfr.h);
+	 * borrowed, must outlive the server. NULL: the server keeps its own,
+	 * filled by the transfers it serves. */
+	struct dns_xfr_history *xfr_history;
+	/* server.transfer.tsig (dns/tsig.h): with a name, AXFR/IXFR must be
+	 * signed with this key and their answers are. Borrowed for
+	 * dns_server_create() only. tsig_algorithm: enum reg_tsig_alg. */
+	const char *tsig_name; /* NULL: no key */
+	int tsig_algorithm;
+	const char *tsig_secret; /* base64 */
 };
 
 /* Counters, summed over workers by dns_server_get_stats(). */
@@ -59,6 +75,9 @@ struct dns_server_stats {
 	uint64_t rrl_slipped;  /* UDP answers over the rate sent truncated (also in truncated) */
 	uint64_t forwarded;    /* queries relayed to server.forward (each counted once) */
 	uint64_t forward_failures; /* failed upstream tries: timeout, SERVFAIL, REFUSED, send */
+	uint64_t xfr_axfr;         /* zone transfers sent in full: AXFR, and IXFR answered so */
+	uint64_t xfr_ixfr;         /* IXFR answered incrementally (or with the SOA alone) */
+	uint64_t xfr_refused;      /* AXFR/IXFR refused: outside transfer.allow, or not our zone */
 };
 
 /* Creates the workers and opens and binds every socket, logging one line

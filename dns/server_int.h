@@ -42,9 +42,11 @@ struct worker_counters {
 	_Atomic uint64_t tcp_accepted, tcp_evicted, tcp_timeouts;
 	_Atomic uint64_t rrl_dropped, rrl_slipped;
 	_Atomic uint64_t forwarded, forward_failures;
+	_Atomic uint64_t xfr_axfr, xfr_ixfr, xfr_refused;
 };
 
 struct dns_worker;
+struct dns_tsig_key;
 
 /* A worker's hazard pointer: the table it is answering from, NULL while
  * idle (server.c explains the scheme). A cache line of its own, so one
@@ -140,6 +142,10 @@ struct dns_server {
 	struct dns_fwd_upstream *fwd_up; /* server.forward, parsed */
 	size_t n_fwd_up;
 	unsigned fwd_timeout_ms;
+	struct dns_xfr_acl *xfr_acl;         /* server.transfer.allow; never NULL once created */
+	struct dns_xfr_history *xfr_history; /* borrowed, or xfr_own_history */
+	struct dns_xfr_history *xfr_own_history;
+	struct dns_tsig_key *tsig_key; /* server.transfer.tsig; NULL: none */
 };
 
 /* Protects the current table for the worker until server_table_release():

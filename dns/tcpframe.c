@@ -40,6 +40,18 @@ enum dns_tcpframe_next dns_tcpframe_process(const struct dns_tcpframe *f, struct
 			next = DNS_TCPFRAME_ERROR;
 			break;
 		}
+		if (f->stream) {
+			int rc = f->stream(f->arg, p + 2, need - 2, out);
+			if (rc < 0) {
+				next = DNS_TCPFRAME_ERROR;
+				break;
+			}
+			if (rc > 0) {
+				evbuffer_drain(in, need);
+				n++;
+				continue;
+			}
+		}
 		len = f->answer(f->arg, p + 2, need - 2, f->buf + 2);
 		evbuffer_drain(in, need);
 		n++;

@@ -4,10 +4,13 @@
  * a bufferevent and the fuzzer (tests/fuzz/fuzz_tcp.c) from plain buffers.
  *
  * Each call answers every whole query in the input, in order, appending one
- * length-prefixed response per answered query to the output, and says what
- * the connection must do next. Output is bounded: no query is answered while
- * more than out_hiwat bytes wait in the output, so it never holds more than
- * out_hiwat + 2 + DNS_MAX_MSG bytes. Private to dns/ and its tests.
+ * length-prefixed response per answered query to the output (several for a
+ * zone transfer, through `stream`), and says what the connection must do
+ * next. Output is bounded: no query is answered while more than out_hiwat
+ * bytes wait in the output, so it never holds more than out_hiwat + 2 +
+ * DNS_MAX_MSG bytes, or out_hiwat + one zone transfer (bounded by the size
+ * of the zone; only clients in transfer.allow get one). Private to dns/ and
+ * its tests.
  */
 #ifndef SRVD_DNS_TCPFRAME_H
 #define SRVD_DNS_TCPFRAME_H
@@ -29,9 +32,16 @@ enum dns_tcpframe_next {
 typedef size_t (*dns_tcpframe_answer_fn)(void *arg, const uint8_t *query, size_t qlen,
                                          uint8_t *out);
 
+/* Optional: answers query itself when its answer may be several messages
+ * (AXFR/IXFR), appending them with their length prefixes to out. Returns 1
+ * if it did, 0 to leave the query to `answer`, -1 on out of memory. */
+typedef int (*dns_tcpframe_stream_fn)(void *arg, const uint8_t *query, size_t qlen,
+                                      struct evbuffer *out);
+
 struct dns_tcpframe {
 	dns_tcpframe_answer_fn answer;
-	void *arg;        /* passed to answer */
+	dns_tcpframe_stream_fn stream; /* may be NULL */
+	void *arg;                     /* passed to answer and stream */
 	uint8_t *buf;     /* scratch of 2 + DNS_MAX_MSG bytes: length prefix and response */
 	size_t out_hiwat; /* answer nothing while the output holds more than this */
 };

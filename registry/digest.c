@@ -83,6 +83,9 @@ static void feed_check(uint64_t *h, const struct check_config *c)
 		feed_u64(h, (uint64_t)c->expect[i].lo << 16 | c->expect[i].hi);
 }
 
+/* Only what changes answers: forward, transfer and logging settings are
+ * taken from the new registry on an unchanged reload (or need a restart), and
+ * must not bump the serial that secondaries follow. */
 static void feed_server(uint64_t *h, const struct reg_server *s)
 {
 	feed_str(h, s->zone);
@@ -97,16 +100,8 @@ static void feed_server(uint64_t *h, const struct reg_server *s)
 	feed_u64(h, s->soa.expire);
 	feed_u64(h, s->soa.minimum);
 	feed_strs(h, s->ns, s->n_ns);
-	feed_strs(h, s->forward, s->n_forward);
-	feed_strs(h, s->transfer_allow, s->n_transfer_allow);
-	feed_strs(h, s->transfer_notify, s->n_transfer_notify);
-	feed_str(h, s->tsig_name);
-	feed_u64(h, (uint64_t)s->tsig_algorithm);
-	feed_str(h, s->tsig_secret);
 	feed_str(h, s->identity);
 	feed_str(h, s->version);
-	feed_u64(h, s->forward_timeout_ms);
-	feed_u64(h, (uint64_t)s->log_queries);
 	feed_u64(h, s->rrl.rate);
 	feed_u64(h, s->rrl.slip);
 	feed_u64(h, s->rrl.ipv4_prefix);

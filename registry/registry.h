@@ -202,8 +202,10 @@ void registry_errors_clear(struct reg_errors *errs);
 
 /* A 64-bit digest of everything in reg that can alter an answer: the
  * services, their instances and checks, the zone, SOA, NS, TTLs, limits
- * and the static zone records. Listen addresses, the control API and
- * server.watch are left out. Equal digests mean a reload changes no answer
+ * and the static zone records (and server.rrl, which rides on the table).
+ * Listen addresses, the control API, forwarding, transfers, logging and
+ * server.watch are left out: a reload that changes only those keeps the
+ * table and its serial. Equal digests mean a reload changes no answer
  * (up to a 2^-64 collision). Borrows reg for the call. */
 uint64_t registry_digest(const struct registry *reg);
 

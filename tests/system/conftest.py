@@ -57,6 +57,9 @@ TIMING_TESTS = (
     # bounds srvd's CPU share while paused, and counts /proc/PID/fd, where valgrind's own
     # descriptors (and its 12 reserved ones) skew the exhaustion it relies on
     "test_faults.py::test_api_listener_out_of_descriptors",
+    # NOTIFY retry gaps of 1/2/4/8 s and a 200 ms coalescing window, measured on the wall clock
+    "test_secondary.py::test_notify_retried_with_backoff_then_given_up",
+    "test_secondary.py::test_burst_of_withdrawals_coalesced",
 )
 
 

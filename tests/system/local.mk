@@ -26,3 +26,5 @@ EXTRA_DIST += tests/system/test_status_page.py tests/system/browser.py
 # screenshots the browser test saves (CLEANFILES cannot take a folder)
 clean-local:
 	rm -rf test-artifacts
+EXTRA_DIST += tests/system/test_secondary.py tests/system/test_xfr.py
+EXTRA_DIST += tests/system/test_tsig.py

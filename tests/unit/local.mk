@@ -8,3 +8,5 @@ include tests/unit/noalloc.mk
 include tests/unit/rrl.mk
 include tests/unit/forward.mk
 EXTRA_DIST += tests/unit/check_main.h
+include tests/unit/xfr.mk
+include tests/unit/tsig.mk

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* serial.c: when the service zone's SOA serial changes, and what follows.
+ *
+ * The serial stands for the zone a secondary transfers, so it changes
+ * exactly when the served content does: a reload with other answers
+ * (reload.c builds the new table with the next serial), or a change of the
+ * served set (an instance's served flag, a service's panic flag). Health
+ * changes come one probe at a time, spread over a check round, and are
+ * coalesced: the first bumps the serial at once (caches and tests see it
+ * with the answer) and opens a DAEMON_SERIAL_COALESCE_MS window; at its end
+ * the served set is compared with the one of the current serial and one
+ * more bump covers the whole rest of the burst (none if it flapped back).
+ * So a burst costs at most two serials, and no serial changes without a
+ * change of content.
+ *
+ * Serials follow dns_serial_next(): max(serial + 1, unix time), RFC 1982
+ * arithmetic, and srvd starts at unix time, so a restart is above every
+ * serial of the previous run unless that run was ahead of the clock: more
+ * than one change per second for a while (at most one per window after the
+ * first, about five a second), and a restart before the clock caught up. A
+ * secondary would then keep the old content under the reused serial until
+ * the next change (README "Running many servers"). Waiting for the clock
+ * instead would delay the serial behind the answers it stands for.
+ *
+ * After each change the new version is recorded for IXFR and NOTIFY goes
+ * out (notify.c); the first NOTIFY only once the first round of checks is
+ * done, so no secondary is invited to transfer a zone whose checked
+ * instances are still unknown.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "daemon/daemon_int.h"
+#include "dns/table.h"
+#include "dns/xfr.h"
+#include "health/health.h"
+#include "registry/registry.h"
+
+/* The served set now: per service its panic flag, then its instances'
+ * served flags, registry order. Returns a malloc'ed array of *len bytes,
+ * or NULL on out of memory. */
+static uint8_t *served_set(struct daemon *d, size_t *len)
+{
+	const struct registry *reg = d->reg;
+	size_t n = reg->n_services + daemon_count_instances(reg), k = 0;
+	uint8_t *s = malloc(n ? n : 1);
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < reg->n_services; i++) {
+		struct health_svc *hs = health_service(d->health, i);
+
+		s[k++] = hs ? atomic_load(&hs->panic) : 0;
+		for (size_t j = 0; j < reg->services[i].n_instances; j++) {
+			struct health_inst *hi = health_instance(d->health, i, j);
+
+			s[k++] = hi ? atomic_load(&hi->served) : 0;
+		}
+	}
+	*len = n;
+	return s;
+}
+
+/* Takes the served set as the one the current serial stands for. */
+static void remember_served(struct daemon *d)
+{
+	size_t len;
+	uint8_t *s = served_set(d, &len);
+
+	free(d->served);
+	d->served = s;
+	d->served_len = s ? len : 0;
+}
+
+static void announce(struct daemon *d)
+{
+	uint32_t serial = dns_table_serial(d->table);
+
+	if (d->xfr_history && dns_xfr_history_record(d->xfr_history, d->table) < 0)
+		log_err("transfer: out of memory; serial %u is not in the IXFR history", serial);
+	if (d->ready) /* else daemon_serial_ready() announces */
+		daemon_notify_send(d->notify, d->reg, serial);
+}
+
+static void arm_ms(struct daemon *d, long ms)
+{
+	const struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_add(d->ev_serial, &tv);
+}
+
+static void arm(struct daemon *d)
+{
+	arm_ms(d, DAEMON_SERIAL_COALESCE_MS);
+}
+
+/* 1 if the served set differs from the one of the current serial. */
+static int served_changed(struct daemon *d)
+{
+	size_t len;
+	uint8_t *s = served_set(d, &len);
+	int changed = !s || !d->served || len != d->served_len || memcmp(s, d->served, len) != 0;
+
+	free(s);
+	return changed;
+}
+
+static void bump(struct daemon *d)
+{
+	uint32_t old = dns_table_serial(d->table);
+
+	remember_served(d);
+	dns_table_bump_serial(d->table);
+	log_info("serial %u -> %u: the served set changed", old, dns_table_serial(d->table));
+	announce(d);
+}
+
+/* The end of a window: changes since its start make one more serial. */
+static void on_window(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!served_changed(d)) {
+		log_debug("serial %u stays: the served set is what it was",
+		          dns_table_serial(d->table));
+		return;
+	}
+	bump(d);
+	arm(d);
+}
+
+int daemon_serial_init(struct daemon *d)
+{
+	d->ev_serial = event_new(d->base, -1, 0, on_window, d);
+	if (!d->ev_serial || daemon_notify_create(d->base, &d->notify) < 0)
+		return -1;
+	d->xfr_history = dns_xfr_history_create(0, 0);
+	if (!d->xfr_history)
+		return -1;
+	remember_served(d);
+	if (dns_xfr_history_record(d->xfr_history, d->table) < 0)
+		return -1;
+	return 0;
+}
+
+void daemon_serial_health_changed(struct daemon *d)
+{
+	/* the first change of a burst shows at once; the rest of the burst
+	 * waits for the window's end and makes one more serial */
+	if (event_pending(d->ev_serial, EV_TIMEOUT, NULL) || !served_changed(d))
+		return;
+	bump(d);
+	arm(d);
+}
+
+void daemon_serial_reloaded(struct daemon *d)
+{
+	/* the new table carries the next serial already; a pending window
+	 * compared against the old registry's set */
+	event_del(d->ev_serial);
+	remember_served(d);
+	announce(d);
+}
+
+void daemon_serial_ready(struct daemon *d)
+{
+	announce(d);
+}
+
+void daemon_serial_free(struct daemon *d)
+{
+	if (d->ev_serial)
+		event_free(d->ev_serial);
+	d->ev_serial = NULL;
+	daemon_notify_free(d->notify);
+	d->notify = NULL;
+	dns_xfr_history_free(d->xfr_history);
+	d->xfr_history = NULL;
+	free(d->served);
+	d->served = NULL;
+}

@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* xfr.c: AXFR and IXFR out (xfr.h): zone snapshots, the history of
+ * versions, diffs and the response messages.
+ *
+ * A snapshot copies every record as owner name + pre-encoded body into one
+ * blob, in transfer order (registry order within an RRset); a second array
+ * sorts them by bytes, which drops duplicates (instances sharing an address
+ * under one name) and makes an IXFR diff a merge of two sorted lists.
+ * Transfers are rare, so a snapshot is built per transfer and the history
+ * keeps the ones seen; 100,000 records take tens of milliseconds.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "dns/answer.h"
+#include "dns/name.h"
+#include "dns/table_impl.h"
+#include "dns/wire.h"
+#include "dns/xfr.h"
+
+#define RCODE_FORMERR  1
+#define RCODE_SERVFAIL 2
+#define RCODE_REFUSED  5
+#define RCODE_NOTAUTH  9
+
+#define OPT_LEN    11
+#define PTR_MAX    0x3FFF
+#define MSG_MIN    512
+#define SNAP_TRIES 4
+
+struct xrec {
+	uint32_t off; /* owner name, then the body, in blob */
+	uint16_t len; /* both */
+	uint8_t owner_len;
+	uint8_t dup; /* an earlier record has the same bytes: not sent */
+};
+
+struct dns_xfr_zone {
+	uint32_t serial;
+	uint8_t *blob;
+	size_t blob_len, blob_cap;
+	struct xrec *rec; /* transfer order, without the SOA */
+	size_t n, cap;
+	uint32_t *sorted; /* indices of the distinct records, by bytes */
+	size_t n_sorted;
+	struct xrec soa;
+};
+
+static const uint8_t *rec_bytes(const struct dns_xfr_zone *z, const struct xrec *r)
+{
+	return z->blob + r->off;
+}
+
+static int rec_cmp(const struct dns_xfr_zone *za, const struct xrec *a,
+                   const struct dns_xfr_zone *zb, const struct xrec *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(rec_bytes(za, a), rec_bytes(zb, b), n);
+	if (c)
+		return c;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+static int sort_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct dns_xfr_zone *z = arg;
+	uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+	int c = rec_cmp(z, &z->rec[ia], z, &z->rec[ib]);
+	/* among equal records the first in transfer order is the one kept */
+	return c ? c : (ia > ib) - (ia < ib);
+}
+
+/* Appends owner + body as a record; the SOA goes to z->soa instead. */
+static int add_rec(struct dns_xfr_zone *z, const uint8_t *owner, size_t olen, const uint8_t *body,
+                   size_t blen, int is_soa)
+{
+	struct xrec r;
+
+	if (olen + blen > UINT16_MAX)
+		return 0; /* cannot happen with table bodies: skip rather than fail */
+	if (z->blob_len + olen + blen > z->blob_cap) {
+		size_t cap = z->blob_cap ? z->blob_cap * 2 : 64 * 1024;
+		uint8_t *p;
+		while (cap < z->blob_len + olen + blen)
+			cap *= 2;
+		if (cap > UINT32_MAX || !(p = realloc(z->blob, cap)))
+			return -1;
+		z->blob = p;
+		z->blob_cap = cap;
+	}
+	r.off = (uint32_t)z->blob_len;
+	r.len = (uint16_t)(olen + blen);
+	r.owner_len = (uint8_t)olen;
+	r.dup = 0;
+	memcpy(z->blob + z->blob_len, owner, olen);
+	memcpy(z->blob + z->blob_len + olen, body, blen);
+	z->blob_len += olen + blen;
+	if (is_soa) {
+		z->soa = r;
+		return 0;
+	}
+	if (z->n == z->cap) {
+		size_t cap = z->cap ? z->cap * 2 : 1024;
+		struct xrec *p = realloc(z->rec, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		z->rec = p;
+		z->cap = cap;
+	}
+	z->rec[z->n++] = r;
+	return 0;
+}
+
+static int inst_served(const struct dns_instance *in, int panic)
+{
+	return panic || atomic_load_explicit(&in->hs->served, memory_order_relaxed);
+}
+
+/* A service, tag or SRV node: the served instances' records. */
+static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const struct dns_node *n)
+{
+	const uint8_t *owner = t->blob + n->name_off;
+	const struct dns_service *svc = &t->services[n->service];
+	int panic = atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
+
+	if (n->kind == DNS_NODE_SERVICE) {
+		for (uint32_t i = 0; i < n->list_len; i++) {
+			const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
+			if (inst_served(in, panic) &&
+			    add_rec(z, owner, n->name_len, t->blob + in->addr_off, in->addr_len, 0))
+				return -1;
+		}
+	}
+	for (uint32_t i = 0; i < n->list_len; i++) {
+		const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
+		if (inst_served(in, panic) &&
+		    add_rec(z, owner, n->name_len, t->blob + in->srv_off, in->srv_len, 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* Static RRsets of a node; the apex SOA goes to z->soa with the serial. */
+static int add_static(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t node,
+                      uint32_t serial)
+{
+	const struct dns_node *n = &t->nodes[node];
+	const uint8_t *owner = t->blob + n->name_off;
+
+	for (uint16_t i = 0; i < n->n_rrsets; i++) {
+		const struct dns_rrset *s = &t->rrsets[n->rrset_first + i];
+		const uint8_t *p = t->blob + s->off, *end = p + s->len;
+		int is_soa = s->type == DNS_T_SOA && node == t->apex_node;
+		for (; p < end; p += 10 + (size_t)(p[8] << 8 | p[9])) {
+			size_t blen = 10 + (size_t)(p[8] << 8 | p[9]);
+			if (add_rec(z, owner, n->name_len, p, blen, is_soa))
+				return -1;
+			if (is_soa) {
+				dns_put32(z->blob + z->soa.off + z->soa.owner_len +
+				              t->zones[0].serial_pos,
+				          serial);
+				break; /* one SOA per zone */
+			}
+		}
+	}
+	return 0;
+}
+
+static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t node,
+                    uint32_t serial)
+{
+	const struct dns_node *n = &t->nodes[node];
+
+	switch (n->kind) {
+	case DNS_NODE_PLAIN:
+		return add_static(z, t, node, serial);
+	case DNS_NODE_SERVICE:
+	case DNS_NODE_SRV:
+		return add_dynamic(z, t, n);
+	case DNS_NODE_INSTANCE: {
+		/* srvd answers an instance's own name whatever its health */
+		const struct dns_instance *in = &t->instances[n->list_off];
+		return add_rec(z, t->blob + n->name_off, n->name_len, t->blob + in->addr_off,
+		               in->addr_len, 0);
+	}
+	default: /* _ready, _health: per-query answers, not zone data */
+		return 0;
+	}
+}
+
+/* One pass over the table at `serial`. */
+static int zone_fill(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t serial)
+{
+	z->serial = serial;
+	z->blob_len = 0;
+	z->n = 0;
+	z->soa.len = 0;
+	if (add_node(z, t, t->apex_node, serial))
+		return -1;
+	for (size_t i = 0; i < t->n_nodes; i++)
+		if (i != t->apex_node && t->nodes[i].zone == 0 &&
+		    add_node(z, t, (uint32_t)i, serial))
+			return -1;
+	return 0;
+}
+
+static int zone_sort(struct dns_xfr_zone *z)
+{
+	size_t k = 0;
+
+	free(z->sorted);
+	z->sorted = malloc((z->n ? z->n : 1) * sizeof(*z->sorted));
+	if (!z->sorted)
+		return -1;
+	for (size_t i = 0; i < z->n; i++)
+		z->sorted[i] = (uint32_t)i;
+	qsort_r(z->sorted, z->n, sizeof(*z->sorted), sort_cmp, z);
+	for (size_t i = 0; i < z->n; i++) {
+		if (k && !rec_cmp(z, &z->rec[z->sorted[k - 1]], z, &z->rec[z->sorted[i]])) {
+			z->rec[z->sorted[i]].dup = 1;
+			continue;
+		}
+		z->sorted[k++] = z->sorted[i];
+	}
+	z->n_sorted = k;
+	return 0;
+}
+
+struct dns_xfr_zone *dns_xfr_zone_build(const struct dns_table *t)
+{
+	struct dns_xfr_zone *z = calloc(1, sizeof(*z));
+	struct dns_table *mt = (struct dns_table *)t;
+
+	if (!z)
+		return NULL;
+	/* the serial must be the one of these contents: the checker may bump
+	 * it while we read, then read again */
+	for (int i = 0; i < SNAP_TRIES; i++) {
+		uint32_t s = atomic_load_explicit(&mt->serial, memory_order_acquire);
+		if (zone_fill(z, t, s))
+			goto fail;
+		if (atomic_load_explicit(&mt->serial, memory_order_acquire) == s)
+			break;
+	}
+	if (!z->soa.len || zone_sort(z))
+		goto fail;
+	return z;
+fail:
+	dns_xfr_zone_free(z);
+	return NULL;
+}
+
+void dns_xfr_zone_free(struct dns_xfr_zone *z)
+{
+	if (!z)
+		return;
+	free(z->blob);
+	free(z->rec);
+	free(z->sorted);
+	free(z);
+}
+
+uint32_t dns_xfr_zone_serial(const struct dns_xfr_zone *z)
+{
+	return z->serial;
+}
+
+size_t dns_xfr_zone_count(const struct dns_xfr_zone *z)
+{
+	return z->n_sorted + 1;
+}
+
+static int zone_same(const struct dns_xfr_zone *a, const struct dns_xfr_zone *b)
+{
+	if (a->n_sorted != b->n_sorted || rec_cmp(a, &a->soa, b, &b->soa))
+		return 0;
+	for (size_t i = 0; i < a->n_sorted; i++)
+		if (rec_cmp(a, &a->rec[a->sorted[i]], b, &b->rec[b->sorted[i]]))
+			return 0;
+	return 1;
+}
+
+/* ---- history ---- */
+
+struct hver {
+	struct dns_xfr_zone *z;
+	/* other contents were seen under the same serial (read between a
+	 * health change and its serial bump): no diff starts from it */
+	int ambiguous;
+};
+
+struct dns_xfr_history {
+	pthread_mutex_t mu;
+	struct hver *v; /* oldest first */
+	size_t n, max;
+	size_t bytes, max_bytes;
+};
+
+struct dns_xfr_history *dns_xfr_history_create(size_t max_versions, size_t max_bytes)
+{
+	struct dns_xfr_history *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->max = max_versions ? max_versions : DNS_XFR_HISTORY_VERSIONS;
+	h->max_bytes = max_bytes ? max_bytes : DNS_XFR_HISTORY_BYTES;
+	h->v = calloc(h->max, sizeof(*h->v));
+	if (!h->v || pthread_mutex_init(&h->mu, NULL)) {
+		free(h->v);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void dns_xfr_history_free(struct dns_xfr_history *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		dns_xfr_zone_free(h->v[i].z);
+	pthread_mutex_destroy(&h->mu);
+	free(h->v);
+	free(h);
+}
+
+static size_t zone_bytes(const struct dns_xfr_zone *z)
+{
+	return z->blob_cap + z->cap * sizeof(*z->rec) + z->n * sizeof(*z->sorted);
+}
+
+static void drop_oldest(struct dns_xfr_history *h)
+{
+	h->bytes -= zone_bytes(h->v[0].z);
+	dns_xfr_zone_free(h->v[0].z);
+	memmove(h->v, h->v + 1, (h->n - 1) * sizeof(*h->v));
+	h->n--;
+}
+
+/* With h->mu held: keeps z (returns it, now the history's) or frees it for
+ * the stored equal version (returns that). *owned is set to 1 when the
+ * caller must free the result: same serial, other contents. */
+static struct dns_xfr_zone *hist_put(struct dns_xfr_history *h, struct dns_xfr_zone *z, int *owned)
+{
+	*owned = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->v[i].z->serial != z->serial)
+			continue;
+		if (zone_same(h->v[i].z, z)) {
+			dns_xfr_zone_free(z);
+			return h->v[i].z;
+		}
+		h->v[i].ambiguous = 1;
+		*owned = 1;
+		return z;
+	}
+	if (h->n == h->max)
+		drop_oldest(h);
+	h->v[h->n].z = z;
+	h->v[h->n].ambiguous = 0;
+	h->n++;
+	h->bytes += zone_bytes(z);
+	while (h->n > 1 && h->bytes > h->max_bytes)
+		drop_oldest(h);
+	return z;
+}
+
+int dns_xfr_history_record(struct dns_xfr_history *h, const struct dns_table *table)
+{
+	struct dns_xfr_zone *z = dns_xfr_zone_build(table);
+	int owned;
+
+	if (!z)
+		return -1;
+	pthread_mutex_lock(&h->mu);
+	z = hist_put(h, z, &owned);
+	pthread_mutex_unlock(&h->mu);
+	if (owned)
+		dns_xfr_zone_free(z);
+	return 0;
+}
+
+static const struct dns_xfr_zone *hist_find(const struct dns_xfr_history *h, uint32_t serial)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].z->serial == serial)
+			return h->v[i].ambiguous ? NULL : h->v[i].z;
+	return NULL;
+}
+
+/* ---- queries ---- */
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Skips a possibly compressed name at *pos; -1 if it runs past len. */
+static int skip_name(const uint8_t *p, size_t len, size_t *pos)
+{
+	size_t i = *pos;
+
+	for (;;) {
+		if (i >= len)
+			return -1;
+		if ((p[i] & 0xC0) == 0xC0) {
+			if (i + 2 > len)
+				return -1;
+			*pos = i + 2;
+			return 0;
+		}
+		if (p[i] & 0xC0)
+			return -1;
+		if (p[i] == 0) {
+			*pos = i + 1;
+			return 0;
+		}
+		i += (size_t)p[i] + 1;
+	}
+}
+
+enum dns_xfr_kind dns_xfr_query_kind(const uint8_t *q, size_t qlen)
+{
+	size_t pos = 12;
+	uint16_t type, cls;
+
+	if (qlen < 12 || (q[2] & 0x80) || ((q[2] >> 3) & 0x0F) != 0 || get16(q + 4) != 1)
+		return DNS_XFR_NONE;
+	if (skip_name(q, qlen, &pos) || pos + 4 > qlen)
+		return DNS_XFR_NONE;
+	type = get16(q + pos);
+	cls = get16(q + pos + 2);
+	if (cls != DNS_C_IN && cls != DNS_C_ANY)
+		return DNS_XFR_NONE;
+	return type == DNS_T_AXFR ? DNS_XFR_AXFR : type == DNS_T_IXFR ? DNS_XFR_IXFR : DNS_XFR_NONE;
+}
+
+/* The client's serial from the SOA in an IXFR's authority section (RFC 1995
+ * 3); -1 if there is none. */
+static int ixfr_serial(const uint8_t *q, size_t len, size_t qname_len, uint32_t *serial)
+{
+	size_t pos = 12 + qname_len + 4;
+	unsigned an = get16(q + 6), ns = get16(q + 8);
+
+	for (unsigned i = 0; i < an + ns; i++) {
+		size_t rd;
+		uint16_t type, rdlen;
+		if (skip_name(q, len, &pos) || pos + 10 > len)
+			return -1;
+		type = get16(q + pos);
+		rdlen = get16(q + pos + 8);
+		rd = pos + 10;
+		if (rd + rdlen > len)
+			return -1;
+		if (i >= an && type == DNS_T_SOA) {
+			size_t p = rd;
+			if (skip_name(q, rd + rdlen, &p) || skip_name(q, rd + rdlen, &p) ||
+			    p + 20 > rd + rdlen)
+				return -1;
+			*serial = get32(q + p);
+			return 0;
+		}
+		pos = rd + rdlen;
+	}
+	return -1;
+}
+
+/* ---- messages ---- */
+
+struct mw {
+	struct evbuffer *out;
+	const struct dns_query *q;
+	const uint8_t *question; /* to echo in the first message */
+	size_t qsize;
+	uint8_t *buf;
+	size_t len, max;
+	uint16_t an;
+	uint16_t rcode;
+	size_t prev_owner; /* offset of the last owner name written, 0: none */
+	const uint8_t *prev_name;
+	size_t prev_len;
+	size_t apex_at; /* offset of the apex name in this message, 0: none */
+	const uint8_t *apex;
+	size_t apex_len;
+	struct dns_xfr_result *res;
+};
+
+static void mw_begin(struct mw *m)
+{
+	m->len = 12;
+	m->an = 0;
+	m->prev_owner = 0;
+	m->apex_at = 0;
+	if (m->res->messages == 0 && m->qsize) {
+		memcpy(m->buf + 12, m->question, m->qsize);
+		m->len += m->qsize;
+	}
+}
+
+static int mw_flush(struct mw *m)
+{
+	uint8_t *o = m->buf, pfx[2];
+
+	if (m->q->edns) {
+		uint8_t *p = o + m->len;
+		p[0] = 0;
+		dns_put16(p + 1, DNS_T_OPT);
+		dns_put16(p + 3, DNS_MAX_MSG);
+		memset(p + 5, 0, 6);
+		m->len += OPT_LEN;
+	}
+	dns_put16(o, m->q->id);
+	/* AA on the zone's data only; RD and CD copied (RFC 1035 4.1.1, RFC 6840 5.9) */
+	o[2] = (uint8_t)(0x80 | (m->rcode ? 0 : 0x04) | m->q->rd);
+	o[3] = (uint8_t)((m->q->cd ? 0x10 : 0) | (m->rcode & 0x0F));
+	dns_put16(o + 4, m->res->messages == 0 && m->qsize ? 1 : 0);
+	dns_put16(o + 6, m->an);
+	dns_put16(o + 8, 0);
+	dns_put16(o + 10, m->q->edns ? 1 : 0);
+	dns_put16(pfx, (uint16_t)m->len);
+	if (evbuffer_add(m->out, pfx, 2) < 0 || evbuffer_add(m->out, o, m->len) < 0)
+		return -1;
+	m->res->messages++;
+	m->res->bytes += m->len;
+	mw_begin(m);
+	return 0;
+}
+
+/* Writes the owner name: a pointer to the previous owner when equal, else
+ * its labels up to the apex, then a pointer to the apex when this message
+ * holds it already. Returns the bytes written, 0 if it does not fit. */
+static size_t mw_owner(struct mw *m, const uint8_t *name, size_t nlen, size_t lim)
+{
+	size_t at = m->len, plen = nlen;
+	/* every name of the zone ends in the apex; checked all the same */
+	int to_apex = 0,
+	    under = nlen >= m->apex_len && !memcmp(name + nlen - m->apex_len, m->apex, m->apex_len);
+
+	if (m->prev_owner && m->prev_len == nlen && !memcmp(m->prev_name, name, nlen)) {
+		if (at + 2 > lim)
+			return 0;
+		dns_put16(m->buf + at, (uint16_t)(0xC000 | m->prev_owner));
+		return 2;
+	}
+	if (m->apex_at && under) {
+		plen = nlen - m->apex_len;
+		to_apex = 1;
+	}
+	if (at + plen + (to_apex ? 2 : 0) > lim)
+		return 0;
+	memcpy(m->buf + at, name, plen);
+	if (to_apex)
+		dns_put16(m->buf + at + plen, (uint16_t)(0xC000 | m->apex_at));
+	else if (!m->apex_at && under && at + nlen - m->apex_len <= PTR_MAX)
+		m->apex_at = at + nlen - m->apex_len;
+	if (at <= PTR_MAX) {
+		m->prev_owner = at;
+		m->prev_name = name;
+		m->prev_len = nlen;
+	}
+	return plen + (to_apex ? 2 : 0);
+}
+
+/* One record of zone z; starts a new message when it does not fit. */
+static int mw_rr(struct mw *m, const struct dns_xfr_zone *z, const struct xrec *r)
+{
+	const uint8_t *p = rec_bytes(z, r);
+	size_t blen = r->len - r->owner_len, lim = m->max - (m->q->edns ? OPT_LEN : 0);
+
+	for (int tries = 0; tries < 2; tries++) {
+		size_t olen = mw_owner(m, p, r->owner_len, lim);
+		if (olen && m->len + olen + blen <= lim && m->an < UINT16_MAX) {
+			memcpy(m->buf + m->len + olen, p + r->owner_len, blen);
+			m->len += olen + blen;
+			m->an++;
+			m->res->records++;
+			return 0;
+		}
+		m->prev_owner = 0; /* may have been set for a name left unwritten */
+		if (m->an == 0 || mw_flush(m))
+			return -1;
+	}
+	return -1;
+}
+
+static int mw_zone(struct mw *m, const struct dns_xfr_zone *z)
+{
+	for (size_t i = 0; i < z->n; i++)
+		if (!z->rec[i].dup && mw_rr(m, z, &z->rec[i]))
+			return -1;
+	return 0;
+}
+
+/* Records of a only (by the sorted lists), i.e. a minus b. */
+static int mw_minus(struct mw *m, const struct dns_xfr_zone *a, const struct dns_xfr_zone *b)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < a->n_sorted; i++) {
+		const struct xrec *ra = &a->rec[a->sorted[i]];
+		int c = 1;
+		while (j < b->n_sorted && (c = rec_cmp(a, ra, b, &b->rec[b->sorted[j]])) > 0)
+			j++;
+		if (j == b->n_sorted)
+			c = 1;
+		if (c != 0 && mw_rr(m, a, ra))
+			return -1;
+	}
+	return 0;
+}
+
+/* Serial a is older than b (RFC 1982). */
+static int serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
+static int is_apex(const struct dns_query *q, const struct dns_table *t)
+{
+	const struct dns_zone *z = &t->zones[0];
+	return q->qname_len == z->apex_len && !memcmp(q->lname, t->blob + z->apex_off, z->apex_len);
+}
+
+int dns_xfr_answer(struct dns_xfr_history *h, const struct dns_table *table, const uint8_t *query,
+                   size_t qlen, int allowed, size_t msg_max, struct evbuffer *out,
+                   struct dns_xfr_result *res)
+{
+	struct dns_query q;
+	struct dns_xfr_result dummy;
+	struct dns_xfr_zone *z = NULL;
+	const struct dns_xfr_zone *cur, *old = NULL;
+	enum dns_parse_result pr;
+	struct mw m;
+	int locked = 0, owned = 1, rc = -1;
+
+	if (!res)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	memset(&m, 0, sizeof(m));
+	res->asked = dns_xfr_query_kind(query, qlen);
+	pr = dns_query_parse(query, qlen, &q);
+	if (pr == DNS_PARSE_DROP)
+		return 0;
+	m.buf = malloc(DNS_MAX_MSG);
+	if (!m.buf)
+		return -1;
+	m.out = out;
+	m.q = &q;
+	m.res = res;
+	m.question = query + 12;
+	m.qsize = q.question_ok ? q.qname_len + 4 : 0;
+	m.max = msg_max == 0 || msg_max > DNS_MAX_MSG ? DNS_MAX_MSG
+	        : msg_max < MSG_MIN                   ? MSG_MIN
+	                                              : msg_max;
+	m.apex = table->blob + table->zones[0].apex_off;
+	m.apex_len = table->zones[0].apex_len;
+	mw_begin(&m);
+	if (pr != DNS_PARSE_OK || (q.edns && q.edns_version > 0))
+		m.rcode = RCODE_FORMERR;
+	else if (!allowed)
+		m.rcode = RCODE_REFUSED;
+	else if (!is_apex(&q, table))
+		m.rcode = RCODE_NOTAUTH;
+	else if (res->asked == DNS_XFR_IXFR &&
+	         ixfr_serial(query, qlen, q.qname_len, &res->client_serial))
+		m.rcode = RCODE_FORMERR;
+	if (m.rcode)
+		goto single;
+
+	if (h) {
+		/* the version recorded for the table's serial, if any: recorded
+		 * where serials change, it is the content the serial stands for,
+		 * while the live table may be ahead of its next bump */
+		uint32_t serial = dns_table_serial(table);
+		pthread_mutex_lock(&h->mu);
+		locked = 1;
+		if (h->n && h->v[h->n - 1].z->serial == serial && !h->v[h->n - 1].ambiguous) {
+			cur = h->v[h->n - 1].z;
+			owned = 0;
+			goto have;
+		}
+		pthread_mutex_unlock(&h->mu);
+		locked = 0;
+	}
+	z = dns_xfr_zone_build(table);
+	if (!z) {
+		m.rcode = RCODE_SERVFAIL;
+		goto single;
+	}
+	cur = z;
+	if (h) {
+		pthread_mutex_lock(&h->mu);
+		locked = 1;
+		cur = hist_put(h, z, &owned);
+		z = owned ? z : NULL;
+	}
+have:
+	res->serial = cur->serial;
+	res->served = res->asked;
+	if (res->asked == DNS_XFR_IXFR && !serial_lt(res->client_serial, cur->serial)) {
+		/* up to date (or ahead): the current SOA alone (RFC 1995 2) */
+		if (mw_rr(&m, cur, &cur->soa))
+			goto finish;
+		goto flush;
+	}
+	if (res->asked == DNS_XFR_IXFR && locked)
+		old = hist_find(h, res->client_serial);
+	if (res->asked == DNS_XFR_IXFR && !old)
+		res->served = DNS_XFR_AXFR; /* RFC 1995 4: the whole zone instead */
+	if (mw_rr(&m, cur, &cur->soa))
+		goto finish;
+	if (old) {
+		if (mw_rr(&m, old, &old->soa) || mw_minus(&m, old, cur) ||
+		    mw_rr(&m, cur, &cur->soa) || mw_minus(&m, cur, old))
+			goto finish;
+	} else if (mw_zone(&m, cur)) {
+		goto finish;
+	}
+	if (mw_rr(&m, cur, &cur->soa))
+		goto finish;
+	goto flush;
+single:
+	res->served = DNS_XFR_NONE;
+	res->rcode = m.rcode;
+flush:
+	if (mw_flush(&m))
+		goto finish;
+	rc = 0;
+finish:
+	if (locked)
+		pthread_mutex_unlock(&h->mu);
+	if (owned)
+		dns_xfr_zone_free(z);
+	free(m.buf);
+	return rc;
+}
