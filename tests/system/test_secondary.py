@@ -128,7 +128,7 @@ def check_notify(msg, serial):
     assert msg.answer[0][0].serial == serial, (msg, serial)
 
 
-def registry(backends, notify, extra_services="", allow=True, http=None):
+def registry(backends, notify, extra_services="", allow=True, http=None, tsig=False):
     """svc.test. with `web` checked over HTTP on the backends (127.0.0.2x), `api` unchecked."""
     out = ["server:", "  zone: %s" % ZONE, "  ttl: 5", "  " + SOA, "  ns: [ns1.svc.test.]",
            "  watch: false"]
@@ -138,6 +138,8 @@ def registry(backends, notify, extra_services="", allow=True, http=None):
     if allow:
         out.append("    allow: [127.0.0.0/8]")
     out.append("    notify: [%s]" % ", ".join("127.0.0.1:%d" % p for p in notify))
+    if tsig:
+        out.append('    tsig: {name: %s, algorithm: hmac-sha256, secret: "%s"}' % TSIG_KEY)
     out += ["services:", "  web:", "    protocol: tcp", "    port: 80", "    tags: [http]",
             "    check: {%s}" % CHECK, "    instances:"]
     for i, b in enumerate(backends):
@@ -345,15 +347,24 @@ def test_notify_received_by_srvd_is_not_implemented(tmp_path):
 # --- real secondaries -----------------------------------------------------------------------
 
 
+# the key of README "Signing transfers and NOTIFY with TSIG"
+TSIG_KEY = ("k1.", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=")
+
+
 class Secondary:
     """NSD or Knot on 127.0.0.1:port with its own folder; stop() ends its whole session."""
 
-    def __init__(self, kind, folder, port, primary_port):
+    def __init__(self, kind, folder, port, primary_port, tsig=False):
         self.kind, self.folder, self.port = kind, folder, port
         os.makedirs(folder, exist_ok=True)
         conf = os.path.join(folder, kind + ".conf")
         with open(conf, "w") as f:
-            f.write((nsd_conf if kind == "nsd" else knot_conf)(folder, port, primary_port))
+            text = (nsd_conf if kind == "nsd" else knot_conf)(folder, port, primary_port)
+            if tsig:
+                assert kind == "nsd"
+                text = text.replace(" NOKEY", " " + TSIG_KEY[0]) + \
+                    'key:\n  name: %s\n  algorithm: hmac-sha256\n  secret: "%s"\n' % TSIG_KEY
+            f.write(text)
         self.log = os.path.join(folder, kind + ".out")
         exe = shutil.which("nsd" if kind == "nsd" else "knotd") or \
             ("/usr/sbin/nsd" if kind == "nsd" else "/usr/sbin/knotd")
@@ -498,13 +509,13 @@ def transfers(d, kind):
     return len([1 for line in d.stderr_text().splitlines() if "transfer: %s to" % kind in line])
 
 
-def follow_primary(tmp_path, backends, kind):
+def follow_primary(tmp_path, backends, kind, tsig=False):
     bs = backends(3)
     sec_port = free_port()
     api_port = free_port()
-    d, path = start_srvd(tmp_path, registry(bs, [sec_port], http=api_port))
+    d, path = start_srvd(tmp_path, registry(bs, [sec_port], http=api_port, tsig=tsig))
     wait_until(lambda: len(web_addrs(d.port)) == 3, 5, "served", d.stderr_text)
-    sec = Secondary(kind, str(tmp_path / kind), sec_port, d.port)
+    sec = Secondary(kind, str(tmp_path / kind), sec_port, d.port, tsig=tsig)
     try:
         logs = lambda: "srvd:\n%s\n%s" % (d.stderr_text(), sec.logs())  # noqa: E731
         # the first transfer: the whole zone, as srvd serves it
@@ -553,3 +564,9 @@ def test_nsd_secondary_follows_srvd(tmp_path, backends):
 
 def test_knot_secondary_follows_srvd(tmp_path, backends):
     follow_primary(tmp_path, backends, "knot")
+
+
+def test_nsd_secondary_with_tsig_follows_srvd(tmp_path, backends):
+    """The README's TSIG configuration: NSD asks with the key, srvd signs answers and NOTIFY
+    (NSD drops an unsigned NOTIFY for a keyed allow-notify, so following at all proves it)."""
+    follow_primary(tmp_path, backends, "nsd", tsig=True)
