@@ -9,6 +9,9 @@ libsrvd_a_SOURCES += api/api.c api/api.h api/api_int.h api/services.c \
 nodist_libsrvd_a_SOURCES = api/status_html.h
 BUILT_SOURCES = api/status_html.h
 CLEANFILES += api/status_html.h
+# BUILT_SOURCES only covers `make all/check`: a build of one program (the
+# fuzzers', tests/fuzz/run.sh) needs the dependency spelled out
+api/status.$(OBJEXT): api/status_html.h
 EXTRA_DIST += api/status.html
 api/status_html.h: $(srcdir)/api/status.html $(srcdir)/api/local.mk
 	$(AM_V_GEN)$(MKDIR_P) api && { \
