@@ -521,7 +521,8 @@ size_t dns_tsig_error_response(const struct dns_tsig_key *k, struct dns_tsig_ctx
 		pos = 12;
 	memcpy(out, q, pos);
 	out[2] = (uint8_t)(0x80 | (q[2] & 0x79)); /* QR, opcode and RD of the query */
-	out[3] = (uint8_t)((q[3] & 0x10) | (st == DNS_TSIG_FORMERR ? RCODE_FORMERR : RCODE_NOTAUTH));
+	out[3] =
+	    (uint8_t)((q[3] & 0x10) | (st == DNS_TSIG_FORMERR ? RCODE_FORMERR : RCODE_NOTAUTH));
 	if (has_q) {
 		memcpy(out + pos, q + pos, 4);
 		pos += 4;

@@ -24,9 +24,9 @@ static const char *const policy_names[] = {"round-robin", "random", "weighted", 
 static const char *const check_names[] = {"tcp", "http", "none", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 /* in enum reg_syslog order */
-static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0", "local1",
-                                           "local2", "local3", "local4", "local5", "local6",
-                                           "local7", NULL};
+static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
+                                           "local1", "local2", "local3", "local4",
+                                           "local5", "local6", "local7", NULL};
 
 const char *registry_policy_name(enum reg_policy policy)
 {
@@ -148,8 +148,8 @@ static const struct sch_item transfer_items[] = {
     {"notify", SCH_LIST, SCH_HOSTPORT, 0, NULL, 1, 65535,
      offsetof(struct reg_server, transfer_notify), offsetof(struct reg_server, n_transfer_notify),
      0, NULL, NULL, NULL, "secondaries sent NOTIFY on every serial change"},
-    {"tsig", SCH_MAP, 0, 0, NULL, 0, 0, 0, offsetof(struct reg_srv_build, tsig_set), 0,
-     &tsig_table, NULL, NULL, "TSIG key: transfers must be signed with it, NOTIFY is signed"},
+    {"tsig", SCH_MAP, 0, 0, NULL, 0, 0, 0, offsetof(struct reg_srv_build, tsig_set), 0, &tsig_table,
+     NULL, NULL, "TSIG key: transfers must be signed with it, NOTIFY is signed"},
 };
 static const struct sch_table transfer_table = {
     transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL};

@@ -479,10 +479,11 @@ int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sc
 
 		ldns_rdf_deep_free(rdf);
 		if (!ok) {
-			reg_error(ld, node, path,
-			          "\"%s\" is not base64 text (e.g. a secret from `openssl rand -base64 "
-			          "32`)",
-			          text);
+			reg_error(
+			    ld, node, path,
+			    "\"%s\" is not base64 text (e.g. a secret from `openssl rand -base64 "
+			    "32`)",
+			    text);
 			return -1;
 		}
 		return set_string(ld, node, path, field, 0);

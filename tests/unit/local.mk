@@ -7,6 +7,6 @@ include tests/unit/api.mk
 include tests/unit/noalloc.mk
 include tests/unit/rrl.mk
 include tests/unit/forward.mk
-EXTRA_DIST += tests/unit/check_main.h
+EXTRA_DIST += tests/unit/check_main.h tests/unit/alloc_count.h
 include tests/unit/xfr.mk
 include tests/unit/tsig.mk

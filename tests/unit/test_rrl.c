@@ -22,70 +22,7 @@
 #include "dns/rrl.h"
 #include "tests/unit/check_main.h"
 
-static atomic_int counting;
-static atomic_long n_alloc;
-
-static void count(void)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&n_alloc, 1);
-}
-
-#ifdef SRVD_SANITIZERS
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-
-static void on_malloc(const volatile void *ptr, size_t size)
-{
-	(void)ptr;
-	(void)size;
-	count();
-}
-
-static void on_free(const volatile void *ptr)
-{
-	(void)ptr;
-	count();
-}
-
-static void counter_install(void)
-{
-	ck_assert_int_ne(__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free), 0);
-}
-#else
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-extern void __libc_free(void *ptr);
-
-void *malloc(size_t size)
-{
-	count();
-	return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size)
-{
-	count();
-	return __libc_calloc(n, size);
-}
-
-void *realloc(void *ptr, size_t size)
-{
-	count();
-	return __libc_realloc(ptr, size);
-}
-
-void free(void *ptr)
-{
-	count();
-	__libc_free(ptr);
-}
-
-static void counter_install(void)
-{
-}
-#endif
+#include "tests/unit/alloc_count.h"
 
 #define SEED 0x5eed
 
