@@ -37,8 +37,14 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
-void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf)
+void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf,
+                    const struct json *j)
 {
+	if (json_failed(j)) {
+		evbuffer_free(buf);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "application/json");
 	evbuffer_add(buf, "\n", 1);
@@ -69,7 +75,7 @@ void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	json_obj_end(&j);
 	json_arr_end(&j);
 	json_obj_end(&j);
-	api_reply_json(req, code, buf);
+	api_reply_json(req, code, buf, &j);
 }
 
 /* Finds ":LINE:COL: " or ":LINE: " after the file name of an error line.
@@ -186,7 +192,7 @@ static void route_reload(struct api *api, struct evhttp_request *req)
 	}
 	json_obj_end(&j);
 	registry_errors_clear(&errs);
-	api_reply_json(req, rc == 0 ? HTTP_OK : HTTP_BADREQUEST, buf);
+	api_reply_json(req, rc == 0 ? HTTP_OK : HTTP_BADREQUEST, buf, &j);
 }
 
 static void route_metrics(struct api *api, struct evhttp_request *req)

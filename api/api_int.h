@@ -23,8 +23,10 @@ struct api {
 	size_t token_len;
 };
 
-/* Sends buf (taken over) as application/json with status code. */
-void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf);
+/* Sends the document j wrote into buf (buf taken over) as application/json
+ * with status code, or 500 if j ran out of memory on the way. */
+void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf,
+                    const struct json *j);
 
 /* Sends {"errors": [{"message": msg}]} with status code. */
 void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)

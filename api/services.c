@@ -154,7 +154,7 @@ static void reply_service(struct api *api, struct evhttp_request *req, int code,
 	}
 	json_init(&j, buf);
 	json_service(&j, api->d, (size_t)i, 1);
-	api_reply_json(req, code, buf);
+	api_reply_json(req, code, buf, &j);
 }
 
 /* Lowercases a valid service name into buf (64 bytes); 0 if name is not one. */
@@ -219,7 +219,7 @@ void api_services_get(struct api *api, struct evhttp_request *req, const char *n
 		json_service(&j, api->d, i, detail);
 	json_arr_end(&j);
 	json_obj_end(&j);
-	api_reply_json(req, HTTP_OK, buf);
+	api_reply_json(req, HTTP_OK, buf, &j);
 }
 
 /* Replies {"errors": [...]} from errs with status code. */
@@ -240,7 +240,7 @@ static void reply_errors(struct evhttp_request *req, int code, const struct reg_
 	api_json_errors(&j, errs, in_body);
 	json_arr_end(&j);
 	json_obj_end(&j);
-	api_reply_json(req, code, buf);
+	api_reply_json(req, code, buf, &j);
 }
 
 /* Puts back what dir/NAME.yaml held before a rejected change (old NULL:
@@ -393,7 +393,7 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 		json_kstr(&j, "deleted", lower);
 		json_kstr(&j, "reload", result);
 		json_obj_end(&j);
-		api_reply_json(req, HTTP_OK, buf);
+		api_reply_json(req, HTTP_OK, buf, &j);
 	}
 done:
 	registry_errors_clear(&errs);

@@ -107,17 +107,12 @@ static void json_instance_counts(struct json *j, struct daemon *d)
 	json_kuint(j, "unchecked", by_state[HEALTH_UNCHECKED]);
 }
 
-/* Sends a document built into buf as j (500 if building it ran out of
- * memory); the figures are live, so no cache may keep them. Frees buf. */
+/* Sends a document built into buf as j; the figures are live, so no cache
+ * may keep them. Frees buf. */
 static void reply_live(struct evhttp_request *req, struct evbuffer *buf, const struct json *j)
 {
-	if (json_failed(j)) {
-		evbuffer_free(buf);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	api_reply_json(req, HTTP_OK, buf);
+	api_reply_json(req, HTTP_OK, buf, j);
 }
 
 void api_events_get(struct api *api, struct evhttp_request *req)
