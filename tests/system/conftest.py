@@ -342,3 +342,35 @@ def answers_srvd(tmp_path_factory):
     d = Srvd(path, "svc.test.").start()
     yield d
     d.stop()
+
+
+def free_port():
+    """A port free on HOST for both UDP and TCP right now (NSD, Knot, unbound and dnsmasq
+    bind both; the caller binds it soon after, so a clash is possible but unlikely)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((HOST, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((HOST, port))
+                except OSError:
+                    continue
+                return port
+    pytest.fail("no port free for UDP and TCP on " + HOST)
+
+
+def wait_until(pred, bound, what, context=None):
+    """Polls pred every 20 ms; returns the seconds it took, or fails the test after bound
+    seconds with context: a Srvd (its stderr), a callable returning text, or text."""
+    start = time.monotonic()
+    while True:
+        if pred():
+            return time.monotonic() - start
+        if time.monotonic() - start > bound:
+            if isinstance(context, Srvd):
+                context = context.stderr_text()
+            elif callable(context):
+                context = context()
+            pytest.fail("%s: not within %.1f s\n%s" % (what, bound, context or ""))
+        time.sleep(0.02)

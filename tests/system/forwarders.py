@@ -11,7 +11,6 @@ stopped by stop(); nothing is written outside that folder.
 
 import os
 import re
-import socket
 import subprocess
 import time
 
@@ -19,27 +18,11 @@ import dns.exception
 import dns.message
 import dns.query
 
-from conftest import HOST, SLOW, SRCDIR
+from conftest import HOST, SLOW, SRCDIR, free_port
 
 DOCS = os.path.join(SRCDIR, "docs")
 DOC_ZONE = "svc.example"
 DOC_PORT = "5353"
-
-
-def free_port():
-    """A port free for both UDP and TCP on HOST right now (the caller binds it soon after,
-    so a clash is possible but unlikely; start() retries on it)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind((HOST, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on " + HOST)
 
 
 def doc_snippet(name, zone, srvd_port):

@@ -30,19 +30,10 @@ import dns.message
 import dns.query
 import pytest
 
-from conftest import HOST, Srvd, query, tcp_read_msg, write_registry
+from conftest import HOST, Srvd, query, tcp_read_msg, wait_until, write_registry
 
 ZONE = "svc.test."
 API_RE = r"api listening on 127\.0\.0\.1:(\d+)"
-
-
-def wait_until(pred, what, d, bound=6.0):
-    end = time.monotonic() + bound
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    pytest.fail("%s within %.1f s; stderr:\n%s" % (what, bound, d.stderr_text()))
 
 
 def addrs(d, name, transport="udp"):
@@ -160,7 +151,8 @@ def test_bad_registry_at_reload_keeps_last_good(tmp_path, fault, trigger):
     # and a good file is taken again
     restore(folder)
     d.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: addrs(d, "api." + ZONE) == ["192.0.2.1", "192.0.2.3"], "good reload", d)
+    wait_until(lambda: addrs(d, "api." + ZONE) == ["192.0.2.1", "192.0.2.3"], 6.0, "good reload",
+               d)
     assert addrs(d, "www." + ZONE) == ["192.0.2.82"]
     d.stop()
 
@@ -265,13 +257,13 @@ def test_hostile_backends_are_withdrawn_and_logged_once(srvd_factory):
         api = int(d.wait_log(API_RE)[-1].group(1))
         for m, b in backends.items():
             wait_until(lambda: addrs(d, "%s.%s" % (m, ZONE)) == [b.sock.getsockname()[0]],
-                       "%s served while it answers 200" % m, d)
+                       6.0, "%s served while it answers 200" % m, d)
         before = {o: metric(api, "srvd_health_probes_total", 'type="http",outcome="%s"' % o)
                   for o in ("fail", "timeout")}
         for m, b in backends.items():
             b.mode = m
         for m in MODES:
-            wait_until(lambda: addrs(d, "%s.%s" % (m, ZONE)) == [], "%s withdrawn" % m, d)
+            wait_until(lambda: addrs(d, "%s.%s" % (m, ZONE)) == [], 6.0, "%s withdrawn" % m, d)
             assert addrs(d, "ok." + ZONE) == ["192.0.2.1"]
         time.sleep(2.0)  # several more failing probes of each
         log = d.stderr_text()
@@ -300,7 +292,7 @@ def test_hostile_backends_are_withdrawn_and_logged_once(srvd_factory):
             b.mode = "ok"
         for m, b in backends.items():
             wait_until(lambda: addrs(d, "%s.%s" % (m, ZONE)) == [b.sock.getsockname()[0]],
-                       "%s restored" % m, d)
+                       6.0, "%s restored" % m, d)
     finally:
         for b in backends.values():
             b.close()
@@ -415,7 +407,7 @@ def test_out_of_descriptors_during_probes(tmp_path):
         pid = d.proc.pid
         d.wait_log(r"file descriptor limit \d+: at most \d+ probes in flight")
         wait_until(lambda: "passing=%d/%d" % (N_INSTANCES, N_INSTANCES)
-                   in txt(d, "_health.many." + ZONE), "all instances passing", d)
+                   in txt(d, "_health.many." + ZONE), 6.0, "all instances passing", d)
 
         # idle TCP clients take every descriptor srvd has left
         exhaust(d, held)
@@ -451,7 +443,7 @@ def test_out_of_descriptors_during_probes(tmp_path):
         held = []
         d.wait_log(r"health: probes get sockets again \(\d+ could not start\)", timeout=8)
         wait_until(lambda: len(addrs(d, "many." + ZONE, "tcp")) == N_INSTANCES,
-                   "TCP accepted again", d)
+                   6.0, "TCP accepted again", d)
         assert "passing=%d/%d" % (N_INSTANCES, N_INSTANCES) in txt(d, "_health.many." + ZONE)
         d.stop()
     finally:
@@ -491,7 +483,7 @@ def test_api_listener_out_of_descriptors(tmp_path):
         held = []
         # and the API serves again
         wait_until(lambda: http_call(api, "GET", "/healthz", timeout=1)[0] == 200,
-                   "API answering again", d)
+                   6.0, "API answering again", d)
         d.stop()
     finally:
         for s in held:

@@ -24,7 +24,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import HOST, Srvd, query, write_registry
+from conftest import HOST, Srvd, query, wait_until, write_registry
 
 ZONE = "svc.test."
 # The timeout is as long as the interval allows: a Python backend on a loaded machine can
@@ -214,17 +214,6 @@ def txt_fields(d, name):
 def serial(d):
     r = query(d, ZONE, "SOA")
     return r.answer[0][0].serial
-
-
-def wait_until(pred, bound, what, d):
-    """Polls pred every 20 ms; returns the seconds it took, or fails after bound."""
-    start = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - start
-        if time.monotonic() - start > bound:
-            pytest.fail("%s: not within %.1f s; stderr:\n%s" % (what, bound, d.stderr_text()))
-        time.sleep(0.02)
 
 
 def instance(name, addr, port):

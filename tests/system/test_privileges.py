@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import HOST, SRVD, Srvd, query, run_srvd
+from conftest import HOST, SRVD, Srvd, query, run_srvd, wait_until
 
 ZONE = "svc.test."
 NOBODY = pwd.getpwnam("nobody")
@@ -128,15 +128,6 @@ def addrs(d, name):
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
-def wait_until(pred, what, d, bound=5.0):
-    end = time.monotonic() + bound
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    pytest.fail("%s within %.1f s; stderr:\n%s" % (what, bound, d.stderr_text()))
-
-
 def proc_ids(pid):
     ids = {}
     with open("/proc/%d/status" % pid) as f:
@@ -181,11 +172,11 @@ def test_user_drops_root_after_binding_low_ports(public_dir, backend):
     assert [rr.address for rr in r.answer[0]] == ["192.0.2.1"]
 
     # health checks run as nobody: the backend passes, then fails, then passes
-    wait_until(lambda: addrs(d, "web." + ZONE) == ["127.0.0.41"], "web served", d)
+    wait_until(lambda: addrs(d, "web." + ZONE) == ["127.0.0.41"], 5.0, "web served", d)
     backend.handler.status = 503
-    wait_until(lambda: addrs(d, "web." + ZONE) == [], "web withdrawn after 503", d)
+    wait_until(lambda: addrs(d, "web." + ZONE) == [], 5.0, "web withdrawn after 503", d)
     backend.handler.status = 200
-    wait_until(lambda: addrs(d, "web." + ZONE) == ["127.0.0.41"], "web restored", d)
+    wait_until(lambda: addrs(d, "web." + ZONE) == ["127.0.0.41"], 5.0, "web restored", d)
 
     # SIGHUP reload of a registry readable by nobody
     write(path, registry(dns_port, http_port, backend.server_address[1], extra_services=(

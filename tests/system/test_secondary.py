@@ -34,7 +34,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from conftest import HOST, Srvd, query, write_registry
+from conftest import HOST, Srvd, free_port, query, wait_until, write_registry
 from test_health import HttpBackend
 
 ZONE = "svc.test."
@@ -43,31 +43,6 @@ SOA = "soa: {mname: ns1.svc.test., rname: hostmaster.svc.test., refresh: 3600, r
 CHECK = "type: http, path: /, interval: 200ms, timeout: 200ms, rise: 2, fall: 2"
 # withdrawal (fall 2 x 200 ms + timeout) + NOTIFY + SOA query + transfer, with room for CI
 NOTIFY_BOUND = 8.0
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (NSD and Knot bind both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((HOST, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    pytest.fail("no port free for UDP and TCP on 127.0.0.1")
-
-
-def wait_until(pred, bound, what, logs=""):
-    start = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - start
-        if time.monotonic() - start > bound:
-            pytest.fail("%s: not within %.1f s\n%s" % (what, bound, logs() if logs else ""))
-        time.sleep(0.05)
 
 
 def soa_serial(port):
