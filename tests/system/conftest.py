@@ -17,6 +17,7 @@ emulated daemon cannot meet.
 
 import os
 import re
+import resource
 import select
 import shlex
 import signal
@@ -119,8 +120,9 @@ def _stop_leftovers():
 class Srvd:
     """One running daemon. Attributes: host, port, zone, proc, config."""
 
-    def __init__(self, config, zone, args=None, workers=2):
+    def __init__(self, config, zone, args=None, workers=2, nofile=None):
         self.config = str(config)
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) to start with, if set
         self.zone = zone
         self.host = HOST
         self.port = None
@@ -151,8 +153,12 @@ class Srvd:
     def start(self):
         assert os.access(SRVD, os.X_OK), "srvd binary not found at %s (set SRVD)" % SRVD
         cmd = srvd_cmd(["-c", self.config] + self.args + ["-w", str(self.workers)])
+        limit = None
+        if self.nofile:
+            n = self.nofile
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))  # noqa: E731
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         STARTED.append(self)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()

@@ -18,11 +18,9 @@
 import http.client
 import os
 import re
-import resource
 import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 
@@ -363,21 +361,9 @@ def tcp_query(sock, name):
 
 
 def start_low_nofile(d):
-    """Starts d with RLIMIT_NOFILE at NOFILE (conftest's Srvd has no preexec hook)."""
-    real_popen = subprocess.Popen
-
-    def low_nofile():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
-
-    def popen(*a, **kw):
-        kw["preexec_fn"] = low_nofile
-        return real_popen(*a, **kw)
-
-    subprocess.Popen = popen
-    try:
-        return d.start()
-    finally:
-        subprocess.Popen = real_popen
+    """Starts d with RLIMIT_NOFILE at NOFILE."""
+    d.nofile = NOFILE
+    return d.start()
 
 
 def exhaust(d, held):
