@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* api.c: the control API's HTTP server: listening, routing, the bearer
- * token, /healthz, /metrics and POST /v1/reload (services.c has the
- * services, status.c the status page at / and /v1/status).
+/* api.c: the control API: its route table, the bearer token, /healthz,
+ * /metrics and POST /v1/reload (services.c has the services, status.c the
+ * status page at / and /v1/status; http.c is the HTTP server).
  *
- * evhttp runs on the main thread's event base, like reloads and the health
- * checker, so a handler may read the current registry and health state and
- * call daemon_reload() without any locking.
+ * The server runs on the main thread's event base, like reloads and the
+ * health checker, so a handler may read the current registry and health
+ * state and call daemon_reload() without any locking.
  */
 #include "config.h"
 
@@ -21,10 +21,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <strings.h>
+
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 
 #include "api/api_int.h"
 #include "api/json.h"
@@ -37,22 +36,28 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
-void api_reply_json(struct evhttp_request *req, int code, struct evbuffer *buf,
-                    const struct json *j)
+void api_reply_buf(struct http_req *req, int code, const char *type, struct evbuffer *buf)
 {
-	if (json_failed(j)) {
-		evbuffer_free(buf);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+	if (!buf) {
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "application/json");
-	evbuffer_add(buf, "\n", 1);
-	evhttp_send_reply(req, code, NULL, buf);
+	http_reply(req, code, type, buf);
 	evbuffer_free(buf);
 }
 
-void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+void api_reply_json(struct http_req *req, int code, struct evbuffer *buf, const struct json *j)
+{
+	if (json_failed(j)) {
+		evbuffer_free(buf);
+		http_reply(req, 500, NULL, NULL);
+		return;
+	}
+	evbuffer_add(buf, "\n", 1);
+	api_reply_buf(req, code, "application/json", buf);
+}
+
+void api_reply_error(struct http_req *req, int code, const char *fmt, ...)
 {
 	struct evbuffer *buf = evbuffer_new();
 	struct json j;
@@ -60,7 +65,7 @@ void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	va_list ap;
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	va_start(ap, fmt);
@@ -160,13 +165,35 @@ int api_reload(struct api *api, struct reg_errors *errs, const char **result)
 	return rc;
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *type, struct evbuffer *b)
+int api_query_flag(struct http_req *req, const char *key)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_send_reply(req, code, NULL, b);
+	const char *q = http_req_query(req);
+	size_t n = strlen(key);
+
+	/* key, key=, key=1 or key=true among &-separated pairs */
+	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		const char *v;
+
+		if (strncmp(p, key, n) != 0 || (p[n] && p[n] != '=' && p[n] != '&'))
+			continue;
+		if (p[n] != '=')
+			return 1;
+		v = p + n + 1;
+		return *v == '&' || !*v || strncmp(v, "1", 1) == 0 || strncmp(v, "true", 4) == 0;
+	}
+	return 0;
 }
 
-static void route_reload(struct api *api, struct evhttp_request *req)
+static void route_healthz(struct api *api, struct http_req *req, const char *arg)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (buf)
+		evbuffer_add(buf, "ok\n", 3);
+	api_reply_buf(req, 200, "text/plain; charset=utf-8", buf);
+}
+
+static void route_reload(struct api *api, struct http_req *req, const char *arg)
 {
 	struct reg_errors errs = {NULL, 0};
 	struct evbuffer *buf = evbuffer_new();
@@ -175,7 +202,7 @@ static void route_reload(struct api *api, struct evhttp_request *req)
 	int rc;
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	rc = api_reload(api, &errs, &result);
@@ -192,21 +219,22 @@ static void route_reload(struct api *api, struct evhttp_request *req)
 	}
 	json_obj_end(&j);
 	registry_errors_clear(&errs);
-	api_reply_json(req, rc == 0 ? HTTP_OK : HTTP_BADREQUEST, buf, &j);
+	api_reply_json(req, rc == 0 ? 200 : 400, buf, &j);
 }
 
-static void route_metrics(struct api *api, struct evhttp_request *req)
+static void route_metrics(struct api *api, struct http_req *req, const char *arg)
 {
 	struct dns_server_stats server;
 	struct dns_stats queries;
 	struct daemon_reload_stats reloads;
 	struct daemon_notify_stats notify;
 	struct health_counters probes;
+	struct http_server_stats http;
 	struct metrics_input in = {0};
 	struct evbuffer *buf = evbuffer_new();
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	daemon_dns_stats(api->d, &server);
@@ -224,13 +252,110 @@ static void route_metrics(struct api *api, struct evhttp_request *req)
 	in.serial = dns_table_serial(daemon_table(api->d));
 	daemon_notify_stats(api->d, &notify);
 	in.notify = &notify;
+	http_server_get_stats(api->http, &http);
+	in.api = &http;
 	if (metrics_write(buf, &in) < 0) {
 		evbuffer_free(buf);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	reply_text(req, HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf);
-	evbuffer_free(buf);
+	api_reply_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
+}
+
+/* The control API: one row per method and path. A `*` in a pattern matches
+ * one path segment, handed to the handler; a GET row serves HEAD too.
+ * Unknown paths get 404, known paths with another method 405 with Allow:
+ * both come from this table. Rows that change something need the token,
+ * checked from the request head before any of the body is read. */
+struct api_route {
+	enum http_method method;
+	const char *pattern;
+	api_route_fn fn;
+	int needs_token;
+};
+
+static const struct api_route routes[] = {
+    {HTTP_M_GET, "/", api_status_page, 0},
+    {HTTP_M_GET, "/healthz", route_healthz, 0},
+    {HTTP_M_GET, "/metrics", route_metrics, 0},
+    {HTTP_M_GET, "/v1/status", api_status_get, 0},
+    {HTTP_M_GET, "/v1/events", api_events_get, 0},
+    {HTTP_M_POST, "/v1/reload", route_reload, 1},
+    {HTTP_M_GET, "/v1/services", api_services_list, 0},
+    {HTTP_M_GET, "/v1/services/", api_services_list, 0},
+    {HTTP_M_GET, "/v1/services/*", api_services_get, 0},
+    {HTTP_M_PUT, "/v1/services/*", api_services_put, 1},
+    {HTTP_M_DELETE, "/v1/services/*", api_services_delete, 1},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+#define ARG_MAX  256
+
+/* 1 if path matches pattern; the segment a `*` matched goes to arg
+ * (ARG_MAX bytes, "" if the pattern has none). */
+static int path_match(const char *pattern, const char *path, char *arg)
+{
+	arg[0] = '\0';
+	while (*pattern) {
+		if (*pattern == '*') {
+			size_t n = strcspn(path, "/");
+
+			if (n == 0 || n >= ARG_MAX)
+				return 0;
+			memcpy(arg, path, n);
+			arg[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+static int method_matches(const struct api_route *r, enum http_method m)
+{
+	return r->method == m || (r->method == HTTP_M_GET && m == HTTP_M_HEAD);
+}
+
+/* The row for req's method and path, or NULL; *path_known says whether any
+ * row has that path. */
+static const struct api_route *find_route(struct http_req *req, char *arg, int *path_known)
+{
+	enum http_method m = http_req_method(req);
+	char scratch[ARG_MAX];
+
+	*path_known = 0;
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		if (!path_match(routes[i].pattern, http_req_path(req), scratch))
+			continue;
+		*path_known = 1;
+		if (method_matches(&routes[i], m)) {
+			memcpy(arg, scratch, ARG_MAX);
+			return &routes[i];
+		}
+	}
+	return NULL;
+}
+
+/* "GET, HEAD, PUT" for the rows whose pattern matches path. */
+static void allowed_methods(const char *path, char *out, size_t len)
+{
+	static const enum http_method order[] = {HTTP_M_GET, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT,
+	                                         HTTP_M_DELETE};
+	char scratch[ARG_MAX];
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (size_t i = 0; i < N_ROUTES; i++)
+			if (method_matches(&routes[i], order[k]) &&
+			    path_match(routes[i].pattern, path, scratch)) {
+				n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s",
+				                      n ? ", " : "", http_method_name(order[k]));
+				break;
+			}
 }
 
 /* Compares in time that depends only on the token's length, not on where
@@ -253,94 +378,46 @@ static int token_ok(const struct api *api, const char *header)
 	return diff == 0;
 }
 
-/* 1 if cmd is in allow, a list like "GET, HEAD, PUT" (GET implies HEAD). */
-static int method_allowed(enum evhttp_cmd_type cmd, const char *allow)
+/* The body is in: run the route (found again: matching is cheap, and the
+ * head callback has nowhere to keep it). */
+static void run_route(struct http_req *req, void *arg)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-	case EVHTTP_REQ_HEAD:
-		return strstr(allow, "GET") != NULL;
-	case EVHTTP_REQ_POST:
-		return strstr(allow, "POST") != NULL;
-	case EVHTTP_REQ_PUT:
-		return strstr(allow, "PUT") != NULL;
-	case EVHTTP_REQ_DELETE:
-		return strstr(allow, "DELETE") != NULL;
-	default:
-		return 0;
-	}
+	char seg[ARG_MAX];
+	int known;
+	const struct api_route *r = find_route(req, seg, &known);
+
+	if (r)
+		r->fn(arg, req, seg[0] ? seg : NULL);
+	else
+		http_reply(req, 500, NULL, NULL);
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+/* The head is in: 404, 405 and 401 are answered from it, before the body. */
+static http_handler on_head(struct http_req *req, void *server_arg, void **arg)
 {
-	struct api *api = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const char *name = NULL, *allow;
-	int mutating = cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_DELETE || cmd == EVHTTP_REQ_POST;
+	struct api *api = server_arg;
+	const char *path = http_req_path(req);
+	char seg[ARG_MAX], allow[64];
+	int known;
+	const struct api_route *r = find_route(req, seg, &known);
 
-	if (!path) {
-		api_reply_error(req, HTTP_BADREQUEST, "bad request URI");
-		return;
+	if (!r && !known) {
+		api_reply_error(req, 404, "no such resource: %s", path);
+		return NULL;
 	}
-	if (strcmp(path, "/") == 0 || strcmp(path, "/v1/status") == 0 ||
-	    strcmp(path, "/v1/events") == 0) {
-		allow = "GET, HEAD";
-	} else if (strcmp(path, "/healthz") == 0) {
-		allow = "GET, HEAD";
-	} else if (strcmp(path, "/metrics") == 0) {
-		allow = "GET, HEAD";
-	} else if (strcmp(path, "/v1/reload") == 0) {
-		allow = "POST";
-	} else if (strcmp(path, "/v1/services") == 0 || strcmp(path, "/v1/services/") == 0) {
-		allow = "GET, HEAD";
-	} else if (strncmp(path, "/v1/services/", 13) == 0 && !strchr(path + 13, '/')) {
-		name = path + 13;
-		allow = "GET, HEAD, PUT, DELETE";
-	} else {
-		api_reply_error(req, HTTP_NOTFOUND, "no such resource: %s", path);
-		return;
-	}
-	if (!method_allowed(cmd, allow)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	if (!r) {
+		allowed_methods(path, allow, sizeof(allow));
+		http_add_header(req, "Allow", allow);
 		api_reply_error(req, 405, "method not allowed on %s (allowed: %s)", path, allow);
-		return;
+		return NULL;
 	}
-	if (mutating && api->token &&
-	    !token_ok(api,
-	              evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"))) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-		                  "Bearer realm=\"srvd\"");
+	if (r->needs_token && api->token && !token_ok(api, http_req_header(req, "Authorization"))) {
+		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"srvd\"");
 		api_reply_error(req, 401, "a valid bearer token is required");
-		return;
+		return NULL;
 	}
-	if (strcmp(path, "/healthz") == 0) {
-		struct evbuffer *buf = evbuffer_new();
-		if (!buf) {
-			evhttp_send_error(req, HTTP_INTERNAL, NULL);
-			return;
-		}
-		evbuffer_add(buf, "ok\n", 3);
-		reply_text(req, HTTP_OK, "text/plain; charset=utf-8", buf);
-		evbuffer_free(buf);
-	} else if (strcmp(path, "/metrics") == 0) {
-		route_metrics(api, req);
-	} else if (strcmp(path, "/") == 0) {
-		api_status_page(req);
-	} else if (strcmp(path, "/v1/status") == 0) {
-		api_status_get(api, req);
-	} else if (strcmp(path, "/v1/events") == 0) {
-		api_events_get(api, req);
-	} else if (strcmp(path, "/v1/reload") == 0) {
-		route_reload(api, req);
-	} else if (cmd == EVHTTP_REQ_PUT) {
-		api_services_put(api, req, name);
-	} else if (cmd == EVHTTP_REQ_DELETE) {
-		api_services_delete(api, req, name);
-	} else {
-		api_services_get(api, req, name);
-	}
+	*arg = api;
+	return run_route;
 }
 
 static int is_loopback(const struct sockaddr_storage *ss)
@@ -352,37 +429,16 @@ static int is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
-static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
-{
-	evconnlistener_enable(arg);
-}
-
-/* Out of descriptors (EMFILE): the listening socket stays readable, and
- * without an error callback libevent retries and warns in a busy loop.
- * Pause accepting for a second instead, as dns/tcp.c does. (The callback's
- * argument is evhttp's, hence the one-shot timer on the listener itself;
- * it cannot outlive the loop, which api_free() follows.) */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	const struct timeval pause = {1, 0};
-
-	log_warn("api: accept: %s; pausing for 1 s",
-	         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	evconnlistener_disable(lev);
-	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT, on_accept_retry, lev,
-	                    &pause) < 0)
-		evconnlistener_enable(lev);
-}
-
 int api_create(struct event_base *base, struct daemon *d, const char *listen, const char *token,
                struct api **out, char *err, size_t errlen)
 {
 	struct api *api = calloc(1, sizeof(*api));
 	struct reg_listen la = {.text = NULL};
-	struct evconnlistener *lev = NULL;
 	struct sockaddr_storage bound = {0};
+	struct http_limits lim;
 	socklen_t blen = sizeof(bound);
 	char text[64];
+	int rc;
 
 	*out = NULL;
 	if (!api)
@@ -398,33 +454,19 @@ int api_create(struct event_base *base, struct daemon *d, const char *listen, co
 		snprintf(err, errlen, "api: bad listen address \"%s\"", listen);
 		goto fail;
 	}
-	if (!(api->http = evhttp_new(base)))
-		goto nomem;
-	lev = evconnlistener_new_bind(
-	    base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    128, (struct sockaddr *)&la.addr, (int)la.addr_len);
-	if (!lev) {
-		snprintf(err, errlen, "api: cannot bind %s: %s", listen, strerror(errno));
+	http_limits_default(&lim);
+	rc = http_server_create(base, (struct sockaddr *)&la.addr, la.addr_len, &lim, on_head, api,
+	                        &api->http);
+	if (rc < 0) {
+		snprintf(err, errlen, "api: cannot bind %s: %s", listen, strerror(-rc));
 		goto fail;
 	}
-	if (!evhttp_bind_listener(api->http, lev)) {
-		evconnlistener_free(lev);
-		goto nomem;
-	}
-	evconnlistener_set_error_cb(lev, on_accept_error);
-	/* lingering close reads an oversized body before the 413, so the client sees it */
-	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_max_body_size(api->http, API_MAX_BODY);
-	evhttp_set_max_headers_size(api->http, 16 * 1024);
-	evhttp_set_timeout(api->http, 30);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_POST);
-	evhttp_set_gencb(api->http, on_request, api);
-	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&bound, &blen) == 0)
+	if (http_server_address(api->http, &bound, &blen) == 0)
 		dns_server_format_addr((struct sockaddr *)&bound, text, sizeof(text));
 	else
 		snprintf(text, sizeof(text), "%s", listen);
-	log_info("api listening on %s%s", text, api->token ? " (token required for changes)" : "");
+	log_info("api listening on %s%s (at most %zu connections, %zu per address)", text,
+	         api->token ? " (token required for changes)" : "", lim.max_conns, lim.max_per_ip);
 	if (!api->token && !is_loopback(&bound))
 		log_warn("api: %s is not a loopback address and server.http_token is not set: "
 		         "anyone who reaches it can change the registry",
@@ -444,8 +486,7 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
-	if (api->http)
-		evhttp_free(api->http);
+	http_server_free(api->http);
 	free(api->token);
 	free(api);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* api.h: the control API and metrics over HTTP (SPEC section 6), on the main
- * thread's event base (libevent evhttp): GET /v1/services[/NAME],
+ * thread's event base (api/http.c): GET /v1/services[/NAME],
  * PUT/DELETE /v1/services/NAME, POST /v1/reload, GET /healthz, GET /metrics.
  */
 #ifndef SRVD_API_H

@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 
+#include "api/http.h"
 #include "daemon/daemon.h"
 #include "dns/server.h"
 #include "dns/stats.h"
@@ -251,6 +252,21 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 		     in->notify->retried);
 		emit(&m, "srvd_notify_total{result=\"acked\"} %" PRIu64 "\n", in->notify->acked);
 		emit(&m, "srvd_notify_total{result=\"failed\"} %" PRIu64 "\n", in->notify->failed);
+	}
+	if (in->api) {
+		family(&m, "srvd_api_connections", "gauge",
+		       "Control API connections: active (counted against the connection limit) "
+		       "and waiting (long polls, in their own pool).");
+		emit(&m, "srvd_api_connections{state=\"active\"} %zu\n", in->api->conns);
+		emit(&m, "srvd_api_connections{state=\"waiting\"} %zu\n", in->api->waiting);
+		family(&m, "srvd_api_refused_total", "counter",
+		       "Control API requests or connections refused by a limit: 503 at the "
+		       "connection, per-address, waiting or body limits; closed at a deadline; "
+		       "answered from the head without reading the body.");
+		emit(&m, "srvd_api_refused_total{reason=\"limit\"} %llu\n", in->api->refused);
+		emit(&m, "srvd_api_refused_total{reason=\"deadline\"} %llu\n", in->api->timed_out);
+		emit(&m, "srvd_api_refused_total{reason=\"body_unread\"} %llu\n",
+		     in->api->body_refused);
 	}
 	return m.failed ? -1 : 0;
 }

@@ -14,6 +14,7 @@ struct dns_stats;
 struct daemon_reload_stats;
 struct health_counters;
 struct daemon_notify_stats;
+struct http_server_stats;
 
 /* Everything /metrics shows; all borrowed for the call. NULL members leave
  * their families out (reg and health go together). */
@@ -28,6 +29,7 @@ struct metrics_input {
 	struct health *health;
 	uint32_t serial;
 	const struct daemon_notify_stats *notify; /* NOTIFY sent, retried, acked, given up */
+	const struct http_server_stats *api;      /* the control API's connections and limits */
 };
 
 /* Appends the exposition to out. Returns 0 or -1 on out of memory. */

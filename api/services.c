@@ -18,8 +18,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "api/api_int.h"
 #include "api/json.h"
@@ -138,18 +136,18 @@ static long find_index(const struct registry *reg, const char *name)
 }
 
 /* Replies with the JSON of service name of the current registry. */
-static void reply_service(struct api *api, struct evhttp_request *req, int code, const char *name)
+static void reply_service(struct api *api, struct http_req *req, int code, const char *name)
 {
 	long i = find_index(daemon_registry(api->d), name);
 	struct evbuffer *buf;
 	struct json j;
 
 	if (i < 0) {
-		api_reply_error(req, HTTP_NOTFOUND, "no service named \"%s\"", name);
+		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
 	if (!(buf = evbuffer_new())) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	json_init(&j, buf);
@@ -169,46 +167,28 @@ static int lower_name(const char *name, char *buf)
 	return 1;
 }
 
-/* 1 if the query string asks for the instances too: "detail", "detail=1" or
- * "detail=true" (what the status page polls, one request for everything). */
-static int want_detail(struct evhttp_request *req)
+void api_services_get(struct api *api, struct http_req *req, const char *name)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-	struct evkeyvalq params;
-	const char *v;
-	int detail = 0;
+	char lower[64];
 
-	if (!q)
-		return 0;
-	if (strcmp(q, "detail") == 0) /* libevent rejects a key without "=" */
-		return 1;
-	if (evhttp_parse_query_str(q, &params) < 0)
-		return 0;
-	if ((v = evhttp_find_header(&params, "detail")))
-		detail = !v[0] || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
-	evhttp_clear_headers(&params);
-	return detail;
+	if (!lower_name(name, lower)) {
+		api_reply_error(req, 404, "no service named \"%s\"", name);
+		return;
+	}
+	reply_service(api, req, 200, lower);
 }
 
-void api_services_get(struct api *api, struct evhttp_request *req, const char *name)
+/* ?detail=1 includes every service's check and instances: what the status
+ * page polls, one request for everything. */
+void api_services_list(struct api *api, struct http_req *req, const char *arg)
 {
 	const struct registry *reg = daemon_registry(api->d);
 	struct evbuffer *buf;
 	struct json j;
-	char lower[64];
-	int detail = want_detail(req);
+	int detail = api_query_flag(req, "detail");
 
-	if (name) {
-		if (!lower_name(name, lower)) {
-			api_reply_error(req, HTTP_NOTFOUND, "no service named \"%s\"", name);
-			return;
-		}
-		reply_service(api, req, HTTP_OK, lower);
-		return;
-	}
 	if (!(buf = evbuffer_new())) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	json_init(&j, buf);
@@ -219,18 +199,17 @@ void api_services_get(struct api *api, struct evhttp_request *req, const char *n
 		json_service(&j, api->d, i, detail);
 	json_arr_end(&j);
 	json_obj_end(&j);
-	api_reply_json(req, HTTP_OK, buf, &j);
+	api_reply_json(req, 200, buf, &j);
 }
 
 /* Replies {"errors": [...]} from errs with status code. */
-static void reply_errors(struct evhttp_request *req, int code, const struct reg_errors *errs,
-                         int in_body)
+static void reply_errors(struct http_req *req, int code, const struct reg_errors *errs, int in_body)
 {
 	struct evbuffer *buf = evbuffer_new();
 	struct json j;
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	json_init(&j, buf);
@@ -257,20 +236,20 @@ static void restore(const char *dir, const char *name, const char *old)
 /* Reloads after a fragment changed; when the reload rejects the change, puts
  * the previous fragment (old, or none) back and replies 409 with the errors.
  * Returns 0, or -1 (replied). */
-static int reload_or_restore(struct api *api, struct evhttp_request *req, const char *dir,
+static int reload_or_restore(struct api *api, struct http_req *req, const char *dir,
                              const char *name, const char *old, struct reg_errors *errs,
                              const char **result)
 {
 	if (api_reload(api, errs, result) == 0)
 		return 0;
 	restore(dir, name, old);
-	reply_errors(req, API_HTTP_CONFLICT, errs, 0);
+	reply_errors(req, 409, errs, 0);
 	return -1;
 }
 
 /* Finds the include folder for name, replying with the error if there is
  * none. Returns 0 or -1 (replied). */
-static int fragment_dir(struct api *api, struct evhttp_request *req, const char *name, char **dir)
+static int fragment_dir(struct api *api, struct http_req *req, const char *name, char **dir)
 {
 	char err[512];
 	int rc = registry_fragment_dir(daemon_registry(api->d)->file, name, dir, err, sizeof(err));
@@ -278,15 +257,15 @@ static int fragment_dir(struct api *api, struct evhttp_request *req, const char 
 	if (rc == 0)
 		return 0;
 	if (rc == -ENOENT || rc == -EINVAL)
-		api_reply_error(req, API_HTTP_CONFLICT, "%s", err);
+		api_reply_error(req, 409, "%s", err);
 	else
-		api_reply_error(req, HTTP_INTERNAL, "%s", err);
+		api_reply_error(req, 500, "%s", err);
 	return -1;
 }
 
-void api_services_put(struct api *api, struct evhttp_request *req, const char *name)
+void api_services_put(struct api *api, struct http_req *req, const char *name)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *in = http_req_body(req);
 	struct reg_errors errs = {NULL, 0};
 	size_t len = evbuffer_get_length(in);
 	char lower[64], file[80], err[256], *body, *dir = NULL, *text = NULL, *old = NULL;
@@ -295,49 +274,47 @@ void api_services_put(struct api *api, struct evhttp_request *req, const char *n
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(
-		    req, HTTP_BADREQUEST,
-		    "\"%s\" is not a service name (a DNS label: letters, digits, hyphen)", name);
+		    req, 400, "\"%s\" is not a service name (a DNS label: letters, digits, hyphen)",
+		    name);
 		return;
 	}
 	body = (char *)evbuffer_pullup(in, -1);
 	if (len == 0 || !body) {
-		api_reply_error(req, HTTP_BADREQUEST, "the body must be the service as JSON");
+		api_reply_error(req, 400, "the body must be the service as JSON");
 		return;
 	}
 	if ((rc = registry_fragment_text(lower, body, len, &text, err, sizeof(err))) < 0) {
-		api_reply_error(req, rc == -EINVAL ? HTTP_BADREQUEST : HTTP_INTERNAL, "%s", err);
+		api_reply_error(req, rc == -EINVAL ? 400 : 500, "%s", err);
 		return;
 	}
 	if (fragment_dir(api, req, lower, &dir) < 0)
 		goto done;
 	snprintf(file, sizeof(file), "%s.yaml", lower);
 	if (registry_fragment_check(text, lower, &errs) < 0) {
-		reply_errors(req, HTTP_BADREQUEST, &errs, 1);
+		reply_errors(req, 400, &errs, 1);
 		goto done;
 	}
 	rc = registry_fragment_read(dir, lower, &old);
 	if (rc < 0 && rc != -ENOENT) {
-		api_reply_error(req, HTTP_INTERNAL, "cannot read %s/%s: %s", dir, file,
-		                strerror(-rc));
+		api_reply_error(req, 500, "cannot read %s/%s: %s", dir, file, strerror(-rc));
 		goto done;
 	}
 	if (!old && registry_find_service(daemon_registry(api->d), lower)) {
 		api_reply_error(
-		    req, API_HTTP_CONFLICT,
+		    req, 409,
 		    "service \"%s\" is defined in another file than %s/%s: change it there", lower,
 		    dir, file);
 		goto done;
 	}
 	if ((rc = registry_fragment_write(dir, lower, text)) < 0) {
-		api_reply_error(req, HTTP_INTERNAL, "cannot write %s/%s: %s", dir, file,
-		                strerror(-rc));
+		api_reply_error(req, 500, "cannot write %s/%s: %s", dir, file, strerror(-rc));
 		goto done;
 	}
 	if (reload_or_restore(api, req, dir, lower, old, &errs, &result) < 0)
 		goto done;
 	log_info("api: %s service %s (%s/%s, reload %s)", old ? "replaced" : "registered", lower,
 	         dir, file, result);
-	reply_service(api, req, old ? HTTP_OK : 201, lower);
+	reply_service(api, req, old ? 200 : 201, lower);
 done:
 	registry_errors_clear(&errs);
 	free(dir);
@@ -345,7 +322,7 @@ done:
 	free(old);
 }
 
-void api_services_delete(struct api *api, struct evhttp_request *req, const char *name)
+void api_services_delete(struct api *api, struct http_req *req, const char *name)
 {
 	struct reg_errors errs = {NULL, 0};
 	char lower[64], *dir = NULL, *old = NULL;
@@ -353,7 +330,7 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 	int rc, exists;
 
 	if (!lower_name(name, lower)) {
-		api_reply_error(req, HTTP_NOTFOUND, "no service named \"%s\"", name);
+		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
 	exists = registry_find_service(daemon_registry(api->d), lower) != NULL;
@@ -363,16 +340,16 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 	if (rc == -ENOENT) {
 		if (exists)
 			api_reply_error(
-			    req, API_HTTP_CONFLICT,
+			    req, 409,
 			    "service \"%s\" is not defined by %s/%s.yaml: remove it from "
 			    "the file that defines it",
 			    lower, dir, lower);
 		else
-			api_reply_error(req, HTTP_NOTFOUND, "no service named \"%s\"", lower);
+			api_reply_error(req, 404, "no service named \"%s\"", lower);
 		goto done;
 	}
 	if (rc < 0 || (rc = registry_fragment_remove(dir, lower)) < 0) {
-		api_reply_error(req, HTTP_INTERNAL, "cannot remove %s/%s.yaml: %s", dir, lower,
+		api_reply_error(req, 500, "cannot remove %s/%s.yaml: %s", dir, lower,
 		                strerror(-rc));
 		goto done;
 	}
@@ -385,7 +362,7 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 		struct json j;
 
 		if (!buf) {
-			evhttp_send_error(req, HTTP_INTERNAL, NULL);
+			http_reply(req, 500, NULL, NULL);
 			goto done;
 		}
 		json_init(&j, buf);
@@ -393,7 +370,7 @@ void api_services_delete(struct api *api, struct evhttp_request *req, const char
 		json_kstr(&j, "deleted", lower);
 		json_kstr(&j, "reload", result);
 		json_obj_end(&j);
-		api_reply_json(req, HTTP_OK, buf, &j);
+		api_reply_json(req, 200, buf, &j);
 	}
 done:
 	registry_errors_clear(&errs);

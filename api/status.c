@@ -15,7 +15,6 @@
 #include <sys/time.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "api/api_int.h"
 #include "api/json.h"
@@ -33,30 +32,27 @@ static const char *const rcode_names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
                                           "NXDOMAIN", "NOTIMP",  "REFUSED"};
 #define RCODE_BADVERS 16
 
-void api_status_page(struct evhttp_request *req)
+void api_status_page(struct api *api, struct http_req *req, const char *arg)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
 
 	if (!buf ||
 	    evbuffer_add_reference(buf, STATUS_HTML, sizeof(STATUS_HTML) - 1, NULL, NULL) < 0) {
 		if (buf)
 			evbuffer_free(buf);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
 	/* the page is part of the binary: revalidate so an upgrade shows at once */
-	evhttp_add_header(h, "Cache-Control", "no-cache");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	evhttp_add_header(h, "X-Frame-Options", "DENY");
-	evhttp_add_header(h, "Content-Security-Policy",
-	                  "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; "
-	                  "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-	                  "form-action 'none'; frame-ancestors 'none'");
-	evhttp_send_reply(req, HTTP_OK, NULL, buf);
-	evbuffer_free(buf);
+	http_add_header(req, "Cache-Control", "no-cache");
+	http_add_header(req, "X-Content-Type-Options", "nosniff");
+	http_add_header(req, "Referrer-Policy", "no-referrer");
+	http_add_header(req, "X-Frame-Options", "DENY");
+	http_add_header(req, "Content-Security-Policy",
+	                "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; "
+	                "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+	                "form-action 'none'; frame-ancestors 'none'");
+	api_reply_buf(req, 200, "text/html; charset=utf-8", buf);
 }
 
 static int64_t now_ms(void)
@@ -109,13 +105,13 @@ static void json_instance_counts(struct json *j, struct daemon *d)
 
 /* Sends a document built into buf as j; the figures are live, so no cache
  * may keep them. Frees buf. */
-static void reply_live(struct evhttp_request *req, struct evbuffer *buf, const struct json *j)
+static void reply_live(struct http_req *req, struct evbuffer *buf, const struct json *j)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	api_reply_json(req, HTTP_OK, buf, j);
+	http_add_header(req, "Cache-Control", "no-store");
+	api_reply_json(req, 200, buf, j);
 }
 
-void api_events_get(struct api *api, struct evhttp_request *req)
+void api_events_get(struct api *api, struct http_req *req, const char *arg)
 {
 	static struct health_event ev[HEALTH_EVENTS_MAX]; /* main thread only */
 	struct evbuffer *buf = evbuffer_new();
@@ -123,7 +119,7 @@ void api_events_get(struct api *api, struct evhttp_request *req)
 	struct json j;
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	json_init(&j, buf);
@@ -145,7 +141,7 @@ void api_events_get(struct api *api, struct evhttp_request *req)
 	reply_live(req, buf, &j);
 }
 
-void api_status_get(struct api *api, struct evhttp_request *req)
+void api_status_get(struct api *api, struct http_req *req, const char *arg)
 {
 	struct dns_server_stats server;
 	struct daemon_reload_stats reloads;
@@ -154,7 +150,7 @@ void api_status_get(struct api *api, struct evhttp_request *req)
 	struct json j;
 
 	if (!buf) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_reply(req, 500, NULL, NULL);
 		return;
 	}
 	daemon_dns_stats(api->d, &server);

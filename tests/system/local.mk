@@ -22,7 +22,8 @@ EXTRA_DIST += tests/system/test_forwarders.py tests/system/forwarders.py \
 EXTRA_DIST += tests/system/test_install.py tests/system/test_logs.py
 EXTRA_DIST += tests/system/test_forward.py tests/system/test_container.py
 EXTRA_DIST += tests/system/test_xfr.py
-EXTRA_DIST += tests/system/test_status_page.py tests/system/browser.py
+EXTRA_DIST += tests/system/test_status_page.py tests/system/browser.py \
+	tests/system/test_api_limits.py
 # screenshots the browser test saves (CLEANFILES cannot take a folder)
 clean-local:
 	rm -rf test-artifacts
