@@ -19,6 +19,8 @@ struct dns_xfr_history;
 
 #define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
 #define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+/* a SIGHUP reloads this long after it; signals until then join that reload */
+#define DAEMON_HUP_DELAY_MS DAEMON_DEBOUNCE_MS
 /* health changes within this window after the first make one serial change */
 #define DAEMON_SERIAL_COALESCE_MS 200
 #define DAEMON_NOTIFY_TRIES       5 /* NOTIFY sends per serial and secondary (1+2+4+8+16 s) */
@@ -50,6 +52,7 @@ struct daemon {
 	struct api *api;
 	struct daemon_watch *watch;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_ready, *ev_reclaim;
+	struct event *ev_hup_reload; /* pending: a SIGHUP reload is scheduled */
 	struct daemon_retired *retired;
 	int ready; /* `_ready` answered once: stays so across reloads */
 	struct daemon_reload_stats stats;
