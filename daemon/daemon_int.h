@@ -118,11 +118,21 @@ int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg
                         struct daemon_watch **out);
 /* Watches the folders of paths (a last component may be a glob) and fires
  * DAEMON_DEBOUNCE_MS after the last change to a matching name; n 0 stops
- * watching. Folders that do not exist are skipped (logged at debug). */
+ * watching. Symlinks on the way to a path or a match are watched too, with
+ * what they point to as it is now: call again after each reload. Folders
+ * that do not exist are skipped (logged at debug). */
 void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n);
 /* Forgets events queued so far and a pending fire: a reload is starting
  * and reads the files as they are now. */
 void daemon_watch_drain(struct daemon_watch *w);
 void daemon_watch_free(struct daemon_watch *w); /* accepts NULL */
+/* Resolves path as the kernel does (relative to the working folder), one
+ * component at a time, calling link(arg, DIR, NAME) for every symlink met:
+ * NAME in the resolved folder DIR. Writes the absolute resolved path to out;
+ * components that do not exist are kept as they are. Returns 0, or -1 (more
+ * than 40 links, a path too long, an unreadable link). Shared by the watcher
+ * (which watches each link) and privs.c (which checks each link's folder). */
+typedef void (*daemon_link_fn)(void *arg, const char *dir, const char *name);
+int daemon_path_resolve(const char *path, daemon_link_fn link, void *arg, char *out, size_t len);
 
 #endif
