@@ -77,7 +77,7 @@ size_t daemon_count_instances(const struct registry *reg);
 /* Applies server.syslog and server.log_queries of reg (start-up, reload). */
 void daemon_apply_logging(const struct registry *reg);
 
-/* privs.c: server.user and the refusal of world-writable files as root.
+/* privs.c: server.user and the refusal, as root, of files others could write.
  * Resolves server.user (name may be NULL) into *out before anything is
  * bound. Not root: logs a warning and leaves out inactive. Returns 0, or -1
  * with err set (no such user). */
@@ -85,10 +85,13 @@ int daemon_user_lookup(const char *name, struct daemon_user *out, char *err, siz
 /* Becomes u for good (groups, gid, uid) and logs it; no-op when inactive.
  * Returns 0, or -1 with err set. */
 int daemon_user_drop(const struct daemon_user *u, char *err, size_t errlen);
-/* When the effective uid is 0, adds "FILE: world-writable; refusing to load
- * it as root (chmod o-w FILE)" to errs for the registry file, every include
- * folder and included file, and every zone file writable by others. Returns
- * 0 (none, or not root) or -1. Borrows reg for the call. */
+/* When the effective uid is 0, adds a line "PATH: why; refusing to load ...
+ * as root (fix)" to errs for every file srvd reads (registry, include folders
+ * and files, zone files) or folder above one, up to /, that is owned by
+ * another user than root or reg's server.user, or writable by group or
+ * others (a root-owned sticky folder passes above the folder holding the
+ * files); symlinks resolved, their folders judged too. Returns 0 (none, or
+ * not root) or -1. Borrows reg for the call. */
 int daemon_unsafe_files(const struct registry *reg, struct reg_errors *errs);
 
 /* serial.c: serial changes, IXFR versions and NOTIFY (see there). Call
