@@ -233,7 +233,8 @@ static void check_file(struct safety *s, const char *path)
 
 static void check_include(struct safety *s, const char *pattern)
 {
-	char a[PATH_MAX], real[PATH_MAX], *dir;
+	char a[PATH_MAX], real[PATH_MAX], path[PATH_MAX * 2], *dir;
+	int resolved = 0;
 	glob_t g;
 
 	if ((size_t)snprintf(a, sizeof(a), "%s", pattern) >= sizeof(a))
@@ -241,12 +242,25 @@ static void check_include(struct safety *s, const char *pattern)
 	dir = dirname(a);
 	/* the folder, even with no match yet: a file dropped there later would
 	 * be loaded by the next reload, and the control API writes there */
-	if (!strpbrk(dir, "*?[") && daemon_path_resolve(dir, on_link, s, real, sizeof(real)) == 0)
+	if (!strpbrk(dir, "*?[") && daemon_path_resolve(dir, on_link, s, real, sizeof(real)) == 0) {
 		check_folder(s, real);
+		resolved = 1;
+	}
 	if (glob(pattern, 0, NULL, &g) != 0)
 		return;
-	for (size_t k = 0; k < g.gl_pathc; k++)
-		check_file(s, g.gl_pathv[k]);
+	for (size_t k = 0; k < g.gl_pathc; k++) {
+		const char *m = g.gl_pathv[k], *name = strrchr(m, '/');
+		struct stat st;
+
+		/* a plain file in the folder checked above: one lstat (thousands
+		 * of includes are read at every reload) */
+		if (resolved && name && lstat(m, &st) == 0 && !S_ISLNK(st.st_mode) &&
+		    (size_t)snprintf(path, sizeof(path), "%s%s", strcmp(real, "/") ? real : "",
+		                     name) < sizeof(path))
+			judge(s, path, &st, ROLE_FILE);
+		else
+			check_file(s, m);
+	}
 	globfree(&g);
 }
 
