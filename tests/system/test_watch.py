@@ -18,7 +18,7 @@ import time
 
 import dns.rcode
 
-from conftest import Srvd, query, wait_until
+from conftest import SLOW, Srvd, query, wait_until
 
 ZONE = "svc.test."
 
@@ -56,7 +56,7 @@ def reloads(d):
 
 
 def served(d, name, want, what):
-    wait_until(lambda: addrs(d, name) == sorted(want), 5.0, what, d)
+    wait_until(lambda: addrs(d, name) == sorted(want), 5.0 * SLOW, what, d)
 
 
 # --- only finished files ------------------------------------------------------------------
