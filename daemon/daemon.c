@@ -78,14 +78,38 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* A SIGHUP schedules one reload and signals until it runs join it: each
+ * reload is a full parse and build on the main thread, and libevent calls
+ * this once per signal caught, so 30 signals (queued while one reload ran)
+ * were 30 reloads back to back, stalling the API, the health checks and
+ * NOTIFY. The timer is not restarted, so a steady stream of signals still
+ * reloads every DAEMON_HUP_DELAY_MS. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	const struct timeval tv = {DAEMON_HUP_DELAY_MS / 1000, (DAEMON_HUP_DELAY_MS % 1000) * 1000};
+
+	if (evtimer_pending(d->ev_hup_reload, NULL)) {
+		log_debug("SIGHUP: joins the reload already scheduled");
+		return;
+	}
+	log_debug("SIGHUP: reload in %d ms", DAEMON_HUP_DELAY_MS);
+	evtimer_add(d->ev_hup_reload, &tv);
+}
+
+static void on_hup_reload(evutil_socket_t fd, short what, void *arg)
 {
 	daemon_reload(arg, "SIGHUP", NULL);
 }
 
 static void on_watch(void *arg)
 {
-	daemon_reload(arg, "file change", NULL);
+	struct daemon *d = arg;
+
+	/* the SIGHUP reload due soon reads the files as they are then */
+	if (evtimer_pending(d->ev_hup_reload, NULL))
+		return;
+	daemon_reload(d, "file change", NULL);
 }
 
 /* `_ready` answers once every checked instance has a first result. */
@@ -285,7 +309,9 @@ static int setup_events(struct daemon *d)
 
 	d->ev_ready = event_new(d->base, -1, EV_PERSIST, on_ready_poll, d);
 	d->ev_reclaim = event_new(d->base, -1, EV_PERSIST, on_reclaim, d);
-	if (!d->ev_ready || !d->ev_reclaim || event_add(d->ev_ready, &poll_tv) < 0) {
+	d->ev_hup_reload = evtimer_new(d->base, on_hup_reload, d);
+	if (!d->ev_ready || !d->ev_reclaim || !d->ev_hup_reload ||
+	    event_add(d->ev_ready, &poll_tv) < 0) {
 		log_err("out of memory");
 		return -1;
 	}
@@ -330,6 +356,7 @@ static void teardown(struct daemon *d)
 	free_event(d->ev_term);
 	free_event(d->ev_int);
 	free_event(d->ev_hup);
+	free_event(d->ev_hup_reload);
 	daemon_serial_free(d);
 	if (d->base)
 		event_base_free(d->base);

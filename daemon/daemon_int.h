@@ -19,6 +19,8 @@ struct dns_xfr_history;
 
 #define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
 #define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+/* a SIGHUP reloads this long after it; signals until then join that reload */
+#define DAEMON_HUP_DELAY_MS DAEMON_DEBOUNCE_MS
 /* health changes within this window after the first make one serial change */
 #define DAEMON_SERIAL_COALESCE_MS 200
 #define DAEMON_NOTIFY_TRIES       5 /* NOTIFY sends per serial and secondary (1+2+4+8+16 s) */
@@ -50,6 +52,7 @@ struct daemon {
 	struct api *api;
 	struct daemon_watch *watch;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_ready, *ev_reclaim;
+	struct event *ev_hup_reload; /* pending: a SIGHUP reload is scheduled */
 	struct daemon_retired *retired;
 	int ready; /* `_ready` answered once: stays so across reloads */
 	struct daemon_reload_stats stats;
@@ -74,7 +77,7 @@ size_t daemon_count_instances(const struct registry *reg);
 /* Applies server.syslog and server.log_queries of reg (start-up, reload). */
 void daemon_apply_logging(const struct registry *reg);
 
-/* privs.c: server.user and the refusal of world-writable files as root.
+/* privs.c: server.user and the refusal, as root, of files others could write.
  * Resolves server.user (name may be NULL) into *out before anything is
  * bound. Not root: logs a warning and leaves out inactive. Returns 0, or -1
  * with err set (no such user). */
@@ -82,10 +85,13 @@ int daemon_user_lookup(const char *name, struct daemon_user *out, char *err, siz
 /* Becomes u for good (groups, gid, uid) and logs it; no-op when inactive.
  * Returns 0, or -1 with err set. */
 int daemon_user_drop(const struct daemon_user *u, char *err, size_t errlen);
-/* When the effective uid is 0, adds "FILE: world-writable; refusing to load
- * it as root (chmod o-w FILE)" to errs for the registry file, every include
- * folder and included file, and every zone file writable by others. Returns
- * 0 (none, or not root) or -1. Borrows reg for the call. */
+/* When the effective uid is 0, adds a line "PATH: why; refusing to load ...
+ * as root (fix)" to errs for every file srvd reads (registry, include folders
+ * and files, zone files) or folder above one, up to /, that is owned by
+ * another user than root or reg's server.user, or writable by group or
+ * others (a root-owned sticky folder passes above the folder holding the
+ * files); symlinks resolved, their folders judged too. Returns 0 (none, or
+ * not root) or -1. Borrows reg for the call. */
 int daemon_unsafe_files(const struct registry *reg, struct reg_errors *errs);
 
 /* serial.c: serial changes, IXFR versions and NOTIFY (see there). Call
@@ -115,11 +121,21 @@ int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg
                         struct daemon_watch **out);
 /* Watches the folders of paths (a last component may be a glob) and fires
  * DAEMON_DEBOUNCE_MS after the last change to a matching name; n 0 stops
- * watching. Folders that do not exist are skipped (logged at debug). */
+ * watching. Symlinks on the way to a path or a match are watched too, with
+ * what they point to as it is now: call again after each reload. Folders
+ * that do not exist are skipped (logged at debug). */
 void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n);
 /* Forgets events queued so far and a pending fire: a reload is starting
  * and reads the files as they are now. */
 void daemon_watch_drain(struct daemon_watch *w);
 void daemon_watch_free(struct daemon_watch *w); /* accepts NULL */
+/* Resolves path as the kernel does (relative to the working folder), one
+ * component at a time, calling link(arg, DIR, NAME) for every symlink met:
+ * NAME in the resolved folder DIR. Writes the absolute resolved path to out;
+ * components that do not exist are kept as they are. Returns 0, or -1 (more
+ * than 40 links, a path too long, an unreadable link). Shared by the watcher
+ * (which watches each link) and privs.c (which checks each link's folder). */
+typedef void (*daemon_link_fn)(void *arg, const char *dir, const char *name);
+int daemon_path_resolve(const char *path, daemon_link_fn link, void *arg, char *out, size_t len);
 
 #endif

@@ -232,6 +232,8 @@ reject:
 	dns_table_free(table);
 	registry_free(reg);
 	reject(d, why, e);
+	/* a symlink may point elsewhere now: follow it, so that a fix there is seen */
+	update_watch(d);
 done:
 	registry_errors_clear(&local);
 	return r;

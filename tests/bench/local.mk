@@ -35,4 +35,7 @@ bench-scale bench-callgrind: srvd$(EXEEXT) tests/bench/loadtime$(EXEEXT)
 		PYTHON3='$(PYTHON3)' $(SHELL) $(srcdir)/tests/bench/$(@:bench-%=%).sh
 EXTRA_DIST += tests/bench/scale.sh tests/bench/callgrind.sh tests/bench/genreg.py \
 	tests/bench/loadtime.c
+# hupburst.py: reloads and control API stall for a burst of SIGHUPs (run by hand:
+# tests/bench/hupburst.py build/srvd)
+EXTRA_DIST += tests/bench/hupburst.py
 .PHONY: bench-scale bench-callgrind

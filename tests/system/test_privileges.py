@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_privileges.py: server.user drops root after binding a low port; world-writable files refused.
+# test_privileges.py: server.user drops root after binding a low port; files others could write refused.
 """Privileges (SPEC: server.user; issue 6).
 
 These tests need root (as CI and ./dev test run): they start srvd as root,
@@ -13,6 +13,7 @@ import http.client
 import http.server
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -248,7 +249,13 @@ def test_user_ignored_with_warning_when_not_root(public_dir, backend):
         proc.wait(5)
 
 
-# --- world-writable files ---------------------------------------------------------------------
+# --- files others could write (issue 6, issue 13) ------------------------------------------
+# As root srvd refuses a file whose path someone else could write or replace: the file, its
+# folder and every folder above up to / must be owned by root (or server.user) and writable
+# by no group or others; a root-owned sticky folder passes as a parent only. public_dir sits
+# in /tmp (root, 1777): a safe parent.
+
+DAEMON = pwd.getpwnam("daemon")
 
 UNSAFE_MAIN = ("server:\n"
                "  zone: %s\n"
@@ -268,38 +275,170 @@ SERVICE = ("services:\n"
 ZONEFILE = "www 60 IN A 192.0.2.80\n"
 
 
-def unsafe_tree(folder):
+def unsafe_tree(folder, main=UNSAFE_MAIN):
     os.makedirs(os.path.join(folder, "services.d"))
     os.chmod(os.path.join(folder, "services.d"), 0o755)
     write(os.path.join(folder, "services.d", "db.yaml"), SERVICE)
     write(os.path.join(folder, "static.zone"), ZONEFILE)
-    return write(os.path.join(folder, "srvd.yaml"), UNSAFE_MAIN)
+    return write(os.path.join(folder, "srvd.yaml"), main)
 
 
-def refusal(path):
-    return "%s: world-writable; refusing to load it as root (chmod o-w %s)" % (path, path)
+def writable(path, by, what="it"):
+    """The refusal of path, writable by `by` ("group", "others" or "group and others")."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    who = {"group": "g", "others": "o", "group and others": "go"}[by]
+    return "%s: writable by %s (mode %04o); refusing to load %s as root (chmod %s-w %s)" % (
+        path, by, mode, what, who, path)
+
+
+def owned(path, uid, what="it"):
+    return ("%s: owned by uid %d, not root or server.user; refusing to load %s as root "
+            "(chown root %s)" % (path, uid, what, path))
+
+
+def refused(main, line):
+    """srvd -t and a start both exit 2 with line, binding nothing."""
+    r = run_srvd(["-t", main])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert line in r.stdout.splitlines(), r.stdout
+    r = run_srvd(["-c", main, "-l", HOST + ":0"])
+    assert r.returncode == 2, r.stderr
+    assert line in r.stderr, r.stderr
+    assert "listening on" not in r.stderr
+
+
+def accepted(main):
+    r = run_srvd(["-t", main])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == main + ": ok"
 
 
 @pytest.mark.parametrize("which", ["srvd.yaml", "services.d", "services.d/db.yaml",
                                    "static.zone"])
 def test_world_writable_refused_at_start_and_by_check(public_dir, which):
     main = unsafe_tree(public_dir)
-    r = run_srvd(["-t", main])
-    assert r.returncode == 0, r.stdout + r.stderr
+    accepted(main)
     target = os.path.join(public_dir, which)
     os.chmod(target, os.stat(target).st_mode | stat.S_IWOTH)
-    r = run_srvd(["-c", main, "-l", HOST + ":0"])
-    assert r.returncode == 2, r.stderr
-    assert refusal(target) in r.stderr
-    assert "listening on" not in r.stderr
-    r = run_srvd(["-t", main])
-    assert r.returncode == 2
-    assert refusal(target) in r.stdout
+    refused(main, writable(target, "others",
+                           "files below it" if os.path.isdir(target) else "it"))
     os.chmod(target, os.stat(target).st_mode & ~stat.S_IWOTH)
-    assert run_srvd(["-t", main]).returncode == 0
+    accepted(main)
 
 
-def test_world_writable_refused_at_reload_as_root(public_dir):
+@pytest.mark.parametrize("mode,by", [(0o777, "group and others"), (0o775, "group")],
+                         ids=["0777", "0775"])
+def test_unsafe_folder_of_main_file_refused(public_dir, mode, by):
+    # a user who may write the folder replaces srvd.yaml by a rename: its own mode is moot
+    main = unsafe_tree(public_dir)
+    os.chmod(public_dir, mode)
+    refused(main, writable(public_dir, by, "files below it"))
+
+
+def test_group_writable_include_folder_refused(public_dir):
+    main = unsafe_tree(public_dir)
+    folder = os.path.join(public_dir, "services.d")
+    os.chmod(folder, 0o775)
+    refused(main, writable(folder, "group", "files below it"))
+
+
+def test_parent_two_levels_up_group_writable_refused(public_dir):
+    top = os.path.join(public_dir, "a")
+    os.makedirs(os.path.join(top, "b"))
+    main = unsafe_tree(os.path.join(top, "b"))
+    accepted(main)
+    os.chmod(top, 0o775)
+    refused(main, writable(top, "group", "files below it"))
+
+
+@pytest.mark.parametrize("which", ["srvd.yaml", "services.d/db.yaml", "static.zone",
+                                   "services.d"])
+def test_file_owned_by_another_user_refused(public_dir, which):
+    main = unsafe_tree(public_dir)
+    target = os.path.join(public_dir, which)
+    os.chown(target, NOBODY.pw_uid, NOBODY.pw_gid)
+    refused(main, owned(target, NOBODY.pw_uid,
+                        "files below it" if os.path.isdir(target) else "it"))
+
+
+def test_files_owned_by_server_user_accepted(public_dir):
+    # the control API, run as server.user, writes into an include folder it owns
+    main = unsafe_tree(public_dir, UNSAFE_MAIN.replace("  watch: false\n",
+                                                       "  watch: false\n  user: daemon\n"))
+    for name in ("srvd.yaml", "services.d", "services.d/db.yaml"):
+        os.chown(os.path.join(public_dir, name), DAEMON.pw_uid, DAEMON.pw_gid)
+    accepted(main)
+    d = Srvd(main, ZONE).start()
+    d.wait_log(r"dropped root privileges: now user daemon")
+    assert addrs(d, "db." + ZONE) == ["192.0.2.9"]
+    d.stop()
+    # owned by another user than server.user: refused
+    os.chown(os.path.join(public_dir, "services.d"), NOBODY.pw_uid, NOBODY.pw_gid)
+    refused(main, owned(os.path.join(public_dir, "services.d"), NOBODY.pw_uid,
+                        "files below it"))
+
+
+@pytest.fixture
+def sticky_dir(public_dir):
+    """A /tmp-like folder: root's, mode 1777."""
+    d = os.path.join(public_dir, "tmp")
+    os.mkdir(d)
+    os.chmod(d, 0o1777)
+    return d
+
+
+def test_registry_directly_in_sticky_folder_refused(sticky_dir):
+    main = write(os.path.join(sticky_dir, "srvd.yaml"), UNSAFE_MAIN.replace(
+        "zones: [static.zone]\ninclude: services.d/*.yaml\n", ""))
+    refused(main, "%s: writable by group and others (mode 1777; sticky is enough for a parent "
+            "folder only); refusing to load files below it as root (chmod go-w %s)"
+            % (sticky_dir, sticky_dir))
+
+
+def test_registry_below_sticky_folder_accepted(sticky_dir):
+    folder = os.path.join(sticky_dir, "cfg")
+    os.mkdir(folder)
+    os.chmod(folder, 0o755)
+    main = unsafe_tree(folder)
+    accepted(main)
+    d = Srvd(main, ZONE).start()
+    assert addrs(d, "db." + ZONE) == ["192.0.2.9"]
+    d.stop()
+
+
+@pytest.mark.parametrize("which", ["srvd.yaml", "services.d/db.yaml"])
+def test_symlink_into_unsafe_folder_refused(public_dir, which):
+    # judged by the target and the target's folders, not by the link's safe folder
+    main = unsafe_tree(os.path.join(public_dir, "etc"))
+    unsafe = os.path.join(public_dir, "drop")
+    os.mkdir(unsafe)
+    os.chmod(unsafe, 0o777)
+    link = os.path.join(public_dir, "etc", which)
+    target = os.path.join(unsafe, os.path.basename(which))
+    shutil.copy(link, target)
+    os.chmod(target, 0o644)
+    os.unlink(link)
+    os.symlink(target, link)
+    refused(main, writable(unsafe, "group and others", "files below it"))
+    # the same target in a safe folder is accepted
+    os.chmod(unsafe, 0o755)
+    accepted(main)
+
+
+def test_symlink_in_unsafe_folder_refused(public_dir):
+    # whoever may write the link's folder chooses what root loads
+    os.mkdir(os.path.join(public_dir, "etc"))
+    main = write(os.path.join(public_dir, "etc", "srvd.yaml"), UNSAFE_MAIN.replace(
+        "zones: [static.zone]\ninclude: services.d/*.yaml\n", ""))
+    links = os.path.join(public_dir, "links")
+    os.mkdir(links)
+    os.chmod(links, 0o777)
+    link = os.path.join(links, "srvd.yaml")
+    os.symlink(main, link)
+    refused(link, writable(links, "group and others", "files below it"))
+
+
+def test_unsafe_file_refused_at_reload_as_root(public_dir):
     main = unsafe_tree(public_dir)
     d = Srvd(main, ZONE).start()
     assert addrs(d, "db." + ZONE) == ["192.0.2.9"]
@@ -307,9 +446,15 @@ def test_world_writable_refused_at_reload_as_root(public_dir):
     write(svc, SERVICE.replace("192.0.2.9", "192.0.2.10"), mode=0o646)
     d.proc.send_signal(signal.SIGHUP)
     d.wait_log("reload rejected")
-    d.wait_log(refusal(svc).replace("(", r"\(").replace(")", r"\)").replace(".", r"\."))
+    d.wait_log(re.escape(writable(svc, "others")))
     assert addrs(d, "db." + ZONE) == ["192.0.2.9"]
+    # the folder replaced by an unprivileged user's rename is refused too
     os.chmod(svc, 0o644)
+    os.chmod(public_dir, 0o775)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(re.escape(writable(public_dir, "group", "files below it")))
+    assert addrs(d, "db." + ZONE) == ["192.0.2.9"]
+    os.chmod(public_dir, 0o755)
     d.proc.send_signal(signal.SIGHUP)
     d.wait_log(r"reload \(SIGHUP\): serial")
     assert addrs(d, "db." + ZONE) == ["192.0.2.10"]

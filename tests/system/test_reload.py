@@ -400,6 +400,29 @@ def test_serial_rises_on_change_and_stays_on_noop(tmp_path):
     d.stop()
 
 
+# --- SIGHUP bursts --------------------------------------------------------------------------
+
+
+def test_burst_of_sighups_is_at_most_two_reloads(tmp_path):
+    # issue 13: each signal was a full reload, back to back on the main thread. A 1 ms
+    # gap lets each signal be caught on its own (sent faster, the kernel merges those
+    # that arrive while one is pending, and the old daemon looked coalesced too).
+    d = start(tmp_path, VERSION_A.replace("watch: true", "watch: false"))
+    for _ in range(30):
+        os.kill(d.proc.pid, signal.SIGHUP)
+        time.sleep(0.001)
+    d.wait_log(r"reload \(SIGHUP\)")
+    # quiet period: a second reload may be scheduled 200 ms after the first ran
+    time.sleep(1.5)
+    n = count_log(d, r"reload \(SIGHUP\)")
+    assert 1 <= n <= 2, "%d reloads for 30 SIGHUPs:\n%s" % (n, d.stderr_text())
+    # a signal after the burst still reloads, and the new content is served
+    replace_file(d.config, VERSION_B.replace("watch: true", "watch: false"))
+    hup_and_wait(d)
+    assert web_answer(query(d, "web." + ZONE, "A")) == ANSWER_B
+    d.stop()
+
+
 # --- inotify -------------------------------------------------------------------------------
 
 

@@ -10,3 +10,4 @@ include tests/unit/forward.mk
 EXTRA_DIST += tests/unit/check_main.h tests/unit/alloc_count.h
 include tests/unit/xfr.mk
 include tests/unit/tsig.mk
+include tests/unit/paths.mk
