@@ -5,7 +5,7 @@
  *
  * The server runs on the main thread's event base, like reloads and the
  * health checker, so a handler may read the current registry and health
- * state and call daemon_reload() without any locking.
+ * state and reload without any locking.
  */
 #include "config.h"
 
@@ -29,7 +29,6 @@
 #include "api/json.h"
 #include "api/metrics.h"
 #include "common/log.h"
-#include "daemon/daemon.h"
 #include "dns/server.h"
 #include "dns/stats.h"
 #include "dns/table.h"
@@ -155,14 +154,25 @@ void api_json_errors(struct json *j, const struct reg_errors *errs, int in_body)
 
 int api_reload(struct api *api, struct reg_errors *errs, const char **result)
 {
-	struct daemon_reload_stats before, after;
-	int rc;
+	int changed = 0, rc = api->ops.reload(api->ops.ctx, errs, &changed);
 
-	daemon_reload_stats(api->d, &before);
-	rc = daemon_reload(api->d, "api", errs);
-	daemon_reload_stats(api->d, &after);
-	*result = after.ok > before.ok ? "ok" : "unchanged";
+	*result = changed ? "ok" : "unchanged";
 	return rc;
+}
+
+const struct registry *api_registry(const struct api *api)
+{
+	return api->ops.registry(api->ops.ctx);
+}
+
+struct health *api_health(const struct api *api)
+{
+	return api->ops.health(api->ops.ctx);
+}
+
+uint32_t api_serial(const struct api *api)
+{
+	return api->ops.serial(api->ops.ctx);
 }
 
 int api_query_flag(struct http_req *req, const char *key)
@@ -210,7 +220,7 @@ static void route_reload(struct api *api, struct http_req *req, const char *arg)
 	json_obj_begin(&j);
 	json_kstr(&j, "result", rc == 0 ? result : "failed");
 	if (rc == 0) {
-		json_kuint(&j, "serial", dns_table_serial(daemon_table(api->d)));
+		json_kuint(&j, "serial", api_serial(api));
 	} else {
 		json_key(&j, "errors");
 		json_arr_begin(&j);
@@ -224,10 +234,7 @@ static void route_reload(struct api *api, struct http_req *req, const char *arg)
 
 static void route_metrics(struct api *api, struct http_req *req, const char *arg)
 {
-	struct dns_server_stats server;
-	struct dns_stats queries;
-	struct daemon_reload_stats reloads;
-	struct daemon_notify_stats notify;
+	struct api_figures fig;
 	struct health_counters probes;
 	struct http_server_stats http;
 	struct metrics_input in = {0};
@@ -237,22 +244,15 @@ static void route_metrics(struct api *api, struct http_req *req, const char *arg
 		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	daemon_dns_stats(api->d, &server);
-	daemon_reload_stats(api->d, &reloads);
-	health_get_counters(daemon_health(api->d), &probes);
-	in.version = PACKAGE_VERSION;
-	in.started_ms = daemon_started_ms(api->d);
-	in.server = &server;
-	if (daemon_dns_query_stats(api->d, &queries) == 0)
-		in.queries = &queries;
-	in.reloads = &reloads;
-	in.probes = &probes;
-	in.reg = daemon_registry(api->d);
-	in.health = daemon_health(api->d);
-	in.serial = dns_table_serial(daemon_table(api->d));
-	daemon_notify_stats(api->d, &notify);
-	in.notify = &notify;
+	api->ops.figures(api->ops.ctx, &fig);
+	health_get_counters(api_health(api), &probes);
 	http_server_get_stats(api->http, &http);
+	in.version = PACKAGE_VERSION;
+	in.fig = &fig;
+	in.probes = &probes;
+	in.reg = api_registry(api);
+	in.health = api_health(api);
+	in.serial = api_serial(api);
 	in.api = &http;
 	if (metrics_write(buf, &in) < 0) {
 		evbuffer_free(buf);
@@ -429,8 +429,8 @@ static int is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
-int api_create(struct event_base *base, struct daemon *d, const char *listen, const char *token,
-               struct api **out, char *err, size_t errlen)
+int api_create(struct event_base *base, const struct api_ops *ops, const char *listen,
+               const char *token, struct api **out, char *err, size_t errlen)
 {
 	struct api *api = calloc(1, sizeof(*api));
 	struct reg_listen la = {.text = NULL};
@@ -444,7 +444,7 @@ int api_create(struct event_base *base, struct daemon *d, const char *listen, co
 	if (!api)
 		goto nomem;
 	api->base = base;
-	api->d = d;
+	api->ops = *ops;
 	if (token && token[0]) {
 		if (!(api->token = strdup(token)))
 			goto nomem;

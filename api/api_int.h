@@ -8,16 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "api/http.h"
 
 struct evbuffer;
 struct json;
-struct daemon;
 struct reg_errors;
 
 struct api {
 	struct event_base *base;
-	struct daemon *d;
+	struct api_ops ops;
 	struct http_server *http;
 	char *token;
 	size_t token_len;
@@ -50,9 +50,14 @@ void api_json_time(struct json *j, const char *key, int64_t ms);
  * "detail=1"), else 0. */
 int api_query_flag(struct http_req *req, const char *key);
 
-/* Reloads through the daemon and sets *result to "ok" or "unchanged".
- * Returns daemon_reload()'s result. */
+/* Reloads through ops and sets *result to "ok" or "unchanged". Returns 0,
+ * or -1 with the errors in errs. */
 int api_reload(struct api *api, struct reg_errors *errs, const char **result);
+
+/* What ops reads, for the routes. */
+const struct registry *api_registry(const struct api *api);
+struct health *api_health(const struct api *api);
+uint32_t api_serial(const struct api *api);
 
 /* The routes (api.c lists them in its table). */
 void api_services_list(struct api *api, struct http_req *req, const char *arg);

@@ -17,7 +17,7 @@
 #include <event2/buffer.h>
 
 #include "api/http.h"
-#include "daemon/daemon.h"
+#include "api/api.h"
 #include "dns/server.h"
 #include "dns/stats.h"
 #include "health/health.h"
@@ -73,8 +73,8 @@ static const char *rcode_name(unsigned rc)
 
 static void dns_families(struct mw *m, const struct metrics_input *in)
 {
-	const struct dns_server_stats *s = in->server;
-	const struct dns_stats *q = in->queries;
+	const struct dns_server_stats *s = in->fig ? &in->fig->dns : NULL;
+	const struct dns_stats *q = in->fig && in->fig->have_queries ? &in->fig->queries : NULL;
 	static const char *const transports[2] = {"udp", "tcp"};
 
 	if (q) {
@@ -205,7 +205,8 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 	label_value(&m, in->version ? in->version : "unknown");
 	emit(&m, "\"} 1\n");
 	family(&m, "srvd_start_time_seconds", "gauge", "When srvd started, in Unix time.");
-	emit(&m, "srvd_start_time_seconds %.3f\n", (double)in->started_ms / 1000.0);
+	emit(&m, "srvd_start_time_seconds %.3f\n",
+	     (double)(in->fig ? in->fig->started_ms : 0) / 1000.0);
 	dns_families(&m, in);
 	if (in->reg && in->health) {
 		instance_families(&m, in);
@@ -224,34 +225,36 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 				     health_outcome_name((enum health_outcome)o),
 				     in->probes->probes[t][o]);
 	}
-	if (in->reloads) {
+	if (in->fig) {
 		family(&m, "srvd_reloads_total", "counter",
 		       "Registry reloads, by result (unchanged: nothing that alters an answer).");
-		emit(&m, "srvd_reloads_total{result=\"ok\"} %" PRIu64 "\n", in->reloads->ok);
+		emit(&m, "srvd_reloads_total{result=\"ok\"} %" PRIu64 "\n", in->fig->reloads_ok);
 		emit(&m, "srvd_reloads_total{result=\"unchanged\"} %" PRIu64 "\n",
-		     in->reloads->unchanged);
+		     in->fig->reloads_unchanged);
 		emit(&m, "srvd_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-		     in->reloads->failed);
+		     in->fig->reloads_failed);
 		family(&m, "srvd_reload_last_success_timestamp_seconds", "gauge",
 		       "When a reload last published a registry, in Unix time (0: never).");
 		emit(&m, "srvd_reload_last_success_timestamp_seconds %.3f\n",
-		     (double)in->reloads->last_ok_ms / 1000.0);
+		     (double)in->fig->reload_ok_ms / 1000.0);
 		family(&m, "srvd_reload_last_failure_timestamp_seconds", "gauge",
 		       "When a reload was last rejected, in Unix time (0: never).");
 		emit(&m, "srvd_reload_last_failure_timestamp_seconds %.3f\n",
-		     (double)in->reloads->last_fail_ms / 1000.0);
+		     (double)in->fig->reload_fail_ms / 1000.0);
 	}
 	family(&m, "srvd_registry_serial", "gauge", "SOA serial of the service zone.");
 	emit(&m, "srvd_registry_serial %" PRIu32 "\n", in->serial);
-	if (in->notify) {
+	if (in->fig) {
 		family(&m, "srvd_notify_total", "counter",
 		       "NOTIFY messages to server.transfer.notify: sent (retries included), "
 		       "retried, acked (answered), failed (given up after five tries).");
-		emit(&m, "srvd_notify_total{result=\"sent\"} %" PRIu64 "\n", in->notify->sent);
+		emit(&m, "srvd_notify_total{result=\"sent\"} %" PRIu64 "\n", in->fig->notify_sent);
 		emit(&m, "srvd_notify_total{result=\"retried\"} %" PRIu64 "\n",
-		     in->notify->retried);
-		emit(&m, "srvd_notify_total{result=\"acked\"} %" PRIu64 "\n", in->notify->acked);
-		emit(&m, "srvd_notify_total{result=\"failed\"} %" PRIu64 "\n", in->notify->failed);
+		     in->fig->notify_retried);
+		emit(&m, "srvd_notify_total{result=\"acked\"} %" PRIu64 "\n",
+		     in->fig->notify_acked);
+		emit(&m, "srvd_notify_total{result=\"failed\"} %" PRIu64 "\n",
+		     in->fig->notify_failed);
 	}
 	if (in->api) {
 		family(&m, "srvd_api_connections", "gauge",

@@ -9,27 +9,20 @@
 struct evbuffer;
 struct registry;
 struct health;
-struct dns_server_stats;
-struct dns_stats;
-struct daemon_reload_stats;
 struct health_counters;
-struct daemon_notify_stats;
 struct http_server_stats;
+struct api_figures;
 
 /* Everything /metrics shows; all borrowed for the call. NULL members leave
  * their families out (reg and health go together). */
 struct metrics_input {
 	const char *version;
-	int64_t started_ms;
-	const struct dns_server_stats *server; /* rcodes, truncated, dropped, tcp */
-	const struct dns_stats *queries;       /* by transport and qtype, malformed, latency */
-	const struct daemon_reload_stats *reloads;
+	const struct api_figures *fig; /* DNS counters, reloads, NOTIFY, start time */
 	const struct health_counters *probes;
 	const struct registry *reg; /* instances by service and state */
 	struct health *health;
 	uint32_t serial;
-	const struct daemon_notify_stats *notify; /* NOTIFY sent, retried, acked, given up */
-	const struct http_server_stats *api;      /* the control API's connections and limits */
+	const struct http_server_stats *api; /* the control API's connections and limits */
 };
 
 /* Appends the exposition to out. Returns 0 or -1 on out of memory. */

@@ -22,7 +22,6 @@
 #include "api/api_int.h"
 #include "api/json.h"
 #include "common/log.h"
-#include "daemon/daemon.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
@@ -80,10 +79,10 @@ static void json_instance(struct json *j, const struct reg_instance *in, struct 
 }
 
 /* One service; with detail, its check and instances too. */
-static void json_service(struct json *j, struct daemon *d, size_t i, int detail)
+static void json_service(struct json *j, const struct api *api, size_t i, int detail)
 {
-	const struct reg_service *s = &daemon_registry(d)->services[i];
-	struct health *h = daemon_health(d);
+	const struct reg_service *s = &api_registry(api)->services[i];
+	struct health *h = api_health(api);
 	struct health_svc *hs = health_service(h, i);
 	size_t passing = 0;
 
@@ -138,7 +137,7 @@ static long find_index(const struct registry *reg, const char *name)
 /* Replies with the JSON of service name of the current registry. */
 static void reply_service(struct api *api, struct http_req *req, int code, const char *name)
 {
-	long i = find_index(daemon_registry(api->d), name);
+	long i = find_index(api_registry(api), name);
 	struct evbuffer *buf;
 	struct json j;
 
@@ -151,7 +150,7 @@ static void reply_service(struct api *api, struct http_req *req, int code, const
 		return;
 	}
 	json_init(&j, buf);
-	json_service(&j, api->d, (size_t)i, 1);
+	json_service(&j, api, (size_t)i, 1);
 	api_reply_json(req, code, buf, &j);
 }
 
@@ -182,7 +181,7 @@ void api_services_get(struct api *api, struct http_req *req, const char *name)
  * page polls, one request for everything. */
 void api_services_list(struct api *api, struct http_req *req, const char *arg)
 {
-	const struct registry *reg = daemon_registry(api->d);
+	const struct registry *reg = api_registry(api);
 	struct evbuffer *buf;
 	struct json j;
 	int detail = api_query_flag(req, "detail");
@@ -196,7 +195,7 @@ void api_services_list(struct api *api, struct http_req *req, const char *arg)
 	json_key(&j, "services");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++)
-		json_service(&j, api->d, i, detail);
+		json_service(&j, api, i, detail);
 	json_arr_end(&j);
 	json_obj_end(&j);
 	api_reply_json(req, 200, buf, &j);
@@ -252,7 +251,7 @@ static int reload_or_restore(struct api *api, struct http_req *req, const char *
 static int fragment_dir(struct api *api, struct http_req *req, const char *name, char **dir)
 {
 	char err[512];
-	int rc = registry_fragment_dir(daemon_registry(api->d)->file, name, dir, err, sizeof(err));
+	int rc = registry_fragment_dir(api_registry(api)->file, name, dir, err, sizeof(err));
 
 	if (rc == 0)
 		return 0;
@@ -299,7 +298,7 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 		api_reply_error(req, 500, "cannot read %s/%s: %s", dir, file, strerror(-rc));
 		goto done;
 	}
-	if (!old && registry_find_service(daemon_registry(api->d), lower)) {
+	if (!old && registry_find_service(api_registry(api), lower)) {
 		api_reply_error(
 		    req, 409,
 		    "service \"%s\" is defined in another file than %s/%s: change it there", lower,
@@ -333,7 +332,7 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
-	exists = registry_find_service(daemon_registry(api->d), lower) != NULL;
+	exists = registry_find_service(api_registry(api), lower) != NULL;
 	if (fragment_dir(api, req, lower, &dir) < 0)
 		return;
 	rc = registry_fragment_read(dir, lower, &old);

@@ -18,7 +18,6 @@
 
 #include "api/api_int.h"
 #include "api/json.h"
-#include "daemon/daemon.h"
 #include "dns/server.h"
 #include "dns/table.h"
 #include "health/health.h"
@@ -81,10 +80,10 @@ static void json_rcodes(struct json *j, const struct dns_server_stats *s)
 }
 
 /* Instances by state over the whole registry. */
-static void json_instance_counts(struct json *j, struct daemon *d)
+static void json_instance_counts(struct json *j, const struct api *api)
 {
-	const struct registry *reg = daemon_registry(d);
-	struct health *h = daemon_health(d);
+	const struct registry *reg = api_registry(api);
+	struct health *h = api_health(api);
 	size_t n = 0, by_state[3] = {0, 0, 0};
 
 	for (size_t i = 0; i < reg->n_services; i++)
@@ -115,7 +114,7 @@ void api_events_get(struct api *api, struct http_req *req, const char *arg)
 {
 	static struct health_event ev[HEALTH_EVENTS_MAX]; /* main thread only */
 	struct evbuffer *buf = evbuffer_new();
-	size_t n = health_get_events(daemon_health(api->d), ev, HEALTH_EVENTS_MAX);
+	size_t n = health_get_events(api_health(api), ev, HEALTH_EVENTS_MAX);
 	struct json j;
 
 	if (!buf) {
@@ -143,41 +142,40 @@ void api_events_get(struct api *api, struct http_req *req, const char *arg)
 
 void api_status_get(struct api *api, struct http_req *req, const char *arg)
 {
-	struct dns_server_stats server;
-	struct daemon_reload_stats reloads;
+	struct api_figures fig;
 	struct evbuffer *buf = evbuffer_new();
-	int64_t now = now_ms(), started = daemon_started_ms(api->d);
+	int64_t now = now_ms(), started;
 	struct json j;
 
 	if (!buf) {
 		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	daemon_dns_stats(api->d, &server);
-	daemon_reload_stats(api->d, &reloads);
+	api->ops.figures(api->ops.ctx, &fig);
+	started = fig.started_ms;
 	json_init(&j, buf);
 	json_obj_begin(&j);
 	json_kstr(&j, "version", PACKAGE_VERSION);
 	api_json_time(&j, "now", now);
 	api_json_time(&j, "started", started);
 	json_kuint(&j, "uptime_ms", now > started ? (uint64_t)(now - started) : 0);
-	json_kuint(&j, "serial", dns_table_serial(daemon_table(api->d)));
-	json_instance_counts(&j, api->d);
+	json_kuint(&j, "serial", api_serial(api));
+	json_instance_counts(&j, api);
 	json_key(&j, "queries");
 	json_obj_begin(&j);
-	json_kuint(&j, "udp", server.queries_udp);
-	json_kuint(&j, "tcp", server.queries_tcp);
+	json_kuint(&j, "udp", fig.dns.queries_udp);
+	json_kuint(&j, "tcp", fig.dns.queries_tcp);
 	json_obj_end(&j);
-	json_rcodes(&j, &server);
+	json_rcodes(&j, &fig.dns);
 	json_key(&j, "reloads");
 	json_obj_begin(&j);
-	json_kuint(&j, "ok", reloads.ok);
-	json_kuint(&j, "unchanged", reloads.unchanged);
-	json_kuint(&j, "failed", reloads.failed);
-	api_json_time(&j, "last_success", reloads.last_ok_ms);
-	api_json_time(&j, "last_failure", reloads.last_fail_ms);
+	json_kuint(&j, "ok", fig.reloads_ok);
+	json_kuint(&j, "unchanged", fig.reloads_unchanged);
+	json_kuint(&j, "failed", fig.reloads_failed);
+	api_json_time(&j, "last_success", fig.reload_ok_ms);
+	api_json_time(&j, "last_failure", fig.reload_fail_ms);
 	json_key(&j, "last_error");
-	json_str(&j, reloads.last_error[0] ? reloads.last_error : NULL);
+	json_str(&j, fig.reload_error[0] ? fig.reload_error : NULL);
 	json_obj_end(&j);
 	json_obj_end(&j);
 	reply_live(req, buf, &j);

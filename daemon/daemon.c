@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* daemon.c: the running srvd: start-up, signals, readiness, reclamation of
- * retired tables, the control API, and the accessors of daemon.h.
+ * retired tables, and the accessors of daemon.h.
  *
  * Health checker and answer table for one registry go together: the table
  * points at the checker's per-instance state. A reload (reload.c) retires
@@ -20,7 +20,6 @@
 
 #include <event2/event.h>
 
-#include "api/api.h"
 #include "common/log.h"
 #include "daemon/daemon_int.h"
 #include "dns/server.h"
@@ -339,9 +338,10 @@ static void free_event(struct event *ev)
 		event_free(ev);
 }
 
-static void teardown(struct daemon *d)
+void daemon_free(struct daemon *d)
 {
-	api_free(d->api);
+	if (!d)
+		return;
 	/* workers are gone after this: nothing reads any table any more */
 	dns_server_free(d->srv);
 	while (d->retired) {
@@ -362,79 +362,92 @@ static void teardown(struct daemon *d)
 		event_base_free(d->base);
 	dns_table_free(d->table);
 	registry_free(d->reg);
+	free(d);
 }
 
-int daemon_run(const struct daemon_options *o)
+int daemon_create(const struct daemon_options *o, struct daemon **out)
 {
-	struct daemon d = {.opt = o};
+	struct daemon *d = calloc(1, sizeof(*d));
 	struct dns_server_config cfg = {0};
 	char err[512];
 	int status = EXIT_RUNTIME;
 
+	*out = NULL;
+	if (!d) {
+		log_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	d->opt = o;
 	raise_nofile();
-	d.base = event_base_new();
-	if (!d.base) {
+	d->base = event_base_new();
+	if (!d->base) {
 		log_err("out of memory");
-		goto finish;
+		goto fail;
 	}
-	status = load_first(&d);
+	status = load_first(d);
 	if (status != 0)
-		goto finish;
+		goto fail;
 	status = EXIT_RUNTIME;
-	if (setup_events(&d) < 0)
-		goto finish;
-	if (daemon_serial_init(&d) < 0) {
+	if (setup_events(d) < 0)
+		goto fail;
+	if (daemon_serial_init(d) < 0) {
 		log_err("out of memory");
-		goto finish;
+		goto fail;
 	}
-	cfg.listen = o->n_listen ? o->listen : d.reg->server.listen;
-	cfg.n_listen = o->n_listen ? o->n_listen : d.reg->server.n_listen;
+	cfg.listen = o->n_listen ? o->listen : d->reg->server.listen;
+	cfg.n_listen = o->n_listen ? o->n_listen : d->reg->server.n_listen;
 	cfg.n_workers = o->workers;
-	cfg.table = d.table;
-	cfg.forward = d.reg->server.forward;
-	cfg.n_forward = d.reg->server.n_forward;
-	cfg.forward_timeout_ms = d.reg->server.forward_timeout_ms;
-	cfg.transfer_allow = d.reg->server.transfer_allow;
-	cfg.n_transfer_allow = d.reg->server.n_transfer_allow;
-	cfg.xfr_history = d.xfr_history; /* serial.c records a version per serial */
-	cfg.tsig_name = d.reg->server.tsig_name;
-	cfg.tsig_algorithm = d.reg->server.tsig_algorithm;
-	cfg.tsig_secret = d.reg->server.tsig_secret;
-	/* every socket (DNS and API) is bound before root is dropped, and no
-	 * worker, probe or reload runs before it */
-	if (dns_server_create(&cfg, &d.srv, err, sizeof(err)) < 0) {
+	cfg.table = d->table;
+	cfg.forward = d->reg->server.forward;
+	cfg.n_forward = d->reg->server.n_forward;
+	cfg.forward_timeout_ms = d->reg->server.forward_timeout_ms;
+	cfg.transfer_allow = d->reg->server.transfer_allow;
+	cfg.n_transfer_allow = d->reg->server.n_transfer_allow;
+	cfg.xfr_history = d->xfr_history; /* serial.c records a version per serial */
+	cfg.tsig_name = d->reg->server.tsig_name;
+	cfg.tsig_algorithm = d->reg->server.tsig_algorithm;
+	cfg.tsig_secret = d->reg->server.tsig_secret;
+	/* every socket is bound before root is dropped (daemon_serve()), and
+	 * no worker, probe or reload runs before it */
+	if (dns_server_create(&cfg, &d->srv, err, sizeof(err)) < 0) {
 		log_err("%s", err);
-		goto finish;
+		goto fail;
 	}
-	if (d.reg->server.http &&
-	    api_create(d.base, &d, d.reg->server.http, d.reg->server.http_token, &d.api, err,
-	               sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto finish;
-	}
-	if (daemon_user_drop(&d.user, err, sizeof(err)) < 0 ||
-	    dns_server_start(d.srv, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto finish;
-	}
-	d.started_ms = daemon_now_ms();
-	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
-	         d.reg->server.zone, d.reg->n_services, daemon_count_instances(d.reg), o->workers);
-	if (health_start(d.health) < 0) {
-		log_err("cannot start health checks: out of memory");
-		goto finish;
-	}
-	on_ready_poll(-1, 0, &d); /* nothing checked: ready at once */
-	if (event_base_dispatch(d.base) < 0) {
-		log_err("main event loop failed");
-		goto finish;
-	}
-	api_free(d.api);
-	d.api = NULL;
-	dns_server_stop(d.srv);
-	log_info("stopped");
-	status = 0;
-finish:
-	teardown(&d);
+	*out = d;
+	return 0;
+fail:
+	daemon_free(d);
 	return status;
+}
+
+struct event_base *daemon_base(struct daemon *d)
+{
+	return d->base;
+}
+
+int daemon_serve(struct daemon *d)
+{
+	char err[512];
+
+	if (daemon_user_drop(&d->user, err, sizeof(err)) < 0 ||
+	    dns_server_start(d->srv, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	d->started_ms = daemon_now_ms();
+	log_info("srvd %s serving %s: %zu services, %zu instances, %u workers", PACKAGE_VERSION,
+	         d->reg->server.zone, d->reg->n_services, daemon_count_instances(d->reg),
+	         d->opt->workers);
+	if (health_start(d->health) < 0) {
+		log_err("cannot start health checks: out of memory");
+		return EXIT_RUNTIME;
+	}
+	on_ready_poll(-1, 0, d); /* nothing checked: ready at once */
+	if (event_base_dispatch(d->base) < 0) {
+		log_err("main event loop failed");
+		return EXIT_RUNTIME;
+	}
+	dns_server_stop(d->srv);
+	log_info("stopped");
+	return 0;
 }

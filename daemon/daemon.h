@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* daemon.h: the running srvd, the front door that wires the rooms together:
  * the registry, the answer table snapshot, the health checker, the DNS
- * server, the control API, reloads (SIGHUP, API, file watch) and signals.
+ * server, reloads (SIGHUP, API, file watch) and signals. It knows nothing
+ * of the control API: main.c creates that and hands it what it reads.
  *
  * Everything here runs on the main thread's event base; only the DNS workers
  * run elsewhere, and they see the daemon only through the published table.
@@ -22,18 +23,32 @@ struct dns_table;
 
 /* What the command line decides (SPEC section 1). */
 struct daemon_options {
-	const char *config;              /* registry YAML; borrowed for daemon_run() */
+	const char *config;              /* registry YAML */
 	const struct reg_listen *listen; /* -l, replacing server.listen; NULL: the file's */
 	size_t n_listen;
 	unsigned workers; /* DNS worker threads, 1..DNS_SERVER_WORKERS_MAX */
 };
 
-/* Loads the registry, starts the health checks, the DNS workers and (with
- * server.http) the control API, then serves until SIGTERM or SIGINT, with
- * reloads on SIGHUP, API calls and file changes. Returns the exit status:
- * 0 clean stop, 1 runtime failure, 2 invalid configuration. Call from the
- * main thread, after evthread_use_pthreads(). */
-int daemon_run(const struct daemon_options *o);
+/* Loads the registry (exit 2 on errors, printed), builds the table and the
+ * checker, sets up signals and the file watch, and binds every DNS socket,
+ * still with the privileges srvd started with: the caller binds its own
+ * sockets (the control API) before daemon_serve(). Returns 0 and sets *out
+ * (free with daemon_free()), or the exit status: 1 runtime failure, 2
+ * invalid configuration. Call from the main thread, after
+ * evthread_use_pthreads(); o is borrowed until daemon_free(). */
+int daemon_create(const struct daemon_options *o, struct daemon **out);
+
+/* The main thread's event base: reloads, probes, signals (and whatever the
+ * caller adds, such as the control API) run on it. */
+struct event_base *daemon_base(struct daemon *d);
+
+/* Drops root (server.user), starts the DNS workers and the health checks,
+ * and serves until SIGTERM or SIGINT, with reloads on SIGHUP and file
+ * changes. Returns the exit status: 0 clean stop, 1 runtime failure. */
+int daemon_serve(struct daemon *d);
+
+/* Stops what runs and frees; accepts NULL. */
+void daemon_free(struct daemon *d);
 
 /* Reload counters and the last outcome, for /metrics and the API. */
 struct daemon_reload_stats {

@@ -12,7 +12,6 @@
 
 struct event;
 struct event_base;
-struct api;
 struct daemon_watch;
 struct daemon_notify;
 struct dns_xfr_history;
@@ -49,7 +48,6 @@ struct daemon {
 	struct health *health;   /* current, for reg and table */
 	uint64_t digest;         /* registry_digest(reg) */
 	struct dns_server *srv;
-	struct api *api;
 	struct daemon_watch *watch;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_ready, *ev_reclaim;
 	struct event *ev_hup_reload; /* pending: a SIGHUP reload is scheduled */

@@ -17,10 +17,12 @@
 #include <ldns/ldns.h>
 #include <yaml.h>
 
+#include "api/api.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
 #include "dns/server.h"
+#include "dns/table.h"
 #include "registry/registry.h"
 
 #define EXIT_RUNTIME 1
@@ -238,6 +240,97 @@ static int check_file(const char *path)
 	return status;
 }
 
+/* --- the control API's view of the daemon (api.h): main wires the two, so
+ * that neither knows the other --- */
+
+static const struct registry *api_registry_of(void *ctx)
+{
+	return daemon_registry(ctx);
+}
+
+static struct health *api_health_of(void *ctx)
+{
+	return daemon_health(ctx);
+}
+
+static uint32_t api_serial_of(void *ctx)
+{
+	return dns_table_serial(daemon_table(ctx));
+}
+
+static void api_figures_of(void *ctx, struct api_figures *out)
+{
+	struct daemon_reload_stats r;
+	struct daemon_notify_stats n;
+
+	memset(out, 0, sizeof(*out));
+	out->started_ms = daemon_started_ms(ctx);
+	daemon_dns_stats(ctx, &out->dns);
+	out->have_queries = daemon_dns_query_stats(ctx, &out->queries) == 0;
+	daemon_reload_stats(ctx, &r);
+	out->reloads_ok = r.ok;
+	out->reloads_unchanged = r.unchanged;
+	out->reloads_failed = r.failed;
+	out->reload_ok_ms = r.last_ok_ms;
+	out->reload_fail_ms = r.last_fail_ms;
+	snprintf(out->reload_error, sizeof(out->reload_error), "%s", r.last_error);
+	daemon_notify_stats(ctx, &n);
+	out->notify_sent = n.sent;
+	out->notify_retried = n.retried;
+	out->notify_acked = n.acked;
+	out->notify_failed = n.failed;
+}
+
+static int api_reload_of(void *ctx, struct reg_errors *errs, int *changed)
+{
+	struct daemon_reload_stats before, after;
+	int rc;
+
+	daemon_reload_stats(ctx, &before);
+	rc = daemon_reload(ctx, "api", errs);
+	daemon_reload_stats(ctx, &after);
+	*changed = after.ok > before.ok;
+	return rc;
+}
+
+/* The daemon binds its sockets, then the API binds its own, then root is
+ * dropped and everything serves (knotd's order: the server knows nothing of
+ * its control socket). */
+static int run(const struct options *o)
+{
+	struct daemon_options dopt = {o->config, o->listen, o->n_listen, o->workers};
+	struct daemon *d = NULL;
+	struct api *api = NULL;
+	const struct reg_server *srv;
+	char err[512];
+	int status = daemon_create(&dopt, &d);
+
+	if (status != 0)
+		return status;
+	srv = &daemon_registry(d)->server;
+	if (srv->http) {
+		struct api_ops ops = {
+		    .ctx = d,
+		    .registry = api_registry_of,
+		    .health = api_health_of,
+		    .serial = api_serial_of,
+		    .figures = api_figures_of,
+		    .reload = api_reload_of,
+		};
+
+		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token, &api, err,
+		               sizeof(err)) < 0) {
+			log_err("%s", err);
+			daemon_free(d);
+			return EXIT_RUNTIME;
+		}
+	}
+	status = daemon_serve(d);
+	api_free(api);
+	daemon_free(d);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -258,5 +351,5 @@ int main(int argc, char **argv)
 		log_err("libevent: cannot enable threads");
 		return EXIT_RUNTIME;
 	}
-	return daemon_run(&(struct daemon_options){o.config, o.listen, o.n_listen, o.workers});
+	return run(&o);
 }

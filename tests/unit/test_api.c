@@ -19,7 +19,6 @@
 #include "api/api_int.h"
 #include "api/json.h"
 #include "api/metrics.h"
-#include "daemon/daemon.h"
 #include "dns/server.h"
 #include "dns/stats.h"
 #include "health/health.h"
@@ -188,9 +187,9 @@ static int has_line(const char *text, const char *line)
 
 START_TEST(test_metrics)
 {
-	struct dns_server_stats srv = {0};
-	struct dns_stats q = {0};
-	struct daemon_reload_stats rl = {0};
+	struct api_figures fig = {0};
+	struct dns_server_stats *srv = &fig.dns;
+	struct dns_stats *qs = &fig.queries;
 	struct health_counters probes = {0};
 	struct metrics_input in = {0};
 	struct registry *reg = NULL;
@@ -203,27 +202,26 @@ START_TEST(test_metrics)
 
 	ck_assert_int_eq(registry_load_string(metrics_yaml, "m.yaml", &reg, NULL), 0);
 	ck_assert_int_eq(health_create(base, reg, NULL, NULL, &h), 0);
-	q.queries[DNS_UDP][dns_stats_qtype_index(1)] = 37;
-	q.queries[DNS_UDP][dns_stats_qtype_index(33)] = 11;
-	q.queries[DNS_TCP][dns_stats_qtype_index(28)] = 5;
-	q.queries[DNS_TCP][dns_stats_qtype_index(99)] = 2;
-	q.malformed = 1;
-	q.answer_bucket[0] = 3;
-	q.answer_bucket[2] = 4;
-	q.answer_bucket[DNS_STATS_BUCKETS] = 1;
-	q.answer_ns_sum = 1500000000;
-	srv.rcode[3] = 3;
-	srv.rcode[16] = 2;
-	srv.rcode[9] = 1;
-	srv.truncated = 6;
-	srv.dropped = 7;
-	rl.ok = 4;
-	rl.failed = 2;
+	qs->queries[DNS_UDP][dns_stats_qtype_index(1)] = 37;
+	qs->queries[DNS_UDP][dns_stats_qtype_index(33)] = 11;
+	qs->queries[DNS_TCP][dns_stats_qtype_index(28)] = 5;
+	qs->queries[DNS_TCP][dns_stats_qtype_index(99)] = 2;
+	qs->malformed = 1;
+	qs->answer_bucket[0] = 3;
+	qs->answer_bucket[2] = 4;
+	qs->answer_bucket[DNS_STATS_BUCKETS] = 1;
+	qs->answer_ns_sum = 1500000000;
+	srv->rcode[3] = 3;
+	srv->rcode[16] = 2;
+	srv->rcode[9] = 1;
+	srv->truncated = 6;
+	srv->dropped = 7;
+	fig.reloads_ok = 4;
+	fig.reloads_failed = 2;
 	probes.probes[CHECK_HTTP][HEALTH_OUTCOME_TIMEOUT] = 9;
 	in.version = "1.0 \"q\" \\ \n";
-	in.server = &srv;
-	in.queries = &q;
-	in.reloads = &rl;
+	fig.have_queries = 1;
+	in.fig = &fig;
 	in.probes = &probes;
 	in.reg = reg;
 	in.health = h;
@@ -285,7 +283,7 @@ START_TEST(test_metrics)
 
 	/* without query stats (workers not up) those families are left out */
 	evbuffer_drain(b, evbuffer_get_length(b));
-	in.queries = NULL;
+	fig.have_queries = 0;
 	ck_assert_int_eq(metrics_write(b, &in), 0);
 	s = text_of(b);
 	ck_assert(!strstr(s, "srvd_dns_queries_total"));
