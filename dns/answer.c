@@ -25,8 +25,8 @@
 #include "dns/policy.h"
 #include "dns/table_impl.h"
 #include "dns/wire.h"
-#include "health/check.h"
-#include "health/state.h"
+#include "common/check.h"
+#include "common/state.h"
 #include "registry/registry.h"
 
 #define RCODE_NOERROR  0

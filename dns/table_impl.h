@@ -16,7 +16,7 @@
 
 #include "dns/rrl.h"
 #include "dns/table.h"
-#include "health/state.h"
+#include "common/state.h"
 
 #define DNS_T_A     1
 #define DNS_T_NS    2

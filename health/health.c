@@ -208,7 +208,7 @@ static void count_result(struct health *h, enum check_type type, int pass, const
 {
 	enum health_outcome o = HEALTH_OUTCOME_FAIL;
 
-	if (type >= HEALTH_CHECK_TYPES)
+	if ((unsigned)type >= CHECK_TYPES)
 		return;
 	if (pass == HEALTH_PROBE_LOCAL)
 		o = HEALTH_OUTCOME_ERROR;
@@ -702,6 +702,11 @@ struct health_svc *health_service(struct health *h, size_t svc)
 void health_get_counters(const struct health *h, struct health_counters *out)
 {
 	*out = h->counters;
+}
+
+int health_type_probed(enum check_type type)
+{
+	return health_probe_type_probed(type);
 }
 
 const char *health_outcome_name(enum health_outcome outcome)

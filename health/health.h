@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health/check.h"
-#include "health/state.h"
+#include "common/check.h"
+#include "common/state.h"
 
 struct event_base;
 struct registry;
@@ -76,10 +76,9 @@ enum health_outcome {
 	HEALTH_OUTCOME_ERROR,   /* srvd could not probe (e.g. out of file descriptors) */
 	HEALTH_OUTCOMES
 };
-#define HEALTH_CHECK_TYPES 2 /* CHECK_TCP, CHECK_HTTP (none is never probed) */
 
 struct health_counters {
-	uint64_t probes[HEALTH_CHECK_TYPES][HEALTH_OUTCOMES]; /* [enum check_type][outcome] */
+	uint64_t probes[CHECK_TYPES][HEALTH_OUTCOMES]; /* [enum check_type][outcome] */
 };
 
 /* One instance's status change, for the status page (GET /v1/events). */
@@ -98,6 +97,9 @@ size_t health_get_events(const struct health *h, struct health_event *out, size_
 
 /* Copies the probe counters of h into *out. Main thread only. */
 void health_get_counters(const struct health *h, struct health_counters *out);
+
+/* 1 if instances with this check type are probed (every type but none). */
+int health_type_probed(enum check_type type);
 
 /* Returns "pass", "fail", "timeout" or "error". */
 const char *health_outcome_name(enum health_outcome outcome);

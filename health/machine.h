@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health/state.h"
+#include "common/state.h"
 
 /* Bits returned by health_machine_apply(). */
 #define HEALTH_CHANGED_STATUS 1 /* status moved: log it */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* probe.h: one health probe (tcp connect or HTTP GET) on an event base,
- * bounded by the check's timeout, to a numeric address (no DNS).
+/* probe.h: one health probe of any check type (probe_tcp.c, probe_http.c,
+ * ...: see probe_int.h) on an event base, bounded by the check's timeout,
+ * to a numeric address (no DNS).
  *
  * A probe reports exactly once through its callback, always from the event
  * loop (never from inside health_probe_start()), and is freed by this module
@@ -13,7 +14,7 @@
 
 #include <sys/socket.h>
 
-#include "health/check.h"
+#include "common/check.h"
 
 struct event_base;
 struct health_probe;
@@ -27,13 +28,16 @@ struct health_probe;
 #define HEALTH_PROBE_LOCAL (-1)
 typedef void (*health_probe_cb)(int pass, const char *text, void *arg);
 
-/* Starts a probe of type cfg->type (tcp or http) to sa (AF_INET or
+/* 1 if the check type has a probe (every type but none). */
+int health_probe_type_probed(enum check_type type);
+
+/* Starts a probe of type cfg->type to sa (AF_INET or
  * AF_INET6 with the port to probe) on base. Borrows cfg until the callback
  * ran or the probe was cancelled; copies sa. connect() errors are reported
  * through cb as failed results, a socket() that finds no resources as
  * HEALTH_PROBE_LOCAL. Returns 0
  * and sets *out (valid until cb ran or health_probe_cancel()), or -ENOMEM /
- * -EINVAL (type none or bad address) with no callback to come. */
+ * -EINVAL (a type never probed, or a bad address) with no callback to come. */
 int health_probe_start(struct event_base *base, const struct check_config *cfg,
                        const struct sockaddr *sa, socklen_t salen, health_probe_cb cb, void *arg,
                        struct health_probe **out);

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health/check.h"
-#include "health/state.h"
+#include "common/check.h"
+#include "common/state.h"
 
 #define HEALTH_JITTER_PERCENT 10
 

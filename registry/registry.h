@@ -19,7 +19,7 @@
 
 #include <ldns/ldns.h>
 
-#include "health/check.h"
+#include "common/check.h"
 
 enum reg_policy {
 	REG_POLICY_ROUND_ROBIN = 0,

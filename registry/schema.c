@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "health/check.h"
+#include "common/check.h"
 #include "registry/loader.h"
 #include "registry/registry.h"
 

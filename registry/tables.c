@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "health/check.h"
+#include "common/check.h"
 #include "registry/loader.h"
 
 #define U32MAX_TTL        2147483647 /* RFC 2181 section 8 */
@@ -21,7 +21,6 @@ _Static_assert(sizeof(enum reg_policy) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 
 static const char *const policy_names[] = {"round-robin", "random", "weighted", "fixed", NULL};
-static const char *const check_names[] = {"tcp", "http", "none", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 /* in enum reg_syslog order */
 static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
@@ -37,7 +36,7 @@ const char *registry_policy_name(enum reg_policy policy)
 
 #define CK(f) offsetof(struct check_config, f), 0, SIZE(struct check_config, f)
 static const struct sch_item check_items[] = {
-    {"type", SCH_ENUM, 0, SCH_ALL, "tcp", 0, 0, CK(type), NULL, check_names, NULL,
+    {"type", SCH_ENUM, 0, SCH_ALL, "tcp", 0, 0, CK(type), NULL, check_type_names, NULL,
      "tcp: connect succeeds; http: GET path, status in expect; none: always passing"},
     {"interval", SCH_DURATION, 0, SCH_ALL, "2s", 10, 3600000, CK(interval_ms), NULL, NULL, NULL,
      "time between checks of a passing instance"},

@@ -13,7 +13,7 @@
 
 #include <ldns/ldns.h>
 
-#include "health/check.h"
+#include "common/check.h"
 #include "registry/loader.h"
 #include "registry/registry.h"
 #include "registry/schema.h"

@@ -17,7 +17,7 @@
 
 #include "dns/answer.h"
 #include "dns/table.h"
-#include "health/state.h"
+#include "common/state.h"
 #include "registry/registry.h"
 
 struct query {

@@ -11,7 +11,7 @@
 
 #include "dns/answer.h"
 #include "dns/table.h"
-#include "health/state.h"
+#include "common/state.h"
 
 #define TU_SERIAL 2024060101u
 

@@ -207,6 +207,20 @@ static struct check_config cfg_ms(uint32_t interval, uint32_t unhealthy)
 	return c;
 }
 
+/* Every check type has a name the registry can parse, and every type but
+ * none a probe: a type added to the enum without them fails here (and
+ * without a case in probe_ops_of(), the build). */
+START_TEST(every_check_type_is_complete)
+{
+	for (unsigned t = 0; t < CHECK_TYPES; t++) {
+		ck_assert_ptr_nonnull(check_type_names[t]);
+		ck_assert_str_eq(check_type_name((enum check_type)t), check_type_names[t]);
+		ck_assert_int_eq(health_type_probed((enum check_type)t), t != CHECK_NONE);
+	}
+	ck_assert_ptr_null(check_type_names[CHECK_TYPES]);
+}
+END_TEST
+
 START_TEST(jitter_bounds)
 {
 	struct health_rng rng;
@@ -746,6 +760,7 @@ static Suite *suite(void)
 	tcase_add_test(m, type_none_starts_served);
 	tcase_add_test(m, panic_threshold);
 	suite_add_tcase(s, m);
+	tcase_add_test(sc, every_check_type_is_complete);
 	tcase_add_test(sc, jitter_bounds);
 	tcase_add_test(sc, unhealthy_interval_while_failing);
 	tcase_add_test(sc, first_offsets_spread);

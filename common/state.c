@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* state.c: lock-free hand-over of an instance's last probe result. */
-#include "health/state.h"
+#include "common/state.h"
 
 #include <string.h>
 

@@ -7,8 +7,8 @@
  * writes, bumps to even; a reader copies and retries while `seq` was odd or
  * changed. Use health_inst_result() to read it.
  */
-#ifndef SRVD_HEALTH_STATE_H
-#define SRVD_HEALTH_STATE_H
+#ifndef SRVD_COMMON_STATE_H
+#define SRVD_COMMON_STATE_H
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* check.c: defaults and helpers for health check configuration. */
-#include "health/check.h"
+/* check.c: check type names, defaults and helpers of the check configuration. */
+#include "common/check.h"
 
 #include <string.h>
 
+const char *const check_type_names[CHECK_TYPES + 1] = {
+    [CHECK_TCP] = "tcp",
+    [CHECK_HTTP] = "http",
+    [CHECK_NONE] = "none",
+    [CHECK_TYPES] = NULL,
+};
+
 const char *check_type_name(enum check_type type)
 {
-	switch (type) {
-	case CHECK_TCP:
-		return "tcp";
-	case CHECK_HTTP:
-		return "http";
-	case CHECK_NONE:
-		return "none";
-	}
-	return "?";
+	return (unsigned)type < CHECK_TYPES && check_type_names[type] ? check_type_names[type]
+	                                                              : "?";
 }
 
 void check_config_defaults(struct check_config *cfg)

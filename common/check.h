@@ -1,19 +1,33 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* check.h: the configuration of one health check (SPEC section 4). The probes
- * themselves come with the health checker; the registry parses and validates
- * these blocks now. */
-#ifndef SRVD_HEALTH_CHECK_H
-#define SRVD_HEALTH_CHECK_H
+/* check.h: the configuration of one health check (README "Health checks"):
+ * part of the contract between the registry, which parses it, the checker
+ * (health/), which probes with it, and the answer path, which shows it in
+ * _health TXT. Uses none of them.
+ *
+ * A new check type is a value here, its name in check_type_names[]
+ * (check.c) and a struct probe_ops in its own file under health/; the
+ * compiler (-Wswitch) and test_health point at every place that misses it. */
+#ifndef SRVD_COMMON_CHECK_H
+#define SRVD_COMMON_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum check_type { CHECK_TCP = 0, CHECK_HTTP, CHECK_NONE };
+enum check_type {
+	CHECK_TCP = 0,
+	CHECK_HTTP,
+	CHECK_NONE, /* never probed: always passing */
+	CHECK_TYPES /* the number of types, not a type */
+};
+
+/* Every type's name, as the registry spells it, indexed by enum check_type;
+ * NULL after the last (the schema's keyword list). */
+extern const char *const check_type_names[CHECK_TYPES + 1];
 
 #define CHECK_EXPECT_MAX 16 /* ranges in one `expect` */
 /* With the NUL. Every service and every probe in flight holds a copy of its
  * check, so this bounds memory per service (100,000 services: 25 MB). */
-#define CHECK_PATH_MAX   256
+#define CHECK_PATH_MAX 256
 
 struct check_range {
 	uint16_t lo, hi; /* inclusive HTTP status range */
@@ -32,7 +46,7 @@ struct check_config {
 	size_t n_expect;
 };
 
-/* Returns the name of a check type ("tcp", "http", "none"). */
+/* Returns the name of a check type ("tcp", "http", "none"), "?" out of range. */
 const char *check_type_name(enum check_type type);
 
 /* Sets *cfg to the built-in defaults (HAProxy's: tcp, 2s, 1s, rise 2, fall 3,
