@@ -27,7 +27,8 @@
 #define TCP_OUT_HIWAT     (128 * 1024) /* pause reading above this much output */
 #define TCP_OUT_LOWAT     (32 * 1024)  /* resume once output is below this */
 #define TCP_IN_HIWAT      (128 * 1024) /* >= 2 + DNS_MAX_MSG, or a query can stall */
-#define TCP_STOP_GRACE_MS 5000         /* longest a stop waits for output */
+#define TCP_FWD_PENDING   16   /* forwarded queries in flight per connection; more wait unread */
+#define TCP_STOP_GRACE_MS 5000 /* longest a stop waits for output */
 
 /* Counters are written by one worker only and read by any thread: relaxed
  * atomic load+store keeps that race-free without a locked instruction. */

@@ -12,6 +12,11 @@
  *   clients cannot lock others out;
  * - output: above TCP_OUT_HIWAT buffered bytes we stop reading the client
  *   until it has read enough of its answers (TCP_OUT_LOWAT);
+ * - forwarded queries: at most TCP_FWD_PENDING of a connection wait for
+ *   their upstream at a time; further queries stay unread until one is
+ *   answered. Their answers land in the same output and count against the
+ *   same watermark, so a connection holds at most TCP_OUT_HIWAT + (1 +
+ *   TCP_FWD_PENDING) answers, however many it pipelines without reading;
  * - input: the read high watermark bounds what we take in before answering.
  * A zero-length message closes the connection; queries dns_answer() drops
  * get no response. Forwarded queries (server.forward) are answered when the
@@ -306,6 +311,14 @@ done:
 	return 1;
 }
 
+/* The connection may take no further query now (tcpframe.h). */
+static int conn_busy(void *arg)
+{
+	const struct tcp_conn *c = arg;
+
+	return c->fwd_pending >= TCP_FWD_PENDING;
+}
+
 void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len)
 {
 	struct dns_worker *w = c->w;
@@ -322,8 +335,19 @@ void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len)
 	/* the answer repeats the question: it stands in for the query */
 	if (log_queries_on())
 		log_query((const struct sockaddr *)&c->peer, msg, mlen, info.rcode, len, 1);
-	if (c->closing && evbuffer_get_length(out) == 0 && conn_done(c))
+	if (c->closing && evbuffer_get_length(out) == 0 && conn_done(c)) {
 		conn_free(c);
+		return;
+	}
+	/* paused at the forwarding bound: take the next queries, unless the
+	 * output is still above the low watermark (the write callback resumes
+	 * then). Deferred: we are inside the forwarding engine's callback. */
+	if (c->paused && !c->closing && !conn_busy(c) &&
+	    evbuffer_get_length(out) <= TCP_OUT_LOWAT) {
+		c->paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 /* Answers every whole query in the input buffer, in order (tcpframe.c). */
@@ -332,6 +356,7 @@ static void conn_process(struct tcp_conn *c)
 	struct dns_worker *w = c->w;
 	const struct dns_tcpframe f = {.answer = conn_answer,
 	                               .stream = conn_stream,
+	                               .busy = conn_busy,
 	                               .arg = c,
 	                               .buf = w->tcp_out,
 	                               .out_hiwat = TCP_OUT_HIWAT};
