@@ -79,6 +79,7 @@ struct tcp_conn {
 	int paused;                   /* reading stopped until output drains */
 	int closing;                  /* close once output is written */
 	unsigned fwd_pending;         /* forwarded queries whose answers are still to come */
+	struct tcp_xfr *xfr;          /* a zone transfer being sent (tcp.c); NULL: none */
 	struct sockaddr_storage peer; /* the client, for the query log */
 };
 
@@ -147,6 +148,7 @@ struct dns_server {
 	struct dns_xfr_history *xfr_history; /* borrowed, or xfr_own_history */
 	struct dns_xfr_history *xfr_own_history;
 	struct dns_tsig_key *tsig_key; /* server.transfer.tsig; NULL: none */
+	_Atomic unsigned xfr_running;  /* transfers being sent, at most DNS_XFR_RUNNING */
 };
 
 /* Protects the current table for the worker until server_table_release():
