@@ -249,7 +249,12 @@ def test_out_of_descriptors_servfail(tmp_path, upstream):
     assert addrs(ask(d, "before.other.example.")) == [GOOD]
     fails0 = metric(http, "srvd_forward_failures_total")
     old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-    fds = fd_numbers(pid)
+    # the API's connection closes asynchronously: wait for the descriptors to settle,
+    # then allow none above the lowest free one
+    fds, deadline = None, time.monotonic() + 5 * SLOW
+    while fds != fd_numbers(pid) and time.monotonic() < deadline:
+        fds = fd_numbers(pid)
+        time.sleep(0.3)
     lowest_free = min(set(range(len(fds) + 1)) - fds)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, old[1]))
     try:
