@@ -88,14 +88,19 @@ int dns_fwd_same_addr(const struct sockaddr *a, const struct sockaddr *b)
 	return 0;
 }
 
-static uint16_t rand16(struct dns_fwd_table *t)
+static uint64_t rand64(struct dns_fwd_table *t)
 {
 	/* xorshift64*: IDs need to be unpredictable to an off-path spoofer only
 	 * as far as the seed is; reseeding per ID would cost a system call */
 	t->rng ^= t->rng >> 12;
 	t->rng ^= t->rng << 25;
 	t->rng ^= t->rng >> 27;
-	return (uint16_t)((t->rng * 2685821657736338717ull) >> 48);
+	return t->rng * 2685821657736338717ull;
+}
+
+static uint16_t rand16(struct dns_fwd_table *t)
+{
+	return (uint16_t)(rand64(t) >> 48);
 }
 
 int dns_fwd_table_init(struct dns_fwd_table *t, uint32_t n, uint64_t seed)
@@ -164,6 +169,37 @@ void dns_fwd_table_rekey(struct dns_fwd_table *t, struct dns_fwd_slot *s)
 	t->by_id[id] = t->by_id[s->up_id];
 	t->by_id[s->up_id] = 0;
 	s->up_id = id;
+	dns_fwd_table_recase(t, s);
+}
+
+static int is_letter(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+void dns_fwd_table_recase(struct dns_fwd_table *t, struct dns_fwd_slot *s)
+{
+	uint64_t bits = 0;
+	unsigned left = 0;
+	size_t p = 12, end;
+
+	memset(s->case_mask, 0, sizeof(s->case_mask));
+	/* the labels' bytes, not their lengths (set_query checked the name) */
+	while (p < s->qend && s->query[p] != 0) {
+		end = p + 1 + s->query[p];
+		for (p++; p < end; p++) {
+			if (!is_letter(s->query[p]))
+				continue;
+			if (left == 0) {
+				bits = rand64(t);
+				left = 64;
+			}
+			if (bits & 1)
+				s->case_mask[(p - 12) / 8] |= (uint8_t)(1u << ((p - 12) % 8));
+			bits >>= 1;
+			left--;
+		}
+	}
 }
 
 struct dns_fwd_slot *dns_fwd_table_find(const struct dns_fwd_table *t, uint16_t id)
@@ -204,6 +240,8 @@ size_t dns_fwd_question_end(const uint8_t *msg, size_t len)
 		if (msg[p] & 0xC0)
 			return 0;
 		p += (size_t)msg[p] + 1;
+		if (p - 12 >= 255) /* RFC 1035 3.1: 255 bytes with the root */
+			return 0;
 	}
 	p += 1 + 4;
 	return p <= len ? p : 0;
@@ -224,7 +262,28 @@ int dns_fwd_slot_set_query(struct dns_fwd_slot *s, const uint8_t *query, size_t 
 	s->client_id = (uint16_t)(query[0] << 8 | query[1]);
 	s->upstream = 0;
 	s->over_tcp = 0;
+	memset(s->case_mask, 0, sizeof(s->case_mask));
 	return 0;
+}
+
+/* The byte at query[i] of s as it was sent upstream. */
+static uint8_t sent_byte(const struct dns_fwd_slot *s, size_t i)
+{
+	size_t k = i - 12;
+
+	if (i < 12 || k / 8 >= sizeof(s->case_mask) || !(s->case_mask[k / 8] >> (k % 8) & 1))
+		return s->query[i];
+	return (uint8_t)(s->query[i] ^ 0x20);
+}
+
+size_t dns_fwd_encode(const struct dns_fwd_slot *s, uint8_t *out)
+{
+	memcpy(out, s->query, s->qlen);
+	out[0] = (uint8_t)(s->up_id >> 8);
+	out[1] = (uint8_t)s->up_id;
+	for (size_t i = 12; i + 4 < s->qend; i++)
+		out[i] = sent_byte(s, i);
+	return s->qlen;
 }
 
 static uint8_t lower(uint8_t c)
@@ -236,6 +295,7 @@ enum dns_fwd_verdict dns_fwd_judge(const struct dns_fwd_slot *s, const uint8_t *
 {
 	uint16_t id;
 	unsigned rcode;
+	int other_case = 0;
 
 	if (!s->in_use || len < 12)
 		return DNS_FWD_DROP;
@@ -244,12 +304,18 @@ enum dns_fwd_verdict dns_fwd_judge(const struct dns_fwd_slot *s, const uint8_t *
 		return DNS_FWD_DROP;
 	if (dns_fwd_question_end(reply, len) != s->qend)
 		return DNS_FWD_DROP;
-	/* names compare without case (RFC 4343); type and class exactly */
-	for (size_t i = 12; i < (size_t)s->qend - 4; i++)
-		if (lower(reply[i]) != lower(s->query[i]))
+	/* the name as sent, letter case included (dns-0x20: the upstream
+	 * echoes the question; a spoofer does not know its case) */
+	for (size_t i = 12; i < (size_t)s->qend - 4; i++) {
+		uint8_t sent = sent_byte(s, i);
+		if (reply[i] != sent && lower(reply[i]) != lower(sent))
 			return DNS_FWD_DROP;
+		other_case |= reply[i] != sent;
+	}
 	if (memcmp(reply + s->qend - 4, s->query + s->qend - 4, 4) != 0)
 		return DNS_FWD_DROP;
+	if (other_case)
+		return DNS_FWD_CASE;
 	rcode = reply[3] & 0x0F;
 	if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED)
 		return DNS_FWD_FAILOVER;
@@ -274,6 +340,8 @@ void dns_fwd_restore(const struct dns_fwd_slot *s, const uint8_t *reply, size_t 
 	out[0] = (uint8_t)(s->client_id >> 8);
 	out[1] = (uint8_t)s->client_id;
 	out[3] |= 0x80;
+	/* the question as the client wrote it: judged the same length */
+	memcpy(out + 12, s->query + 12, (size_t)s->qend - 16);
 }
 
 static size_t servfail(const uint8_t *query, size_t qend, uint8_t *out)
@@ -306,30 +374,64 @@ size_t dns_fwd_servfail_raw(const uint8_t *query, size_t qlen, uint8_t *out, siz
 
 /* --- the engine --- */
 
+#define WARN_EVERY_S 10 /* "cannot open a socket": at most one line per worker this often */
+
 struct dns_fwd {
 	struct dns_worker *w;
 	struct event_base *base;
 	struct dns_fwd_upstream up[DNS_FWD_MAX_UPSTREAMS];
 	size_t n_up;
 	const struct timeval *tv; /* a common timeout: every try waits as long */
-	int fd[2];                /* UDP sockets: [0] IPv4, [1] IPv6; -1 if unused */
-	struct event *ev[2];
 	struct dns_fwd_table t;
-	uint8_t *buf; /* an upstream reply, then the client's answer */
+	uint8_t *buf; /* the query as sent, an upstream reply, then the client's answer */
+	time_t sock_warned;
+	uint8_t case_warned[DNS_FWD_MAX_UPSTREAMS];
 };
 
-static int fam_index(int family)
+static void try_upstream(struct dns_fwd *f, struct dns_fwd_slot *s);
+static void sock_read_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A fresh UDP socket for the current try of s, connect()ed to its upstream:
+ * the kernel binds it to a random ephemeral port and delivers to it only
+ * what that upstream sends. Returns 0, or a negative errno. */
+static int sock_open(struct dns_fwd *f, struct dns_fwd_slot *s)
 {
-	return family == AF_INET6 ? 1 : 0;
+	const struct dns_fwd_upstream *up = &f->up[s->upstream];
+	int fd, e;
+
+	fd = socket(up->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&up->addr, up->len) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	if (event_assign(s->rev, f->base, fd, EV_READ | EV_PERSIST, sock_read_cb, s) < 0 ||
+	    event_add(s->rev, NULL) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	return 0;
 }
 
-static void try_upstream(struct dns_fwd *f, struct dns_fwd_slot *s);
+/* Ends the current try's socket: a late reply to it is refused by the kernel. */
+static void sock_close(struct dns_fwd_slot *s)
+{
+	if (s->fd < 0)
+		return;
+	event_del(s->rev);
+	close(s->fd);
+	s->fd = -1;
+}
 
 /* Ends the query of s: sends msg (len bytes, already the client's answer) to
  * the client, if it is still there, and frees the slot. */
 static void finish(struct dns_fwd *f, struct dns_fwd_slot *s, uint8_t *msg, size_t len)
 {
 	event_del(s->timer);
+	sock_close(s);
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -355,6 +457,7 @@ static void failover(struct dns_fwd *f, struct dns_fwd_slot *s)
 {
 	CNT_INC(f->w->cnt.forward_failures);
 	event_del(s->timer);
+	sock_close(s);
 	if (s->bev) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -367,29 +470,44 @@ static void failover(struct dns_fwd *f, struct dns_fwd_slot *s)
 	try_upstream(f, s);
 }
 
+/* Out of descriptors or buffers: no upstream can be tried now. */
+static int out_of_sockets(int e)
+{
+	return e == -EMFILE || e == -ENFILE || e == -ENOBUFS || e == -ENOMEM;
+}
+
 static void try_upstream(struct dns_fwd *f, struct dns_fwd_slot *s)
 {
-	const struct dns_fwd_upstream *up;
+	size_t len;
 	ssize_t r;
-	int fd;
+	int e;
 
 	for (;;) {
-		up = &f->up[s->upstream];
-		fd = f->fd[fam_index(up->addr.ss_family)];
-		s->query[0] = (uint8_t)(s->up_id >> 8);
-		s->query[1] = (uint8_t)s->up_id;
+		len = dns_fwd_encode(s, f->buf);
+		e = sock_open(f, s);
 		r = -1;
-		if (fd >= 0) {
+		if (e == 0) {
 			do
-				r = sendto(fd, s->query, s->qlen, MSG_DONTWAIT,
-				           (const struct sockaddr *)&up->addr, up->len);
+				r = send(s->fd, f->buf, len, MSG_DONTWAIT);
 			while (r < 0 && errno == EINTR);
 		}
-		if (r == (ssize_t)s->qlen) {
+		if (r == (ssize_t)len) {
 			event_add(s->timer, f->tv);
 			return;
 		}
+		sock_close(s);
 		CNT_INC(f->w->cnt.forward_failures);
+		if (out_of_sockets(e)) {
+			time_t now = time(NULL);
+			if (now - f->sock_warned >= WARN_EVERY_S) {
+				f->sock_warned = now;
+				log_warn(
+				    "forward: cannot open a UDP socket: %s; answering SERVFAIL",
+				    strerror(-e));
+			}
+			fail_all(f, s);
+			return;
+		}
 		if (dns_fwd_next_upstream(s, f->n_up) < 0) {
 			fail_all(f, s);
 			return;
@@ -403,6 +521,22 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct dns_fwd_slot *s = arg;
 
 	failover(s->f, s);
+}
+
+/* The upstream answered with the question in another letter case: it does
+ * not preserve case, so every reply of it is dropped. Said once per upstream. */
+static void warn_case(struct dns_fwd *f, const struct dns_fwd_slot *s)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+
+	if (f->case_warned[s->upstream])
+		return;
+	f->case_warned[s->upstream] = 1;
+	dns_server_format_addr((const struct sockaddr *)&f->up[s->upstream].addr, addr,
+	                       sizeof(addr));
+	log_warn("forward: %s changed the letter case of a question: replies must repeat it "
+	         "exactly (dns-0x20); dropped as spoofed",
+	         addr);
 }
 
 /* The upstream's TCP answer: one length-prefixed message. */
@@ -427,6 +561,10 @@ static void tcp_up_read_cb(struct bufferevent *bev, void *arg)
 		dns_fwd_restore(s, f->buf, len, f->buf);
 		finish(f, s, f->buf, len);
 		break;
+	case DNS_FWD_CASE:
+		warn_case(f, s);
+		failover(f, s);
+		break;
 	case DNS_FWD_FAILOVER:
 	case DNS_FWD_DROP:
 		failover(f, s);
@@ -448,17 +586,17 @@ static void ask_over_tcp(struct dns_fwd *f, struct dns_fwd_slot *s)
 {
 	const struct dns_fwd_upstream *up = &f->up[s->upstream];
 	uint8_t pfx[2] = {(uint8_t)(s->qlen >> 8), (uint8_t)s->qlen};
+	size_t len;
 
 	event_del(s->timer);
+	sock_close(s);
 	s->over_tcp = 1;
 	s->bev = bufferevent_socket_new(f->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->bev)
 		goto fail;
 	bufferevent_setcb(s->bev, tcp_up_read_cb, NULL, tcp_up_event_cb, s);
-	s->query[0] = (uint8_t)(s->up_id >> 8);
-	s->query[1] = (uint8_t)s->up_id;
-	if (bufferevent_write(s->bev, pfx, 2) < 0 ||
-	    bufferevent_write(s->bev, s->query, s->qlen) < 0 ||
+	len = dns_fwd_encode(s, f->buf);
+	if (bufferevent_write(s->bev, pfx, 2) < 0 || bufferevent_write(s->bev, f->buf, len) < 0 ||
 	    bufferevent_enable(s->bev, EV_READ | EV_WRITE) < 0 ||
 	    bufferevent_socket_connect(s->bev, (const struct sockaddr *)&up->addr, (int)up->len) <
 	        0)
@@ -470,28 +608,24 @@ fail:
 	failover(f, s);
 }
 
-static void handle_reply(struct dns_fwd *f, const struct sockaddr_storage *from, size_t len)
+/* A datagram from the upstream of s (len bytes in f->buf). Returns 1 when
+ * the try ended (its socket is closed), 0 to keep reading. */
+static int handle_reply(struct dns_fwd *f, struct dns_fwd_slot *s, size_t len)
 {
-	struct dns_fwd_slot *s;
-
-	if (len < 12)
-		return;
-	s = dns_fwd_table_find(&f->t, (uint16_t)(f->buf[0] << 8 | f->buf[1]));
-	if (!s || s->over_tcp ||
-	    !dns_fwd_same_addr((const struct sockaddr *)from,
-	                       (const struct sockaddr *)&f->up[s->upstream].addr))
-		return;
 	switch (dns_fwd_judge(s, f->buf, len)) {
 	case DNS_FWD_DROP:
 		log_debug("forward: dropped a reply that does not match its query");
-		return;
+		return 0;
+	case DNS_FWD_CASE:
+		warn_case(f, s);
+		return 0;
 	case DNS_FWD_FAILOVER:
 		failover(f, s);
-		return;
+		return 1;
 	case DNS_FWD_TRUNCATED:
 		if (s->client_tcp) {
 			ask_over_tcp(f, s);
-			return;
+			return 1;
 		}
 		break;
 	case DNS_FWD_ACCEPT:
@@ -499,47 +633,44 @@ static void handle_reply(struct dns_fwd *f, const struct sockaddr_storage *from,
 	}
 	dns_fwd_restore(s, f->buf, len, f->buf);
 	finish(f, s, f->buf, len);
+	return 1;
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+static void sock_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct dns_fwd *f = arg;
-	struct sockaddr_storage from;
-	socklen_t flen;
+	struct dns_fwd_slot *s = arg;
+	struct dns_fwd *f = s->f;
 	ssize_t r;
 
 	for (int i = 0; i < READ_BURST; i++) {
-		flen = sizeof(from);
-		r = recvfrom(fd, f->buf, DNS_MAX_MSG, MSG_DONTWAIT, (struct sockaddr *)&from,
-		             &flen);
+		r = recv(fd, f->buf, DNS_MAX_MSG, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			/* EAGAIN, or an ICMP error of an earlier send: its
-			 * query times out and fails over */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_debug("forward: receive: %s", strerror(errno));
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			continue;
+			/* ECONNREFUSED: an ICMP port unreachable from the upstream */
+			log_debug("forward: receive: %s", strerror(errno));
+			failover(f, s);
+			return;
 		}
-		handle_reply(f, &from, (size_t)r);
+		if (handle_reply(f, s, (size_t)r))
+			return;
 	}
 }
 
-static int open_family(struct dns_fwd *f, int family)
+/* Fails at start, as a bound socket did, when a family of the upstreams
+ * cannot have sockets (e.g. IPv6 disabled). */
+static int check_family(int family)
 {
-	int k = fam_index(family);
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	f->fd[k] = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->fd[k] < 0) {
+	if (fd < 0) {
 		log_err("forward: cannot open a UDP socket (%s): %s",
 		        family == AF_INET6 ? "IPv6" : "IPv4", strerror(errno));
 		return -1;
 	}
-	f->ev[k] = event_new(f->base, f->fd[k], EV_READ | EV_PERSIST, read_cb, f);
-	if (!f->ev[k] || event_add(f->ev[k], NULL) < 0)
-		return -1;
+	close(fd);
 	return 0;
 }
 
@@ -548,13 +679,12 @@ struct dns_fwd *dns_fwd_create(struct dns_worker *w, struct event_base *base,
 {
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	struct dns_fwd *f = calloc(1, sizeof(*f));
-	int need[2] = {0, 0};
+	int need4 = 0, need6 = 0;
 
 	if (!f)
 		return NULL;
 	f->w = w;
 	f->base = base;
-	f->fd[0] = f->fd[1] = -1;
 	if (n > DNS_FWD_MAX_UPSTREAMS)
 		n = DNS_FWD_MAX_UPSTREAMS;
 	if (n == 0)
@@ -566,16 +696,21 @@ struct dns_fwd *dns_fwd_create(struct dns_worker *w, struct event_base *base,
 	if (!f->buf || !f->tv || dns_fwd_table_init(&f->t, DNS_FWD_PENDING, 0) < 0)
 		goto fail;
 	for (uint32_t i = 0; i < f->t.n; i++) {
-		f->t.slots[i].f = f;
-		f->t.slots[i].timer = evtimer_new(base, timer_cb, &f->t.slots[i]);
-		if (!f->t.slots[i].timer)
+		struct dns_fwd_slot *s = &f->t.slots[i];
+		s->f = f;
+		s->fd = -1;
+		s->timer = evtimer_new(base, timer_cb, s);
+		/* assigned its socket per try (sock_open) */
+		s->rev = event_new(base, -1, 0, sock_read_cb, s);
+		if (!s->timer || !s->rev)
 			goto fail;
 	}
-	for (size_t i = 0; i < n; i++)
-		need[fam_index(up[i].addr.ss_family)] = 1;
-	for (int k = 0; k < 2; k++)
-		if (need[k] && open_family(f, k ? AF_INET6 : AF_INET) < 0)
-			goto fail;
+	for (size_t i = 0; i < n; i++) {
+		need6 |= up[i].addr.ss_family == AF_INET6;
+		need4 |= up[i].addr.ss_family != AF_INET6;
+	}
+	if ((need4 && check_family(AF_INET) < 0) || (need6 && check_family(AF_INET6) < 0))
+		goto fail;
 	return f;
 fail:
 	dns_fwd_free(f);
@@ -587,16 +722,15 @@ void dns_fwd_free(struct dns_fwd *f)
 	if (!f)
 		return;
 	for (uint32_t i = 0; f->t.slots && i < f->t.n; i++) {
-		if (f->t.slots[i].timer)
-			event_free(f->t.slots[i].timer);
-		if (f->t.slots[i].bev)
-			bufferevent_free(f->t.slots[i].bev);
-	}
-	for (int k = 0; k < 2; k++) {
-		if (f->ev[k])
-			event_free(f->ev[k]);
-		if (f->fd[k] >= 0)
-			close(f->fd[k]);
+		struct dns_fwd_slot *s = &f->t.slots[i];
+		if (s->timer)
+			event_free(s->timer);
+		if (s->rev)
+			event_free(s->rev);
+		if (s->fd >= 0)
+			close(s->fd);
+		if (s->bev)
+			bufferevent_free(s->bev);
 	}
 	dns_fwd_table_fini(&f->t);
 	free(f->buf);
@@ -616,6 +750,7 @@ static struct dns_fwd_slot *start(struct dns_fwd *f, const uint8_t *query, size_
 		dns_fwd_table_put(&f->t, s);
 		return NULL;
 	}
+	dns_fwd_table_recase(&f->t, s);
 	CNT_INC(f->w->cnt.forwarded);
 	return s;
 }

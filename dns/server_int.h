@@ -27,7 +27,8 @@
 #define TCP_OUT_HIWAT     (128 * 1024) /* pause reading above this much output */
 #define TCP_OUT_LOWAT     (32 * 1024)  /* resume once output is below this */
 #define TCP_IN_HIWAT      (128 * 1024) /* >= 2 + DNS_MAX_MSG, or a query can stall */
-#define TCP_STOP_GRACE_MS 5000         /* longest a stop waits for output */
+#define TCP_FWD_PENDING   16   /* forwarded queries in flight per connection; more wait unread */
+#define TCP_STOP_GRACE_MS 5000 /* longest a stop waits for output */
 
 /* Counters are written by one worker only and read by any thread: relaxed
  * atomic load+store keeps that race-free without a locked instruction. */
@@ -78,6 +79,7 @@ struct tcp_conn {
 	int paused;                   /* reading stopped until output drains */
 	int closing;                  /* close once output is written */
 	unsigned fwd_pending;         /* forwarded queries whose answers are still to come */
+	struct tcp_xfr *xfr;          /* a zone transfer being sent (tcp.c); NULL: none */
 	struct sockaddr_storage peer; /* the client, for the query log */
 };
 
@@ -146,6 +148,7 @@ struct dns_server {
 	struct dns_xfr_history *xfr_history; /* borrowed, or xfr_own_history */
 	struct dns_xfr_history *xfr_own_history;
 	struct dns_tsig_key *tsig_key; /* server.transfer.tsig; NULL: none */
+	_Atomic unsigned xfr_running;  /* transfers being sent, at most DNS_XFR_RUNNING */
 };
 
 /* Protects the current table for the worker until server_table_release():

@@ -12,6 +12,11 @@
  *   clients cannot lock others out;
  * - output: above TCP_OUT_HIWAT buffered bytes we stop reading the client
  *   until it has read enough of its answers (TCP_OUT_LOWAT);
+ * - forwarded queries: at most TCP_FWD_PENDING of a connection wait for
+ *   their upstream at a time; further queries stay unread until one is
+ *   answered. Their answers land in the same output and count against the
+ *   same watermark, so a connection holds at most TCP_OUT_HIWAT + (1 +
+ *   TCP_FWD_PENDING) answers, however many it pipelines without reading;
  * - input: the read high watermark bounds what we take in before answering.
  * A zero-length message closes the connection; queries dns_answer() drops
  * get no response. Forwarded queries (server.forward) are answered when the
@@ -19,20 +24,27 @@
  * (RFC 7766 6.2.1.1 allows it; clients match by ID); a closing connection
  * waits for them, bounded by the stop grace / idle timer.
  *
- * Zone transfers (AXFR/IXFR, dns/xfr.h) are answered whole at once: every
- * message of the zone goes to the output buffer in one go, past the output
- * watermark, and reading pauses until the client has taken it. Streaming it
- * as the client reads would bound memory by the watermark instead of the
- * zone, but transfers are rare, go only to transfer.allow, and a
- * 100,000-record zone is about 3 MB: the simpler way is good enough.
+ * Zone transfers (AXFR/IXFR, dns/xfr.h) are streamed: the first messages go
+ * to the output up to TCP_OUT_HIWAT, the next ones each time the client has
+ * read it down to TCP_OUT_LOWAT (the write callback; each refill restarts the
+ * idle clock), and the connection's later queries wait until the transfer
+ * is sent. So a transfer holds about TCP_OUT_HIWAT + one message + its
+ * 64 KB message buffer, whatever the zone's size, and the zone itself once:
+ * a reference-counted snapshot shared through the IXFR history, which does
+ * not depend on the table (a reload may free the table meanwhile; the
+ * table is held, as for any query, only while the transfer starts). At most
+ * DNS_XFR_RUNNING transfers run at once in the whole server; a request
+ * beyond that gets SERVFAIL (BIND's answer past transfers-out), so slow
+ * readers cannot tie up more. A reader that stops reading is closed by the
+ * idle timeout, which frees its transfer.
  * With server.transfer.tsig every request must be signed with the key and
- * every message of the answer is signed (dns/tsig.h); the messages are
- * built into a scratch buffer first, then signed one by one into the
- * output (tens of milliseconds for 100,000 records).
+ * every message of the answer is signed (dns/tsig.h); each message is
+ * built into a scratch buffer first, then signed into the output.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +62,8 @@
 #include "dns/xfr.h"
 
 #define DNS_RCODE_SERVFAIL 2
+
+static void xfr_free(struct tcp_conn *c);
 
 static void list_unlink(struct dns_worker *w, struct tcp_conn *c)
 {
@@ -94,6 +108,7 @@ static void conn_free(struct tcp_conn *c)
 
 	if (c->fwd_pending && w->fwd)
 		dns_fwd_forget_conn(w->fwd, c);
+	xfr_free(c);
 	list_unlink(w, c);
 	w->n_conns--;
 	bufferevent_free(c->bev);
@@ -107,7 +122,7 @@ static void conn_free(struct tcp_conn *c)
  * (a client may half-close right after its query), unless the worker stops. */
 static int conn_done(const struct tcp_conn *c)
 {
-	return c->fwd_pending == 0 || c->w->stopping;
+	return (c->fwd_pending == 0 && !c->xfr) || c->w->stopping;
 }
 
 /* Closes once the answers already in the output buffer are written. */
@@ -215,9 +230,128 @@ static int conn_tsig(struct dns_worker *w, const uint8_t *query, size_t qlen, st
 	return 1;
 }
 
+/* A zone transfer being sent on a connection (dns/xfr.h streams). */
+struct tcp_xfr {
+	struct dns_xfr_stream *st;
+	enum dns_xfr_kind kind;
+	int slot;             /* holds one of DNS_XFR_RUNNING */
+	struct evbuffer *tmp; /* transfer.tsig: messages waiting to be signed */
+	struct dns_tsig_ctx tctx;
+	size_t tsig_bytes; /* what the signatures added */
+	uint64_t t0;
+	char why[64]; /* for the refused log line */
+	uint8_t *query;
+	size_t qlen;
+};
+
+/* Takes one of the DNS_XFR_RUNNING transfers of the server; 0 if all run. */
+static int xfr_slot_take(struct dns_server *srv)
+{
+	unsigned n = atomic_load_explicit(&srv->xfr_running, memory_order_relaxed);
+
+	do
+		if (n >= DNS_XFR_RUNNING)
+			return 0;
+	while (!atomic_compare_exchange_weak_explicit(&srv->xfr_running, &n, n + 1,
+	                                              memory_order_relaxed, memory_order_relaxed));
+	return 1;
+}
+
+/* Counts and logs a transfer request answered (res: what was sent). */
+static void xfr_account(struct tcp_conn *c, enum dns_xfr_kind kind,
+                        const struct dns_xfr_result *res, size_t bytes, const char *why,
+                        const uint8_t *query, size_t qlen, uint64_t t0)
+{
+	struct dns_worker *w = c->w;
+	struct dns_answer_info info;
+	char peer[INET6_ADDRSTRLEN + 8];
+	double ms = (double)(dns_stats_now_ns() - t0) / 1e6;
+
+	memset(&info, 0, sizeof(info));
+	info.qtype = kind == DNS_XFR_IXFR ? DNS_T_IXFR : DNS_T_AXFR;
+	info.qclass = DNS_C_IN;
+	info.rcode = res->rcode;
+	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, bytes, dns_stats_now_ns() - t0);
+	server_count(w, &info, bytes);
+	dns_server_format_addr((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	if (res->served == DNS_XFR_NONE) {
+		CNT_INC(w->cnt.xfr_refused);
+		log_info("transfer: %s from %s refused (rcode %u%s)", xfr_name(kind), peer,
+		         res->rcode, why);
+	} else {
+		if (res->served == DNS_XFR_IXFR)
+			CNT_INC(w->cnt.xfr_ixfr);
+		else
+			CNT_INC(w->cnt.xfr_axfr);
+		if (kind == DNS_XFR_IXFR)
+			log_info(
+			    "transfer: %s to %s: serial %u -> %u%s, %zu records, %zu messages, "
+			    "%.1f ms",
+			    xfr_name(res->served), peer, res->client_serial, res->serial,
+			    res->served == DNS_XFR_IXFR ? "" : " (not in the IXFR history)",
+			    res->records, res->messages, ms);
+		else
+			log_info(
+			    "transfer: AXFR to %s: serial %u, %zu records, %zu messages, %.1f ms",
+			    peer, res->serial, res->records, res->messages, ms);
+	}
+	if (log_queries_on())
+		log_query((const struct sockaddr *)&c->peer, query, qlen, res->rcode, bytes, 1);
+}
+
+static void xfr_free(struct tcp_conn *c)
+{
+	struct tcp_xfr *x = c->xfr;
+
+	if (!x)
+		return;
+	if (x->slot)
+		atomic_fetch_sub_explicit(&c->w->srv->xfr_running, 1, memory_order_relaxed);
+	dns_xfr_stream_free(x->st);
+	if (x->tmp)
+		evbuffer_free(x->tmp);
+	free(x->query);
+	free(x);
+	c->xfr = NULL;
+}
+
+/* Produces the next messages of c's transfer into out, until out holds
+ * TCP_OUT_HIWAT bytes; the write callback calls again once the client has
+ * read it down to TCP_OUT_LOWAT, so a transfer holds about that much,
+ * however big the zone. Ends the transfer when it is complete. Returns 0,
+ * or -1 on out of memory (drop the connection). */
+static int xfr_pump(struct tcp_conn *c, struct evbuffer *out)
+{
+	struct tcp_xfr *x = c->xfr;
+	const struct dns_xfr_result *res;
+	int rc;
+
+	while (evbuffer_get_length(out) < TCP_OUT_HIWAT) {
+		/* signed: one message at a time through tmp, signed into out */
+		rc = dns_xfr_stream_next(x->st, x->tmp ? x->tmp : out, x->tmp ? 1 : TCP_OUT_HIWAT);
+		if (rc >= 0 && x->tmp &&
+		    sign_all(c->w->srv->tsig_key, &x->tctx, x->tmp, out, c->w->tcp_out,
+		             (uint64_t)time(NULL), &x->tsig_bytes) < 0)
+			rc = -1;
+		if (rc < 0) {
+			log_warn("transfer: out of memory; dropping the connection");
+			return -1;
+		}
+		if (rc == 1) {
+			res = dns_xfr_stream_result(x->st);
+			xfr_account(c, x->kind, res, res->bytes + x->tsig_bytes, x->why, x->query,
+			            x->qlen, x->t0);
+			xfr_free(c);
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* AXFR/IXFR of connection arg, for dns_tcpframe_process(): TSIG
- * (transfer.tsig) and the ACL on the client's address, then every message
- * at once (see the top). */
+ * (transfer.tsig), the ACL on the client's address and the cap on running
+ * transfers, then the first messages (see the top); conn_busy() holds the
+ * connection's next queries back until the transfer is sent. */
 static int conn_stream(void *arg, const uint8_t *query, size_t qlen, struct evbuffer *out)
 {
 	struct tcp_conn *c = arg;
@@ -225,11 +359,9 @@ static int conn_stream(void *arg, const uint8_t *query, size_t qlen, struct evbu
 	struct dns_server *srv = w->srv;
 	enum dns_xfr_kind kind = dns_xfr_query_kind(query, qlen);
 	struct dns_xfr_result res;
-	struct dns_answer_info info;
 	struct dns_tsig_ctx tctx;
 	enum dns_tsig_status ts = DNS_TSIG_UNSIGNED;
-	struct evbuffer *tmp = NULL;
-	char peer[INET6_ADDRSTRLEN + 8];
+	struct tcp_xfr *x;
 	const char *why = "";
 	uint64_t t0, now = (uint64_t)time(NULL);
 	int allowed, rc;
@@ -250,60 +382,51 @@ static int conn_stream(void *arg, const uint8_t *query, size_t qlen, struct evbu
 			      : ts == DNS_TSIG_BADSIG  ? ", TSIG BADSIG"
 			      : ts == DNS_TSIG_BADTIME ? ", TSIG BADTIME"
 			                               : ", malformed TSIG";
-			goto done;
+			xfr_account(c, kind, &res, res.bytes, why, query, qlen, t0);
+			return 1;
 		}
 		if (ts == DNS_TSIG_UNSIGNED) {
 			allowed = 0;
 			why = ", unsigned: transfer.tsig needs a signature";
-		} else if (!(tmp = evbuffer_new())) {
-			return -1;
 		}
 	}
-	rc = dns_xfr_answer(srv->xfr_history, server_table_acquire(w), query, qlen, allowed,
-	                    tmp ? DNS_MAX_MSG - dns_tsig_space(srv->tsig_key) : 0, tmp ? tmp : out,
-	                    &res);
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -1;
+	c->xfr = x;
+	x->kind = kind;
+	x->t0 = t0;
+	x->slot = allowed && xfr_slot_take(srv);
+	if (allowed && !x->slot)
+		snprintf(x->why, sizeof(x->why), ", %d transfers running", DNS_XFR_RUNNING);
+	else
+		snprintf(x->why, sizeof(x->why), "%s", why);
+	x->query = malloc(qlen);
+	if (x->query) {
+		memcpy(x->query, query, qlen);
+		x->qlen = qlen;
+	}
+	if (ts == DNS_TSIG_OK) {
+		x->tctx = tctx;
+		x->tmp = evbuffer_new();
+	}
+	x->st = dns_xfr_stream_start(srv->xfr_history, server_table_acquire(w), query, qlen,
+	                             allowed, allowed && !x->slot,
+	                             x->tmp ? DNS_MAX_MSG - dns_tsig_space(srv->tsig_key) : 0);
 	server_table_release(w);
-	if (rc == 0 && tmp)
-		rc = sign_all(srv->tsig_key, &tctx, tmp, out, w->tcp_out, now, &res.bytes);
-	if (tmp)
-		evbuffer_free(tmp);
-	if (rc < 0) {
-		log_warn("transfer: out of memory; dropping the connection");
+	if (!x->query || (ts == DNS_TSIG_OK && !x->tmp) || !x->st || xfr_pump(c, out) < 0) {
+		xfr_free(c);
 		return -1;
 	}
-done:
-	memset(&info, 0, sizeof(info));
-	info.qtype = kind == DNS_XFR_IXFR ? DNS_T_IXFR : DNS_T_AXFR;
-	info.qclass = DNS_C_IN;
-	info.rcode = res.rcode;
-	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, res.bytes, dns_stats_now_ns() - t0);
-	server_count(w, &info, res.bytes);
-	dns_server_format_addr((const struct sockaddr *)&c->peer, peer, sizeof(peer));
-	if (res.served == DNS_XFR_NONE) {
-		CNT_INC(w->cnt.xfr_refused);
-		log_info("transfer: %s from %s refused (rcode %u%s)", xfr_name(kind), peer,
-		         res.rcode, why);
-	} else {
-		if (res.served == DNS_XFR_IXFR)
-			CNT_INC(w->cnt.xfr_ixfr);
-		else
-			CNT_INC(w->cnt.xfr_axfr);
-		if (kind == DNS_XFR_IXFR)
-			log_info(
-			    "transfer: %s to %s: serial %u -> %u%s, %zu records, %zu messages, "
-			    "%.1f ms",
-			    xfr_name(res.served), peer, res.client_serial, res.serial,
-			    res.served == DNS_XFR_IXFR ? "" : " (not in the IXFR history)",
-			    res.records, res.messages, (double)(dns_stats_now_ns() - t0) / 1e6);
-		else
-			log_info(
-			    "transfer: AXFR to %s: serial %u, %zu records, %zu messages, %.1f ms",
-			    peer, res.serial, res.records, res.messages,
-			    (double)(dns_stats_now_ns() - t0) / 1e6);
-	}
-	if (log_queries_on())
-		log_query((const struct sockaddr *)&c->peer, query, qlen, res.rcode, res.bytes, 1);
 	return 1;
+}
+
+/* The connection may take no further query now (tcpframe.h). */
+static int conn_busy(void *arg)
+{
+	const struct tcp_conn *c = arg;
+
+	return c->fwd_pending >= TCP_FWD_PENDING || c->xfr != NULL;
 }
 
 void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len)
@@ -322,8 +445,19 @@ void tcp_fwd_answer(struct tcp_conn *c, const uint8_t *msg, size_t len)
 	/* the answer repeats the question: it stands in for the query */
 	if (log_queries_on())
 		log_query((const struct sockaddr *)&c->peer, msg, mlen, info.rcode, len, 1);
-	if (c->closing && evbuffer_get_length(out) == 0 && conn_done(c))
+	if (c->closing && evbuffer_get_length(out) == 0 && conn_done(c)) {
 		conn_free(c);
+		return;
+	}
+	/* paused at the forwarding bound: take the next queries, unless the
+	 * output is still above the low watermark (the write callback resumes
+	 * then). Deferred: we are inside the forwarding engine's callback. */
+	if (c->paused && !c->closing && !conn_busy(c) &&
+	    evbuffer_get_length(out) <= TCP_OUT_LOWAT) {
+		c->paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 /* Answers every whole query in the input buffer, in order (tcpframe.c). */
@@ -332,6 +466,7 @@ static void conn_process(struct tcp_conn *c)
 	struct dns_worker *w = c->w;
 	const struct dns_tcpframe f = {.answer = conn_answer,
 	                               .stream = conn_stream,
+	                               .busy = conn_busy,
 	                               .arg = c,
 	                               .buf = w->tcp_out,
 	                               .out_hiwat = TCP_OUT_HIWAT};
@@ -368,8 +503,20 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
-	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+	struct evbuffer *out = bufferevent_get_output(bev);
+	size_t left = evbuffer_get_length(out);
 
+	/* the client read its transfer down to the low watermark: the next
+	 * messages (progress: the idle clock restarts) */
+	if (c->xfr && !c->w->stopping && left <= TCP_OUT_LOWAT) {
+		if (xfr_pump(c, out) < 0) {
+			conn_free(c);
+			return;
+		}
+		if (!c->closing)
+			conn_touch(c);
+		left = evbuffer_get_length(out);
+	}
 	if (c->closing) {
 		if (left == 0 && conn_done(c))
 			conn_free(c);

@@ -16,7 +16,7 @@ enum dns_tcpframe_next dns_tcpframe_process(const struct dns_tcpframe *f, struct
 	uint8_t *p;
 
 	for (;;) {
-		if (evbuffer_get_length(out) > f->out_hiwat) {
+		if (evbuffer_get_length(out) > f->out_hiwat || (f->busy && f->busy(f->arg))) {
 			next = DNS_TCPFRAME_PAUSED;
 			break;
 		}

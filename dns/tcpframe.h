@@ -8,8 +8,9 @@
  * zone transfer, through `stream`), and says what the connection must do
  * next. Output is bounded: no query is answered while more than out_hiwat
  * bytes wait in the output, so it never holds more than out_hiwat + 2 +
- * DNS_MAX_MSG bytes, or out_hiwat + one zone transfer (bounded by the size
- * of the zone; only clients in transfer.allow get one). Private to dns/ and
+ * DNS_MAX_MSG bytes from this call. Answers that come later (forwarded
+ * queries, the rest of a zone transfer) are bounded by the caller through
+ * `busy`: while it says so, no further query is taken. Private to dns/ and
  * its tests.
  */
 #ifndef SRVD_DNS_TCPFRAME_H
@@ -23,24 +24,33 @@ struct evbuffer;
 enum dns_tcpframe_next {
 	DNS_TCPFRAME_MORE = 0, /* every whole query is answered: read more */
 	DNS_TCPFRAME_CLOSE,    /* a zero-length message: close once the output is written */
-	DNS_TCPFRAME_PAUSED,   /* the output is above out_hiwat: stop reading until it drains */
+	DNS_TCPFRAME_PAUSED,   /* output above out_hiwat, or busy: stop reading until it drains */
 	DNS_TCPFRAME_ERROR,    /* out of memory: drop the connection */
 };
 
 /* Answers query (qlen bytes, 1..65535) into out, which holds DNS_MAX_MSG
- * bytes; returns the response length, or 0 for no response. */
+ * bytes; returns the response length, or 0 for no response (or one that
+ * comes later, e.g. a forwarded query). */
 typedef size_t (*dns_tcpframe_answer_fn)(void *arg, const uint8_t *query, size_t qlen,
                                          uint8_t *out);
 
 /* Optional: answers query itself when its answer may be several messages
- * (AXFR/IXFR), appending them with their length prefixes to out. Returns 1
- * if it did, 0 to leave the query to `answer`, -1 on out of memory. */
+ * (AXFR/IXFR), appending them (or the first of them: `busy` holds the next
+ * queries back while the rest is produced) with their length prefixes to
+ * out. Returns 1 if it took the query, 0 to leave it to `answer`, -1 on out
+ * of memory. */
 typedef int (*dns_tcpframe_stream_fn)(void *arg, const uint8_t *query, size_t qlen,
                                       struct evbuffer *out);
+
+/* Optional: nonzero while the connection must take no further query (answers
+ * still to come are at their bound); the call then stops before the next
+ * query and returns DNS_TCPFRAME_PAUSED. */
+typedef int (*dns_tcpframe_busy_fn)(void *arg);
 
 struct dns_tcpframe {
 	dns_tcpframe_answer_fn answer;
 	dns_tcpframe_stream_fn stream; /* may be NULL */
+	dns_tcpframe_busy_fn busy;     /* may be NULL */
 	void *arg;                     /* passed to answer and stream */
 	uint8_t *buf;     /* scratch of 2 + DNS_MAX_MSG bytes: length prefix and response */
 	size_t out_hiwat; /* answer nothing while the output holds more than this */

@@ -8,10 +8,18 @@
  * under one name) and makes an IXFR diff a merge of two sorted lists.
  * Transfers are rare, so a snapshot is built per transfer and the history
  * keeps the ones seen; 100,000 records take tens of milliseconds.
+ *
+ * Snapshots are reference-counted: the history holds one reference per
+ * version, and a transfer one on each version it sends, taken under the
+ * history's lock. A transfer then writes its messages without the lock, as
+ * the client reads (struct dns_xfr_stream), from copies that do not point
+ * into the table: the table may be freed by a reload meanwhile, and the
+ * history may drop the version.
  */
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +49,7 @@ struct xrec {
 };
 
 struct dns_xfr_zone {
+	_Atomic unsigned refs;
 	uint32_t serial;
 	uint8_t *blob;
 	size_t blob_len, blob_cap;
@@ -238,6 +247,7 @@ struct dns_xfr_zone *dns_xfr_zone_build(const struct dns_table *t)
 
 	if (!z)
 		return NULL;
+	atomic_init(&z->refs, 1);
 	/* the serial must be the one of these contents: the checker may bump
 	 * it while we read, then read again */
 	for (int i = 0; i < SNAP_TRIES; i++) {
@@ -255,9 +265,15 @@ fail:
 	return NULL;
 }
 
+static struct dns_xfr_zone *zone_ref(struct dns_xfr_zone *z)
+{
+	atomic_fetch_add_explicit(&z->refs, 1, memory_order_relaxed);
+	return z;
+}
+
 void dns_xfr_zone_free(struct dns_xfr_zone *z)
 {
-	if (!z)
+	if (!z || atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	free(z->blob);
 	free(z->rec);
@@ -342,21 +358,20 @@ static void drop_oldest(struct dns_xfr_history *h)
 	h->n--;
 }
 
-/* With h->mu held: keeps z (returns it, now the history's) or frees it for
- * the stored equal version (returns that). *owned is set to 1 when the
- * caller must free the result: same serial, other contents. */
-static struct dns_xfr_zone *hist_put(struct dns_xfr_history *h, struct dns_xfr_zone *z, int *owned)
+/* With h->mu held: records z, taking the caller's reference to it, and
+ * returns the version to send with a new reference for the caller: z itself
+ * (kept), the stored version with the same serial and contents (z dropped),
+ * or z unstored when that serial had other contents. */
+static struct dns_xfr_zone *hist_put(struct dns_xfr_history *h, struct dns_xfr_zone *z)
 {
-	*owned = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		if (h->v[i].z->serial != z->serial)
 			continue;
 		if (zone_same(h->v[i].z, z)) {
 			dns_xfr_zone_free(z);
-			return h->v[i].z;
+			return zone_ref(h->v[i].z);
 		}
 		h->v[i].ambiguous = 1;
-		*owned = 1;
 		return z;
 	}
 	if (h->n == h->max)
@@ -365,6 +380,7 @@ static struct dns_xfr_zone *hist_put(struct dns_xfr_history *h, struct dns_xfr_z
 	h->v[h->n].ambiguous = 0;
 	h->n++;
 	h->bytes += zone_bytes(z);
+	zone_ref(z);
 	while (h->n > 1 && h->bytes > h->max_bytes)
 		drop_oldest(h);
 	return z;
@@ -373,19 +389,17 @@ static struct dns_xfr_zone *hist_put(struct dns_xfr_history *h, struct dns_xfr_z
 int dns_xfr_history_record(struct dns_xfr_history *h, const struct dns_table *table)
 {
 	struct dns_xfr_zone *z = dns_xfr_zone_build(table);
-	int owned;
 
 	if (!z)
 		return -1;
 	pthread_mutex_lock(&h->mu);
-	z = hist_put(h, z, &owned);
+	z = hist_put(h, z);
 	pthread_mutex_unlock(&h->mu);
-	if (owned)
-		dns_xfr_zone_free(z);
+	dns_xfr_zone_free(z);
 	return 0;
 }
 
-static const struct dns_xfr_zone *hist_find(const struct dns_xfr_history *h, uint32_t serial)
+static struct dns_xfr_zone *hist_find(const struct dns_xfr_history *h, uint32_t serial)
 {
 	for (size_t i = 0; i < h->n; i++)
 		if (h->v[i].z->serial == serial)
@@ -593,32 +607,6 @@ static int mw_rr(struct mw *m, const struct dns_xfr_zone *z, const struct xrec *
 	return -1;
 }
 
-static int mw_zone(struct mw *m, const struct dns_xfr_zone *z)
-{
-	for (size_t i = 0; i < z->n; i++)
-		if (!z->rec[i].dup && mw_rr(m, z, &z->rec[i]))
-			return -1;
-	return 0;
-}
-
-/* Records of a only (by the sorted lists), i.e. a minus b. */
-static int mw_minus(struct mw *m, const struct dns_xfr_zone *a, const struct dns_xfr_zone *b)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < a->n_sorted; i++) {
-		const struct xrec *ra = &a->rec[a->sorted[i]];
-		int c = 1;
-		while (j < b->n_sorted && (c = rec_cmp(a, ra, b, &b->rec[b->sorted[j]])) > 0)
-			j++;
-		if (j == b->n_sorted)
-			c = 1;
-		if (c != 0 && mw_rr(m, a, ra))
-			return -1;
-	}
-	return 0;
-}
-
 /* Serial a is older than b (RFC 1982). */
 static int serial_lt(uint32_t a, uint32_t b)
 {
@@ -631,116 +619,239 @@ static int is_apex(const struct dns_query *q, const struct dns_table *t)
 	return q->qname_len == z->apex_len && !memcmp(q->lname, t->blob + z->apex_off, z->apex_len);
 }
 
+/* ---- streams ---- */
+
+/* The parts of an answer, in order: a zone's SOA, every record of the
+ * current version, the records of a not in b, the end of the last message. */
+enum step_kind { STEP_SOA, STEP_ZONE, STEP_MINUS, STEP_FLUSH };
+
+struct step {
+	enum step_kind kind;
+	const struct dns_xfr_zone *a, *b;
+};
+
+#define MAX_STEPS 7
+
+struct dns_xfr_stream {
+	struct mw m;
+	struct dns_query q;
+	struct dns_xfr_result res;
+	struct dns_xfr_zone *cur, *old; /* references held */
+	uint8_t question[256 + 4];
+	uint8_t apex[256];
+	struct step steps[MAX_STEPS];
+	unsigned n_steps, at;
+	size_t i, j; /* positions in the step's record lists */
+};
+
+static void add_step(struct dns_xfr_stream *st, enum step_kind kind, const struct dns_xfr_zone *a,
+                     const struct dns_xfr_zone *b)
+{
+	st->steps[st->n_steps++] = (struct step){kind, a, b};
+}
+
+/* The current version for table: the one recorded for its serial, else a
+ * snapshot (recorded). NULL on out of memory. */
+static struct dns_xfr_zone *current_version(struct dns_xfr_history *h, const struct dns_table *t)
+{
+	struct dns_xfr_zone *z = NULL;
+
+	if (h) {
+		/* recorded where serials change, it is the content the serial
+		 * stands for, while the live table may be ahead of its next bump */
+		uint32_t serial = dns_table_serial(t);
+		pthread_mutex_lock(&h->mu);
+		if (h->n && h->v[h->n - 1].z->serial == serial && !h->v[h->n - 1].ambiguous)
+			z = zone_ref(h->v[h->n - 1].z);
+		pthread_mutex_unlock(&h->mu);
+		if (z)
+			return z;
+	}
+	z = dns_xfr_zone_build(t);
+	if (z && h) {
+		pthread_mutex_lock(&h->mu);
+		z = hist_put(h, z);
+		pthread_mutex_unlock(&h->mu);
+	}
+	return z;
+}
+
+struct dns_xfr_stream *dns_xfr_stream_start(struct dns_xfr_history *h,
+                                            const struct dns_table *table, const uint8_t *query,
+                                            size_t qlen, int allowed, int busy, size_t msg_max)
+{
+	struct dns_xfr_stream *st = calloc(1, sizeof(*st));
+	struct dns_xfr_result *res;
+	enum dns_parse_result pr;
+	struct mw *m;
+
+	if (!st)
+		return NULL;
+	res = &st->res;
+	m = &st->m;
+	res->asked = dns_xfr_query_kind(query, qlen);
+	pr = dns_query_parse(query, qlen, &st->q);
+	if (pr == DNS_PARSE_DROP)
+		return st; /* no answer: nothing to send */
+	m->buf = malloc(DNS_MAX_MSG);
+	if (!m->buf)
+		goto fail;
+	m->q = &st->q;
+	m->res = res;
+	m->qsize = st->q.question_ok ? st->q.qname_len + 4 : 0;
+	memcpy(st->question, query + 12, m->qsize);
+	m->question = st->question;
+	m->max = msg_max == 0 || msg_max > DNS_MAX_MSG ? DNS_MAX_MSG
+	         : msg_max < MSG_MIN                   ? MSG_MIN
+	                                               : msg_max;
+	m->apex_len = table->zones[0].apex_len;
+	memcpy(st->apex, table->blob + table->zones[0].apex_off, m->apex_len);
+	m->apex = st->apex;
+	mw_begin(m);
+	if (pr != DNS_PARSE_OK || (st->q.edns && st->q.edns_version > 0))
+		m->rcode = RCODE_FORMERR;
+	else if (!allowed)
+		m->rcode = RCODE_REFUSED;
+	else if (!is_apex(&st->q, table))
+		m->rcode = RCODE_NOTAUTH;
+	else if (res->asked == DNS_XFR_IXFR &&
+	         ixfr_serial(query, qlen, st->q.qname_len, &res->client_serial))
+		m->rcode = RCODE_FORMERR;
+	else if (busy || !(st->cur = current_version(h, table)))
+		m->rcode = RCODE_SERVFAIL;
+	if (m->rcode) {
+		res->rcode = m->rcode;
+		add_step(st, STEP_FLUSH, NULL, NULL);
+		return st;
+	}
+	res->serial = st->cur->serial;
+	res->served = res->asked;
+	if (res->asked == DNS_XFR_IXFR && !serial_lt(res->client_serial, st->cur->serial)) {
+		/* up to date (or ahead): the current SOA alone (RFC 1995 2) */
+		add_step(st, STEP_SOA, st->cur, NULL);
+		add_step(st, STEP_FLUSH, NULL, NULL);
+		return st;
+	}
+	if (res->asked == DNS_XFR_IXFR && h) {
+		pthread_mutex_lock(&h->mu);
+		st->old = hist_find(h, res->client_serial);
+		if (st->old)
+			zone_ref(st->old);
+		pthread_mutex_unlock(&h->mu);
+	}
+	add_step(st, STEP_SOA, st->cur, NULL);
+	if (st->old) {
+		add_step(st, STEP_SOA, st->old, NULL);
+		add_step(st, STEP_MINUS, st->old, st->cur);
+		add_step(st, STEP_SOA, st->cur, NULL);
+		add_step(st, STEP_MINUS, st->cur, st->old);
+	} else {
+		if (res->asked == DNS_XFR_IXFR)
+			res->served = DNS_XFR_AXFR; /* RFC 1995 4: the whole zone instead */
+		add_step(st, STEP_ZONE, st->cur, NULL);
+	}
+	add_step(st, STEP_SOA, st->cur, NULL);
+	add_step(st, STEP_FLUSH, NULL, NULL);
+	return st;
+fail:
+	dns_xfr_stream_free(st);
+	return NULL;
+}
+
+/* The next records of a STEP_ZONE or STEP_MINUS step until out holds until
+ * bytes: 1 when the step is done, 0 when out is full, -1 on error. */
+static int step_records(struct dns_xfr_stream *st, const struct step *p, struct evbuffer *out,
+                        size_t until)
+{
+	struct mw *m = &st->m;
+	const struct dns_xfr_zone *a = p->a, *b = p->b;
+
+	if (p->kind == STEP_ZONE) {
+		for (; st->i < a->n; st->i++) {
+			if (evbuffer_get_length(out) >= until)
+				return 0;
+			if (!a->rec[st->i].dup && mw_rr(m, a, &a->rec[st->i]))
+				return -1;
+		}
+		return 1;
+	}
+	/* a minus b, merging the sorted lists */
+	for (; st->i < a->n_sorted; st->i++) {
+		const struct xrec *ra = &a->rec[a->sorted[st->i]];
+		int c = 1;
+		if (evbuffer_get_length(out) >= until)
+			return 0;
+		while (st->j < b->n_sorted &&
+		       (c = rec_cmp(a, ra, b, &b->rec[b->sorted[st->j]])) > 0)
+			st->j++;
+		if (st->j == b->n_sorted)
+			c = 1;
+		if (c != 0 && mw_rr(m, a, ra))
+			return -1;
+	}
+	return 1;
+}
+
+int dns_xfr_stream_next(struct dns_xfr_stream *st, struct evbuffer *out, size_t until)
+{
+	struct mw *m = &st->m;
+	int rc;
+
+	m->out = out;
+	while (st->at < st->n_steps) {
+		const struct step *p = &st->steps[st->at];
+		if (evbuffer_get_length(out) >= until)
+			return 0;
+		switch (p->kind) {
+		case STEP_SOA:
+			if (mw_rr(m, p->a, &p->a->soa))
+				return -1;
+			break;
+		case STEP_ZONE:
+		case STEP_MINUS:
+			rc = step_records(st, p, out, until);
+			if (rc <= 0)
+				return rc;
+			st->i = st->j = 0;
+			break;
+		case STEP_FLUSH:
+			if (mw_flush(m))
+				return -1;
+			break;
+		}
+		st->at++;
+	}
+	return 1;
+}
+
+const struct dns_xfr_result *dns_xfr_stream_result(const struct dns_xfr_stream *st)
+{
+	return &st->res;
+}
+
+void dns_xfr_stream_free(struct dns_xfr_stream *st)
+{
+	if (!st)
+		return;
+	dns_xfr_zone_free(st->cur);
+	dns_xfr_zone_free(st->old);
+	free(st->m.buf);
+	free(st);
+}
+
 int dns_xfr_answer(struct dns_xfr_history *h, const struct dns_table *table, const uint8_t *query,
                    size_t qlen, int allowed, size_t msg_max, struct evbuffer *out,
                    struct dns_xfr_result *res)
 {
-	struct dns_query q;
-	struct dns_xfr_result dummy;
-	struct dns_xfr_zone *z = NULL;
-	const struct dns_xfr_zone *cur, *old = NULL;
-	enum dns_parse_result pr;
-	struct mw m;
-	int locked = 0, owned = 1, rc = -1;
+	struct dns_xfr_stream *st =
+	    dns_xfr_stream_start(h, table, query, qlen, allowed, 0, msg_max);
+	int rc;
 
-	if (!res)
-		res = &dummy;
-	memset(res, 0, sizeof(*res));
-	memset(&m, 0, sizeof(m));
-	res->asked = dns_xfr_query_kind(query, qlen);
-	pr = dns_query_parse(query, qlen, &q);
-	if (pr == DNS_PARSE_DROP)
-		return 0;
-	m.buf = malloc(DNS_MAX_MSG);
-	if (!m.buf)
+	if (!st)
 		return -1;
-	m.out = out;
-	m.q = &q;
-	m.res = res;
-	m.question = query + 12;
-	m.qsize = q.question_ok ? q.qname_len + 4 : 0;
-	m.max = msg_max == 0 || msg_max > DNS_MAX_MSG ? DNS_MAX_MSG
-	        : msg_max < MSG_MIN                   ? MSG_MIN
-	                                              : msg_max;
-	m.apex = table->blob + table->zones[0].apex_off;
-	m.apex_len = table->zones[0].apex_len;
-	mw_begin(&m);
-	if (pr != DNS_PARSE_OK || (q.edns && q.edns_version > 0))
-		m.rcode = RCODE_FORMERR;
-	else if (!allowed)
-		m.rcode = RCODE_REFUSED;
-	else if (!is_apex(&q, table))
-		m.rcode = RCODE_NOTAUTH;
-	else if (res->asked == DNS_XFR_IXFR &&
-	         ixfr_serial(query, qlen, q.qname_len, &res->client_serial))
-		m.rcode = RCODE_FORMERR;
-	if (m.rcode)
-		goto single;
-
-	if (h) {
-		/* the version recorded for the table's serial, if any: recorded
-		 * where serials change, it is the content the serial stands for,
-		 * while the live table may be ahead of its next bump */
-		uint32_t serial = dns_table_serial(table);
-		pthread_mutex_lock(&h->mu);
-		locked = 1;
-		if (h->n && h->v[h->n - 1].z->serial == serial && !h->v[h->n - 1].ambiguous) {
-			cur = h->v[h->n - 1].z;
-			owned = 0;
-			goto have;
-		}
-		pthread_mutex_unlock(&h->mu);
-		locked = 0;
-	}
-	z = dns_xfr_zone_build(table);
-	if (!z) {
-		m.rcode = RCODE_SERVFAIL;
-		goto single;
-	}
-	cur = z;
-	if (h) {
-		pthread_mutex_lock(&h->mu);
-		locked = 1;
-		cur = hist_put(h, z, &owned);
-		z = owned ? z : NULL;
-	}
-have:
-	res->serial = cur->serial;
-	res->served = res->asked;
-	if (res->asked == DNS_XFR_IXFR && !serial_lt(res->client_serial, cur->serial)) {
-		/* up to date (or ahead): the current SOA alone (RFC 1995 2) */
-		if (mw_rr(&m, cur, &cur->soa))
-			goto finish;
-		goto flush;
-	}
-	if (res->asked == DNS_XFR_IXFR && locked)
-		old = hist_find(h, res->client_serial);
-	if (res->asked == DNS_XFR_IXFR && !old)
-		res->served = DNS_XFR_AXFR; /* RFC 1995 4: the whole zone instead */
-	if (mw_rr(&m, cur, &cur->soa))
-		goto finish;
-	if (old) {
-		if (mw_rr(&m, old, &old->soa) || mw_minus(&m, old, cur) ||
-		    mw_rr(&m, cur, &cur->soa) || mw_minus(&m, cur, old))
-			goto finish;
-	} else if (mw_zone(&m, cur)) {
-		goto finish;
-	}
-	if (mw_rr(&m, cur, &cur->soa))
-		goto finish;
-	goto flush;
-single:
-	res->served = DNS_XFR_NONE;
-	res->rcode = m.rcode;
-flush:
-	if (mw_flush(&m))
-		goto finish;
-	rc = 0;
-finish:
-	if (locked)
-		pthread_mutex_unlock(&h->mu);
-	if (owned)
-		dns_xfr_zone_free(z);
-	free(m.buf);
+	rc = dns_xfr_stream_next(st, out, SIZE_MAX) < 0 ? -1 : 0;
+	if (res)
+		*res = st->res;
+	dns_xfr_stream_free(st);
 	return rc;
 }

@@ -41,6 +41,7 @@ struct evbuffer;
 
 #define DNS_XFR_HISTORY_VERSIONS 16                   /* default versions kept */
 #define DNS_XFR_HISTORY_BYTES    (128u * 1024 * 1024) /* default bound on their bytes */
+#define DNS_XFR_RUNNING          16 /* transfers sent at once, server-wide; more: SERVFAIL */
 
 /* server.transfer.allow: "127.0.0.0/8", "::1", "2001:db8::/32". */
 struct dns_xfr_acl;
@@ -62,7 +63,8 @@ struct dns_xfr_zone;
 
 /* Snapshots zone 0 of table as served now (see above). Borrows table for
  * the call only. Returns NULL on out of memory; caller frees with
- * dns_xfr_zone_free(), which accepts NULL. */
+ * dns_xfr_zone_free(), which accepts NULL (snapshots are reference-counted
+ * inside: it drops the caller's reference). */
 struct dns_xfr_zone *dns_xfr_zone_build(const struct dns_table *table);
 void dns_xfr_zone_free(struct dns_xfr_zone *z);
 uint32_t dns_xfr_zone_serial(const struct dns_xfr_zone *z);
@@ -105,16 +107,37 @@ struct dns_xfr_result {
 	size_t bytes; /* without length prefixes */
 };
 
-/* Answers an AXFR or IXFR query over TCP: appends the response messages,
- * each with its 2-byte length prefix (RFC 1035 4.2.2), to out. allowed is
- * the ACL's verdict on the client: 0 gives one REFUSED message. A query for
- * a name other than the service zone's apex gets NOTAUTH; a malformed one
- * FORMERR. Messages hold at most msg_max bytes (0: 65535; at least 512),
- * the question in the first only, AA set. The zone is built whole into out
- * (bounded by the zone's size, see dns/tcp.c). Borrows everything for the
- * call only; h may be NULL (no history: IXFR answers in full). res may be
- * NULL. Returns 0, or -1 on out of memory (out may hold part of the answer:
- * drop the connection). */
+/* One answer to an AXFR or IXFR query over TCP, produced as the client
+ * reads it: each message with its 2-byte length prefix (RFC 1035 4.2.2).
+ * allowed is the ACL's verdict on the client: 0 gives one REFUSED message.
+ * A query for a name other than the service zone's apex gets NOTAUTH; a
+ * malformed one FORMERR; busy (1: too many transfers running) a good one
+ * SERVFAIL, as BIND does past its transfers-out. Messages hold at most
+ * msg_max bytes (0: 65535; at least 512), the question in the first only,
+ * AA set. The table is borrowed for dns_xfr_stream_start() only: the stream
+ * holds references to the versions it sends (from h, which may be NULL:
+ * no history, IXFR answers in full) and copies of what else it needs, so it
+ * may outlive the table. A query to drop gives a stream with nothing to
+ * send. Returns NULL on out of memory; caller frees with
+ * dns_xfr_stream_free(), which accepts NULL. Not thread-safe itself: one
+ * thread drives a stream. */
+struct dns_xfr_stream;
+struct dns_xfr_stream *dns_xfr_stream_start(struct dns_xfr_history *h,
+                                            const struct dns_table *table, const uint8_t *query,
+                                            size_t qlen, int allowed, int busy, size_t msg_max);
+
+/* Appends the next messages of st to out until out holds at least until
+ * bytes (it may end up to one message past it). Returns 1 when the answer
+ * is complete, 0 when there is more (call again once out has drained), -1
+ * on out of memory (out may hold part of a message: drop the connection). */
+int dns_xfr_stream_next(struct dns_xfr_stream *st, struct evbuffer *out, size_t until);
+
+/* What the stream did so far (complete once next returned 1). */
+const struct dns_xfr_result *dns_xfr_stream_result(const struct dns_xfr_stream *st);
+void dns_xfr_stream_free(struct dns_xfr_stream *st);
+
+/* The whole answer at once into out (a stream run to its end; for tests):
+ * res (may be NULL) gets its result. Returns 0, or -1 on out of memory. */
 int dns_xfr_answer(struct dns_xfr_history *h, const struct dns_table *table, const uint8_t *query,
                    size_t qlen, int allowed, size_t msg_max, struct evbuffer *out,
                    struct dns_xfr_result *res);

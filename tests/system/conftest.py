@@ -380,3 +380,16 @@ def wait_until(pred, bound, what, context=None):
                 context = context()
             pytest.fail("%s: not within %.1f s\n%s" % (what, bound, context or ""))
         time.sleep(0.02)
+
+
+_SANITIZED = None
+
+
+def sanitized():
+    """True if SRVD is built with AddressSanitizer (--enable-sanitizers): its RSS then
+    holds shadow memory and freed blocks in quarantine, so RSS bounds do not apply."""
+    global _SANITIZED
+    if _SANITIZED is None:
+        with open(SRVD, "rb") as f:
+            _SANITIZED = b"__asan_init" in f.read()
+    return _SANITIZED

@@ -30,3 +30,6 @@ clean-local:
 EXTRA_DIST += tests/system/test_secondary.py tests/system/test_xfr.py
 EXTRA_DIST += tests/system/test_tsig.py
 EXTRA_DIST += tests/system/test_watch.py
+EXTRA_DIST += tests/system/test_tcp_forward_bound.py
+EXTRA_DIST += tests/system/test_forward_spoof.py
+EXTRA_DIST += tests/system/test_xfr_stream.py

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_forward.c: the pure parts of server.forward (dns/forward.h): the pending
- * table, reply matching, failover order, address parsing and SERVFAIL. */
+ * table, letter-case randomisation (dns-0x20), reply matching, failover
+ * order, address parsing and SERVFAIL. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -144,9 +145,9 @@ START_TEST(judge_matches_id_and_question)
 	ck_assert_int_eq(dns_fwd_slot_set_query(s, QUERY, sizeof(QUERY)), 0);
 	len = make_reply(s->up_id, 0, 0, r);
 	ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_ACCEPT);
-	/* the name's case may differ (RFC 4343) */
+	/* the name's letter case must be the one sent (dns-0x20) */
 	r[13] = 'W';
-	ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_ACCEPT);
+	ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_CASE);
 	/* a spoofed reply: wrong ID */
 	len = make_reply((uint16_t)(s->up_id + 1), 0, 0, r);
 	ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_DROP);
@@ -167,6 +168,132 @@ START_TEST(judge_matches_id_and_question)
 	/* too short */
 	ck_assert_int_eq(dns_fwd_judge(s, r, 11), DNS_FWD_DROP);
 	ck_assert_int_eq(dns_fwd_judge(s, r, QEND - 1), DNS_FWD_DROP);
+}
+END_TEST
+
+/* www.other.example with random case: what goes out, what comes back. */
+START_TEST(case_randomised_per_try)
+{
+	struct dns_fwd_slot *s = dns_fwd_table_get(&table);
+	uint8_t sent[sizeof(QUERY)], first[sizeof(QUERY)];
+	unsigned flipped = 0, differ = 0;
+
+	ck_assert_int_eq(dns_fwd_slot_set_query(s, QUERY, sizeof(QUERY)), 0);
+	/* before recase: the client's bytes but for the ID */
+	ck_assert_uint_eq(dns_fwd_encode(s, sent), sizeof(QUERY));
+	ck_assert_uint_eq(sent[0], s->up_id >> 8);
+	ck_assert_uint_eq(sent[1], s->up_id & 0xff);
+	ck_assert_mem_eq(sent + 2, QUERY + 2, sizeof(QUERY) - 2);
+	dns_fwd_table_recase(&table, s);
+	dns_fwd_encode(s, first);
+	for (int round = 0; round < 20; round++) {
+		dns_fwd_table_rekey(&table, s);
+		ck_assert_uint_eq(dns_fwd_encode(s, sent), sizeof(QUERY));
+		/* only letters change, and only their case; the rest is the query */
+		for (size_t i = 2; i < sizeof(QUERY); i++) {
+			if (sent[i] == QUERY[i])
+				continue;
+			ck_assert_uint_ge(i, 12);
+			ck_assert_uint_lt(i, QEND - 5);
+			ck_assert_uint_eq(sent[i] ^ 0x20, QUERY[i]);
+			ck_assert(QUERY[i] >= 'a' && QUERY[i] <= 'z');
+			flipped++;
+		}
+		differ += memcmp(sent + 12, first + 12, QEND - 12) != 0;
+		/* what was sent is accepted; the client's own case is not */
+		{
+			uint8_t r[512];
+			size_t len = make_reply(s->up_id, 0, 0, r);
+			memcpy(r + 12, sent + 12, QEND - 16);
+			ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_ACCEPT);
+			if (memcmp(sent + 12, QUERY + 12, QEND - 16) != 0) {
+				memcpy(r + 12, QUERY + 12, QEND - 16);
+				ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_CASE);
+			}
+		}
+	}
+	/* 15 letters x 20 tries: about half flipped, every try another case */
+	ck_assert_uint_gt(flipped, 100);
+	ck_assert_uint_lt(flipped, 200);
+	ck_assert_uint_ge(differ, 19);
+}
+END_TEST
+
+START_TEST(case_skips_lengths_and_non_letters)
+{
+	/* length bytes, digits, '-' and '_' keep their bytes: only letters flip */
+	uint8_t q[12 + 1 + 65 + 6 + 1 + 4], sent[sizeof(q)];
+	struct dns_fwd_slot *s = dns_fwd_table_get(&table);
+	size_t p = 12;
+
+	memset(q, 0, sizeof(q));
+	q[5] = 1;
+	q[p++] = 63; /* the longest label: 63 letters and digits */
+	for (int i = 0; i < 63; i++)
+		q[p++] = (uint8_t)(i % 3 ? 'a' + i % 26 : '0' + i % 10);
+	q[p++] = 6;
+	memcpy(q + p, "_x-1_Z", 6);
+	p += 6;
+	q[p++] = 0;
+	q[p + 1] = 1;
+	q[p + 3] = 1;
+	p += 4;
+	ck_assert_int_eq(dns_fwd_slot_set_query(s, q, p), 0);
+	for (int round = 0; round < 10; round++) {
+		dns_fwd_table_rekey(&table, s);
+		dns_fwd_encode(s, sent);
+		for (size_t i = 12; i < p; i++) {
+			int letter = (q[i] >= 'a' && q[i] <= 'z') || (q[i] >= 'A' && q[i] <= 'Z');
+			if (i == 12 || i == 12 + 64 || !letter)
+				ck_assert_uint_eq(sent[i], q[i]);
+			else
+				ck_assert(sent[i] == q[i] || sent[i] == (q[i] ^ 0x20));
+		}
+	}
+	/* a name longer than 255 bytes is not a question */
+	{
+		static uint8_t big[12 + 5 * 52 + 1 + 4];
+		size_t n = 12;
+		big[5] = 1;
+		for (int l = 0; l < 5; l++) {
+			big[n++] = 51;
+			memset(big + n, 'a', 51);
+			n += 51;
+		}
+		big[n++] = 0;
+		n += 4;
+		ck_assert_uint_eq(dns_fwd_question_end(big, n), 0);
+		ck_assert_int_eq(dns_fwd_slot_set_query(s, big, n), -1);
+	}
+}
+END_TEST
+
+START_TEST(restore_gives_client_case)
+{
+	struct dns_fwd_slot *s = dns_fwd_table_get(&table);
+	uint8_t sent[sizeof(QUERY)], r[512];
+	size_t len;
+	/* the client asked WwW.other.EXAMPLE */
+	uint8_t q[sizeof(QUERY)];
+
+	memcpy(q, QUERY, sizeof(q));
+	q[13] = 'W';
+	q[15] = 'W';
+	for (size_t i = 23; i < 30; i++)
+		q[i] ^= 0x20;
+	ck_assert_int_eq(dns_fwd_slot_set_query(s, q, sizeof(q)), 0);
+	dns_fwd_table_recase(&table, s);
+	dns_fwd_encode(s, sent);
+	len = make_reply(s->up_id, 0, 0, r);
+	memcpy(r + 12, sent + 12, QEND - 16);
+	ck_assert_int_eq(dns_fwd_judge(s, r, len), DNS_FWD_ACCEPT);
+	dns_fwd_restore(s, r, len, r);
+	ck_assert_mem_eq(r + 12, q + 12, QEND - 12);
+	ck_assert_uint_eq(r[0], 0x12);
+	ck_assert_uint_eq(r[1], 0x34);
+	/* the SERVFAIL also repeats the client's question */
+	len = dns_fwd_servfail(s, r);
+	ck_assert_mem_eq(r + 12, q + 12, QEND - 12);
 }
 END_TEST
 
@@ -281,6 +408,9 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, rekey_drops_old_id);
 	tcase_add_test(tc, question_parse);
 	tcase_add_test(tc, judge_matches_id_and_question);
+	tcase_add_test(tc, case_randomised_per_try);
+	tcase_add_test(tc, case_skips_lengths_and_non_letters);
+	tcase_add_test(tc, restore_gives_client_case);
 	tcase_add_test(tc, judge_failover_and_truncation);
 	tcase_add_test(tc, failover_order);
 	tcase_add_test(tc, restore_and_servfail);

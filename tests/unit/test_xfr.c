@@ -564,6 +564,125 @@ START_TEST(split_messages)
 }
 END_TEST
 
+/* Runs st to its end into one buffer, `until` bytes at a time, as a client
+ * reading between calls would; checks each call's bound. Returns the calls. */
+static size_t pump(struct dns_xfr_stream *st, struct evbuffer *all, size_t until)
+{
+	struct evbuffer *out = evbuffer_new();
+	size_t calls = 0;
+	int rc;
+
+	ck_assert_ptr_nonnull(out);
+	do {
+		rc = dns_xfr_stream_next(st, out, until);
+		ck_assert_int_ge(rc, 0);
+		calls++;
+		/* at most one message past the mark */
+		ck_assert_uint_le(evbuffer_get_length(out), until + 2 + 65535);
+		if (rc == 0)
+			ck_assert_uint_ge(evbuffer_get_length(out), until);
+		evbuffer_add_buffer(all, out);
+	} while (rc == 0);
+	evbuffer_free(out);
+	return calls;
+}
+
+static int same_bytes(struct evbuffer *a, struct evbuffer *b)
+{
+	size_t n = evbuffer_get_length(a);
+	return n == evbuffer_get_length(b) &&
+	       memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), n) == 0;
+}
+
+START_TEST(stream_outlives_table_and_history)
+{
+	struct dns_table *b = big_table(4, 1500); /* 24,000 records, ~0.5 MB */
+	struct dns_xfr_history *hist = dns_xfr_history_create(0, 0);
+	struct evbuffer *whole = evbuffer_new(), *streamed = evbuffer_new();
+	struct dns_xfr_stream *st;
+	struct dns_xfr_result res;
+	size_t qlen, calls;
+	uint8_t *q = make_query("svc.example.", LDNS_RR_TYPE_AXFR, 0, &qlen);
+
+	ck_assert_int_eq(dns_xfr_answer(NULL, b, q, qlen, 1, 0, whole, &res), 0);
+	st = dns_xfr_stream_start(hist, b, q, qlen, 1, 0, 0);
+	ck_assert_ptr_nonnull(st);
+	/* a reload frees the table, the history drops the version: the stream
+	 * sends what it started with (ASan would see a use after free) */
+	dns_table_free(b);
+	dns_xfr_history_free(hist);
+	calls = pump(st, streamed, 16 * 1024);
+	ck_assert_uint_gt(res.messages, 10);
+	ck_assert_uint_eq(calls, res.messages); /* one 64 KB message per call */
+	ck_assert(same_bytes(whole, streamed));
+	ck_assert_uint_eq(dns_xfr_stream_result(st)->records, res.records);
+	ck_assert_uint_eq(dns_xfr_stream_result(st)->messages, res.messages);
+	ck_assert_int_eq(dns_xfr_stream_result(st)->served, DNS_XFR_AXFR);
+	dns_xfr_stream_free(st);
+	evbuffer_free(whole);
+	evbuffer_free(streamed);
+	free(q);
+}
+END_TEST
+
+START_TEST(stream_ixfr_message_at_a_time)
+{
+	struct dns_xfr_history *hist = dns_xfr_history_create(0, 0);
+	struct evbuffer *whole = evbuffer_new(), *streamed = evbuffer_new();
+	struct dns_xfr_stream *st;
+	struct dns_xfr_result res;
+	struct xfer x = axfr(hist, t); /* records s1 */
+	size_t qlen;
+	uint8_t *q = make_query("svc.example.", LDNS_RR_TYPE_IXFR, TU_SERIAL, &qlen);
+
+	xfer_free(&x);
+	tu_health_set(h, WEB, 1, 0);
+	dns_table_bump_serial(t);
+	ck_assert_int_eq(dns_xfr_answer(hist, t, q, qlen, 1, 512, whole, &res), 0);
+	ck_assert_int_eq(res.served, DNS_XFR_IXFR);
+	st = dns_xfr_stream_start(hist, t, q, qlen, 1, 0, 512);
+	ck_assert_ptr_nonnull(st);
+	dns_xfr_history_free(hist); /* the stream holds both versions */
+	ck_assert_uint_eq(pump(st, streamed, 1), res.messages);
+	ck_assert(same_bytes(whole, streamed));
+	dns_xfr_stream_free(st);
+	evbuffer_free(whole);
+	evbuffer_free(streamed);
+	free(q);
+}
+END_TEST
+
+/* The rcode of the single message a stream sends. */
+static int busy_rcode(const char *zone, int allowed)
+{
+	struct evbuffer *out = evbuffer_new();
+	size_t qlen;
+	uint8_t *q = make_query(zone, LDNS_RR_TYPE_AXFR, 0, &qlen), *p;
+	struct dns_xfr_stream *st = dns_xfr_stream_start(NULL, t, q, qlen, allowed, 1, 0);
+	int rcode;
+
+	ck_assert_int_eq(dns_xfr_stream_next(st, out, SIZE_MAX), 1);
+	ck_assert_uint_eq(dns_xfr_stream_result(st)->messages, 1);
+	ck_assert_int_eq(dns_xfr_stream_result(st)->served, DNS_XFR_NONE);
+	p = evbuffer_pullup(out, -1);
+	ck_assert_uint_eq(evbuffer_get_length(out), 2 + (size_t)(p[0] << 8 | p[1]));
+	rcode = p[2 + 3] & 0x0F;
+	ck_assert_int_eq(rcode, dns_xfr_stream_result(st)->rcode);
+	dns_xfr_stream_free(st);
+	evbuffer_free(out);
+	free(q);
+	return rcode;
+}
+
+START_TEST(busy_servfail_after_acl_and_zone)
+{
+	ck_assert_int_eq(busy_rcode("svc.example.", 1), LDNS_RCODE_SERVFAIL);
+	/* the ACL and the zone are checked first */
+	ck_assert_int_eq(busy_rcode("svc.example.", 0), LDNS_RCODE_REFUSED);
+	ck_assert_int_eq(busy_rcode("other.example.", 1), LDNS_RCODE_NOTAUTH);
+}
+END_TEST
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -618,6 +737,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, sends_recorded_version);
 	tcase_add_test(tc, acl_prefixes);
 	tcase_add_test(tc, split_messages);
+	tcase_add_test(tc, stream_outlives_table_and_history);
+	tcase_add_test(tc, stream_ixfr_message_at_a_time);
+	tcase_add_test(tc, busy_servfail_after_acl_and_zone);
 	tcase_add_test(tc, timing_100k);
 	suite_add_tcase(s, tc);
 	return s;
