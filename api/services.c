@@ -78,6 +78,26 @@ static void json_instance(struct json *j, const struct reg_instance *in, struct 
 	json_obj_end(j);
 }
 
+/* One key of a check, from the schema: durations as KEY_ms in ms. */
+static void json_check_field(void *arg, const struct reg_field *f)
+{
+	struct json *j = arg;
+	char key[64];
+
+	switch (f->kind) {
+	case REG_FIELD_UINT:
+		json_kuint(j, f->key, f->num);
+		break;
+	case REG_FIELD_MS:
+		snprintf(key, sizeof(key), "%s_ms", f->key);
+		json_kuint(j, key, f->num);
+		break;
+	case REG_FIELD_TEXT:
+		json_kstr(j, f->key, f->text);
+		break;
+	}
+}
+
 /* One service; with detail, its check and instances too. */
 static void json_service(struct json *j, const struct api *api, size_t i, int detail)
 {
@@ -106,16 +126,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 		json_double(j, s->panic_threshold);
 		json_key(j, "check");
 		json_obj_begin(j);
-		json_kstr(j, "type", check_type_name(s->check.type));
-		if (s->check.type != CHECK_NONE) {
-			json_kuint(j, "interval_ms", s->check.interval_ms);
-			json_kuint(j, "timeout_ms", s->check.timeout_ms);
-			json_kuint(j, "unhealthy_interval_ms", s->check.unhealthy_interval_ms);
-			json_kuint(j, "rise", s->check.rise);
-			json_kuint(j, "fall", s->check.fall);
-		}
-		if (s->check.type == CHECK_HTTP)
-			json_kstr(j, "path", s->check.path);
+		registry_check_fields(&s->check, json_check_field, j);
 		json_obj_end(j);
 		json_key(j, "instances");
 		json_arr_begin(j);

@@ -46,12 +46,12 @@ struct check_config {
 	size_t n_expect;
 };
 
+/* 1 if instances with this check type are probed: every type but none
+ * (health/ has a probe for each, which test_health holds it to). */
+int check_type_probed(enum check_type type);
+
 /* Returns the name of a check type ("tcp", "http", "none"), "?" out of range. */
 const char *check_type_name(enum check_type type);
-
-/* Sets *cfg to the built-in defaults (HAProxy's: tcp, 2s, 1s, rise 2, fall 3,
- * path "/", expect 200-399). */
-void check_config_defaults(struct check_config *cfg);
 
 /* Returns 1 when an HTTP status is accepted by cfg->expect, else 0. */
 int check_status_expected(const struct check_config *cfg, unsigned status);

@@ -38,63 +38,17 @@ static int reject(struct daemon *d, const char *why, const struct reg_errors *er
 	return -1;
 }
 
-static int same_listen(const struct reg_server *a, const struct reg_server *b)
+/* Sockets, the API, forwarding, transfers' ACL and key, and the user are
+ * set up once, at start: say so when the file asks otherwise (the schema
+ * rows of reload class "restart" say which keys, and what stays in use). */
+static void report_restart(void *arg, const char *keys, const char *text)
 {
-	if (a->n_listen != b->n_listen)
-		return 0;
-	for (size_t i = 0; i < a->n_listen; i++)
-		if (a->listen[i].addr_len != b->listen[i].addr_len ||
-		    memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addr_len) != 0)
-			return 0;
-	return 1;
-}
+	const struct daemon *d = arg;
 
-static int same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static int same_list(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	if (na != nb)
-		return 0;
-	for (size_t i = 0; i < na; i++)
-		if (!same_str(a[i], b[i]))
-			return 0;
-	return 1;
-}
-
-static int same_forward(const struct reg_server *a, const struct reg_server *b)
-{
-	if (a->n_forward != b->n_forward || a->forward_timeout_ms != b->forward_timeout_ms)
-		return 0;
-	for (size_t i = 0; i < a->n_forward; i++)
-		if (!same_str(a->forward[i], b->forward[i]))
-			return 0;
-	return 1;
-}
-
-/* Sockets are bound once, at start: say so when the file asks otherwise. */
-static void warn_restart(const struct daemon *d, const struct registry *old,
-                         const struct registry *reg)
-{
-	if (!d->opt->n_listen && !same_listen(&old->server, &reg->server))
-		log_warn("reload: server.listen changed; the old addresses keep serving until "
-		         "srvd is restarted");
-	if (!same_str(old->server.http, reg->server.http) ||
-	    !same_str(old->server.http_token, reg->server.http_token))
-		log_warn("reload: server.http or server.http_token changed; the control API keeps "
-		         "its settings until srvd is restarted");
-	if (!same_str(old->server.user, reg->server.user))
-		log_warn("reload: server.user changed; srvd keeps running as it started until it "
-		         "is restarted");
-	if (!same_list(old->server.transfer_allow, old->server.n_transfer_allow,
-	               reg->server.transfer_allow, reg->server.n_transfer_allow))
-		log_warn("reload: server.transfer.allow changed; the old list stays in use until "
-		         "srvd is restarted");
-	if (!same_forward(&old->server, &reg->server))
-		log_warn("reload: server.forward or server.forward_timeout changed; the old "
-		         "resolvers stay in use until srvd is restarted");
+	/* -l replaces server.listen: the file's value is not in use anyway */
+	if (d->opt->n_listen && strcmp(keys, "server.listen") == 0)
+		return;
+	log_warn("reload: %s changed; %s", keys, text);
 }
 
 static void update_watch(struct daemon *d)
@@ -173,7 +127,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	/* still root (no server.user): the same refusal as at start */
 	if (daemon_unsafe_files(reg, e) < 0)
 		goto reject;
-	warn_restart(d, d->reg, reg);
+	registry_restart_changes(d->reg, reg, report_restart, d);
 	digest = registry_digest(reg);
 	if (digest == d->digest) {
 		/* same answers: keep table, serial and health; the rest of the

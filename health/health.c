@@ -435,16 +435,6 @@ int health_start(struct health *h)
 	return 0;
 }
 
-static int same_check(const struct check_config *a, const struct check_config *b)
-{
-	return a->type == b->type && a->interval_ms == b->interval_ms &&
-	       a->timeout_ms == b->timeout_ms &&
-	       a->unhealthy_interval_ms == b->unhealthy_interval_ms && a->rise == b->rise &&
-	       a->fall == b->fall && a->port == b->port && strcmp(a->path, b->path) == 0 &&
-	       a->n_expect == b->n_expect &&
-	       memcmp(a->expect, b->expect, a->n_expect * sizeof(a->expect[0])) == 0;
-}
-
 static int same_addr(const struct hinst *a, const struct hinst *b)
 {
 	if (a->port != b->port || a->raddr.family != b->raddr.family)
@@ -651,7 +641,7 @@ size_t health_take_over(struct health *h, struct health *old)
 		size_t os = find_old_svc(&ix, old, s->name);
 
 		/* a changed check starts the service's instances afresh */
-		if (os != OLD_NONE && !same_check(&old->svcs[os].cfg, &s->cfg))
+		if (os != OLD_NONE && !registry_check_equal(&old->svcs[os].cfg, &s->cfg))
 			os = OLD_NONE;
 		for (size_t j = 0; os != OLD_NONE && j < s->n; j++) {
 			struct hinst *in = &h->insts[s->first + j];
@@ -702,11 +692,6 @@ struct health_svc *health_service(struct health *h, size_t svc)
 void health_get_counters(const struct health *h, struct health_counters *out)
 {
 	*out = h->counters;
-}
-
-int health_type_probed(enum check_type type)
-{
-	return health_probe_type_probed(type);
 }
 
 const char *health_outcome_name(enum health_outcome outcome)

@@ -98,9 +98,6 @@ size_t health_get_events(const struct health *h, struct health_event *out, size_
 /* Copies the probe counters of h into *out. Main thread only. */
 void health_get_counters(const struct health *h, struct health_counters *out);
 
-/* 1 if instances with this check type are probed (every type but none). */
-int health_type_probed(enum check_type type);
-
 /* Returns "pass", "fail", "timeout" or "error". */
 const char *health_outcome_name(enum health_outcome outcome);
 

@@ -118,13 +118,13 @@ struct reg_server {
 	char **transfer_notify; /* "addr:port" */
 	size_t n_transfer_notify;
 	/* transfer.tsig: key for transfers and NOTIFY; NULL name = none */
-	char *tsig_name;      /* absolute, lowercased */
-	int tsig_algorithm;   /* enum reg_tsig_alg */
-	char *tsig_secret;    /* base64 */
-	char *identity; /* id.server answer, default the host name */
-	char *version;  /* version.server answer, default "srvd <version>" */
-	int watch;      /* 1 (default): reload when a file in `watch` changes */
-	char *user;     /* drop root to this user after binding; NULL = stay */
+	char *tsig_name;             /* absolute, lowercased */
+	int tsig_algorithm;          /* enum reg_tsig_alg */
+	char *tsig_secret;           /* base64 */
+	char *identity;              /* id.server answer, default the host name */
+	char *version;               /* version.server answer, default "srvd <version>" */
+	int watch;                   /* 1 (default): reload when a file in `watch` changes */
+	char *user;                  /* drop root to this user after binding; NULL = stay */
 	uint32_t forward_timeout_ms; /* per upstream try, default 1000 */
 	int log_queries;             /* 1: one info line per query */
 	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
@@ -200,14 +200,43 @@ void registry_errors_add(struct reg_errors *errs, const char *line);
 /* Frees the lines of errs and zeroes it; accepts NULL. */
 void registry_errors_clear(struct reg_errors *errs);
 
-/* A 64-bit digest of everything in reg that can alter an answer: the
- * services, their instances and checks, the zone, SOA, NS, TTLs, limits
- * and the static zone records (and server.rrl, which rides on the table).
- * Listen addresses, the control API, forwarding, transfers, logging and
- * server.watch are left out: a reload that changes only those keeps the
- * table and its serial. Equal digests mean a reload changes no answer
- * (up to a 2^-64 collision). Borrows reg for the call. */
+/* A 64-bit digest of everything in reg that can alter an answer: every key
+ * whose schema row is of reload class "answers" or "health" (tables.c), the
+ * service and instance names and the static zone records. A reload that
+ * changes only other keys (listen addresses, the control API, forwarding,
+ * transfers, logging, server.watch) keeps the table and its serial. Equal
+ * digests mean a reload changes no answer (up to a 2^-64 collision).
+ * Borrows reg for the call. */
 uint64_t registry_digest(const struct registry *reg);
+
+/* For each group of server keys read only at start whose values differ
+ * between old and reg, calls report with their paths ("server.http or
+ * server.http_token") and what stays in use until a restart. */
+void registry_restart_changes(const struct registry *old, const struct registry *reg,
+                              void (*report)(void *arg, const char *keys, const char *text),
+                              void *arg);
+
+/* 1 if a and b agree on every check key whose change starts an instance's
+ * health afresh (reload class "health"), else 0. */
+int registry_check_equal(const struct check_config *a, const struct check_config *b);
+
+/* Sets *c to the schema's defaults of a check (tcp, 2s, 1s, rise 2, fall 3,
+ * path /, expect 200-399; unhealthy_interval 0: as interval). Returns 0, or
+ * -1 on out of memory. */
+int registry_check_defaults(struct check_config *c);
+
+/* One key of a check as the control API shows it. */
+struct reg_field {
+	const char *key;
+	enum { REG_FIELD_UINT, REG_FIELD_MS, REG_FIELD_TEXT } kind;
+	uint64_t num;     /* UINT, MS (milliseconds) */
+	const char *text; /* TEXT */
+};
+
+/* Calls fn for every key of c that its type uses (only `type` for none)
+ * and that is set, in schema order. Borrows c for the call. */
+void registry_check_fields(const struct check_config *c,
+                           void (*fn)(void *arg, const struct reg_field *f), void *arg);
 
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);

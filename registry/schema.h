@@ -39,6 +39,16 @@ enum sch_type {
 	SCH_CUSTOM,   /* handled by `custom` */
 };
 
+/* What a reload does with a key (Knot's CONF_IO_FRLD_* flags, one per
+ * item): the registry digest, the restart warnings and the carrying over of
+ * health state all come from this one field. */
+enum sch_reload {
+	SCH_APPLIES = 0, /* the next reload takes it; answers do not show it (logging) */
+	SCH_ANSWERS,     /* the next reload takes it, and answers show it: in the digest */
+	SCH_HEALTH,      /* as SCH_ANSWERS, and a change starts the instances' health afresh */
+	SCH_RESTART,     /* read at start only: a reload that changes it warns (item.restart) */
+};
+
 #define SCH_REQUIRED 0x1u /* missing key is an error */
 #define SCH_SERVICE  0x2u /* allowed in services.NAME */
 #define SCH_DEFAULTS 0x4u /* allowed in defaults: */
@@ -67,6 +77,10 @@ struct sch_item {
 	const char *const *names; /* SCH_ENUM, NULL-terminated */
 	sch_custom_fn custom;
 	const char *doc;
+	enum sch_reload reload;
+	const char *restart; /* SCH_RESTART: what stays in use until a restart */
+	unsigned checks;     /* check keys: bits (1 << enum check_type) of the types that
+	                      * use it; 0: every type that is probed */
 };
 
 struct sch_table {
@@ -106,6 +120,29 @@ void sch_free(const struct sch_table *table, void *target);
 
 /* Writes one line per key: path, type, range, default, documentation. */
 void sch_print(FILE *out, const struct sch_table *table, const char *prefix, unsigned scope);
+
+/* What a table says about values already loaded (fields.c). */
+
+/* Feeds len bytes into the FNV-1a digest *h, with a length prefix so that
+ * "ab" + "c" and "a" + "bc" differ. */
+void sch_feed(uint64_t *h, const void *data, size_t len);
+void sch_feed_u64(uint64_t *h, uint64_t v);
+void sch_feed_str(uint64_t *h, const char *s); /* NULL differs from "" */
+
+/* Feeds the values of every item of table in target whose class is
+ * SCH_ANSWERS or SCH_HEALTH (nested maps included, custom items left to the
+ * caller) into *h. */
+void sch_digest(const struct sch_table *table, const void *target, uint64_t *h);
+
+/* 1 if a and b hold equal values in every item of class cls. */
+int sch_equal(const struct sch_table *table, const void *a, const void *b, enum sch_reload cls);
+
+/* Calls report once per group of SCH_RESTART items (those sharing one
+ * restart text) in which a value differs between a and b, with the key
+ * paths of the whole group (prefix + key, joined by " or "). */
+void sch_restart_changes(const struct sch_table *table, const void *a, const void *b,
+                         const char *prefix,
+                         void (*report)(void *arg, const char *keys, const char *text), void *arg);
 
 /* Value helpers (types.c) shared by the walker and the loader. */
 const char *sch_type_desc(enum sch_type type);       /* "an unsigned integer", ... */

@@ -201,7 +201,7 @@ static struct check_config cfg_ms(uint32_t interval, uint32_t unhealthy)
 {
 	struct check_config c;
 
-	check_config_defaults(&c);
+	ck_assert_int_eq(registry_check_defaults(&c), 0);
 	c.interval_ms = interval;
 	c.unhealthy_interval_ms = unhealthy;
 	return c;
@@ -215,7 +215,9 @@ START_TEST(every_check_type_is_complete)
 	for (unsigned t = 0; t < CHECK_TYPES; t++) {
 		ck_assert_ptr_nonnull(check_type_names[t]);
 		ck_assert_str_eq(check_type_name((enum check_type)t), check_type_names[t]);
-		ck_assert_int_eq(health_type_probed((enum check_type)t), t != CHECK_NONE);
+		ck_assert_int_eq(check_type_probed((enum check_type)t), t != CHECK_NONE);
+		ck_assert_int_eq(health_probe_type_probed((enum check_type)t),
+		                 check_type_probed((enum check_type)t));
 	}
 	ck_assert_ptr_null(check_type_names[CHECK_TYPES]);
 }
@@ -413,7 +415,7 @@ static struct outcome probe(enum check_type type, const struct sockaddr_storage 
 	struct health_probe *p = NULL;
 	struct outcome o = {0};
 
-	check_config_defaults(&c);
+	ck_assert_int_eq(registry_check_defaults(&c), 0);
 	c.type = type;
 	c.timeout_ms = timeout_ms;
 	strcpy(c.path, "/healthz");
@@ -652,7 +654,7 @@ START_TEST(probe_cancel_no_callback)
 	struct outcome o = {0};
 	int never = 0;
 
-	check_config_defaults(&c);
+	ck_assert_int_eq(registry_check_defaults(&c), 0);
 	c.type = CHECK_HTTP;
 	c.timeout_ms = 100;
 	ck_assert_int_eq(

@@ -225,8 +225,20 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(a->instances[0].port, 80);
 	ck_assert_uint_eq(a->instances[0].weight, 1);
 	ck_assert_uint_eq(a->instances[0].priority, 0);
-	/* The schema's defaults agree with health/check.h's. */
-	check_config_defaults(&builtin);
+	/* HAProxy's defaults, as documented */
+	ck_assert_int_eq(a->check.type, CHECK_TCP);
+	ck_assert_uint_eq(a->check.interval_ms, 2000);
+	ck_assert_uint_eq(a->check.timeout_ms, 1000);
+	ck_assert_uint_eq(a->check.unhealthy_interval_ms, 2000);
+	ck_assert_uint_eq(a->check.rise, 2);
+	ck_assert_uint_eq(a->check.fall, 3);
+	ck_assert_uint_eq(a->check.port, 0);
+	ck_assert_str_eq(a->check.path, "/");
+	ck_assert_uint_eq(a->check.n_expect, 1);
+	ck_assert_uint_eq(a->check.expect[0].lo, 200);
+	ck_assert_uint_eq(a->check.expect[0].hi, 399);
+	/* and registry_check_defaults() gives the same */
+	ck_assert_int_eq(registry_check_defaults(&builtin), 0);
 	builtin.unhealthy_interval_ms = builtin.interval_ms;
 	ck_assert_int_eq(memcmp(&builtin, &a->check, sizeof(builtin)), 0);
 	registry_free(reg);
@@ -635,6 +647,159 @@ START_TEST(test_parse_listen)
 }
 END_TEST
 
+/* A registry with one service; `server` and `service` are spliced in. */
+static struct registry *variant(const char *server, const char *service, const char *check)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+	         "server: {zone: v.example., %s}\n"
+	         "services:\n"
+	         "  web:\n"
+	         "    port: 80\n"
+	         "    check: {type: tcp, %s}\n"
+	         "    instances: [{name: w1, address: 127.0.0.1%s}]\n",
+	         server, check, service);
+	return load_ok(text);
+}
+
+static uint64_t digest_of(const char *server, const char *service, const char *check)
+{
+	struct registry *reg = variant(server, service, check);
+	uint64_t d = registry_digest(reg);
+
+	registry_free(reg);
+	return d;
+}
+
+struct reports {
+	char text[1024];
+};
+
+static void collect(void *arg, const char *keys, const char *text)
+{
+	struct reports *r = arg;
+
+	snprintf(r->text + strlen(r->text), sizeof(r->text) - strlen(r->text), "%s: %s\n", keys,
+	         text);
+}
+
+/* The reload class of each key decides: a change of what answers show
+ * makes a new digest (new table, new serial); logging and what takes a
+ * restart do not, and the latter are reported, grouped as they were. */
+START_TEST(test_reload_classes)
+{
+	static const char *const answers[][3] = {
+	    {"ttl: 9", "", ""},
+	    {"max_answers: 2", "", ""},
+	    {"soa: {minimum: 9}", "", ""},
+	    {"ns: [x.v.example.]", "", ""},
+	    {"identity: other", "", ""},
+	    {"version: other", "", ""},
+	    {"edns_udp_size: 4096", "", ""},
+	    {"rrl: {rate: 5}", "", ""},
+	    {"", ", weight: 5", ""},
+	    {"", ", priority: 5", ""},
+	    {"", ", tags: [t]", ""},
+	    {"", ", port: 81", ""},
+	    {"", "", "interval: 5s"},
+	    {"", "", "rise: 5"},
+	};
+	static const char *const quiet[] = {
+	    "log_queries: true",
+	    "watch: false",
+	    "syslog: daemon",
+	    "http: 127.0.0.1:8053",
+	    "http_token: t",
+	    "listen: 127.0.0.1:53",
+	    "forward: 127.0.0.1:5399",
+	    "forward_timeout: 2s",
+	    "user: nobody",
+	    "transfer: {allow: 127.0.0.0/8}",
+	    "transfer: {notify: 127.0.0.1:5301}",
+	    "transfer: {tsig: {name: k., secret: c2VjcmV0}}",
+	};
+	uint64_t base = digest_of("", "", "");
+	struct registry *a, *b;
+	struct reports r = {""};
+
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+		ck_assert_msg(digest_of(answers[i][0], answers[i][1], answers[i][2]) != base,
+		              "%s%s%s", answers[i][0], answers[i][1], answers[i][2]);
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		ck_assert_msg(digest_of(quiet[i], "", "") == base, "%s", quiet[i]);
+
+	a = variant("http: 127.0.0.1:8053, listen: 127.0.0.1:53", "", "");
+	b = variant("http: 127.0.0.1:8054, http_token: t, listen: 127.0.0.1:54, log_queries: true, "
+	            "transfer: {allow: 10.0.0.0/8}",
+	            "", "");
+	registry_restart_changes(a, b, collect, &r);
+	ck_assert_str_eq(r.text,
+	                 "server.listen: the old addresses keep serving until srvd is restarted\n"
+	                 "server.http or server.http_token: the control API keeps its settings "
+	                 "until srvd is restarted\n"
+	                 "server.transfer.allow: the old list stays in use until srvd is "
+	                 "restarted\n");
+	/* one key of a group names the whole group, as the log always did */
+	registry_free(b);
+	b = variant("http: 127.0.0.1:8053, listen: 127.0.0.1:53, forward_timeout: 3s", "", "");
+	r.text[0] = '\0';
+	registry_restart_changes(a, b, collect, &r);
+	ck_assert_str_eq(r.text, "server.forward or server.forward_timeout: the old resolvers stay "
+	                         "in use until srvd is restarted\n");
+	r.text[0] = '\0';
+	registry_restart_changes(a, a, collect, &r);
+	ck_assert_str_eq(r.text, "");
+	registry_free(a);
+	registry_free(b);
+}
+END_TEST
+
+static void field_text(void *arg, const struct reg_field *f)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	if (f->kind == REG_FIELD_TEXT)
+		snprintf(out + n, 512 - n, "%s=%s ", f->key, f->text);
+	else
+		snprintf(out + n, 512 - n, "%s=%llu%s ", f->key, (unsigned long long)f->num,
+		         f->kind == REG_FIELD_MS ? "ms" : "");
+}
+
+/* The API's view of a check comes from the schema: a key shows for the
+ * types that use it, and unset optional ones are left out. */
+START_TEST(test_check_fields)
+{
+	struct check_config c, d;
+	char out[512] = "";
+
+	ck_assert_int_eq(registry_check_defaults(&c), 0);
+	c.type = CHECK_HTTP;
+	c.unhealthy_interval_ms = 500;
+	c.expect[1] = (struct check_range){404, 404};
+	c.n_expect = 2;
+	registry_check_fields(&c, field_text, out);
+	ck_assert_str_eq(out, "type=http interval=2000ms timeout=1000ms unhealthy_interval=500ms "
+	                      "rise=2 fall=3 path=/ expect=200-399, 404 ");
+	out[0] = '\0';
+	c.type = CHECK_TCP;
+	c.port = 8081;
+	registry_check_fields(&c, field_text, out);
+	ck_assert_str_eq(out, "type=tcp interval=2000ms timeout=1000ms unhealthy_interval=500ms "
+	                      "rise=2 fall=3 port=8081 ");
+	out[0] = '\0';
+	c.type = CHECK_NONE;
+	registry_check_fields(&c, field_text, out);
+	ck_assert_str_eq(out, "type=none ");
+	/* equality is over the keys whose change restarts health */
+	d = c;
+	ck_assert(registry_check_equal(&c, &d));
+	d.fall = 9;
+	ck_assert(!registry_check_equal(&c, &d));
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -654,6 +819,8 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_schema_print);
 	tcase_add_test(tc, test_parse_listen);
+	tcase_add_test(tc, test_reload_classes);
+	tcase_add_test(tc, test_check_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
