@@ -29,9 +29,9 @@
 #include "api/json.h"
 #include "api/metrics.h"
 #include "common/log.h"
-#include "dns/server.h"
-#include "dns/stats.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/listen/stats.h"
+#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 

@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/server.h"
-#include "dns/stats.h"
+#include "dns/listen/server.h"
+#include "dns/listen/stats.h"
+#include "dns/transfer/notify.h"
 
 struct event_base;
 struct registry;
@@ -33,8 +34,7 @@ struct api_figures {
 	uint64_t reloads_ok, reloads_unchanged, reloads_failed;
 	int64_t reload_ok_ms, reload_fail_ms; /* CLOCK_REALTIME, 0 = never */
 	char reload_error[1024];              /* first error of the last failed reload */
-	/* NOTIFY to server.transfer.notify */
-	uint64_t notify_sent, notify_retried, notify_acked, notify_failed;
+	struct dns_notify_stats notify; /* NOTIFY to server.transfer.notify */
 };
 
 /* Called on the main thread; what they return is borrowed and valid until

@@ -18,8 +18,8 @@
 
 #include "api/http.h"
 #include "api/api.h"
-#include "dns/server.h"
-#include "dns/stats.h"
+#include "dns/listen/server.h"
+#include "dns/listen/stats.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
@@ -248,13 +248,13 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 		family(&m, "srvd_notify_total", "counter",
 		       "NOTIFY messages to server.transfer.notify: sent (retries included), "
 		       "retried, acked (answered), failed (given up after five tries).");
-		emit(&m, "srvd_notify_total{result=\"sent\"} %" PRIu64 "\n", in->fig->notify_sent);
+		emit(&m, "srvd_notify_total{result=\"sent\"} %" PRIu64 "\n", in->fig->notify.sent);
 		emit(&m, "srvd_notify_total{result=\"retried\"} %" PRIu64 "\n",
-		     in->fig->notify_retried);
+		     in->fig->notify.retried);
 		emit(&m, "srvd_notify_total{result=\"acked\"} %" PRIu64 "\n",
-		     in->fig->notify_acked);
+		     in->fig->notify.acked);
 		emit(&m, "srvd_notify_total{result=\"failed\"} %" PRIu64 "\n",
-		     in->fig->notify_failed);
+		     in->fig->notify.failed);
 	}
 	if (in->api) {
 		family(&m, "srvd_api_connections", "gauge",

@@ -18,8 +18,8 @@
 
 #include "api/api_int.h"
 #include "api/json.h"
-#include "dns/server.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 

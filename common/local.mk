@@ -1,5 +1,5 @@
 # common: the ground every folder stands on and that uses none of them: logging, and the
 # contract between the registry, the checker and the answer path (check configuration,
 # health cells).
-libsrvd_a_SOURCES += common/log.c common/log.h common/check.c common/check.h \
+libsrvd_common_a_SOURCES += common/log.c common/log.h common/check.c common/check.h \
 	common/state.c common/state.h

@@ -22,9 +22,9 @@
 
 #include "common/log.h"
 #include "daemon/daemon_int.h"
-#include "dns/server.h"
-#include "dns/stats.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/listen/stats.h"
+#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
@@ -60,6 +60,16 @@ void daemon_apply_logging(const struct registry *reg)
 	else
 		log_set_syslog(-1);
 	log_set_queries(reg->server.log_queries);
+}
+
+int daemon_bind_cells(struct dns_table *table, struct health *h)
+{
+	const struct health_inst *inst;
+	const struct health_svc *svc;
+	size_t n_inst, n_svc;
+
+	health_cells(h, &inst, &n_inst, &svc, &n_svc);
+	return dns_table_bind_state(table, inst, n_inst, svc, n_svc);
 }
 
 /* The served set changed: SOA serial up (coalesced, serial.c), so
@@ -205,9 +215,9 @@ void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out
 	*out = d->stats;
 }
 
-void daemon_notify_stats(const struct daemon *d, struct daemon_notify_stats *out)
+void daemon_notify_stats(const struct daemon *d, struct dns_notify_stats *out)
 {
-	daemon_notify_get_stats(d->notify, out);
+	dns_notify_get_stats(d->notify, out);
 }
 
 int64_t daemon_started_ms(const struct daemon *d)
@@ -292,7 +302,7 @@ static int load_first(struct daemon *d)
 		goto finish;
 	}
 	health_set_max_inflight(d->health, probe_bound());
-	if (dns_table_bind_health(d->table, d->health) < 0) {
+	if (daemon_bind_cells(d->table, d->health) < 0) {
 		log_err("health state does not match the answer table");
 		goto finish;
 	}

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/server.h"
+#include "dns/listen/server.h"
+#include "dns/transfer/notify.h"
 
 struct daemon;
 struct registry;
@@ -87,14 +88,8 @@ int daemon_dns_query_stats(const struct daemon *d, struct dns_stats *out);
 
 void daemon_reload_stats(const struct daemon *d, struct daemon_reload_stats *out);
 
-/* NOTIFY counters since start (daemon/notify.c), for /metrics. */
-struct daemon_notify_stats {
-	uint64_t sent;    /* messages sent, retries included */
-	uint64_t retried; /* of which retries */
-	uint64_t acked;   /* secondaries that answered (any rcode) */
-	uint64_t failed;  /* rounds given up without an answer */
-};
-void daemon_notify_stats(const struct daemon *d, struct daemon_notify_stats *out);
+/* NOTIFY counters since start (dns/transfer/notify.h), for /metrics. */
+void daemon_notify_stats(const struct daemon *d, struct dns_notify_stats *out);
 
 /* CLOCK_REALTIME ms when the daemon started serving. */
 int64_t daemon_started_ms(const struct daemon *d);

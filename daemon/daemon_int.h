@@ -13,7 +13,7 @@
 struct event;
 struct event_base;
 struct daemon_watch;
-struct daemon_notify;
+struct dns_notify;
 struct dns_xfr_history;
 
 #define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
@@ -22,7 +22,6 @@ struct dns_xfr_history;
 #define DAEMON_HUP_DELAY_MS DAEMON_DEBOUNCE_MS
 /* health changes within this window after the first make one serial change */
 #define DAEMON_SERIAL_COALESCE_MS 200
-#define DAEMON_NOTIFY_TRIES       5 /* NOTIFY sends per serial and secondary (1+2+4+8+16 s) */
 
 /* server.user, resolved at start (privs.c). */
 struct daemon_user {
@@ -62,13 +61,16 @@ struct daemon {
 	size_t served_len;
 	struct event *ev_serial;
 	struct dns_xfr_history *xfr_history;
-	struct daemon_notify *notify;
+	struct dns_notify *notify;
 };
 
 /* daemon.c */
 int64_t daemon_now_ms(void);
 /* The health checker's change callback (arg: the daemon). */
 void daemon_on_health_change(void *arg);
+/* Points table at the cells of h, the checker built from the same
+ * registry (dns_table_bind_state). Returns 0, or -1 if they do not match. */
+int daemon_bind_cells(struct dns_table *table, struct health *h);
 /* Queues table and health for freeing once no worker holds table. Takes both. */
 void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
 size_t daemon_count_instances(const struct registry *reg);
@@ -102,15 +104,6 @@ void daemon_serial_health_changed(struct daemon *d);
 void daemon_serial_reloaded(struct daemon *d);
 void daemon_serial_ready(struct daemon *d);
 void daemon_serial_free(struct daemon *d);
-
-/* notify.c: NOTIFY sender on base. create returns 0 and sets *out (free with
- * daemon_notify_free(), which accepts NULL), or -1. send starts a round for
- * serial to reg's server.transfer.notify (borrowed for the call), replacing
- * the round in flight. */
-int daemon_notify_create(struct event_base *base, struct daemon_notify **out);
-void daemon_notify_send(struct daemon_notify *n, const struct registry *reg, uint32_t serial);
-void daemon_notify_get_stats(const struct daemon_notify *n, struct daemon_notify_stats *out);
-void daemon_notify_free(struct daemon_notify *n);
 
 /* watch.c: inotify on the folders of the registry's files, debounced. */
 typedef void (*daemon_watch_fn)(void *arg);

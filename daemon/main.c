@@ -21,8 +21,8 @@
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
-#include "dns/server.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/answer/table.h"
 #include "registry/registry.h"
 
 #define EXIT_RUNTIME 1
@@ -261,7 +261,6 @@ static uint32_t api_serial_of(void *ctx)
 static void api_figures_of(void *ctx, struct api_figures *out)
 {
 	struct daemon_reload_stats r;
-	struct daemon_notify_stats n;
 
 	memset(out, 0, sizeof(*out));
 	out->started_ms = daemon_started_ms(ctx);
@@ -274,11 +273,7 @@ static void api_figures_of(void *ctx, struct api_figures *out)
 	out->reload_ok_ms = r.last_ok_ms;
 	out->reload_fail_ms = r.last_fail_ms;
 	snprintf(out->reload_error, sizeof(out->reload_error), "%s", r.last_error);
-	daemon_notify_stats(ctx, &n);
-	out->notify_sent = n.sent;
-	out->notify_retried = n.retried;
-	out->notify_acked = n.acked;
-	out->notify_failed = n.failed;
+	daemon_notify_stats(ctx, &out->notify);
 }
 
 static int api_reload_of(void *ctx, struct reg_errors *errs, int *changed)

@@ -18,8 +18,8 @@
 
 #include "common/log.h"
 #include "daemon/daemon_int.h"
-#include "dns/server.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
@@ -155,7 +155,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		registry_errors_add(e, "out of memory");
 		goto reject;
 	}
-	if (dns_table_bind_health(table, health) < 0) {
+	if (daemon_bind_cells(table, health) < 0) {
 		registry_errors_add(e, "internal error: health state does not match the table");
 		goto reject;
 	}

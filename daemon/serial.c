@@ -36,8 +36,8 @@
 
 #include "common/log.h"
 #include "daemon/daemon_int.h"
-#include "dns/table.h"
-#include "dns/xfr.h"
+#include "dns/answer/table.h"
+#include "dns/transfer/xfr.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
@@ -84,7 +84,7 @@ static void announce(struct daemon *d)
 	if (d->xfr_history && dns_xfr_history_record(d->xfr_history, d->table) < 0)
 		log_err("transfer: out of memory; serial %u is not in the IXFR history", serial);
 	if (d->ready) /* else daemon_serial_ready() announces */
-		daemon_notify_send(d->notify, d->reg, serial);
+		dns_notify_send(d->notify, d->reg, serial);
 }
 
 static void arm_ms(struct daemon *d, long ms)
@@ -139,7 +139,7 @@ static void on_window(evutil_socket_t fd, short what, void *arg)
 int daemon_serial_init(struct daemon *d)
 {
 	d->ev_serial = event_new(d->base, -1, 0, on_window, d);
-	if (!d->ev_serial || daemon_notify_create(d->base, &d->notify) < 0)
+	if (!d->ev_serial || dns_notify_create(d->base, &d->notify) < 0)
 		return -1;
 	d->xfr_history = dns_xfr_history_create(0, 0);
 	if (!d->xfr_history)
@@ -179,7 +179,7 @@ void daemon_serial_free(struct daemon *d)
 	if (d->ev_serial)
 		event_free(d->ev_serial);
 	d->ev_serial = NULL;
-	daemon_notify_free(d->notify);
+	dns_notify_free(d->notify);
 	d->notify = NULL;
 	dns_xfr_history_free(d->xfr_history);
 	d->xfr_history = NULL;

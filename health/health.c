@@ -684,6 +684,15 @@ struct health_inst *health_instance(struct health *h, size_t svc, size_t inst)
 	return &h->inst_state[h->svcs[svc].first + inst];
 }
 
+void health_cells(struct health *h, const struct health_inst **inst, size_t *n_inst,
+                  const struct health_svc **svc, size_t *n_svc)
+{
+	*inst = h->inst_state;
+	*n_inst = h->n_insts;
+	*svc = h->svc_state;
+	*n_svc = h->n_svcs;
+}
+
 struct health_svc *health_service(struct health *h, size_t svc)
 {
 	return svc < h->n_svcs ? &h->svc_state[svc] : NULL;

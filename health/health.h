@@ -49,6 +49,12 @@ int health_start(struct health *h);
  * nothing is checked), else 0. */
 int health_first_round_done(const struct health *h);
 
+/* The cells the answer table reads (dns_table_bind_state): every
+ * instance's, service by service in registry order, and every service's.
+ * Valid until health_free(). */
+void health_cells(struct health *h, const struct health_inst **inst, size_t *n_inst,
+                  const struct health_svc **svc, size_t *n_svc);
+
 /* The state of instance inst of service svc (registry order), or NULL when
  * out of range. The pointers stay valid until health_free(). */
 struct health_inst *health_instance(struct health *h, size_t svc, size_t inst);

@@ -21,11 +21,14 @@
 
 #include "common/check.h"
 
+/* A new policy: a value here, its name in tables.c and its ordering in
+ * dns/answer/policy.c (dns_policy_of()). */
 enum reg_policy {
 	REG_POLICY_ROUND_ROBIN = 0,
 	REG_POLICY_RANDOM,
 	REG_POLICY_WEIGHTED,
-	REG_POLICY_FIXED
+	REG_POLICY_FIXED,
+	REG_POLICIES /* the number of policies, not a policy */
 };
 
 /* Returns "round-robin", "random", "weighted" or "fixed". */

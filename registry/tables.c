@@ -27,7 +27,13 @@ _Static_assert(offsetof(struct reg_inst_build, inst) == 0, "inst first");
 _Static_assert(sizeof(enum reg_policy) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 
-static const char *const policy_names[] = {"round-robin", "random", "weighted", "fixed", NULL};
+static const char *const policy_names[REG_POLICIES + 1] = {
+    [REG_POLICY_ROUND_ROBIN] = "round-robin",
+    [REG_POLICY_RANDOM] = "random",
+    [REG_POLICY_WEIGHTED] = "weighted",
+    [REG_POLICY_FIXED] = "fixed",
+    [REG_POLICIES] = NULL,
+};
 static const char *const bool_names[] = {"false", "true", NULL};
 /* in enum reg_syslog order */
 static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
@@ -36,9 +42,7 @@ static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0
 
 const char *registry_policy_name(enum reg_policy policy)
 {
-	if ((unsigned)policy < sizeof(policy_names) / sizeof(policy_names[0]) - 1)
-		return policy_names[policy];
-	return "?";
+	return (unsigned)policy < REG_POLICIES && policy_names[policy] ? policy_names[policy] : "?";
 }
 
 #define CK(f) .offset = offsetof(struct check_config, f), .size = SIZE(struct check_config, f)

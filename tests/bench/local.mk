@@ -29,7 +29,7 @@ EXTRA_DIST += tests/bench/health.sh tests/bench/health.py tests/bench/peers.sh \
 # services vs 100, reloads under load (scale.sh); callgrind.sh: instructions per query.
 EXTRA_PROGRAMS += tests/bench/loadtime
 tests_bench_loadtime_SOURCES = tests/bench/loadtime.c
-tests_bench_loadtime_LDADD = $(SRVD_LIBS)
+tests_bench_loadtime_LDADD = $(ANSWER_LIBS)
 bench-scale bench-callgrind: srvd$(EXEEXT) tests/bench/loadtime$(EXEEXT)
 	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' LOADTIME='$(abs_top_builddir)/tests/bench/loadtime$(EXEEXT)' \
 		PYTHON3='$(PYTHON3)' $(SHELL) $(srcdir)/tests/bench/$(@:bench-%=%).sh

@@ -12,7 +12,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/answer.h"
+#include "dns/answer/answer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define T_OPT 41

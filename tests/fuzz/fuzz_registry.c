@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "dns/table.h"
+#include "dns/answer/table.h"
 #include "registry/registry.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -18,8 +18,8 @@
 
 #include <event2/buffer.h>
 
-#include "dns/answer.h"
-#include "dns/tcpframe.h"
+#include "dns/answer/answer.h"
+#include "dns/listen/tcpframe.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define MAX_FRAMES 70000

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "dns/answer.h"
-#include "dns/table.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/table.h"
 #include "registry/registry.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -12,12 +12,12 @@ TESTS += tests/fuzz/replay_answer tests/fuzz/replay_registry tests/fuzz/replay_t
 
 tests_fuzz_replay_answer_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_answer.c $(FUZZ_UTIL)
 tests_fuzz_replay_answer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET='"answer"'
-tests_fuzz_replay_answer_LDADD = $(SRVD_LIBS)
+tests_fuzz_replay_answer_LDADD = $(ANSWER_LIBS)
 
 tests_fuzz_replay_registry_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_registry.c $(FUZZ_UTIL)
 tests_fuzz_replay_registry_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET='"registry"'
 tests_fuzz_replay_registry_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_WRAP)
-tests_fuzz_replay_registry_LDADD = $(SRVD_LIBS)
+tests_fuzz_replay_registry_LDADD = $(ANSWER_LIBS)
 
 tests_fuzz_replay_tcp_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_tcp.c $(FUZZ_UTIL)
 tests_fuzz_replay_tcp_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET='"tcp"'
@@ -30,12 +30,12 @@ LIBFUZZER_LINK = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_answer_SOURCES = tests/fuzz/fuzz_answer.c $(FUZZ_UTIL)
 tests_fuzz_fuzz_answer_CPPFLAGS = $(FUZZ_CPPFLAGS)
 tests_fuzz_fuzz_answer_LDFLAGS = $(LIBFUZZER_LINK)
-tests_fuzz_fuzz_answer_LDADD = $(SRVD_LIBS)
+tests_fuzz_fuzz_answer_LDADD = $(ANSWER_LIBS)
 
 tests_fuzz_fuzz_registry_SOURCES = tests/fuzz/fuzz_registry.c $(FUZZ_UTIL)
 tests_fuzz_fuzz_registry_CPPFLAGS = $(FUZZ_CPPFLAGS)
 tests_fuzz_fuzz_registry_LDFLAGS = $(LIBFUZZER_LINK) $(FUZZ_WRAP)
-tests_fuzz_fuzz_registry_LDADD = $(SRVD_LIBS)
+tests_fuzz_fuzz_registry_LDADD = $(ANSWER_LIBS)
 
 tests_fuzz_fuzz_tcp_SOURCES = tests/fuzz/fuzz_tcp.c $(FUZZ_UTIL)
 tests_fuzz_fuzz_tcp_CPPFLAGS = $(FUZZ_CPPFLAGS)

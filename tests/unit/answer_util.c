@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns/table_impl.h"
+#include "dns/answer/table_impl.h"
 #include "registry/registry.h"
 #include "tests/unit/answer_util.h"
 

@@ -9,8 +9,8 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/answer.h"
-#include "dns/table.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/table.h"
 #include "common/state.h"
 
 #define TU_SERIAL 2024060101u

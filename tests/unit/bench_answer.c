@@ -10,8 +10,8 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/answer.h"
-#include "dns/table.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/table.h"
 #include "registry/registry.h"
 
 static double now(void)

@@ -11,7 +11,7 @@
 
 #include <check.h>
 
-#include "dns/forward.h"
+#include "dns/listen/forward.h"
 #include "tests/unit/check_main.h"
 
 /* www.other.example A IN, ID 0x1234, RD, with an OPT record (EDNS 1232) */

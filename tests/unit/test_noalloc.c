@@ -18,8 +18,8 @@
 #include <check.h>
 #include <ldns/ldns.h>
 
-#include "dns/answer.h"
-#include "dns/table.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/table.h"
 #include "tests/unit/answer_util.h"
 #include "tests/unit/check_main.h"
 

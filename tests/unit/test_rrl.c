@@ -19,7 +19,7 @@
 
 #include <check.h>
 
-#include "dns/rrl.h"
+#include "dns/answer/rrl.h"
 #include "tests/unit/check_main.h"
 
 #include "tests/unit/alloc_count.h"

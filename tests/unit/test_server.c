@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "dns/server.h"
-#include "dns/table.h"
+#include "dns/listen/server.h"
+#include "dns/listen/tcpframe.h"
+#include "dns/answer/table.h"
 #include "registry/registry.h"
 #include "tests/unit/check_main.h"
 

@@ -12,7 +12,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/tsig.h"
+#include "dns/transfer/tsig.h"
 #include "tests/unit/check_main.h"
 
 #define SECRET  "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="

@@ -15,7 +15,7 @@
 
 #include <event2/buffer.h>
 
-#include "dns/xfr.h"
+#include "dns/transfer/xfr.h"
 #include "tests/unit/answer_util.h"
 #include "tests/unit/check_main.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns/xfr.h"
+#include "dns/transfer/xfr.h"
 
 struct prefix {
 	int family; /* AF_INET or AF_INET6 */

@@ -6,7 +6,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/name.h"
+#include "dns/answer/name.h"
 
 void dns_name_lower(uint8_t *name, size_t len)
 {

@@ -30,8 +30,8 @@
 #include <ldns/ldns.h>
 
 #include "common/log.h"
-#include "daemon/daemon_int.h"
-#include "dns/tsig.h"
+#include "dns/transfer/notify.h"
+#include "dns/transfer/tsig.h"
 #include "registry/registry.h"
 #include "registry/schema.h"
 
@@ -39,7 +39,7 @@
 #define NOTIFY_MSG_MAX 512
 
 struct notify_target {
-	struct daemon_notify *n;
+	struct dns_notify *n;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char text[64]; /* "addr:port" as configured, for the log */
@@ -50,7 +50,7 @@ struct notify_target {
 	struct event *timer;
 };
 
-struct daemon_notify {
+struct dns_notify {
 	struct event_base *base;
 	int fd[2]; /* AF_INET, AF_INET6; -1 until first needed */
 	struct event *ev[2];
@@ -60,7 +60,7 @@ struct daemon_notify {
 	uint8_t msg[NOTIFY_MSG_MAX];
 	size_t msg_len;
 	struct dns_tsig_key *key; /* server.transfer.tsig of this round; NULL: none */
-	struct daemon_notify_stats stats;
+	struct dns_notify_stats stats;
 };
 
 static uint16_t random_id(void)
@@ -105,7 +105,7 @@ static const char *rcode_name(unsigned rcode)
 
 static void on_response(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon_notify *n = arg;
+	struct dns_notify *n = arg;
 	struct sockaddr_storage from;
 	uint8_t buf[NOTIFY_MSG_MAX + 512]; /* room for a TSIG */
 
@@ -153,7 +153,7 @@ static void on_response(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int socket_for(struct daemon_notify *n, int family)
+static int socket_for(struct dns_notify *n, int family)
 {
 	int k = fam_index(family);
 	int fd;
@@ -177,7 +177,7 @@ static int socket_for(struct daemon_notify *n, int family)
 
 static void send_try(struct notify_target *t)
 {
-	struct daemon_notify *n = t->n;
+	struct dns_notify *n = t->n;
 	/* RFC 1996 3.6: retry with back-off; 1 + 2 + 4 + 8 + 16 s, then give up */
 	const struct timeval tv = {(time_t)1 << t->tries, 0};
 	int fd = socket_for(n, t->addr.ss_family);
@@ -213,7 +213,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!t->active)
 		return;
-	if (t->tries >= DAEMON_NOTIFY_TRIES) {
+	if (t->tries >= DNS_NOTIFY_TRIES) {
 		t->active = 0;
 		t->n->stats.failed++;
 		log_warn("notify: %s did not acknowledge serial %u after %u tries; it will "
@@ -224,7 +224,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	send_try(t);
 }
 
-static void clear_targets(struct daemon_notify *n)
+static void clear_targets(struct dns_notify *n)
 {
 	for (size_t i = 0; i < n->n_t; i++) {
 		if (n->t[i].active)
@@ -239,7 +239,7 @@ static void clear_targets(struct daemon_notify *n)
 }
 
 /* The NOTIFY message for reg's zone and serial into n->msg. */
-static int build_message(struct daemon_notify *n, const struct registry *reg, uint32_t serial)
+static int build_message(struct dns_notify *n, const struct registry *reg, uint32_t serial)
 {
 	const struct reg_soa *s = &reg->server.soa;
 	ldns_pkt *pkt = NULL;
@@ -278,9 +278,9 @@ finish:
 	return r;
 }
 
-int daemon_notify_create(struct event_base *base, struct daemon_notify **out)
+int dns_notify_create(struct event_base *base, struct dns_notify **out)
 {
-	struct daemon_notify *n = calloc(1, sizeof(*n));
+	struct dns_notify *n = calloc(1, sizeof(*n));
 
 	if (!n)
 		return -1;
@@ -290,7 +290,7 @@ int daemon_notify_create(struct event_base *base, struct daemon_notify **out)
 	return 0;
 }
 
-void daemon_notify_send(struct daemon_notify *n, const struct registry *reg, uint32_t serial)
+void dns_notify_send(struct dns_notify *n, const struct registry *reg, uint32_t serial)
 {
 	const struct reg_server *srv = &reg->server;
 	size_t k = 0;
@@ -345,7 +345,7 @@ void daemon_notify_send(struct daemon_notify *n, const struct registry *reg, uin
 		send_try(&n->t[i]);
 }
 
-void daemon_notify_get_stats(const struct daemon_notify *n, struct daemon_notify_stats *out)
+void dns_notify_get_stats(const struct dns_notify *n, struct dns_notify_stats *out)
 {
 	if (n)
 		*out = n->stats;
@@ -353,7 +353,7 @@ void daemon_notify_get_stats(const struct daemon_notify *n, struct daemon_notify
 		memset(out, 0, sizeof(*out));
 }
 
-void daemon_notify_free(struct daemon_notify *n)
+void dns_notify_free(struct dns_notify *n)
 {
 	if (!n)
 		return;

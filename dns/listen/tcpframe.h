@@ -21,6 +21,15 @@
 
 struct evbuffer;
 
+/* TCP framing, pure so it can be unit-tested and fuzzed: looks at the first
+ * len bytes of a stream (RFC 1035 4.2.2). */
+enum dns_frame {
+	DNS_FRAME_MORE = 0, /* incomplete: *need = bytes needed in all (2 until the prefix is in) */
+	DNS_FRAME_OK,       /* a whole message at buf + 2, *need - 2 bytes long */
+	DNS_FRAME_EMPTY,    /* zero-length message: the connection must be closed */
+};
+enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need);
+
 enum dns_tcpframe_next {
 	DNS_TCPFRAME_MORE = 0, /* every whole query is answered: read more */
 	DNS_TCPFRAME_CLOSE,    /* a zero-length message: close once the output is written */

@@ -4,9 +4,24 @@
 
 #include <event2/buffer.h>
 
-#include "dns/answer.h"
-#include "dns/server.h"
-#include "dns/tcpframe.h"
+#include "dns/answer/answer.h"
+#include "dns/listen/tcpframe.h"
+
+enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need)
+{
+	size_t mlen;
+
+	if (len < 2) {
+		*need = 2;
+		return DNS_FRAME_MORE;
+	}
+	mlen = (size_t)buf[0] << 8 | buf[1];
+	*need = 2 + mlen;
+	if (mlen == 0)
+		return DNS_FRAME_EMPTY;
+	return len >= *need ? DNS_FRAME_OK : DNS_FRAME_MORE;
+}
+
 
 enum dns_tcpframe_next dns_tcpframe_process(const struct dns_tcpframe *f, struct evbuffer *in,
                                             struct evbuffer *out, size_t *n_queries)

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/rrl.h"
-#include "dns/table.h"
+#include "dns/answer/rrl.h"
+#include "dns/answer/table.h"
 #include "common/state.h"
 
 #define DNS_T_A     1
@@ -103,12 +103,19 @@ struct dns_instance {
 	uint16_t weight;
 	uint32_t service;
 	uint32_t node; /* the instance's own node */
-	/* its health: the checker's (dns_table_bind_health) or always served */
+	/* its health cell: the checker's (dns_table_bind_state) or always served */
 	const struct health_inst *hs;
 };
 
+struct dns_ctx;
+struct dns_node;
+struct dns_table;
+
 struct dns_service {
-	uint8_t policy;       /* enum reg_policy */
+	/* the policy's ordering (policy.h: dns_policy_fn) and name */
+	void (*order)(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+	              uint32_t *a, size_t from, size_t cnt, size_t want);
+	const char *policy_name;
 	uint8_t shared_addrs; /* 1: two instances share an address: A/AAAA answers dedupe */
 	uint32_t max_answers;
 	uint32_t n_instances;
@@ -154,7 +161,8 @@ struct dns_table {
 };
 
 /* The i-th instance of a SERVICE or SRV node. */
-static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns_node *n, uint32_t i)
+static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns_node *n,
+                                     uint32_t i)
 {
 	return n->list_is_range ? n->list_off + i : t->lists[n->list_off + i];
 }

@@ -11,7 +11,7 @@
 #include <ldns/sha1.h>
 #include <ldns/sha2.h>
 
-#include "dns/tsig.h"
+#include "dns/transfer/tsig.h"
 
 #define T_TSIG        250
 #define C_ANY         255

@@ -2,7 +2,7 @@
 /* forward.c: server.forward, relaying names outside our zones to upstream resolvers (forward.h). */
 #include "config.h"
 
-#include "dns/forward.h"
+#include "dns/listen/forward.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "dns/server_int.h"
+#include "dns/listen/server_int.h"
 
 #define RCODE_SERVFAIL 2
 #define RCODE_REFUSED  5

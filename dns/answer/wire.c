@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "dns/table_impl.h"
-#include "dns/wire.h"
+#include "dns/answer/table_impl.h"
+#include "dns/answer/wire.h"
 
 #define NAME_MAX_HOPS 64
 

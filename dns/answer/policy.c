@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* policy.c: answer ordering (round-robin, random, weighted, fixed) and the
- * per-worker random generator. */
+/* policy.c: answer ordering, one function per policy (round-robin, random,
+ * weighted, fixed) chosen in dns_policy_of(), and the per-worker random
+ * generator. A new policy is a value of enum reg_policy, its name in the
+ * registry's table and a function and case here: a case left out fails the
+ * build (-Wswitch). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -8,7 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "dns/policy.h"
+#include "dns/answer/policy.h"
 #include "registry/registry.h"
 
 static uint64_t rotl(uint64_t x, int k)
@@ -101,6 +104,77 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 	shuffle(ctx, a, positive, n, want);
 }
 
+/* Rotates a[0..cnt) left by the node's counter, once per query (a
+ * continuation, from > 0, has everything ordered already). */
+static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                              uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	uint32_t start;
+	size_t s, i, j;
+
+	(void)ctx;
+	(void)t;
+	(void)want;
+	if (from > 0)
+		return;
+	start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+	s = start % cnt;
+	if (!s)
+		return;
+	/* three reversals, in place */
+	for (i = 0, j = s - 1; i < j; i++, j--)
+		swap(a, i, j);
+	for (i = s, j = cnt - 1; i < j; i++, j--)
+		swap(a, i, j);
+	for (i = 0, j = cnt - 1; i < j; i++, j--)
+		swap(a, i, j);
+}
+
+static void order_random(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                         uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	(void)t;
+	(void)n;
+	shuffle(ctx, a, from, cnt, want);
+}
+
+static void order_weighted(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                           uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	(void)n;
+	weighted(ctx, t, a, from, cnt, want);
+}
+
+/* registry order */
+static void order_fixed(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                        uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	(void)ctx;
+	(void)t;
+	(void)n;
+	(void)a;
+	(void)from;
+	(void)cnt;
+	(void)want;
+}
+
+dns_policy_fn dns_policy_of(enum reg_policy policy)
+{
+	switch (policy) {
+	case REG_POLICY_ROUND_ROBIN:
+		return order_round_robin;
+	case REG_POLICY_RANDOM:
+		return order_random;
+	case REG_POLICY_WEIGHTED:
+		return order_weighted;
+	case REG_POLICY_FIXED:
+		return order_fixed;
+	case REG_POLICIES:
+		break;
+	}
+	return NULL;
+}
+
 size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
                         uint16_t qtype, size_t *n_cand)
 {
@@ -144,31 +218,7 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	if (cnt == 0)
 		return 0;
 	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
-	switch (svc->policy) {
-	case REG_POLICY_ROUND_ROBIN: {
-		uint32_t start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
-		size_t s = start % cnt;
-		if (s) {
-			/* rotate left by s with three reversals, in place */
-			size_t i, j;
-			for (i = 0, j = s - 1; i < j; i++, j--)
-				swap(a, i, j);
-			for (i = s, j = cnt - 1; i < j; i++, j--)
-				swap(a, i, j);
-			for (i = 0, j = cnt - 1; i < j; i++, j--)
-				swap(a, i, j);
-		}
-		break;
-	}
-	case REG_POLICY_RANDOM:
-		shuffle(ctx, a, 0, cnt, want);
-		break;
-	case REG_POLICY_WEIGHTED:
-		weighted(ctx, t, a, 0, cnt, want);
-		break;
-	default: /* fixed: registry order */
-		break;
-	}
+	svc->order(ctx, t, n, a, 0, cnt, want);
 	return want;
 }
 
@@ -179,16 +229,9 @@ size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const str
 	if (have >= n_cand)
 		return n_cand;
 	upto = more < n_cand - have ? have + more : n_cand;
-	switch (t->services[n->service].policy) {
-	case REG_POLICY_RANDOM:
-		shuffle(ctx, ctx->scratch, have, n_cand, upto);
-		break;
-	case REG_POLICY_WEIGHTED:
-		weighted(ctx, t, ctx->scratch, have, n_cand, upto);
-		break;
-	default: /* round-robin and fixed order every candidate at once */
-		break;
-	}
+	/* round-robin and fixed ordered every candidate at once */
+	t->services[n->service].order(ctx, t, (struct dns_node *)n, ctx->scratch, have, n_cand,
+	                              upto);
 	return upto;
 }
 

@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/answer.h"
-#include "dns/table_impl.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/table_impl.h"
+#include "registry/registry.h"
 
 /* At most this many instances take part in one answer's ordering: 65535
  * bytes hold no more than 4095 A records, so a bigger node is cut to its
@@ -34,6 +35,15 @@ struct dns_ctx {
 	uint32_t seen_gen;
 	struct dns_seen_slot seen[DNS_SEEN_SLOTS];
 };
+
+/* Orders a[from..cnt) so that the first `want` entries are in the policy's
+ * order (from > 0: a prefix is ordered already and stays). */
+typedef void (*dns_policy_fn)(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                              uint32_t *a, size_t from, size_t cnt, size_t want);
+
+/* The ordering of a policy (the table keeps it per service); NULL for a
+ * value that is not a policy. */
+dns_policy_fn dns_policy_of(enum reg_policy policy);
 
 /* Uniform integer in [0, n), n > 0. */
 uint64_t dns_ctx_rand(struct dns_ctx *ctx, uint64_t n);

@@ -33,7 +33,7 @@
  */
 #include "config.h"
 
-#include "dns/server.h"
+#include "dns/listen/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,27 +49,12 @@
 #include <event2/thread.h>
 
 #include "common/log.h"
-#include "dns/server_int.h"
-#include "dns/tsig.h"
-#include "dns/xfr.h"
+#include "dns/listen/server_int.h"
+#include "dns/transfer/tsig.h"
+#include "dns/transfer/xfr.h"
 #include "registry/registry.h"
 
 #define BIND_RETRIES 8
-
-enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need)
-{
-	size_t mlen;
-
-	if (len < 2) {
-		*need = 2;
-		return DNS_FRAME_MORE;
-	}
-	mlen = (size_t)buf[0] << 8 | buf[1];
-	*need = 2 + mlen;
-	if (mlen == 0)
-		return DNS_FRAME_EMPTY;
-	return len >= *need ? DNS_FRAME_OK : DNS_FRAME_MORE;
-}
 
 void dns_server_format_addr(const struct sockaddr *sa, char *buf, size_t buflen)
 {

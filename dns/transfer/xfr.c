@@ -25,11 +25,11 @@
 
 #include <event2/buffer.h>
 
-#include "dns/answer.h"
-#include "dns/name.h"
-#include "dns/table_impl.h"
-#include "dns/wire.h"
-#include "dns/xfr.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/name.h"
+#include "dns/answer/table_impl.h"
+#include "dns/answer/wire.h"
+#include "dns/transfer/xfr.h"
 
 #define RCODE_FORMERR  1
 #define RCODE_SERVFAIL 2

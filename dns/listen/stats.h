@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/answer.h"
+#include "dns/answer/answer.h"
 
 struct dns_server;
 

@@ -40,7 +40,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "dns/answer.h"
+#include "dns/answer/answer.h"
 
 #define DNS_FWD_PENDING       1024 /* pending queries (and sockets) per worker; full: SERVFAIL */
 #define DNS_FWD_QMAX          1232 /* longest query forwarded; longer: SERVFAIL */

@@ -12,12 +12,12 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "dns/answer.h"
-#include "dns/forward.h"
-#include "dns/rrl.h"
-#include "dns/server.h"
-#include "dns/stats.h"
-#include "dns/table_impl.h"
+#include "dns/answer/answer.h"
+#include "dns/listen/forward.h"
+#include "dns/answer/rrl.h"
+#include "dns/listen/server.h"
+#include "dns/listen/stats.h"
+#include "dns/answer/table_impl.h"
 
 #define UDP_BATCH         32   /* datagrams per recvmmsg/sendmmsg */
 #define UDP_ROUNDS        4    /* batches per readable event, then yield */

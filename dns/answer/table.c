@@ -29,9 +29,9 @@
 
 #include <ldns/ldns.h>
 
-#include "dns/name.h"
-#include "dns/table_impl.h"
-#include "health/health.h"
+#include "dns/answer/name.h"
+#include "dns/answer/policy.h"
+#include "dns/answer/table_impl.h"
 #include "registry/registry.h"
 
 /* The state of every instance while no checker is bound: served. */
@@ -657,7 +657,10 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	pl = sl ? dns_name_prepend(proto_svc, "", plabel, svc, sl) : 0;
 	if (!sl || !pl)
 		return fail_msg(b, "service %s: name too long", s->name);
-	ds->policy = (uint8_t)s->policy;
+	ds->order = dns_policy_of(s->policy);
+	ds->policy_name = registry_policy_name(s->policy);
+	if (!ds->order)
+		return fail_msg(b, "service %s: unknown policy", s->name);
 	shared = shares_addresses(s);
 	if (shared < 0)
 		return fail_msg(b, "out of memory");
@@ -871,28 +874,6 @@ void dns_table_free(struct dns_table *t)
 void dns_table_set_ready(struct dns_table *t, int ready)
 {
 	atomic_store_explicit(&t->ready, ready ? 1 : 0, memory_order_release);
-}
-
-int dns_table_bind_health(struct dns_table *t, struct health *h)
-{
-	/* all or nothing: check every index before the first pointer changes */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t si = 0; si < t->n_services; si++) {
-			struct dns_service *ds = &t->services[si];
-			struct health_svc *hs = health_service(h, si);
-			if (!hs)
-				return -1;
-			for (uint32_t i = 0; i < ds->n_instances; i++) {
-				struct health_inst *hi = health_instance(h, si, i);
-				if (!hi)
-					return -1;
-				if (pass)
-					t->instances[ds->first_instance + i].hs = hi;
-			}
-			if (pass)
-				ds->hs = hs;
-		}
-	return 0;
 }
 
 int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, size_t n_inst,

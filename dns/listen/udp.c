@@ -26,9 +26,9 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "dns/answer.h"
-#include "dns/forward.h"
-#include "dns/server_int.h"
+#include "dns/answer/answer.h"
+#include "dns/listen/forward.h"
+#include "dns/listen/server_int.h"
 
 #define DNS_RCODE_SERVFAIL 2
 

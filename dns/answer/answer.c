@@ -20,11 +20,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "dns/answer.h"
-#include "dns/name.h"
-#include "dns/policy.h"
-#include "dns/table_impl.h"
-#include "dns/wire.h"
+#include "dns/answer/answer.h"
+#include "dns/answer/name.h"
+#include "dns/answer/policy.h"
+#include "dns/answer/table_impl.h"
+#include "dns/answer/wire.h"
 #include "common/check.h"
 #include "common/state.h"
 #include "registry/registry.h"
@@ -371,8 +371,7 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 	    txt_str(r, TXT_MORE_MAX, "passing=%" PRIu32 "/%" PRIu32, served, svc->n_instances) ||
 	    txt_str(r, TXT_MORE_MAX, "panic=%s",
 	            atomic_load_explicit(&svc->hs->panic, memory_order_acquire) ? "yes" : "no") ||
-	    txt_str(r, TXT_MORE_MAX, "policy=%s",
-	            registry_policy_name((enum reg_policy)svc->policy)))
+	    txt_str(r, TXT_MORE_MAX, "policy=%s", svc->policy_name))
 		goto fail;
 	for (i = 0; i < svc->n_instances; i++) {
 		const struct dns_instance *in = &t->instances[svc->first_instance + i];

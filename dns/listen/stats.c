@@ -2,12 +2,12 @@
 /* stats.c: per-worker query counters and the answer latency histogram. */
 #include "config.h"
 
-#include "dns/stats.h"
+#include "dns/listen/stats.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "dns/server_int.h"
+#include "dns/listen/server_int.h"
 
 #define RCODE_FORMERR  1
 #define DNS_HEADER_LEN 12

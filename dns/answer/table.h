@@ -18,7 +18,6 @@
 
 struct registry;
 struct dns_table;
-struct health;
 struct health_inst;
 struct health_svc;
 
@@ -34,20 +33,15 @@ void dns_table_free(struct dns_table *table);
 /* The readiness name `_ready.<zone>` answers only once this is set. */
 void dns_table_set_ready(struct dns_table *table, int ready);
 
-/* Makes the answers follow the checker's state: every instance reads
- * `served` (and the _health TXT the rest) from health_instance(h, s, i) and
- * every service its n_served from health_service(h, s), indices in registry
- * order, so a transition is visible to the next query without a rebuild.
- * Until this is called every instance is served (check type none). The
- * table must have been built from the registry h was created for; h must
- * outlive the table. Call before workers use the table. Returns 0, or -1 if
- * h lacks an instance or service of the table. */
-int dns_table_bind_health(struct dns_table *table, struct health *h);
-
-/* The same from arrays in registry order: inst[n_inst] (every instance of
- * every service, service by service) and svc[n_svc]. For tests and callers
- * that keep the state themselves; the arrays must outlive the table.
- * Returns 0, or -1 if the counts are not the table's. */
+/* Makes the answers follow the health cells (common/state.h): every
+ * instance reads `served` (and the _health TXT the rest) from inst[i] and
+ * every service its n_served and panic flag from svc[s], in registry order
+ * (inst: every instance of every service, service by service), so a
+ * transition is visible to the next query without a rebuild. Until then
+ * every instance is served (check type none). The arrays must outlive the
+ * table; call before workers use it. The table knows no checker: the daemon
+ * hands it the checker's cells. Returns 0, or -1 if the counts are not the
+ * table's. */
 int dns_table_bind_state(struct dns_table *table, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc);
 

@@ -128,13 +128,4 @@ void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats 
 /* Formats a socket address as "127.0.0.1:53" or "[::1]:53" into buf. */
 void dns_server_format_addr(const struct sockaddr *sa, char *buf, size_t buflen);
 
-/* TCP framing, pure so it can be unit-tested and fuzzed: looks at the first
- * len bytes of a stream (RFC 1035 4.2.2). */
-enum dns_frame {
-	DNS_FRAME_MORE = 0, /* incomplete: *need = bytes needed in all (2 until the prefix is in) */
-	DNS_FRAME_OK,       /* a whole message at buf + 2, *need - 2 bytes long */
-	DNS_FRAME_EMPTY,    /* zero-length message: the connection must be closed */
-};
-enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need);
-
 #endif

@@ -55,11 +55,11 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
-#include "dns/answer.h"
-#include "dns/server_int.h"
-#include "dns/tcpframe.h"
-#include "dns/tsig.h"
-#include "dns/xfr.h"
+#include "dns/answer/answer.h"
+#include "dns/listen/server_int.h"
+#include "dns/listen/tcpframe.h"
+#include "dns/transfer/tsig.h"
+#include "dns/transfer/xfr.h"
 
 #define DNS_RCODE_SERVFAIL 2
 

@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include "dns/rrl.h"
+#include "dns/answer/rrl.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
