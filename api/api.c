@@ -28,6 +28,7 @@
 #include "api/api_int.h"
 #include "api/json.h"
 #include "api/metrics.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/listen/server.h"
 #include "dns/listen/stats.h"
@@ -462,7 +463,7 @@ int api_create(struct event_base *base, const struct api_ops *ops, const char *l
 		goto fail;
 	}
 	if (http_server_address(api->http, &bound, &blen) == 0)
-		dns_server_format_addr((struct sockaddr *)&bound, text, sizeof(text));
+		addr_format((struct sockaddr *)&bound, text, sizeof(text));
 	else
 		snprintf(text, sizeof(text), "%s", listen);
 	log_info("api listening on %s%s (at most %zu connections, %zu per address)", text,

@@ -33,6 +33,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 
 enum conn_state { C_HEAD, C_BODY, C_HANDLER, C_WAITING, C_WRITE, C_LINGER };
@@ -611,19 +612,6 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 /* --- accepting --- */
 
-static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return 0;
-}
-
 static void refuse(struct http_server *s, evutil_socket_t fd, const char *why)
 {
 	static const char body[] = "{\"errors\": [{\"message\": \"too many connections\"}]}\n";
@@ -666,7 +654,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	}
 	memcpy(&c->peer, sa, (size_t)salen < sizeof(c->peer) ? (size_t)salen : sizeof(c->peer));
 	for (struct http_conn *o = s->conns; o; o = o->next)
-		same += same_ip(&o->peer, &c->peer);
+		same += addr_same_host((struct sockaddr *)&o->peer, (struct sockaddr *)&c->peer);
 	if (same >= s->lim.max_per_ip) {
 		free(c);
 		refuse(s, fd, "at the per-address connection limit");

@@ -217,7 +217,8 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 		family(&m, "srvd_health_probes_total", "counter",
 		       "Health probe results, by check type and outcome.");
 		for (unsigned t = 0; t < CHECK_TYPES; t++)
-			for (unsigned o = 0; check_type_probed((enum check_type)t) && o < HEALTH_OUTCOMES; o++)
+			for (unsigned o = 0;
+			     check_type_probed((enum check_type)t) && o < HEALTH_OUTCOMES; o++)
 				emit(&m,
 				     "srvd_health_probes_total{type=\"%s\",outcome=\"%s\"} %" PRIu64
 				     "\n",

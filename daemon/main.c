@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "api/api.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
@@ -62,49 +63,11 @@ static void usage_error(const char *fmt, const char *arg)
 /* Parses "A.B.C.D:PORT" or "[V6]:PORT" (port 0..65535). Returns 0 or -1. */
 static int parse_listen(const char *text, struct reg_listen *out)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h = text;
-	size_t hlen;
-	char *end;
-	unsigned long port;
+	uint16_t port;
 
 	memset(out, 0, sizeof(*out));
-	if (*text == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':')
-			return -1;
-		h = text + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon)
-			return -1;
-		hlen = (size_t)(colon - text);
-	}
-	if (hlen == 0 || hlen >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
+	if (addr_parse_hostport(text, &out->addr, &out->addr_len, &port) < 0)
 		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || port > 65535)
-		return -1;
-	if (*text == '[') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->addr;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -1;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		out->addr_len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&out->addr;
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -1;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		out->addr_len = sizeof(*s4);
-	}
 	out->text = (char *)text; /* argv outlives everything */
 	return 0;
 }

@@ -437,11 +437,7 @@ int health_start(struct health *h)
 
 static int same_addr(const struct hinst *a, const struct hinst *b)
 {
-	if (a->port != b->port || a->raddr.family != b->raddr.family)
-		return 0;
-	if (a->raddr.family == AF_INET6)
-		return memcmp(&a->raddr.u.v6, &b->raddr.u.v6, sizeof(a->raddr.u.v6)) == 0;
-	return a->raddr.u.v4.s_addr == b->raddr.u.v4.s_addr;
+	return a->port == b->port && registry_addr_cmp(&a->raddr, &b->raddr) == 0;
 }
 
 /* An index of the old checker for health_take_over(), built once so that a

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "registry/loader.h"
 #include "registry/registry.h"
 
@@ -570,10 +571,10 @@ int registry_check_file(const char *path, FILE *out)
 
 int registry_parse_listen(const char *text, struct reg_listen *out)
 {
-	uint64_t port;
+	uint16_t port;
 
 	memset(out, 0, sizeof(*out));
-	if (sch_parse_hostport(text, &out->addr, &out->addr_len, &port) < 0)
+	if (addr_parse_hostport(text, &out->addr, &out->addr_len, &port) < 0)
 		return -1;
 	out->text = strdup(text);
 	return out->text ? 0 : -1;

@@ -42,6 +42,9 @@ struct reg_addr {
 	} u;
 };
 
+/* Orders addresses (family, then bytes); 0 when equal. */
+int registry_addr_cmp(const struct reg_addr *a, const struct reg_addr *b);
+
 struct reg_instance {
 	char *name; /* DNS label, lowercased */
 	struct reg_addr addr;

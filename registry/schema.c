@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "common/addr.h"
 #include "registry/loader.h"
 #include "registry/registry.h"
 
@@ -154,12 +155,12 @@ static int parse_listens(struct reg_loader *ld, const struct sch_item *item,
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t old = node->kind == YNODE_SEQ ? sch_path_index(path, i) : path->len;
-		uint64_t port;
+		uint16_t port;
 
 		if (sch_parse_scalar(ld, item, SCH_HOSTPORT, items[i], &v[ok].text, path) < 0) {
 			rc = -1;
 		} else {
-			sch_parse_hostport(v[ok].text, &v[ok].addr, &v[ok].addr_len, &port);
+			addr_parse_hostport(v[ok].text, &v[ok].addr, &v[ok].addr_len, &port);
 			ok++;
 		}
 		sch_path_pop(path, old);

@@ -147,9 +147,6 @@ void sch_restart_changes(const struct sch_table *table, const void *a, const voi
 /* Value helpers (types.c) shared by the walker and the loader. */
 const char *sch_type_desc(enum sch_type type);       /* "an unsigned integer", ... */
 void sch_fmt_ms(char *buf, size_t len, uint64_t ms); /* 1500 -> "1500ms", 60000 -> "1m" */
-/* "A.B.C.D:PORT" or "[v6]:PORT" into ss; -1 if malformed. */
-int sch_parse_hostport(const char *text, struct sockaddr_storage *ss, socklen_t *sslen,
-                       uint64_t *port);
 /* An SCH_EXPECT value: "200", "200-399", "200, 204" or a list of those. */
 int sch_parse_expect(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                      void *base, struct sch_path *path);

@@ -13,10 +13,18 @@
 
 #include <ldns/ldns.h>
 
+#include "common/addr.h"
 #include "common/check.h"
 #include "registry/loader.h"
 #include "registry/registry.h"
 #include "registry/schema.h"
+
+int registry_addr_cmp(const struct reg_addr *a, const struct reg_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(&a->u, &b->u, a->family == AF_INET ? sizeof(a->u.v4) : sizeof(a->u.v6));
+}
 
 int sch_is_label(const char *text)
 {
@@ -151,57 +159,6 @@ static int parse_addr(const char *text, struct reg_addr *addr)
 }
 
 /* "A.B.C.D:PORT" or "[v6]:PORT" into ss. -1: bad form; else the port is in *port. */
-int sch_parse_hostport(const char *text, struct sockaddr_storage *ss, socklen_t *sslen,
-                       uint64_t *port)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon;
-	size_t hlen;
-
-	memset(ss, 0, sizeof(*ss));
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-
-		if (!end || end[1] != ':')
-			return -1;
-		hlen = (size_t)(end - text - 1);
-		colon = end + 1;
-		if (hlen >= sizeof(host))
-			return -1;
-		memcpy(host, text + 1, hlen);
-		host[hlen] = '\0';
-	} else {
-		colon = strchr(text, ':');
-		if (!colon || strchr(colon + 1, ':'))
-			return -1;
-		hlen = (size_t)(colon - text);
-		if (hlen >= sizeof(host))
-			return -1;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
-	}
-	if (parse_u64(colon + 1, port) < 0 || *port > 65535)
-		return -1;
-	if (text[0] == '[') {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -1;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)*port);
-		*sslen = sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -1;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)*port);
-		*sslen = sizeof(*sin);
-	}
-	return 0;
-}
-
 static int parse_prefix(const char *text)
 {
 	char host[INET6_ADDRSTRLEN + 1];
@@ -458,13 +415,15 @@ int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sc
 	case SCH_HOSTPORT: {
 		struct sockaddr_storage ss;
 		socklen_t sslen;
+		uint16_t port;
 
-		if (sch_parse_hostport(text, &ss, &sslen, &v) < 0) {
+		if (addr_parse_hostport(text, &ss, &sslen, &port) < 0) {
 			reg_error(ld, node, path,
 			          "\"%s\" is not an address:port (e.g. 127.0.0.1:53 or [::1]:53)",
 			          text);
 			return -1;
 		}
+		v = port;
 		if (v < (uint64_t)item->min || v > (uint64_t)item->max) {
 			reg_error(ld, node, path,
 			          "port %" PRIu64 " is out of range (%" PRId64 "..%" PRId64 ")", v,

@@ -611,11 +611,8 @@ static int has_tag(char **tags, size_t n, const char *tag)
 
 static int addr_cmp(const void *a, const void *b)
 {
-	const struct reg_addr *x = *(const struct reg_addr *const *)a;
-	const struct reg_addr *y = *(const struct reg_addr *const *)b;
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(&x->u, &y->u, x->family == AF_INET ? sizeof(x->u.v4) : sizeof(x->u.v6));
+	return registry_addr_cmp(*(const struct reg_addr *const *)a,
+	                         *(const struct reg_addr *const *)b);
 }
 
 /* 1 if two instances of s have one address (one host, several ports): only

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/listen/server_int.h"
 
@@ -29,62 +30,11 @@
 
 int dns_fwd_parse_addr(const char *text, struct dns_fwd_upstream *out)
 {
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *h = text;
-	size_t hlen;
-	char *end;
-	unsigned long port;
+	uint16_t port;
 
 	memset(out, 0, sizeof(*out));
-	colon = strrchr(text, ':');
-	if (!colon || colon == text)
+	if (addr_parse_hostport(text, &out->addr, &out->len, &port) < 0 || port == 0)
 		return -1;
-	hlen = (size_t)(colon - text);
-	if (text[0] == '[') {
-		if (hlen < 3 || text[hlen - 1] != ']')
-			return -1;
-		h = text + 1;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port == 0 || port > 65535)
-		return -1;
-	if (text[0] != '[') {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&out->addr;
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -1;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		out->len = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->addr;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -1;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		out->len = sizeof(*s6);
-	}
-	return 0;
-}
-
-int dns_fwd_same_addr(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return 0;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
 	return 0;
 }
 
@@ -532,8 +482,7 @@ static void warn_case(struct dns_fwd *f, const struct dns_fwd_slot *s)
 	if (f->case_warned[s->upstream])
 		return;
 	f->case_warned[s->upstream] = 1;
-	dns_server_format_addr((const struct sockaddr *)&f->up[s->upstream].addr, addr,
-	                       sizeof(addr));
+	addr_format((const struct sockaddr *)&f->up[s->upstream].addr, addr, sizeof(addr));
 	log_warn("forward: %s changed the letter case of a question: replies must repeat it "
 	         "exactly (dns-0x20); dropped as spoofed",
 	         addr);

@@ -60,12 +60,10 @@ struct dns_fwd_upstream {
 	socklen_t len;
 };
 
-/* Parses "192.0.2.1:53" or "[2001:db8::1]:53" (a literal address and a port
- * 1..65535). Returns 0, or -1 if text is not such an address. */
+/* Parses a server.forward entry: "192.0.2.1:53" or "[2001:db8::1]:53" (a
+ * literal address and a port 1..65535, common/addr.h). Returns 0, or -1 if
+ * text is not such an address. */
 int dns_fwd_parse_addr(const char *text, struct dns_fwd_upstream *out);
-
-/* 1 if a and b are the same address and port. */
-int dns_fwd_same_addr(const struct sockaddr *a, const struct sockaddr *b);
 
 /* One pending query. */
 struct dns_fwd_slot {

@@ -48,6 +48,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/listen/server_int.h"
 #include "dns/transfer/tsig.h"
@@ -55,23 +56,6 @@
 #include "registry/registry.h"
 
 #define BIND_RETRIES 8
-
-void dns_server_format_addr(const struct sockaddr *sa, char *buf, size_t buflen)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, buflen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, buflen, "%s:%u", host, ntohs(s4->sin_port));
-	} else {
-		snprintf(buf, buflen, "(family %d)", sa->sa_family);
-	}
-}
 
 void server_count(struct dns_worker *w, const struct dns_answer_info *info, size_t len)
 {
@@ -245,7 +229,7 @@ static int bind_address(struct dns_server *srv, size_t a, const struct reg_liste
 	}
 	memcpy(&srv->bound[a], &ss, sizeof(ss));
 	srv->bound_len[a] = len;
-	dns_server_format_addr((struct sockaddr *)&ss, text, sizeof(text));
+	addr_format((struct sockaddr *)&ss, text, sizeof(text));
 	log_info("listening on %s (udp, tcp)", text);
 	return 0;
 }

@@ -125,7 +125,4 @@ int dns_server_bound_addr(const struct dns_server *srv, size_t i, struct sockadd
  * they are a near-consistent snapshot. */
 void dns_server_get_stats(const struct dns_server *srv, struct dns_server_stats *out);
 
-/* Formats a socket address as "127.0.0.1:53" or "[::1]:53" into buf. */
-void dns_server_format_addr(const struct sockaddr *sa, char *buf, size_t buflen);
-
 #endif

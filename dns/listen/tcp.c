@@ -54,6 +54,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/answer/answer.h"
 #include "dns/listen/server_int.h"
@@ -273,7 +274,7 @@ static void xfr_account(struct tcp_conn *c, enum dns_xfr_kind kind,
 	info.rcode = res->rcode;
 	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, bytes, dns_stats_now_ns() - t0);
 	server_count(w, &info, bytes);
-	dns_server_format_addr((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	addr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer));
 	if (res->served == DNS_XFR_NONE) {
 		CNT_INC(w->cnt.xfr_refused);
 		log_info("transfer: %s from %s refused (rcode %u%s)", xfr_name(kind), peer,

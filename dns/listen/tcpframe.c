@@ -22,7 +22,6 @@ enum dns_frame dns_frame_peek(const uint8_t *buf, size_t len, size_t *need)
 	return len >= *need ? DNS_FRAME_OK : DNS_FRAME_MORE;
 }
 
-
 enum dns_tcpframe_next dns_tcpframe_process(const struct dns_tcpframe *f, struct evbuffer *in,
                                             struct evbuffer *out, size_t *n_queries)
 {

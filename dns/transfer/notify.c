@@ -29,11 +29,11 @@
 #include <event2/event.h>
 #include <ldns/ldns.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "dns/transfer/notify.h"
 #include "dns/transfer/tsig.h"
 #include "registry/registry.h"
-#include "registry/schema.h"
 
 #define NOTIFY_OPCODE  4
 #define NOTIFY_MSG_MAX 512
@@ -78,22 +78,6 @@ static int fam_index(int family)
 	return family == AF_INET6 ? 1 : 0;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return 0;
-}
-
 static const char *rcode_name(unsigned rcode)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
@@ -127,7 +111,8 @@ static void on_response(evutil_socket_t fd, short what, void *arg)
 			enum dns_tsig_status ts;
 
 			if (!t->active || t->id != id ||
-			    !same_addr(&t->addr, (const struct sockaddr *)&from))
+			    !addr_same((const struct sockaddr *)&t->addr,
+			               (const struct sockaddr *)&from))
 				continue;
 			if (n->key &&
 			    (ts = dns_tsig_verify_response(n->key, &t->tsig, buf, (size_t)len,
@@ -320,9 +305,9 @@ void dns_notify_send(struct dns_notify *n, const struct registry *reg, uint32_t 
 	}
 	for (size_t i = 0; i < srv->n_transfer_notify; i++) {
 		struct notify_target *t = &n->t[k];
-		uint64_t port;
+		uint16_t port;
 
-		if (sch_parse_hostport(srv->transfer_notify[i], &t->addr, &t->addr_len, &port) <
+		if (addr_parse_hostport(srv->transfer_notify[i], &t->addr, &t->addr_len, &port) <
 		    0) {
 			/* the schema checked it: only a bug gets here */
 			log_err("notify: %s: not an address:port", srv->transfer_notify[i]);

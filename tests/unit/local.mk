@@ -1,4 +1,5 @@
 # unit test programs: see tests/unit/*.mk
+include tests/unit/common.mk
 include tests/unit/registry.mk
 include tests/unit/dns.mk
 include tests/unit/server.mk

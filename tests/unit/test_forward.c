@@ -11,6 +11,7 @@
 
 #include <check.h>
 
+#include "common/addr.h"
 #include "dns/listen/forward.h"
 #include "tests/unit/check_main.h"
 
@@ -387,13 +388,13 @@ START_TEST(parse_addresses)
 
 	ck_assert_int_eq(dns_fwd_parse_addr("127.0.0.1:53", &u), 0);
 	ck_assert_int_eq(dns_fwd_parse_addr("127.0.0.1:53", &v), 0);
-	ck_assert_int_eq(dns_fwd_same_addr((void *)&u.addr, (void *)&v.addr), 1);
+	ck_assert_int_eq(addr_same((void *)&u.addr, (void *)&v.addr), 1);
 	ck_assert_int_eq(dns_fwd_parse_addr("127.0.0.1:54", &v), 0);
-	ck_assert_int_eq(dns_fwd_same_addr((void *)&u.addr, (void *)&v.addr), 0);
+	ck_assert_int_eq(addr_same((void *)&u.addr, (void *)&v.addr), 0);
 	ck_assert_int_eq(dns_fwd_parse_addr("127.0.0.2:53", &v), 0);
-	ck_assert_int_eq(dns_fwd_same_addr((void *)&u.addr, (void *)&v.addr), 0);
+	ck_assert_int_eq(addr_same((void *)&u.addr, (void *)&v.addr), 0);
 	ck_assert_int_eq(dns_fwd_parse_addr("[::1]:53", &v), 0);
-	ck_assert_int_eq(dns_fwd_same_addr((void *)&u.addr, (void *)&v.addr), 0);
+	ck_assert_int_eq(addr_same((void *)&u.addr, (void *)&v.addr), 0);
 }
 END_TEST
 
