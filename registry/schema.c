@@ -194,10 +194,21 @@ static int parse_item(struct reg_loader *ld, const struct sch_item *item, unsign
 		return parse_listens(ld, item, node, base, path);
 	case SCH_EXPECT:
 		return sch_parse_expect(ld, item, node, base, path);
-	default:
-		return sch_parse_scalar(ld, item, item->type, node, (char *)base + item->offset,
-		                        path);
+	case SCH_UINT:
+	case SCH_DURATION:
+	case SCH_RATIO:
+	case SCH_STRING:
+	case SCH_PATH:
+	case SCH_LABEL:
+	case SCH_DNAME:
+	case SCH_ADDR:
+	case SCH_HOSTPORT:
+	case SCH_PREFIX:
+	case SCH_BASE64:
+	case SCH_ENUM:
+		break;
 	}
+	return sch_parse_scalar(ld, item, item->type, node, (char *)base + item->offset, path);
 }
 
 static int in_scope(const struct sch_item *item, unsigned scope)
@@ -295,10 +306,16 @@ static int copy_field(const struct sch_item *item, void *dst, const void *src)
 	case SCH_CUSTOM:
 	case SCH_MAP:
 		return 0; /* not inherited */
-	default:
+	case SCH_UINT:
+	case SCH_DURATION:
+	case SCH_RATIO:
+	case SCH_PATH:
+	case SCH_ADDR:
+	case SCH_ENUM:
 		memcpy(d, s, item->size);
 		return 0;
 	}
+	return 0;
 }
 
 static void on_yaml_error(void *arg, const char *line)
@@ -395,8 +412,15 @@ void sch_free(const struct sch_table *table, void *target)
 			*(struct reg_listen **)field = NULL;
 			*(size_t *)((char *)target + item->aux) = 0;
 			break;
-		default:
-			break;
+		case SCH_UINT:
+		case SCH_DURATION:
+		case SCH_RATIO:
+		case SCH_PATH:
+		case SCH_ADDR:
+		case SCH_ENUM:
+		case SCH_EXPECT:
+		case SCH_CUSTOM:
+			break; /* held in place, or by the caller */
 		}
 	}
 }
@@ -424,8 +448,20 @@ static void range_text(const struct sch_item *item, char *buf, size_t len)
 			strncat(buf, item->names[i], len - strlen(buf) - 1);
 		}
 		break;
-	default:
-		break;
+	case SCH_MAP:
+	case SCH_RATIO:
+	case SCH_STRING:
+	case SCH_PATH:
+	case SCH_LABEL:
+	case SCH_DNAME:
+	case SCH_ADDR:
+	case SCH_PREFIX:
+	case SCH_BASE64:
+	case SCH_EXPECT:
+	case SCH_LIST:
+	case SCH_LISTENS:
+	case SCH_CUSTOM:
+		break; /* no range to print */
 	}
 }
 

@@ -470,8 +470,12 @@ int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sc
 		reg_error(ld, node, path, "\"%s\" is not one of %s", text, list);
 		return -1;
 	}
-	default:
-		break;
+	case SCH_MAP:
+	case SCH_EXPECT:
+	case SCH_LIST:
+	case SCH_LISTENS:
+	case SCH_CUSTOM:
+		break; /* not scalars: parse_item() handles them */
 	}
 	reg_error(ld, node, path, "internal error: type %d is not a scalar", (int)type);
 	return -1;

@@ -401,16 +401,20 @@ static const struct dns_rrset *find_rrset(const struct dns_table *t, const struc
 
 static int dyn_answers(const struct dns_node *n, uint16_t qtype)
 {
-	switch (n->kind) {
+	switch ((enum dns_node_kind)n->kind) {
 	case DNS_NODE_SERVICE:
 		return qtype == DNS_T_A || qtype == DNS_T_AAAA || qtype == DNS_T_SRV;
 	case DNS_NODE_SRV:
 		return qtype == DNS_T_SRV;
 	case DNS_NODE_INSTANCE:
 		return qtype == DNS_T_A || qtype == DNS_T_AAAA;
-	default:
+	case DNS_NODE_PLAIN:
+	case DNS_NODE_READY:
+	case DNS_NODE_HEALTH_INST:
+	case DNS_NODE_HEALTH_SVC:
 		return 0;
 	}
+	return 0;
 }
 
 /* The node's data for qtype at owner: 1 written, 0 none, -1 does not fit.

@@ -185,7 +185,7 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 {
 	const struct dns_node *n = &t->nodes[node];
 
-	switch (n->kind) {
+	switch ((enum dns_node_kind)n->kind) {
 	case DNS_NODE_PLAIN:
 		return add_static(z, t, node, serial);
 	case DNS_NODE_SERVICE:
@@ -197,9 +197,12 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 		return add_rec(z, t->blob + n->name_off, n->name_len, t->blob + in->addr_off,
 		               in->addr_len, 0);
 	}
-	default: /* _ready, _health: per-query answers, not zone data */
-		return 0;
+	case DNS_NODE_READY:
+	case DNS_NODE_HEALTH_INST:
+	case DNS_NODE_HEALTH_SVC:
+		return 0; /* per-query answers, not zone data */
 	}
+	return 0;
 }
 
 /* One pass over the table at `serial`. */
