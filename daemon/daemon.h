@@ -22,7 +22,7 @@ struct reg_errors;
 struct health;
 struct dns_table;
 
-/* What the command line decides (SPEC section 1). */
+/* What the command line decides (README "Command line", srvd(8)). */
 struct daemon_options {
 	const char *config;              /* registry YAML */
 	const struct reg_listen *listen; /* -l, replacing server.listen; NULL: the file's */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* main.c: the command line (SPEC section 1); daemon.c runs the rest. */
+/* main.c: the command line (README "Command line", srvd(8)); daemon.c runs the rest. */
 #include "config.h"
 
 #include <arpa/inet.h>

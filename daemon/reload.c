@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* reload.c: re-reading the registry while serving (SPEC section 5).
+/* reload.c: re-reading the registry while serving (README "Reloading").
  *
  * Everything runs on the main thread: the new registry is loaded, its table
  * built and its checker created while the workers keep answering from the

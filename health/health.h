@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* health.h: the active health checker (SPEC section 4) on the main thread's
+/* health.h: the active health checker (README "Health checks") on the main thread's
  * event base.
  *
  * A struct health owns one struct health_inst per instance and one struct

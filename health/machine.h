@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* machine.h: the rise/fall state machine of one instance and the panic rule
- * of a service (SPEC section 4), pure functions over state.h with the clock
+ * of a service (README "Health checks"), pure functions over state.h with the clock
  * passed in, so unit tests drive them without sockets or timers.
  */
 #ifndef SRVD_HEALTH_MACHINE_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sched.h: when probes run (SPEC section 4), as pure functions of an RNG
+/* sched.h: when probes run (README "Health checks"), as pure functions of an RNG
  * state and the time, plus the queue that bounds probes in flight.
  *
  * Every checked instance starts at a random offset in [0, interval), then

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* registry.h: the registry model (services, instances, tags, checks, server
- * settings, static zones) and its loader from YAML (SPEC section 2).
+ * settings, static zones) and its loader from YAML (README "The registry", srvd.yaml(5)).
  *
  * A struct registry is built once by registry_load_*() and then only read:
  * dns/ compiles it into an answer table, health/ reads the checks. All

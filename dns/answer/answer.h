@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* answer.h: the answer path, a pure function from query bytes and a table to
- * response bytes (DESIGN.md principle 1). It never touches a socket and does
- * not allocate: everything per query lives in the caller's buffers and in a
- * per-worker struct dns_ctx. */
+ * response bytes (README "Layout": answer logic never touches a socket). It never touches a socket
+ * and does not allocate: everything per query lives in the caller's buffers and in a per-worker
+ * struct dns_ctx. */
 #ifndef SRVD_DNS_ANSWER_H
 #define SRVD_DNS_ANSWER_H
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* table.h: the compiled answer table, an immutable snapshot of the registry
- * in wire format (DESIGN.md principle 3 and 4).
+ * in wire format (README "Layout": immutable snapshots, no allocation on the hot path).
  *
  * dns_table_build() turns a struct registry into a hash table of lowercased
  * wire-format owner names, each node holding pre-encoded record data: static

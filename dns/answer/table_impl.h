@@ -120,7 +120,7 @@ struct dns_service {
 	uint32_t max_answers;
 	uint32_t n_instances;
 	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
-	/* n_served and panic (SPEC 4, Envoy's: answers include every instance):
+	/* n_served and panic (README "Health checks", Envoy's: answers include every instance):
 	 * the checker's, or the table's own (all served, no panic) */
 	const struct health_svc *hs;
 	/* the check, for _health TXT */

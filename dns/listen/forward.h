@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* forward.h: server.forward (SPEC section 8): relaying queries for names outside every
- * served zone to upstream resolvers, without blocking a worker.
+/* forward.h: server.forward (README "Forwarding names outside srvd's zones"): relaying queries for
+ * names outside every served zone to upstream resolvers, without blocking a worker.
  *
  * Each worker owns one struct dns_fwd: a fixed table of pending queries
  * (DNS_FWD_PENDING slots, allocated at start, so forwarding allocates nothing

@@ -3,7 +3,7 @@
  * sockets and dns_answer() and nothing else.
  *
  * A struct dns_server owns N workers. Each worker runs its own event_base in
- * its own thread (DESIGN.md principle 5) with its own SO_REUSEPORT UDP and
+ * its own thread (one event base per thread) with its own SO_REUSEPORT UDP and
  * TCP sockets on every listen address, its own struct dns_ctx and its own
  * response buffers, so the UDP path allocates nothing per query and workers
  * share nothing but the table pointer and the read-only table.
@@ -38,7 +38,7 @@ struct dns_server_config {
 	unsigned tcp_max;        /* 0: DNS_SERVER_TCP_MAX; split evenly over workers */
 	struct dns_table *table; /* initial table; borrowed, must outlive its use */
 	/* server.forward: "ADDR:PORT" resolvers for names outside every served
-	 * zone, tried in order (SPEC 8); borrowed for dns_server_create() only.
+	 * zone, tried in order (README "Forwarding"); borrowed for dns_server_create() only.
 	 * None: such names get REFUSED. Fixed for the server's life. */
 	char *const *forward;
 	size_t n_forward;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* xfr.h: zone transfers out (SPEC 8): AXFR (RFC 5936) and IXFR (RFC 1995)
+/* xfr.h: zone transfers out (README "Running many servers"): AXFR (RFC 5936) and IXFR (RFC 1995)
  * of the service zone as served now, from a bounded history of versions,
  * behind the server.transfer.allow ACL.
  *

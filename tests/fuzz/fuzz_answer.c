@@ -3,7 +3,7 @@
  * dns_answer() over UDP and TCP against the fixed registry (fuzz_util.c),
  * checking each response against properties derived from the query alone:
  * it parses with ldns, it is a response to this query (QR, ID, opcode), it
- * echoes a well-formed question byte for byte (SPEC 3: the client's case),
+ * echoes a well-formed question byte for byte (README "Names and answers": the client's case),
  * it fits the transport's limit, and responses are never answered. */
 #include "config.h"
 
@@ -23,7 +23,7 @@ static uint16_t get16(const uint8_t *p)
 }
 
 /* Wire length of an uncompressed question name at q[12] (labels of at most
- * 63 octets, 255 in all), or 0 if there is none: what SPEC calls a question
+ * 63 octets, 255 in all), or 0 if there is none: what the README calls a question
  * that parsed. */
 static size_t question_name_len(const uint8_t *q, size_t len)
 {

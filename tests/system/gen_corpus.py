@@ -107,7 +107,7 @@ class Corpus:
 
 def flags_cases(c):
     # All 256 combinations of the eight flag bits on the good question. Queries
-    # with QR=1 are responses: never answered (RFC 1035 4.1.1, SPEC 3). The
+    # with QR=1 are responses: never answered (RFC 1035 4.1.1, README "Names and answers"). The
     # others are answered alike: AA, TC, RA, Z and AD mean nothing in a query.
     for combo in range(256):
         flags = 0

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_answers.py: every row of SPEC section 3 and its Protocol paragraph, over UDP and TCP.
+# test_answers.py: every row of README "Names and answers" and its Protocol paragraph, over UDP and TCP.
 """Answers of the real daemon serving data/answers.yaml (zone svc.test.).
 
 The registry (see the data file) has: `web` (5 instances, fixed order, tags
@@ -117,7 +117,7 @@ def parse_header(wire):
             "rd": bool(flags & 0x0100), "qd": qd, "an": an, "ns": ns, "ar": ar}
 
 
-# --- SPEC 3: the table ---------------------------------------------------------------------
+# --- README "Names and answers": the table ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

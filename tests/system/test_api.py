@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_api.py: the control API (SPEC section 6): register, inspect, deregister, reload, auth.
+# test_api.py: the control API (README "The control API"): register, inspect, deregister, reload, auth.
 """The control API against the real daemon.
 
 Every change goes through YAML: a PUT writes services.d/NAME.yaml and

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_cli.py: the command line of SPEC section 1: -t, errors, exit statuses and signals.
+# test_cli.py: the command line (README "Command line", srvd(8)): -t, errors, exit statuses and signals.
 """Flags, configuration errors and process life cycle of the real binary."""
 
 import os

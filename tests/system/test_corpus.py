@@ -288,7 +288,7 @@ def frame(wire):
 def test_corpus_tcp(answers_srvd):
     """All cases on one connection, each followed by the sentinel; the zero-length
     ones each on a connection of their own, which srvd must close (RFC 7766 has
-    no empty message; SPEC: it ends the connection)."""
+    no empty message; README: it ends the connection)."""
     cases = load_cases()
     failures = []
     port = answers_srvd.port

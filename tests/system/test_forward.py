@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_forward.py: server.forward (SPEC 8): names outside our zones relayed to upstreams.
+# test_forward.py: server.forward (README "Forwarding names outside srvd's zones"): names outside our zones relayed to upstreams.
 """Two kinds of upstream run on loopback, started here: a second srvd serving
 other.example (the real resolver), and Python sockets that never answer,
 answer SERVFAIL / REFUSED, or answer with a wrong ID or question (a spoofer).

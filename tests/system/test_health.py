@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_health.py: active health checks (SPEC section 4) against real backends on 127.0.0.1.
+# test_health.py: active health checks (README "Health checks") against real backends on 127.0.0.1.
 """Health checking seen through DNS.
 
 Each test starts its own backends on loopback (a TCP listener, a threaded
 HTTP server whose answer can be switched between 200, 503 and "never
 answer", and closed ports) and a daemon whose registry checks them with
 interval 200ms, timeout 200ms, fall 2, rise 2. Waits poll with deadlines;
-the bounds are the ones SPEC section 4 implies, plus MARGIN for slow CI:
+the bounds are the ones README "Health checks" implies, plus MARGIN for slow CI:
 
   withdrawn within fall * interval + timeout + interval
   restored within  rise * interval + interval

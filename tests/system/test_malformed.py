@@ -4,7 +4,7 @@
 
 Every reply that does come back must be a well-formed response (QR=1, an ID
 we sent, parseable, within 512 bytes unless it carries an OPT); the packets
-whose outcome the SPEC fixes (QR=1 dropped, QDCOUNT 0/2 and two OPT records
+whose outcome the README fixes (QR=1 dropped, QDCOUNT 0/2 and two OPT records
 FORMERR, malformed names never answered with data) are checked one by one.
 """
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_panic.py: panic mode (SPEC section 4) starts only once the first round of checks is done.
+# test_panic.py: panic mode (README "Health checks") starts only once the first round of checks is done.
 """Panic mode at start-up.
 
 Before the first round of checks no instance is served, yet that is no

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # test_privileges.py: server.user drops root after binding a low port; files others could write refused.
-"""Privileges (SPEC: server.user; issue 6).
+"""Privileges (README "Running as root": server.user).
 
 These tests need root (as CI and ./dev test run): they start srvd as root,
 on a port below 1024, and check what the kernel says about the process.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_reload.py: the live registry (SPEC section 5): SIGHUP and file-change reloads.
+# test_reload.py: the live registry (README "Reloading"): SIGHUP and file-change reloads.
 """Reloads seen from outside.
 
 Each test starts its own daemon on a registry in tmp_path, rewrites that

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_secondary.py: srvd as a primary (SPEC 8): serials, NOTIFY, and real NSD/Knot secondaries.
+# test_secondary.py: srvd as a primary (README "Running many servers"): serials, NOTIFY, and real NSD/Knot secondaries.
 """srvd as the primary of standard secondaries.
 
 The first tests put a fake secondary (a UDP socket in the test) in

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# test_xfr.py: AXFR and IXFR out (SPEC 8) with real clients: dig, kdig, dnspython.
+# test_xfr.py: AXFR and IXFR out (README "Running many servers") with real clients: dig, kdig, dnspython.
 """Zone transfers from the real daemon.
 
 dig pulls the zone by AXFR (SOA first and last, passing instances only);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_answer.c: every row of SPEC section 3, through dns_answer() and ldns
+/* test_answer.c: every row of README "Names and answers", through dns_answer() and ldns
  * (health in the answers: test_health_answer.c). */
 #include "config.h"
 

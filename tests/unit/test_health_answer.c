@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_health_answer.c: answers following the health state (SPEC section 4):
+/* test_health_answer.c: answers following the health state (README "Health checks"):
  * withdrawn instances, NODATA, panic mode, the SOA serial, _health TXT. The
  * state is written by hand, as the checker would (tu_health_bind()). */
 #include "config.h"

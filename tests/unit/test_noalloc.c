@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_noalloc.c: proves the answer path allocates nothing (DESIGN.md principle 4).
+/* test_noalloc.c: proves the answer path allocates nothing (README "Layout": no allocation on the
+ * hot path).
  *
  * Every kind of query is encoded first; then, with counting switched on,
  * each goes through dns_answer() many times and the test asserts that
