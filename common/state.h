@@ -35,8 +35,10 @@ struct health_inst {
 };
 
 struct health_svc {
-	_Atomic uint32_t n_served; /* instances with served == 1 */
-	_Atomic uint8_t panic;     /* 1 while below panic_threshold */
+	_Atomic uint32_t n_served;  /* instances with served == 1 */
+	_Atomic uint32_t n_passing; /* instances with status PASSING */
+	_Atomic uint32_t n_failing; /* instances with status FAILING */
+	_Atomic uint8_t panic;      /* 1 while below panic_threshold */
 };
 
 /* Copies the last result of inst into buf (NUL-terminated, at most len

@@ -576,25 +576,8 @@ static struct hinst *find_old_inst(const struct old_index *ix, struct health *ol
 static void carry(struct health *h, struct hinst *in, struct health *old, struct hinst *oi,
                   int64_t now)
 {
-	struct health_inst *st = &h->inst_state[in->id], *ost = &old->inst_state[oi->id];
-	struct health_svc *sst = &h->svc_state[in->svc];
-	char text[HEALTH_RESULT_MAX];
-	uint8_t served = atomic_load(&ost->served);
-
-	if (served != atomic_load(&st->served)) {
-		if (served)
-			atomic_fetch_add(&sst->n_served, 1);
-		else
-			atomic_fetch_sub(&sst->n_served, 1);
-		atomic_store(&st->served, served);
-	}
-	atomic_store(&st->status, atomic_load(&ost->status));
-	atomic_store(&st->successes, atomic_load(&ost->successes));
-	atomic_store(&st->failures, atomic_load(&ost->failures));
-	atomic_store(&st->last_change_ms, atomic_load(&ost->last_change_ms));
-	atomic_store(&st->last_check_ms, atomic_load(&ost->last_check_ms));
-	health_inst_result(ost, text, sizeof(text));
-	health_inst_set_result(st, text);
+	health_machine_copy(&h->inst_state[in->id], &h->svc_state[in->svc],
+	                    &old->inst_state[oi->id]);
 	if (!in->timer)
 		return;
 	in->started_ms = oi->started_ms;

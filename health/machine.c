@@ -4,8 +4,31 @@
 
 #include "health/machine.h"
 
-static void set_status(struct health_inst *inst, enum health_status status, int64_t now_ms)
+/* The service's count of instances in status st, or NULL for unchecked. */
+static _Atomic uint32_t *status_count(struct health_svc *svc, enum health_status st)
 {
+	switch (st) {
+	case HEALTH_PASSING:
+		return &svc->n_passing;
+	case HEALTH_FAILING:
+		return &svc->n_failing;
+	case HEALTH_UNCHECKED:
+		break;
+	}
+	return NULL;
+}
+
+/* Moves inst to status, keeping the service's counts in step. */
+static void set_status(struct health_inst *inst, struct health_svc *svc, enum health_status status,
+                       int64_t now_ms)
+{
+	enum health_status old = atomic_load_explicit(&inst->status, memory_order_relaxed);
+	_Atomic uint32_t *from = status_count(svc, old), *to = status_count(svc, status);
+
+	if (from && old != status)
+		atomic_fetch_sub_explicit(from, 1, memory_order_relaxed);
+	if (to && old != status)
+		atomic_fetch_add_explicit(to, 1, memory_order_relaxed);
 	atomic_store_explicit(&inst->status, (uint8_t)status, memory_order_release);
 	atomic_store_explicit(&inst->last_change_ms, now_ms, memory_order_release);
 }
@@ -28,12 +51,13 @@ void health_machine_init(struct health_inst *inst, struct health_svc *svc, int c
                          int64_t now_ms)
 {
 	atomic_store(&inst->served, 0);
+	atomic_store(&inst->status, HEALTH_UNCHECKED); /* counted in no status yet */
 	atomic_store(&inst->checked, (uint8_t)(checked != 0));
 	atomic_store(&inst->successes, 0);
 	atomic_store(&inst->failures, 0);
 	atomic_store(&inst->last_check_ms, 0);
 	health_inst_set_result(inst, checked ? "not checked yet" : "no check (type none)");
-	set_status(inst, checked ? HEALTH_UNCHECKED : HEALTH_PASSING, now_ms);
+	set_status(inst, svc, checked ? HEALTH_UNCHECKED : HEALTH_PASSING, now_ms);
 	if (!checked)
 		set_served(inst, svc, 1);
 }
@@ -77,11 +101,25 @@ int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint3
 			next = HEALTH_FAILING;
 	}
 	if (next != old) {
-		set_status(inst, next, now_ms);
+		set_status(inst, svc, next, now_ms);
 		changed |= HEALTH_CHANGED_STATUS;
 	}
 	changed |= set_served(inst, svc, next == HEALTH_PASSING);
 	return changed;
+}
+
+void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
+                         const struct health_inst *from)
+{
+	char text[HEALTH_RESULT_MAX];
+
+	set_status(inst, svc, atomic_load(&from->status), atomic_load(&from->last_change_ms));
+	set_served(inst, svc, atomic_load(&from->served));
+	atomic_store(&inst->successes, atomic_load(&from->successes));
+	atomic_store(&inst->failures, atomic_load(&from->failures));
+	atomic_store(&inst->last_check_ms, atomic_load(&from->last_check_ms));
+	health_inst_result(from, text, sizeof(text));
+	health_inst_set_result(inst, text);
 }
 
 int health_machine_panic(struct health_svc *svc, size_t n_instances, double threshold,

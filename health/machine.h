@@ -17,7 +17,8 @@
 
 /* Sets inst and its service counters to the start state. A checked
  * instance starts UNCHECKED and unserved; an unchecked one (check type
- * none) PASSING and served, counted in svc->n_served. now_ms is the
+ * none) PASSING and served. svc's counts (n_served, n_passing, n_failing)
+ * follow every change. now_ms is the
  * CLOCK_REALTIME time in ms. */
 void health_machine_init(struct health_inst *inst, struct health_svc *svc, int checked,
                          int64_t now_ms);
@@ -31,6 +32,12 @@ void health_machine_init(struct health_inst *inst, struct health_svc *svc, int c
 int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint32_t rise,
                          uint32_t fall, int pass, const char *text, int64_t now_ms,
                          enum health_status *from);
+
+/* Gives inst the state of from (an instance of the previous checker at a
+ * reload): status, served flag, counts, last result and change, keeping
+ * svc's counts in step. */
+void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
+                         const struct health_inst *from);
 
 /* Recomputes svc->panic: on while fewer than threshold * n_instances
  * instances are served, off when threshold is 0 or while `pending`

@@ -390,6 +390,36 @@ fail:
 	return -1;
 }
 
+/* _health.<zone> TXT: the whole server at a glance. Sums the services'
+ * counts (the checker keeps them per service): one pass over the services,
+ * none over the instances. 0 written, -1 does not fit. */
+static int w_health_zone(struct resp *r, size_t owner)
+{
+	const struct dns_table *t = r->t;
+	uint64_t passing = 0, failing = 0;
+	struct txt x;
+
+	for (size_t i = 0; i < t->n_services; i++) {
+		passing +=
+		    atomic_load_explicit(&t->services[i].hs->n_passing, memory_order_relaxed);
+		failing +=
+		    atomic_load_explicit(&t->services[i].hs->n_failing, memory_order_relaxed);
+	}
+	if (txt_begin(r, owner, &x) || txt_str(r, 0, "services=%zu", t->n_services) ||
+	    txt_str(r, 0, "instances=%zu", t->n_instances) ||
+	    txt_str(r, 0, "passing=%" PRIu64, passing) ||
+	    txt_str(r, 0, "failing=%" PRIu64, failing) ||
+	    txt_str(r, 0, "serial=%" PRIu32,
+	            atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed)) ||
+	    txt_str(r, 0, "ready=%s",
+	            atomic_load_explicit(&t->ready, memory_order_acquire) ? "yes" : "no")) {
+		r->w.len = x.save;
+		return -1;
+	}
+	txt_end(r, &x);
+	return 0;
+}
+
 static const struct dns_rrset *find_rrset(const struct dns_table *t, const struct dns_node *n,
                                           uint16_t type)
 {
@@ -412,6 +442,7 @@ static int dyn_answers(const struct dns_node *n, uint16_t qtype)
 	case DNS_NODE_READY:
 	case DNS_NODE_HEALTH_INST:
 	case DNS_NODE_HEALTH_SVC:
+	case DNS_NODE_HEALTH_ZONE:
 		return 0;
 	}
 	return 0;
@@ -434,11 +465,13 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		r->w.an++;
 		return 1;
 	}
-	if (n->kind == DNS_NODE_HEALTH_INST || n->kind == DNS_NODE_HEALTH_SVC) {
+	if (n->kind == DNS_NODE_HEALTH_INST || n->kind == DNS_NODE_HEALTH_SVC ||
+	    n->kind == DNS_NODE_HEALTH_ZONE) {
 		if (qtype != DNS_T_TXT && qtype != DNS_T_ANY)
 			return 0;
-		if (n->kind == DNS_NODE_HEALTH_INST ? w_health_inst(r, n, owner)
-		                                    : w_health_svc(r, n, owner))
+		if (n->kind == DNS_NODE_HEALTH_INST  ? w_health_inst(r, n, owner)
+		    : n->kind == DNS_NODE_HEALTH_SVC ? w_health_svc(r, n, owner)
+		                                     : w_health_zone(r, owner))
 			return -1;
 		return 1;
 	}

@@ -398,11 +398,11 @@ static int build_static(struct builder *b, const struct registry *reg, uint32_t 
 	if (!len || node_get(b, name, len, &node))
 		return len ? -1 : fail_msg(b, "server.zone too long");
 	t->nodes[node].kind = DNS_NODE_READY;
-	/* no records of its own: a name, so that `dig _health.<zone>` gets
-	 * NODATA (look below) rather than NXDOMAIN */
+	/* TXT: a summary of the whole server (answer.c) */
 	len = dns_name_prepend(name, "", "_health", apex_copy, alen);
 	if (!len || node_get(b, name, len, &node))
 		return len ? -1 : fail_msg(b, "server.zone too long");
+	t->nodes[node].kind = DNS_NODE_HEALTH_ZONE;
 
 	for (size_t i = 0; i < reg->n_zones; i++) {
 		const struct reg_zone *rz = &reg->zones[i];
@@ -666,6 +666,8 @@ static int build_service(struct builder *b, const struct reg_service *s, uint32_
 	ds->n_instances = (uint32_t)s->n_instances;
 	ds->first_instance = first;
 	atomic_init(&t->own_svc[si].n_served, (uint32_t)s->n_instances);
+	atomic_init(&t->own_svc[si].n_passing, (uint32_t)s->n_instances);
+	atomic_init(&t->own_svc[si].n_failing, 0);
 	atomic_init(&t->own_svc[si].panic, 0);
 	ds->hs = &t->own_svc[si];
 	ds->check_type = (uint8_t)s->check.type;

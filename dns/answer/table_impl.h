@@ -47,6 +47,7 @@ enum dns_node_kind {
 	DNS_NODE_READY,       /* _ready.<zone>: A 127.0.0.1 once the table is ready */
 	DNS_NODE_HEALTH_INST, /* _health.<inst>.<svc>.<zone>: TXT, list_off = the instance */
 	DNS_NODE_HEALTH_SVC,  /* _health.<svc>.<zone>: TXT summary of `service` */
+	DNS_NODE_HEALTH_ZONE, /* _health.<zone>: TXT summary of the whole server */
 };
 
 /* One static RRset: `count` bodies back to back at blob[off], len bytes,

@@ -200,6 +200,7 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 	case DNS_NODE_READY:
 	case DNS_NODE_HEALTH_INST:
 	case DNS_NODE_HEALTH_SVC:
+	case DNS_NODE_HEALTH_ZONE:
 		return 0; /* per-query answers, not zone data */
 	}
 	return 0;

@@ -256,6 +256,11 @@ def test_stopped_backend_leaves_and_returns(srvd_factory, backends, kind):
     f = txt_fields(d, "_health.web-1.web." + ZONE)
     assert f["status"] == "failing" and f["served"] == "no", f
     assert "Connection refused" in f["last"], f
+    # the whole server at a glance, as the checker counts it
+    z = txt_fields(d, "_health." + ZONE)
+    assert (z["services"], z["instances"], z["passing"], z["failing"], z["ready"]) == \
+        ("1", "2", "1", "1", "yes"), z
+    assert int(z["serial"]) == serial(d), z
     assert int(f["failures"]) >= FALL and f["successes"] == "0", f
     # the instance name still answers, so SRV targets of caches still resolve
     assert addrs(d, "web-1.web." + ZONE) == ["127.0.0.1"]

@@ -144,6 +144,7 @@ struct tu_health *tu_health_bind(struct dns_table *t)
 	for (size_t s = 0; s < h->n_svc; s++) {
 		h->first[s] = t->services[s].first_instance;
 		atomic_store(&h->svc[s].n_served, t->services[s].n_instances);
+		atomic_store(&h->svc[s].n_passing, t->services[s].n_instances);
 	}
 	ck_assert_int_eq(dns_table_bind_state(t, h->inst, h->n_inst, h->svc, h->n_svc), 0);
 	return h;
@@ -170,7 +171,14 @@ void tu_health_set(struct tu_health *h, size_t s, size_t i, int served)
 {
 	struct health_inst *in = tu_inst(h, s, i);
 	uint8_t old = atomic_exchange(&in->served, served ? 1 : 0);
-	atomic_store(&in->status, served ? HEALTH_PASSING : HEALTH_FAILING);
+	uint8_t was = atomic_exchange(&in->status, served ? HEALTH_PASSING : HEALTH_FAILING);
+
+	/* the checker's per-service counts by status (health/machine.c) */
+	if (was == HEALTH_PASSING)
+		atomic_fetch_sub(&h->svc[s].n_passing, 1);
+	else if (was == HEALTH_FAILING)
+		atomic_fetch_sub(&h->svc[s].n_failing, 1);
+	atomic_fetch_add(served ? &h->svc[s].n_passing : &h->svc[s].n_failing, 1);
 	if (old && !served)
 		atomic_fetch_sub(&h->svc[s].n_served, 1);
 	else if (!old && served)

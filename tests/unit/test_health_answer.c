@@ -405,14 +405,44 @@ START_TEST(health_txt_instance)
 	ldns_pkt_free(p);
 	expect("_health.web-1.web.svc.example.", LDNS_RR_TYPE_A, 0);
 	expect("_health.web.svc.example.", LDNS_RR_TYPE_SRV, 0);
-	/* _health.<zone> is a name without records; below an instance's is nothing */
-	expect("_health.svc.example.", LDNS_RR_TYPE_TXT, 0);
+	/* below an instance's _health is nothing */
 	p = tu_q(ctx, t, "x._health.web-1.web.svc.example.", LDNS_RR_TYPE_TXT);
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
 	p = tu_q(ctx, t, "_health.nope.web.svc.example.", LDNS_RR_TYPE_TXT);
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
+}
+END_TEST
+
+/* _health.<zone> TXT: the whole server at a glance; other types NODATA. */
+START_TEST(health_txt_zone)
+{
+	ldns_pkt *p;
+	char want[160];
+
+	/* 5 instances in 3 services, all passing as bound; not ready yet */
+	p = tu_q(ctx, t, "_health.svc.example.", LDNS_RR_TYPE_TXT);
+	tu_assert_ok(p, 1);
+	snprintf(want, sizeof(want),
+	         "services=3|instances=5|passing=5|failing=0|serial=%u|ready=no",
+	         dns_table_serial(t));
+	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0), want);
+	ldns_pkt_free(p);
+	tu_health_set(h, WEB, 0, 0);
+	tu_health_set(h, DB, 0, 0);
+	tu_health_set(h, WEB, 0, 1);
+	tu_health_set(h, WEB, 1, 0);
+	dns_table_set_ready(t, 1);
+	p = tu_q(ctx, t, "_health.svc.example.", LDNS_RR_TYPE_TXT);
+	tu_assert_ok(p, 1);
+	snprintf(want, sizeof(want),
+	         "services=3|instances=5|passing=3|failing=2|serial=%u|ready=yes",
+	         dns_table_serial(t));
+	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0), want);
+	ldns_pkt_free(p);
+	expect("_health.svc.example.", LDNS_RR_TYPE_A, 0);
+	expect("_health.svc.example.", LDNS_RR_TYPE_SRV, 0);
 }
 END_TEST
 
@@ -608,6 +638,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, serial);
 	tcase_add_test(tc, health_txt_instance);
 	tcase_add_test(tc, health_txt_service);
+	tcase_add_test(tc, health_txt_zone);
 	tcase_add_test(tc, health_txt_many);
 	tcase_add_test(tc, concurrent_flips);
 	tcase_set_timeout(tc, 60);
