@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* table_build.h: what the three files that build the answer table share
+ * (table.c: the builder, names and nodes, the build as a whole;
+ * table_static.c: zones, SOA, NS and static RRsets; table_service.c: the
+ * names of services, tags and instances). Private to them. */
+#ifndef SRVD_DNS_ANSWER_TABLE_BUILD_H
+#define SRVD_DNS_ANSWER_TABLE_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/answer/table_impl.h"
+
+struct registry;
+struct reg_service;
+
+/* A static record before it is grouped into its RRset. */
+struct pending_rr {
+	uint32_t node;
+	uint16_t type;
+	uint32_t seq;       /* input order */
+	uint32_t group_seq; /* input order of the first record of its RRset */
+	uint32_t off, len;  /* body in builder.tmp */
+};
+
+struct builder {
+	struct dns_table *t;
+	size_t blob_cap, nodes_cap, rrsets_cap, lists_cap, targets_cap;
+	struct pending_rr *prr;
+	size_t n_prr, prr_cap;
+	uint8_t *tmp;
+	size_t tmp_len, tmp_cap;
+	char *err;
+	size_t errlen;
+};
+
+/* Writes the message into b->err; returns -1 (for `return tb_fail(...)`). */
+int tb_fail(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Grows *arr (elements of size sz) so that it holds need elements: 0 or -1. */
+int tb_grow(void **arr, size_t *cap, size_t need, size_t sz);
+/* Appends len bytes to the blob (to b->tmp) and sets *off: 0 or -1. */
+int tb_blob_add(struct builder *b, const void *data, size_t len, uint32_t *off);
+int tb_tmp_add(struct builder *b, const void *data, size_t len, uint32_t *off);
+/* The zone with the longest apex that name is at or below; DNS_NO_INDEX if none. */
+uint32_t tb_zone_for(const struct dns_table *t, const uint8_t *name, size_t len);
+/* Finds or adds the node of name (lowercase wire) and its ancestors: 0 or -1. */
+int tb_node_get(struct builder *b, const uint8_t *name, size_t len, uint32_t *out);
+/* Makes name a dynamic node of the given kind for service, over the
+ * instances idx[n_idx] (one for INSTANCE and HEALTH_INST): 0 or -1. */
+int tb_dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t kind, uint32_t service,
+                const uint32_t *idx, size_t n_idx);
+
+/* table_static.c */
+int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t serial);
+int tb_build_static(struct builder *b, const struct registry *reg, uint32_t serial);
+int tb_build_rrsets(struct builder *b);
+/* A CH TXT body (TTL 0) of text into the blob: 0 or -1. */
+int tb_txt_ch(struct builder *b, const char *text, uint32_t *off, uint16_t *len);
+
+/* table_service.c: service si's instances and names; idx has room for its
+ * instances, tags for 4096 tag names. */
+int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
+                     const char **tags);
+
+#endif

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* table_service.c: one service in the answer table: its instances'
+ * pre-encoded A/AAAA and SRV bodies side by side, and the names that lead
+ * to them (the service, its tags, _SVC._PROTO and _TAG._PROTO, each
+ * instance and the _health names). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/answer/name.h"
+#include "dns/answer/policy.h"
+#include "dns/answer/table_build.h"
+#include "dns/answer/wire.h"
+#include "registry/registry.h"
+
+/* The state of every instance while no checker is bound: served. */
+static const struct health_inst always_served = {.served = 1, .status = HEALTH_PASSING};
+
+/* Collects the distinct tags of a service (its own and its instances'). */
+static size_t service_tags(const struct reg_service *s, const char **tags, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i <= s->n_instances; i++) {
+		char **list = i == 0 ? s->tags : s->instances[i - 1].tags;
+		size_t cnt = i == 0 ? s->n_tags : s->instances[i - 1].n_tags;
+		for (size_t k = 0; k < cnt; k++) {
+			size_t j;
+			for (j = 0; j < n && strcmp(tags[j], list[k]); j++)
+				;
+			if (j == n && n < cap)
+				tags[n++] = list[k];
+		}
+	}
+	return n;
+}
+
+static int has_tag(char **tags, size_t n, const char *tag)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tags[i], tag))
+			return 1;
+	return 0;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	return registry_addr_cmp(*(const struct reg_addr *const *)a,
+	                         *(const struct reg_addr *const *)b);
+}
+
+/* 1 if two instances of s have one address (one host, several ports): only
+ * then must an A/AAAA answer look for repeats, which costs ~50 instructions
+ * per record. -1 on out of memory. */
+static int shares_addresses(const struct reg_service *s)
+{
+	const struct reg_addr **v;
+	int shared = 0;
+	if (s->n_instances < 2)
+		return 0;
+	v = malloc(s->n_instances * sizeof(*v));
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < s->n_instances; i++)
+		v[i] = &s->instances[i].addr;
+	qsort(v, s->n_instances, sizeof(*v), addr_cmp);
+	for (size_t i = 1; i < s->n_instances && !shared; i++)
+		shared = addr_cmp(&v[i - 1], &v[i]) == 0;
+	free(v);
+	return shared;
+}
+
+int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
+                     const char **tags)
+{
+	struct dns_table *t = b->t;
+	const uint8_t *apex = t->blob + t->zones[0].apex_off;
+	uint8_t apex_c[256], svc[256], name[256], proto_svc[256], body[300];
+	size_t alen = t->zones[0].apex_len, sl, nl, pl, n_tags;
+	uint32_t first = (uint32_t)t->n_instances;
+	struct dns_service *ds = &t->services[si];
+	char plabel[80];
+	int shared;
+
+	memcpy(apex_c, apex, alen);
+	sl = dns_name_prepend(svc, "", s->name, apex_c, alen);
+	snprintf(plabel, sizeof(plabel), "_%s", s->protocol ? s->protocol : "tcp");
+	pl = sl ? dns_name_prepend(proto_svc, "", plabel, svc, sl) : 0;
+	if (!sl || !pl)
+		return tb_fail(b, "service %s: name too long", s->name);
+	ds->order = dns_policy_of(s->policy);
+	ds->policy_name = registry_policy_name(s->policy);
+	if (!ds->order)
+		return tb_fail(b, "service %s: unknown policy", s->name);
+	shared = shares_addresses(s);
+	if (shared < 0)
+		return tb_fail(b, "out of memory");
+	ds->shared_addrs = (uint8_t)shared;
+	ds->max_answers = s->max_answers;
+	ds->n_instances = (uint32_t)s->n_instances;
+	ds->first_instance = first;
+	atomic_init(&t->own_svc[si].n_served, (uint32_t)s->n_instances);
+	atomic_init(&t->own_svc[si].n_passing, (uint32_t)s->n_instances);
+	atomic_init(&t->own_svc[si].n_failing, 0);
+	atomic_init(&t->own_svc[si].panic, 0);
+	ds->hs = &t->own_svc[si];
+	ds->check_type = (uint8_t)s->check.type;
+	ds->interval_ms = s->check.interval_ms;
+	ds->unhealthy_interval_ms = s->check.unhealthy_interval_ms;
+	ds->timeout_ms = s->check.timeout_ms;
+	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
+	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
+
+	/* A service's address bodies side by side: an answer reads them all,
+	 * and with 100,000 services each cache line fetched is one miss */
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const struct reg_instance *in = &s->instances[i];
+		struct dns_instance *di = &t->instances[first + i];
+		int v4 = in->addr.family == AF_INET;
+		uint16_t alen_rd = v4 ? 4 : 16;
+		memset(di, 0, sizeof(*di));
+		di->type = v4 ? DNS_T_A : DNS_T_AAAA;
+		di->weight = in->weight;
+		di->service = si;
+		di->hs = &always_served;
+		dns_body_head(body, di->type, DNS_C_IN, s->ttl, alen_rd);
+		memcpy(body + 10, v4 ? (const void *)&in->addr.u.v4 : (const void *)&in->addr.u.v6,
+		       alen_rd);
+		di->addr_len = (uint16_t)(10 + alen_rd);
+		if (tb_blob_add(b, body, di->addr_len, &di->addr_off))
+			return -1;
+	}
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const struct reg_instance *in = &s->instances[i];
+		struct dns_instance *di = &t->instances[first + i];
+		nl = dns_name_prepend(name, "", in->name, svc, sl);
+		if (!nl)
+			return tb_fail(b, "%s/%s: name too long", s->name, in->name);
+		dns_body_head(body, DNS_T_SRV, DNS_C_IN, s->ttl, (uint16_t)(6 + nl));
+		dns_put16(body + 10, in->priority);
+		dns_put16(body + 12, in->weight);
+		dns_put16(body + 14, in->port);
+		memcpy(body + 16, name, nl);
+		di->srv_len = (uint16_t)(16 + nl);
+		if (tb_blob_add(b, body, di->srv_len, &di->srv_off))
+			return -1;
+		t->n_instances++;
+		idx[i] = first + i;
+	}
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const struct reg_instance *in = &s->instances[i];
+		struct dns_instance *di = &t->instances[first + i];
+		nl = dns_name_prepend(name, "", in->name, svc, sl);
+		if (tb_dyn_node(b, name, nl, DNS_NODE_INSTANCE, si, &idx[i], 1))
+			return -1;
+		di->node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		nl = dns_name_prepend(name, "", "_health", name, nl);
+		if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_HEALTH_INST, si, &idx[i], 1))
+			return nl ? -1
+			          : tb_fail(b, "%s/%s: _health name too long", s->name, in->name);
+	}
+	if (tb_dyn_node(b, svc, sl, DNS_NODE_SERVICE, si, idx, s->n_instances))
+		return -1;
+	nl = dns_name_prepend(name, "", "_health", svc, sl);
+	if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_HEALTH_SVC, si, NULL, 0))
+		return nl ? -1 : tb_fail(b, "service %s: _health name too long", s->name);
+	nl = dns_name_prepend(name, "", plabel, apex_c, alen);
+	nl = nl ? dns_name_prepend(name, "_", s->name, name, nl) : 0;
+	if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, s->n_instances))
+		return nl ? -1 : tb_fail(b, "service %s: SRV name too long", s->name);
+
+	n_tags = service_tags(s, tags, 4096);
+	for (size_t k = 0; k < n_tags; k++) {
+		size_t n = 0;
+		int all = has_tag(s->tags, s->n_tags, tags[k]);
+		for (size_t i = 0; i < s->n_instances; i++)
+			if (all || has_tag(s->instances[i].tags, s->instances[i].n_tags, tags[k]))
+				idx[n++] = first + (uint32_t)i;
+		nl = dns_name_prepend(name, "", tags[k], svc, sl);
+		if (!nl)
+			return tb_fail(b, "service %s, tag %s: name too long", s->name, tags[k]);
+		if (tb_dyn_node(b, name, nl, DNS_NODE_SERVICE, si, idx, n))
+			return -1;
+		nl = dns_name_prepend(name, "_", tags[k], proto_svc, pl);
+		/* a 63-octet tag has no room for the underscore: no SRV name then */
+		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
+			return -1;
+	}
+	return 0;
+}
