@@ -4,6 +4,7 @@
  * consumers (dns/, health/) never repeat any of it. */
 #include "config.h"
 
+#include <errno.h>
 #include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,26 +123,35 @@ static void load_includes(struct reg_loader *ld)
 {
 	for (size_t i = 0; i < ld->top.n_includes; i++) {
 		const struct reg_noted *inc = &ld->top.includes[i];
-		struct sch_path path = {.len = 0};
 		char *pattern = reg_path_join(inc->node->file, inc->text);
 		glob_t g;
 		int rc;
 
-		sch_path_key(&path, "include");
 		if (!pattern || add_watch(ld->reg, pattern) < 0) {
-			reg_error(ld, inc->node, &path, "out of memory");
+			reg_error(ld, inc->node, &inc->path, "out of memory");
+			free(pattern);
 			continue;
 		}
 		rc = glob(pattern, 0, NULL, &g);
 		if (rc != 0 && rc != GLOB_NOMATCH)
-			reg_error(ld, inc->node, &path, "cannot expand \"%s\"", pattern);
+			reg_error(ld, inc->node, &inc->path, "cannot expand \"%s\"", pattern);
 		for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+			FILE *fp = ydoc_fopen(g.gl_pathv[k]);
 			struct ydoc *doc;
 			struct sch_path top = {.len = 0};
 			uint64_t mask = 0;
+			int prc;
 
-			if (ydoc_parse_file(g.gl_pathv[k], &doc, on_yaml_error, ld) < 0 ||
-			    keep_doc(ld, doc) < 0)
+			if (!fp) {
+				/* nothing of the file to point at: point at the glob
+				 * that matched it, as zones: does */
+				reg_error(ld, inc->node, &inc->path, "\"%s\": %s: cannot open: %s",
+				          inc->text, g.gl_pathv[k], strerror(errno));
+				continue;
+			}
+			prc = ydoc_parse_stream(fp, g.gl_pathv[k], &doc, on_yaml_error, ld);
+			fclose(fp);
+			if (prc < 0 || keep_doc(ld, doc) < 0)
 				continue;
 			if (doc->root)
 				sch_walk(ld, &reg_include_table, 0, doc->root, &ld->top, &mask,

@@ -445,9 +445,27 @@ FILE *ydoc_fopen(const char *path)
 	return fp;
 }
 
-int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg)
+int ydoc_parse_stream(FILE *fp, const char *name, struct ydoc **out, ynode_error_fn err, void *arg)
 {
 	yaml_parser_t parser;
+	int rc;
+
+	*out = NULL;
+	if (!yaml_parser_initialize(&parser)) {
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%s: out of memory", name);
+		err(arg, line);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	rc = parse(&parser, name, out, err, arg);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg)
+{
 	FILE *fp = ydoc_fopen(path);
 	int rc;
 
@@ -459,13 +477,7 @@ int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, voi
 		err(arg, line);
 		return -1;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(fp);
-		return -1;
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	rc = parse(&parser, path, out, err, arg);
-	yaml_parser_delete(&parser);
+	rc = ydoc_parse_stream(fp, path, out, err, arg);
 	fclose(fp);
 	return rc;
 }

@@ -46,6 +46,10 @@ FILE *ydoc_fopen(const char *path);
  * "FILE: cannot open: reason". */
 int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg);
 
+/* The same for a stream the caller opened (and closes): for callers that
+ * report an unopenable file at the place that named it. */
+int ydoc_parse_stream(FILE *fp, const char *name, struct ydoc **out, ynode_error_fn err, void *arg);
+
 /* Frees a document; accepts NULL. */
 void ydoc_free(struct ydoc *doc);
 

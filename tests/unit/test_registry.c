@@ -474,6 +474,11 @@ START_TEST(test_missing_file)
 	ck_assert_str_eq(got, DATA "zones/x.yaml:1:9: zones[0]: \"missing.zone\": cannot open: No "
 	                           "such file or directory");
 	free(got);
+	/* a glob matching a folder: the error points at the include: entry */
+	got = load_errors("include: [\"./\"]\n", DATA "zones/x.yaml", NULL);
+	ck_assert_str_eq(got, DATA "zones/x.yaml:1:11: include[0]: \"./\": " DATA
+	                           "zones/./: cannot open: Is a directory");
+	free(got);
 }
 END_TEST
 
