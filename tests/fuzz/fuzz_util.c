@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -121,6 +122,20 @@ void fuzz_fail(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	abort();
+}
+
+/* The code under test reaches the kernel's randomness only through
+ * getrandom() (dns_ctx_create(0), RRL and forwarder secrets, health jitter,
+ * NOTIFY IDs); every fuzz program links with --wrap=getrandom, so a path
+ * that seeds itself ends the run instead of making it unrepeatable. */
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags);
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags)
+{
+	(void)buf;
+	(void)flags;
+	fuzz_fail("getrandom(%zu bytes) reached: seed that generator with a constant, so that "
+	          "a fuzz run repeats exactly",
+	          len);
 }
 
 const char *fuzz_tmpdir(void)
