@@ -11,7 +11,7 @@ enum dns_parse_result {
 	DNS_PARSE_OK = 0,
 	DNS_PARSE_DROP,    /* too short or a response: no reply at all */
 	DNS_PARSE_FORMERR, /* malformed */
-	DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
+	DNS_PARSE_NOTIMP,  /* opcode other than QUERY: only id and opcode are read */
 };
 
 /* What the answer path needs from a query. */
@@ -25,9 +25,9 @@ struct dns_query {
 	uint8_t edns_do;
 	uint16_t edns_size;
 	uint16_t qtype, qclass;
-	size_t qname_len;   /* wire length of the question name, root included */
+	size_t qname_len;    /* wire length of the question name, root included */
 	uint32_t lname_hash; /* dns_name_hash(lname, qname_len), computed while parsing */
-	uint8_t lname[256]; /* the question name, lowercased */
+	uint8_t lname[256];  /* the question name, lowercased */
 };
 
 /* Parses query (qlen bytes) into q. The question is accepted only without

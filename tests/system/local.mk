@@ -28,3 +28,4 @@ clean-local:
 	rm -rf test-artifacts
 EXTRA_DIST += tests/system/test_secondary.py tests/system/test_xfr.py
 EXTRA_DIST += tests/system/test_tsig.py
+EXTRA_DIST += tests/system/test_opcodes.py
