@@ -311,7 +311,7 @@ void api_services_put(struct api *api, struct evhttp_request *req, const char *n
 	if (fragment_dir(api, req, lower, &dir) < 0)
 		goto done;
 	snprintf(file, sizeof(file), "%s.yaml", lower);
-	if (registry_fragment_check(text, lower, &errs) < 0) {
+	if (registry_fragment_check(daemon_registry(api->d)->file, text, lower, &errs) < 0) {
 		reply_errors(req, HTTP_BADREQUEST, &errs, 1);
 		goto done;
 	}

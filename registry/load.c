@@ -479,8 +479,33 @@ static int assemble(struct reg_loader *ld)
 	return 0;
 }
 
+/* Walks only the server: and defaults: of main file path into ld->top, so
+ * that what follows is loaded as one of its include files would be; its
+ * zones, includes and services are not read. */
+static void load_context(struct reg_loader *ld, const char *path)
+{
+	struct ydoc *doc;
+	struct ynode *keys[2], *items[2];
+	struct ynode ctx = {.kind = YNODE_MAP, .keys = keys, .items = items};
+	const struct ynode *root;
+	struct sch_path spath = {.len = 0};
+	uint64_t mask = 0;
+
+	if (ydoc_parse_file(path, &doc, on_yaml_error, ld) < 0 || keep_doc(ld, doc) < 0)
+		return;
+	root = doc->root;
+	for (size_t i = 0; root && root->kind == YNODE_MAP && i < root->n; i++)
+		if (ctx.n < 2 && (strcmp(root->keys[i]->value, "server") == 0 ||
+		                  strcmp(root->keys[i]->value, "defaults") == 0)) {
+			keys[ctx.n] = root->keys[i];
+			items[ctx.n++] = root->items[i];
+		}
+	if (ctx.n)
+		sch_walk(ld, &reg_top_table, 0, &ctx, &ld->top, &mask, &spath);
+}
+
 static int load(const char *name, const char *text, const struct sch_table *table,
-                struct registry **out, struct reg_errors *errs)
+                const char *context, struct registry **out, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
 	struct reg_loader ld = {.errs = errs ? errs : &local};
@@ -493,6 +518,8 @@ static int load(const char *name, const char *text, const struct sch_table *tabl
 		reg_error_line(&ld, "out of memory");
 		goto done;
 	}
+	if (context)
+		load_context(&ld, context);
 	if (text)
 		rc = ydoc_parse_string(text, strlen(text), name, &doc, on_yaml_error, &ld);
 	else
@@ -547,19 +574,19 @@ done:
 
 int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
 {
-	return load(path, NULL, &reg_top_table, out, errs);
+	return load(path, NULL, &reg_top_table, NULL, out, errs);
 }
 
 int registry_load_string(const char *text, const char *name, struct registry **out,
                          struct reg_errors *errs)
 {
-	return load(name, text, &reg_top_table, out, errs);
+	return load(name, text, &reg_top_table, NULL, out, errs);
 }
 
-int reg_load_include_string(const char *text, const char *name, struct registry **out,
-                            struct reg_errors *errs)
+int reg_load_include_string(const char *text, const char *name, const char *main_file,
+                            struct registry **out, struct reg_errors *errs)
 {
-	return load(name, text, &reg_include_table, out, errs);
+	return load(name, text, &reg_include_table, main_file, out, errs);
 }
 
 void registry_free(struct registry *reg)
