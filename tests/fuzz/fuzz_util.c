@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -140,13 +141,23 @@ ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags)
 
 const char *fuzz_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR");
+	const char *base = getenv("TMPDIR"), *fixed = getenv("SRVD_FUZZ_SCRATCH");
 
 	if (tmpdir[0])
 		return tmpdir;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/srvd-fuzz-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
-		fuzz_fail("mkdtemp %s failed", tmpdir);
+	/* run.sh names the folder: mkdtemp's random name reaches the inputs
+	 * (libFuzzer's dictionary takes strings the code compares) and from
+	 * there the hash tables, so that runs would differ */
+	if (fixed && *fixed) {
+		snprintf(tmpdir, sizeof(tmpdir), "%s", fixed);
+		if (mkdir(tmpdir, 0700) < 0)
+			fuzz_fail("mkdir %s failed (it must not exist)", tmpdir);
+	} else {
+		snprintf(tmpdir, sizeof(tmpdir), "%s/srvd-fuzz-XXXXXX",
+		         base && *base ? base : "/tmp");
+		if (!mkdtemp(tmpdir))
+			fuzz_fail("mkdtemp %s failed", tmpdir);
+	}
 	atexit(cleanup);
 	return tmpdir;
 }

@@ -86,7 +86,9 @@ for spec in answer:4096:2000000 registry:8192:180000 tcp:16384:900000; do
 	work="fuzz-work/$t"
 	crashes="fuzz-crashes/$t"
 	seeds="fuzz-work/$t.seeds"
-	rm -rf "$work"
+	# the targets' scratch folder, by a fixed name (fuzz_util.c says why)
+	scratch="fuzz-work/$t.scratch"
+	rm -rf "$work" "$scratch"
 	mkdir -p "$work" "$crashes"
 	# the seed inputs as one list in name order: libFuzzer would read a
 	# folder in the file system's order, which differs between machines
@@ -103,7 +105,7 @@ for spec in answer:4096:2000000 registry:8192:180000 tcp:16384:900000; do
 	log="$build/fuzz-$t.log"
 	echo "run.sh: fuzz_$t for $what (log: $log)"
 	# shellcheck disable=SC2086 # $norand and $how are lists of words
-	if env -i PATH=/usr/bin:/bin TMPDIR=/tmp \
+	if env -i PATH=/usr/bin:/bin SRVD_FUZZ_SCRATCH="$scratch" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$norand ./tests/fuzz/fuzz_$t $how -max_len="$maxlen" \
