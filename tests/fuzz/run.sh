@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # run.sh ci [BUILD_DIR]: CI's fuzz stage: each libFuzzer target for a fixed
 #   number of executions with a fixed seed, so that a commit always passes
-#   or always fails (about 45 s per target here, ASan + UBSan).
+#   or always fails (30 to 60 s per target here, ASan + UBSan).
 # run.sh explore SECONDS [BUILD_DIR] (or run.sh SECONDS [BUILD_DIR]): each
 #   target for SECONDS with a fresh seed, to find new inputs.
 # Both build the targets with clang (--enable-fuzzers: ASan + UBSan) in
@@ -61,9 +61,10 @@ make -j"$jobs" tests/fuzz/fuzz_answer tests/fuzz/fuzz_registry tests/fuzz/fuzz_t
 
 # TARGET:MAX_LEN:RUNS. max_len: a DNS message over UDP rarely exceeds 4 KiB;
 # a TCP stream needs room for several messages; registries are small texts.
-# RUNS (ci): about 45 s each on a 2-core machine under ASan + UBSan
-# (fuzz_answer ~30,000 exec/s, fuzz_registry ~2,500, fuzz_tcp ~12,000);
-# raise them when the targets get faster, never lower them to pass.
+# RUNS (ci): 30 to 60 s each on a shared 2-core machine under ASan + UBSan
+# (measured: fuzz_answer 55,000-70,000 exec/s, fuzz_registry ~5,000,
+# fuzz_tcp 15,000-28,000); raise them when the targets get faster, never
+# lower them to pass.
 # ci: libFuzzer's comparison dictionary records pointer values, which
 # address randomization would change from run to run (and with them every
 # later mutation): run without it, in a fixed environment, with paths
