@@ -300,7 +300,7 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 	if (fragment_dir(api, req, lower, &dir) < 0)
 		goto done;
 	snprintf(file, sizeof(file), "%s.yaml", lower);
-	if (registry_fragment_check(text, lower, &errs) < 0) {
+	if (registry_fragment_check(api_registry(api)->file, text, lower, &errs) < 0) {
 		reply_errors(req, 400, &errs, 1);
 		goto done;
 	}

@@ -200,17 +200,38 @@ static int one_service(const struct ynode *root, const char *name)
 	return svcs->kind == YNODE_MAP && svcs->n == 1 && strcmp(svcs->keys[0]->value, name) == 0;
 }
 
-int registry_fragment_check(const char *text, const char *name, struct reg_errors *errs)
+int registry_fragment_check(const char *main_file, const char *text, const char *name,
+                            struct reg_errors *errs)
 {
 	struct registry *reg = NULL;
+	struct reg_errors found = {NULL, 0};
 	struct ydoc *doc = NULL;
-	char file[80], line[256], yerr[256] = "";
-	int rc;
+	char file[80], line[1200], yerr[256] = "";
+	size_t flen;
+	int rc, main_bad = 0;
 
 	snprintf(file, sizeof(file), "%s.yaml", name);
+	flen = strlen(file);
 	/* the include schema: a main-file key such as zones: would open files */
-	rc = reg_load_include_string(text, file, &reg, errs);
+	rc = reg_load_include_string(text, file, main_file, &reg, &found);
 	registry_free(reg);
+	/* the body's errors as they are; the main file's (it changed on disk
+	 * since it loaded) as one line without a position, which would read as
+	 * one in the body */
+	for (size_t i = 0; i < found.n; i++) {
+		if (strncmp(found.lines[i], file, flen) != 0 || found.lines[i][flen] != ':')
+			main_bad = 1;
+		else if (errs)
+			registry_errors_add(errs, found.lines[i]);
+	}
+	registry_errors_clear(&found);
+	if (main_bad && errs) {
+		snprintf(line, sizeof(line),
+		         "the server: or defaults: of %s, which the service inherits, do not load "
+		         "(srvd -t lists why)",
+		         main_file);
+		registry_errors_add(errs, line);
+	}
 	if (rc < 0)
 		return -1;
 	if (ydoc_parse_string(text, strlen(text), file, &doc, ignore_error, yerr) < 0 ||

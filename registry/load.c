@@ -4,6 +4,7 @@
  * consumers (dns/, health/) never repeat any of it. */
 #include "config.h"
 
+#include <errno.h>
 #include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,26 +124,35 @@ static void load_includes(struct reg_loader *ld)
 {
 	for (size_t i = 0; i < ld->top.n_includes; i++) {
 		const struct reg_noted *inc = &ld->top.includes[i];
-		struct sch_path path = {.len = 0};
 		char *pattern = reg_path_join(inc->node->file, inc->text);
 		glob_t g;
 		int rc;
 
-		sch_path_key(&path, "include");
 		if (!pattern || add_watch(ld->reg, pattern) < 0) {
-			reg_error(ld, inc->node, &path, "out of memory");
+			reg_error(ld, inc->node, &inc->path, "out of memory");
+			free(pattern);
 			continue;
 		}
 		rc = glob(pattern, 0, NULL, &g);
 		if (rc != 0 && rc != GLOB_NOMATCH)
-			reg_error(ld, inc->node, &path, "cannot expand \"%s\"", pattern);
+			reg_error(ld, inc->node, &inc->path, "cannot expand \"%s\"", pattern);
 		for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+			FILE *fp = ydoc_fopen(g.gl_pathv[k]);
 			struct ydoc *doc;
 			struct sch_path top = {.len = 0};
 			uint64_t mask = 0;
+			int prc;
 
-			if (ydoc_parse_file(g.gl_pathv[k], &doc, on_yaml_error, ld) < 0 ||
-			    keep_doc(ld, doc) < 0)
+			if (!fp) {
+				/* nothing of the file to point at: point at the glob
+				 * that matched it, as zones: does */
+				reg_error(ld, inc->node, &inc->path, "\"%s\": %s: cannot open: %s",
+				          inc->text, g.gl_pathv[k], strerror(errno));
+				continue;
+			}
+			prc = ydoc_parse_stream(fp, g.gl_pathv[k], &doc, on_yaml_error, ld);
+			fclose(fp);
+			if (prc < 0 || keep_doc(ld, doc) < 0)
 				continue;
 			if (doc->root)
 				sch_walk(ld, &reg_include_table, 0, doc->root, &ld->top, &mask,
@@ -192,29 +202,57 @@ static void resolve_server(struct reg_loader *ld)
 		reg_error_line(ld, "out of memory");
 }
 
-static void check_tag(struct reg_loader *ld, const struct reg_svc_build *b, const char *tag,
-                      const struct ynode *node, struct sch_path *path)
+static size_t name_hash(const char *name)
 {
-	for (size_t i = 0; i < b->n_inst; i++) {
-		const struct ynode *name = find_key(b->inst[i].node, "name");
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 
-		if (!b->inst[i].inst.name || strcmp(b->inst[i].inst.name, tag) != 0 || !name)
-			continue;
-		reg_error(ld, node, path, "tag \"%s\" is also the name of an instance (%s:%u:%u)",
-		          tag, name->file, name->line, name->col);
-		return;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* One service's instances by name, so that duplicate names and tags naming
+ * an instance are found in linear time (a PUT body of 1 MiB holds 30,000
+ * instances): open addressing, the index + 1 of the first instance of each
+ * name (0: empty). */
+struct inst_index {
+	size_t *slots;
+	size_t mask;
+};
+
+static size_t *inst_slot(const struct inst_index *x, const struct reg_svc_build *b,
+                         const char *name)
+{
+	for (size_t i = name_hash(name) & x->mask;; i = (i + 1) & x->mask) {
+		size_t *slot = &x->slots[i];
+
+		if (*slot == 0 || strcmp(b->inst[*slot - 1].inst.name, name) == 0)
+			return slot;
 	}
 }
 
+static void check_tag(struct reg_loader *ld, const struct reg_svc_build *b,
+                      const struct inst_index *x, const char *tag, const struct ynode *node,
+                      struct sch_path *path)
+{
+	size_t slot = *inst_slot(x, b, tag);
+	const struct ynode *name = slot ? find_key(b->inst[slot - 1].node, "name") : NULL;
+
+	if (name)
+		reg_error(ld, node, path, "tag \"%s\" is also the name of an instance (%s:%u:%u)",
+		          tag, name->file, name->line, name->col);
+}
+
 /* Tags name TAG.SERVICE.<zone> and instances NAME.SERVICE.<zone>. */
-static void check_tags(struct reg_loader *ld, const struct reg_svc_build *b, char **tags,
-                       size_t n_tags, const struct ynode *node, struct sch_path *path)
+static void check_tags(struct reg_loader *ld, const struct reg_svc_build *b,
+                       const struct inst_index *x, char **tags, size_t n_tags,
+                       const struct ynode *node, struct sch_path *path)
 {
 	for (size_t t = 0; node && t < n_tags; t++) {
 		const struct ynode *tnode = node->kind == YNODE_SEQ ? node->items[t] : node;
 		size_t old = node->kind == YNODE_SEQ ? sch_path_index(path, t) : path->len;
 
-		check_tag(ld, b, tags[t], tnode, path);
+		check_tag(ld, b, x, tags[t], tnode, path);
 		sch_path_pop(path, old);
 	}
 }
@@ -231,13 +269,25 @@ static struct sch_path inst_path(const struct sch_path *path, size_t i)
 
 static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, struct sch_path *path)
 {
+	struct inst_index x = {NULL, 0};
+	size_t cap = 16, old;
+
+	while (cap < 2 * b->n_inst)
+		cap *= 2;
+	if (!(x.slots = calloc(cap, sizeof(*x.slots)))) {
+		reg_error_line(ld, "out of memory");
+		return;
+	}
+	x.mask = cap - 1;
 	for (size_t i = 0; i < b->n_inst; i++) {
 		struct reg_inst_build *ib = &b->inst[i];
 		const struct ynode *name = find_key(ib->node, "name");
 		struct sch_path ipath;
 
+		size_t *slot;
+
 		if (sch_inherit(ld, &reg_instance_table, 0, ib, &ib->set, NULL, NULL) < 0)
-			return;
+			goto done;
 		if (!sch_is_set(&reg_instance_table, ib->set, "port"))
 			ib->inst.port = b->svc.port;
 		if (ib->inst.port == 0 && ib->node->kind == YNODE_MAP) {
@@ -245,17 +295,18 @@ static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, st
 			reg_error(ld, ib->node, &ipath,
 			          "no port: set port here, in the service or in defaults");
 		}
-		for (size_t k = 0; ib->inst.name && k < i; k++) {
-			const struct ynode *first = find_key(b->inst[k].node, "name");
-			struct sch_path p;
+		if (!ib->inst.name)
+			continue;
+		slot = inst_slot(&x, b, ib->inst.name);
+		if (*slot == 0) {
+			*slot = i + 1;
+		} else {
+			const struct ynode *first = find_key(b->inst[*slot - 1].node, "name");
+			struct sch_path p = inst_path(path, i);
 
-			if (!b->inst[k].inst.name || strcmp(b->inst[k].inst.name, ib->inst.name))
-				continue;
-			p = inst_path(path, i);
 			sch_path_key(&p, "name");
 			reg_error(ld, name, &p, "duplicate instance \"%s\" (first at %s:%u:%u)",
 			          ib->inst.name, first->file, first->line, first->col);
-			break;
 		}
 	}
 	for (size_t i = 0; i < b->n_inst; i++) {
@@ -267,11 +318,13 @@ static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, st
 			continue;
 		p = inst_path(path, i);
 		sch_path_key(&p, "tags");
-		check_tags(ld, b, ib->inst.tags, ib->inst.n_tags, tags, &p);
+		check_tags(ld, b, &x, ib->inst.tags, ib->inst.n_tags, tags, &p);
 	}
-	size_t old = sch_path_key(path, "tags");
-	check_tags(ld, b, b->svc.tags, b->svc.n_tags, find_key(b->node, "tags"), path);
+	old = sch_path_key(path, "tags");
+	check_tags(ld, b, &x, b->svc.tags, b->svc.n_tags, find_key(b->node, "tags"), path);
 	sch_path_pop(path, old);
+done:
+	free(x.slots);
 }
 
 static void resolve_services(struct reg_loader *ld)
@@ -307,15 +360,6 @@ static void resolve_services(struct reg_loader *ld)
 		}
 		resolve_instances(ld, b, &path);
 	}
-}
-
-static size_t name_hash(const char *name)
-{
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
-	return (size_t)(h ^ (h >> 32));
 }
 
 /* The slot of name in ld->svc_slots: its first service's, or the empty one
@@ -436,8 +480,33 @@ static int assemble(struct reg_loader *ld)
 	return 0;
 }
 
+/* Walks only the server: and defaults: of main file path into ld->top, so
+ * that what follows is loaded as one of its include files would be; its
+ * zones, includes and services are not read. */
+static void load_context(struct reg_loader *ld, const char *path)
+{
+	struct ydoc *doc;
+	struct ynode *keys[2], *items[2];
+	struct ynode ctx = {.kind = YNODE_MAP, .keys = keys, .items = items};
+	const struct ynode *root;
+	struct sch_path spath = {.len = 0};
+	uint64_t mask = 0;
+
+	if (ydoc_parse_file(path, &doc, on_yaml_error, ld) < 0 || keep_doc(ld, doc) < 0)
+		return;
+	root = doc->root;
+	for (size_t i = 0; root && root->kind == YNODE_MAP && i < root->n; i++)
+		if (ctx.n < 2 && (strcmp(root->keys[i]->value, "server") == 0 ||
+		                  strcmp(root->keys[i]->value, "defaults") == 0)) {
+			keys[ctx.n] = root->keys[i];
+			items[ctx.n++] = root->items[i];
+		}
+	if (ctx.n)
+		sch_walk(ld, &reg_top_table, 0, &ctx, &ld->top, &mask, &spath);
+}
+
 static int load(const char *name, const char *text, const struct sch_table *table,
-                struct registry **out, struct reg_errors *errs)
+                const char *context, struct registry **out, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
 	struct reg_loader ld = {.errs = errs ? errs : &local};
@@ -450,6 +519,8 @@ static int load(const char *name, const char *text, const struct sch_table *tabl
 		reg_error_line(&ld, "out of memory");
 		goto done;
 	}
+	if (context)
+		load_context(&ld, context);
 	if (text)
 		rc = ydoc_parse_string(text, strlen(text), name, &doc, on_yaml_error, &ld);
 	else
@@ -504,19 +575,19 @@ done:
 
 int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
 {
-	return load(path, NULL, &reg_top_table, out, errs);
+	return load(path, NULL, &reg_top_table, NULL, out, errs);
 }
 
 int registry_load_string(const char *text, const char *name, struct registry **out,
                          struct reg_errors *errs)
 {
-	return load(name, text, &reg_top_table, out, errs);
+	return load(name, text, &reg_top_table, NULL, out, errs);
 }
 
-int reg_load_include_string(const char *text, const char *name, struct registry **out,
-                            struct reg_errors *errs)
+int reg_load_include_string(const char *text, const char *name, const char *main_file,
+                            struct registry **out, struct reg_errors *errs)
 {
-	return load(name, text, &reg_include_table, out, errs);
+	return load(name, text, &reg_include_table, main_file, out, errs);
 }
 
 void registry_free(struct registry *reg)

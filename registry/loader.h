@@ -104,10 +104,13 @@ int reg_zones_load(struct reg_loader *ld);
 void reg_zone_free(struct reg_zone *zone);
 int reg_zones_check_services(struct reg_loader *ld);
 
-/* Loads text as an include file on its own (only services:, so no zone
- * or include is ever opened), as registry_load_string() does a main file. */
-int reg_load_include_string(const char *text, const char *name, struct registry **out,
-                            struct reg_errors *errs);
+/* Loads text as an include file (only services:, so no zone or include is
+ * ever opened), as registry_load_string() does a main file: of main_file
+ * (NULL: none), as one of its includes, inheriting its server: and
+ * defaults: (which are all an include inherits); nothing else of main_file
+ * is read, so its services and zones are not checked against. */
+int reg_load_include_string(const char *text, const char *name, const char *main_file,
+                            struct registry **out, struct reg_errors *errs);
 
 /* Joins a path relative to the folder of `base`; caller frees. */
 char *reg_path_join(const char *base, const char *rel);

@@ -274,11 +274,16 @@ int registry_fragment_dir(const char *main_file, const char *name, char **dir, c
 int registry_fragment_text(const char *name, const char *body, size_t len, char **text, char *err,
                            size_t errlen);
 
-/* Validates fragment text for service name with the include-file schema on
- * its own (no main file: collisions with it show at reload) and checks that
- * it holds exactly {services: {name: ...}}. Messages name NAME.yaml.
- * Returns 0, or -1 with the errors in errs as registry_load_string(). */
-int registry_fragment_check(const char *text, const char *name, struct reg_errors *errs);
+/* Validates fragment text for service name with the include-file schema,
+ * as an include file of main_file (NULL: on its own): it inherits the main
+ * file's server: and defaults:, as it will once written, but the main
+ * file's zones, includes and services are not read (collisions with them
+ * show at reload). Checks that it holds exactly {services: {name: ...}}.
+ * Messages name NAME.yaml; if the main file's server: or defaults: do not
+ * load, one line says so, without a position. Returns 0, or -1 with the
+ * errors in errs as registry_load_string(). */
+int registry_fragment_check(const char *main_file, const char *text, const char *name,
+                            struct reg_errors *errs);
 
 /* Reads dir/NAME.yaml into *text (caller frees); -ENOENT if there is none. */
 int registry_fragment_read(const char *dir, const char *name, char **text);

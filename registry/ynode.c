@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* ynode.c: builds a struct ynode tree from libyaml's event stream.
  *
- * Aliases are expanded by copying the anchored node; a budget on the nodes
- * those copies create keeps a "billion laughs" document from exhausting
- * memory. Nodes written out in the text need no budget: the file's size
- * bounds them, and a registry of 100,000 services has millions. */
+ * An alias shares the anchored node (the tree is read-only once built), so
+ * it costs no memory; but whoever walks the tree visits the node once per
+ * alias, so a budget on the nodes aliases add (YNODE_ALIAS_NODES, counted
+ * with each node's weight) keeps a "billion laughs" document from taking the
+ * walker's time. Nodes written out in the text need no budget: the file's
+ * size bounds them, and a registry of 100,000 services has millions.
+ * Anchors are found through a hash table: a document may hold as many
+ * anchors and aliases as it has nodes. */
 #include "config.h"
 
 #include "registry/ynode.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +23,17 @@
 
 #include <yaml.h>
 
-#define YNODE_BUDGET (1u << 20) /* nodes that aliases expand to in one document */
-#define YNODE_DEPTH  64         /* nesting: our schema needs 5 */
+#define YNODE_DEPTH 64 /* nesting: our schema needs 5 */
 
 struct frame {
 	struct ynode *node;
 	struct ynode *key; /* map: key waiting for its value */
 };
 
+/* A slot of the anchor table; name NULL: empty. */
 struct anchor {
 	char *name;
+	size_t hash;
 	struct ynode *node;
 };
 
@@ -35,9 +41,9 @@ struct builder {
 	struct ydoc *doc;
 	struct frame stack[YNODE_DEPTH];
 	size_t depth;
-	struct anchor *anchors;
-	size_t n_anchors, cap_anchors;
-	size_t budget;
+	struct anchor *anchors; /* open addressing, at most half full */
+	size_t n_anchors, mask;
+	size_t budget; /* nodes aliases may still add */
 	ynode_error_fn err;
 	void *arg;
 };
@@ -129,28 +135,26 @@ void ydoc_free(struct ydoc *doc)
 	free(doc);
 }
 
-static struct ynode *node_new(struct builder *b, enum ynode_kind kind, const yaml_mark_t *mark,
-                              int copy)
+static struct ynode *node_new(struct builder *b, enum ynode_kind kind, const yaml_mark_t *mark)
 {
-	struct ynode *node;
+	struct ynode *node = arena_alloc(b->doc, sizeof(*node));
 
-	if (copy && b->budget == 0) {
-		report(b, mark, "document too large (aliases expand to too many nodes)");
-		return NULL;
-	}
-	node = arena_alloc(b->doc, sizeof(*node));
 	if (!node) {
 		report(b, mark, "out of memory");
 		return NULL;
 	}
 	memset(node, 0, sizeof(*node));
-	if (copy)
-		b->budget--;
+	node->weight = 1;
 	node->kind = kind;
 	node->file = b->doc->file;
 	node->line = (unsigned)mark->line + 1;
 	node->col = (unsigned)mark->column + 1;
 	return node;
+}
+
+static unsigned weight_add(unsigned a, unsigned b)
+{
+	return a > UINT_MAX - b ? UINT_MAX : a + b;
 }
 
 /* Grows a child array in the arena; the old one stays there unused, which
@@ -186,6 +190,8 @@ static int push_child(struct ydoc *doc, struct ynode *parent, struct ynode *key,
 	if (parent->kind == YNODE_MAP)
 		parent->keys[parent->n] = key;
 	parent->items[parent->n++] = child;
+	parent->weight =
+	    weight_add(weight_add(parent->weight, key ? key->weight : 0), child->weight);
 	return 0;
 }
 
@@ -215,61 +221,78 @@ static int attach(struct builder *b, struct ynode *node, const yaml_mark_t *mark
 	return 0;
 }
 
-static struct ynode *node_copy(struct builder *b, const struct ynode *src, const yaml_mark_t *mark)
+static size_t anchor_hash(const char *name)
 {
-	struct ynode *node = node_new(b, src->kind, mark, 1);
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 
-	if (!node)
-		return NULL;
-	node->line = src->line;
-	node->col = src->col;
-	node->quoted = src->quoted;
-	if (src->value && !(node->value = arena_strndup(b->doc, src->value, strlen(src->value))))
-		return NULL;
-	for (size_t i = 0; i < src->n; i++) {
-		struct ynode *key = NULL, *item;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
 
-		if (src->keys && !(key = node_copy(b, src->keys[i], mark)))
-			return NULL;
-		item = node_copy(b, src->items[i], mark);
-		if (!item || push_child(b->doc, node, key, item) < 0)
-			return NULL;
+/* The slot of name: its anchor, or the empty slot where it goes. */
+static struct anchor *anchor_slot(const struct builder *b, const char *name, size_t hash)
+{
+	for (size_t i = hash & b->mask;; i = (i + 1) & b->mask) {
+		struct anchor *a = &b->anchors[i];
+
+		if (!a->name || (a->hash == hash && strcmp(a->name, name) == 0))
+			return a;
 	}
-	return node;
+}
+
+static int anchors_grow(struct builder *b)
+{
+	size_t cap = b->anchors ? (b->mask + 1) * 2 : 16;
+	struct anchor *old = b->anchors, *grown = calloc(cap, sizeof(*grown));
+	size_t old_cap = old ? b->mask + 1 : 0;
+
+	if (!grown)
+		return -1;
+	b->anchors = grown;
+	b->mask = cap - 1;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].name)
+			*anchor_slot(b, old[i].name, old[i].hash) = old[i];
+	free(old);
+	return 0;
 }
 
 static int add_anchor(struct builder *b, const yaml_char_t *name, struct ynode *node)
 {
+	size_t hash;
+	struct anchor *a;
+
 	if (!name)
 		return 0;
-	if (b->n_anchors == b->cap_anchors) {
-		size_t cap = b->cap_anchors ? b->cap_anchors * 2 : 8;
-		struct anchor *a = realloc(b->anchors, cap * sizeof(*a));
-
-		if (!a)
-			return -1;
-		b->anchors = a;
-		b->cap_anchors = cap;
-	}
-	b->anchors[b->n_anchors].name = strdup((const char *)name);
-	if (!b->anchors[b->n_anchors].name)
+	if (2 * (b->n_anchors + 1) > (b->anchors ? b->mask + 1 : 0) && anchors_grow(b) < 0)
 		return -1;
-	b->anchors[b->n_anchors++].node = node;
+	hash = anchor_hash((const char *)name);
+	a = anchor_slot(b, (const char *)name, hash);
+	/* YAML allows redefining an anchor: later aliases get the new node */
+	if (!a->name) {
+		if (!(a->name = strdup((const char *)name)))
+			return -1;
+		a->hash = hash;
+		b->n_anchors++;
+	}
+	a->node = node;
 	return 0;
 }
 
-static struct ynode *find_anchor(struct builder *b, const yaml_char_t *name)
+static struct ynode *find_anchor(const struct builder *b, const yaml_char_t *name)
 {
-	/* The latest definition wins, as YAML allows redefining anchors. */
-	for (size_t i = b->n_anchors; i-- > 0;)
-		if (strcmp(b->anchors[i].name, (const char *)name) == 0)
-			return b->anchors[i].node;
-	return NULL;
+	const struct anchor *a;
+
+	if (!b->anchors)
+		return NULL;
+	a = anchor_slot(b, (const char *)name, anchor_hash((const char *)name));
+	return a->name ? a->node : NULL;
 }
 
 static int on_scalar(struct builder *b, yaml_event_t *ev)
 {
-	struct ynode *node = node_new(b, YNODE_SCALAR, &ev->start_mark, 0);
+	struct ynode *node = node_new(b, YNODE_SCALAR, &ev->start_mark);
 	const char *tag = (const char *)ev->data.scalar.tag;
 
 	if (!node)
@@ -299,7 +322,7 @@ static int on_start(struct builder *b, yaml_event_t *ev, enum ynode_kind kind)
 		report(b, &ev->start_mark, "nesting too deep");
 		return -1;
 	}
-	node = node_new(b, kind, &ev->start_mark, 0);
+	node = node_new(b, kind, &ev->start_mark);
 	if (!node)
 		return -1;
 	if (add_anchor(b, anchor, node) < 0) {
@@ -314,7 +337,7 @@ static int on_start(struct builder *b, yaml_event_t *ev, enum ynode_kind kind)
 
 static int on_alias(struct builder *b, yaml_event_t *ev)
 {
-	struct ynode *target = find_anchor(b, ev->data.alias.anchor), *copy;
+	struct ynode *target = find_anchor(b, ev->data.alias.anchor);
 	char what[300];
 
 	if (!target) {
@@ -328,10 +351,16 @@ static int on_alias(struct builder *b, yaml_event_t *ev)
 			report(b, &ev->start_mark, "recursive alias");
 			return -1;
 		}
-	copy = node_copy(b, target, &ev->start_mark);
-	if (!copy)
+	if (target->weight > b->budget) {
+		snprintf(what, sizeof(what),
+		         "aliases expand to more than %u nodes (each alias counts the nodes it "
+		         "repeats)",
+		         YNODE_ALIAS_NODES);
+		report(b, &ev->start_mark, what);
 		return -1;
-	return attach(b, copy, &ev->start_mark);
+	}
+	b->budget -= target->weight;
+	return attach(b, target, &ev->start_mark);
 }
 
 static int build(struct builder *b, yaml_parser_t *parser)
@@ -390,7 +419,7 @@ static int build(struct builder *b, yaml_parser_t *parser)
 static int parse(yaml_parser_t *parser, const char *name, struct ydoc **out, ynode_error_fn err,
                  void *arg)
 {
-	struct builder b = {.budget = YNODE_BUDGET, .err = err, .arg = arg};
+	struct builder b = {.budget = YNODE_ALIAS_NODES, .err = err, .arg = arg};
 	int rc = -1;
 
 	*out = NULL;
@@ -404,7 +433,7 @@ static int parse(yaml_parser_t *parser, const char *name, struct ydoc **out, yno
 	}
 	rc = build(&b, parser);
 fail:
-	for (size_t i = 0; i < b.n_anchors; i++)
+	for (size_t i = 0; b.anchors && i <= b.mask; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);
 	if (rc < 0)
@@ -445,9 +474,27 @@ FILE *ydoc_fopen(const char *path)
 	return fp;
 }
 
-int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg)
+int ydoc_parse_stream(FILE *fp, const char *name, struct ydoc **out, ynode_error_fn err, void *arg)
 {
 	yaml_parser_t parser;
+	int rc;
+
+	*out = NULL;
+	if (!yaml_parser_initialize(&parser)) {
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%s: out of memory", name);
+		err(arg, line);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	rc = parse(&parser, name, out, err, arg);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg)
+{
 	FILE *fp = ydoc_fopen(path);
 	int rc;
 
@@ -459,13 +506,7 @@ int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, voi
 		err(arg, line);
 		return -1;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(fp);
-		return -1;
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	rc = parse(&parser, path, out, err, arg);
-	yaml_parser_delete(&parser);
+	rc = ydoc_parse_stream(fp, path, out, err, arg);
 	fclose(fp);
 	return rc;
 }

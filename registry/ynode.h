@@ -12,8 +12,15 @@
 
 enum ynode_kind { YNODE_SCALAR = 0, YNODE_SEQ, YNODE_MAP };
 
+/* Nodes that aliases may add to one document, counting each alias as the
+ * nodes it repeats (its anchor's weight): beyond, the document is refused. */
+#define YNODE_ALIAS_NODES 1000000u
+
+/* An alias is the anchored node itself, shared: a node may have several
+ * parents, and nothing may change the tree once it is built. */
 struct ynode {
 	enum ynode_kind kind;
+	unsigned weight;      /* nodes in this subtree, aliases counted again */
 	const char *file;     /* borrowed from the owning ydoc */
 	unsigned line, col;   /* 1-based */
 	char *value;          /* scalar text */
@@ -45,6 +52,10 @@ FILE *ydoc_fopen(const char *path);
 /* The same for a file; a file that cannot be opened is reported as
  * "FILE: cannot open: reason". */
 int ydoc_parse_file(const char *path, struct ydoc **out, ynode_error_fn err, void *arg);
+
+/* The same for a stream the caller opened (and closes): for callers that
+ * report an unopenable file at the place that named it. */
+int ydoc_parse_stream(FILE *fp, const char *name, struct ydoc **out, ynode_error_fn err, void *arg);
 
 /* Frees a document; accepts NULL. */
 void ydoc_free(struct ydoc *doc);

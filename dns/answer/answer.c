@@ -639,6 +639,25 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 	return r->w.len;
 }
 
+/* NOTIMP to an opcode other than QUERY: the header alone, with the query's
+ * ID and opcode, QR set and every other flag clear. What RD, CD and AD mean
+ * is QUERY's business, and so is the layout of the sections, so neither a
+ * flag, nor the question, nor an OPT is echoed (RFC 8906 3.1.4; as BIND and
+ * Knot answer, and as ISC's genreport expects in its opcode tests). */
+static size_t answer_notimp(const struct dns_query *q, uint8_t *out, size_t outcap,
+                            struct dns_answer_info *info)
+{
+	if (outcap < 12)
+		return 0;
+	memset(out, 0, 12);
+	dns_put16(out, q->id);
+	out[2] = (uint8_t)(0x80 | q->opcode << 3);
+	out[3] = RCODE_NOTIMP;
+	if (info)
+		info->rcode = RCODE_NOTIMP;
+	return 12;
+}
+
 size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
                   size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
                   struct dns_answer_info *info)
@@ -656,6 +675,8 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	}
 	if (pr == DNS_PARSE_DROP)
 		return 0;
+	if (pr == DNS_PARSE_NOTIMP)
+		return answer_notimp(&q, out, outcap, info);
 	if (transport == DNS_TCP)
 		limit = DNS_MAX_MSG;
 	else if (q.edns)
@@ -682,9 +703,7 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	memcpy(out + 12, query + 12, qsize);
 	r.w.len = r.question_end = 12 + qsize;
 
-	if (pr == DNS_PARSE_NOTIMP)
-		r.rcode = RCODE_NOTIMP;
-	else if (pr == DNS_PARSE_FORMERR)
+	if (pr == DNS_PARSE_FORMERR)
 		r.rcode = RCODE_FORMERR;
 	else if (q.edns && q.edns_version > 0)
 		r.rcode = RCODE_BADVERS;

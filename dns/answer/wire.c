@@ -138,6 +138,10 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
 		return DNS_PARSE_DROP;
 	q->id = get16(pkt);
 	q->opcode = (pkt[2] >> 3) & 0x0F;
+	/* past the header, the layout and the flags belong to the opcode: for
+	 * one we do not implement, nothing more is read (RFC 8906 3.1.4) */
+	if (q->opcode != 0)
+		return DNS_PARSE_NOTIMP;
 	q->rd = pkt[2] & 0x01;
 	q->cd = (pkt[3] & 0x10) != 0;
 	qd = get16(pkt + 4);
@@ -161,7 +165,5 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
 		if (parse_records(pkt, len, 12 + q->qname_len + 4, an + ns, ar, q))
 			bad = 1;
 	}
-	if (q->opcode != 0)
-		return DNS_PARSE_NOTIMP;
 	return bad ? DNS_PARSE_FORMERR : DNS_PARSE_OK;
 }

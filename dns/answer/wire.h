@@ -11,7 +11,7 @@ enum dns_parse_result {
 	DNS_PARSE_OK = 0,
 	DNS_PARSE_DROP,    /* too short or a response: no reply at all */
 	DNS_PARSE_FORMERR, /* malformed */
-	DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
+	DNS_PARSE_NOTIMP,  /* opcode other than QUERY: only id and opcode are read */
 };
 
 /* What the answer path needs from a query. */

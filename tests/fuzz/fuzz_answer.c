@@ -4,7 +4,8 @@
  * checking each response against properties derived from the query alone:
  * it parses with ldns, it is a response to this query (QR, ID, opcode), it
  * echoes a well-formed question byte for byte (README "Names and answers": the client's case),
- * it fits the transport's limit, and responses are never answered. */
+ * it fits the transport's limit, and responses are never answered. An
+ * opcode other than QUERY gets exactly a bare NOTIMP header. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -87,6 +88,17 @@ static void check(const uint8_t *q, size_t qlen, enum dns_transport tr, const ui
 		fuzz_fail("%s: QR=0", tname);
 	if (((r[2] >> 3) & 0x0F) != ((q[2] >> 3) & 0x0F))
 		fuzz_fail("%s: opcode not echoed", tname);
+	if (q[2] & 0x78) {
+		/* not QUERY: ID, QR, opcode and NOTIMP, nothing else (answer.c) */
+		static const uint8_t zero[8];
+
+		if (rlen != 12 || r[2] != (0x80 | (q[2] & 0x78)) || r[3] != 4 ||
+		    memcmp(r + 4, zero, 8) != 0)
+			fuzz_fail("%s: opcode %u: not a bare NOTIMP header (%zu bytes, flags "
+			          "%02x%02x)",
+			          tname, (q[2] >> 3) & 0x0F, rlen, r[2], r[3]);
+		return;
+	}
 	if ((r[2] & 1) != (q[2] & 1))
 		fuzz_fail("%s: RD not copied", tname);
 	nl = get16(q + 4) == 1 ? question_name_len(q, qlen) : 0;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -123,15 +125,39 @@ void fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
+/* The code under test reaches the kernel's randomness only through
+ * getrandom() (dns_ctx_create(0), RRL and forwarder secrets, health jitter,
+ * NOTIFY IDs); every fuzz program links with --wrap=getrandom, so a path
+ * that seeds itself ends the run instead of making it unrepeatable. */
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags);
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags)
+{
+	(void)buf;
+	(void)flags;
+	fuzz_fail("getrandom(%zu bytes) reached: seed that generator with a constant, so that "
+	          "a fuzz run repeats exactly",
+	          len);
+}
+
 const char *fuzz_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR");
+	const char *base = getenv("TMPDIR"), *fixed = getenv("SRVD_FUZZ_SCRATCH");
 
 	if (tmpdir[0])
 		return tmpdir;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/srvd-fuzz-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
-		fuzz_fail("mkdtemp %s failed", tmpdir);
+	/* run.sh names the folder: mkdtemp's random name reaches the inputs
+	 * (libFuzzer's dictionary takes strings the code compares) and from
+	 * there the hash tables, so that runs would differ */
+	if (fixed && *fixed) {
+		snprintf(tmpdir, sizeof(tmpdir), "%s", fixed);
+		if (mkdir(tmpdir, 0700) < 0)
+			fuzz_fail("mkdir %s failed (it must not exist)", tmpdir);
+	} else {
+		snprintf(tmpdir, sizeof(tmpdir), "%s/srvd-fuzz-XXXXXX",
+		         base && *base ? base : "/tmp");
+		if (!mkdtemp(tmpdir))
+			fuzz_fail("mkdtemp %s failed", tmpdir);
+	}
 	atexit(cleanup);
 	return tmpdir;
 }

@@ -23,9 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const struct dns_table *fuzz_table(void);
 struct dns_ctx *fuzz_ctx(void);
 
-/* Creates an empty folder under $TMPDIR (or /tmp) on the first call and
- * returns its path; it is removed at exit (with the files fuzz_table()
- * wrote there). */
+/* Creates an empty folder on the first call and returns its path: the one
+ * $SRVD_FUZZ_SCRATCH names (which must not exist: run.sh sets it, so that
+ * runs repeat), else a new one under $TMPDIR (or /tmp). It is removed at
+ * exit (with the files fuzz_table() wrote there). */
 const char *fuzz_tmpdir(void);
 
 /* Prints msg and aborts: how a target reports a broken property. */

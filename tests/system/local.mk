@@ -33,3 +33,4 @@ EXTRA_DIST += tests/system/test_watch.py
 EXTRA_DIST += tests/system/test_tcp_forward_bound.py
 EXTRA_DIST += tests/system/test_forward_spoof.py
 EXTRA_DIST += tests/system/test_xfr_stream.py
+EXTRA_DIST += tests/system/test_opcodes.py

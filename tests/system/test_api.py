@@ -243,6 +243,42 @@ def test_rejected_reload_restores_the_folder(tmp_path):
         d.stop()
 
 
+def test_put_means_what_an_include_file_means(tmp_path):
+    # the body inherits the main file's server: and defaults: as the same
+    # text in services.d/ would: no port here, defaults.port is 8080
+    inherit = "  ttl: 42\ndefaults: {port: 8080, check: {type: none}}\n"
+    d = start(tmp_path, registry_text(DB, extra=inherit))
+    try:
+        body = {"instances": [{"name": "a", "address": "192.0.2.10"},
+                              {"name": "b", "address": "192.0.2.11", "port": 9000}]}
+        status, reply = request_json(d, "PUT", "/v1/services/web", body)
+        assert status == 201, reply
+        assert reply["port"] == 8080 and reply["ttl"] == 42, reply
+        r = query(d, "_web._tcp." + ZONE, "SRV")
+        assert sorted(rd.port for rd in r.answer[0]) == [8080, 9000]
+        assert r.answer[0].ttl == 42
+        assert addresses(d, "web." + ZONE) == ["192.0.2.10", "192.0.2.11"]
+        # invalid with or without the defaults: refused, positions in the body
+        bad = '{"instances": [\n  {"name": "c",\n   "address": "10.0.0.300"}]}'
+        status, reply = request_json(d, "PUT", "/v1/services/api", bad)
+        assert status == 400, reply
+        assert reply["errors"] == [{
+            "line": 3, "column": 15, "path": "services.api.instances[0].address",
+            "message": '"10.0.0.300" is not an IPv4 or IPv6 address'}], reply
+        assert not os.path.exists(fragment(tmp_path, "api"))
+    finally:
+        d.stop()
+
+
+def test_put_without_port_or_defaults_is_still_400(api, tmp_path):
+    body = {"check": {"type": "none"}, "instances": [{"name": "a", "address": "192.0.2.10"}]}
+    status, reply = request_json(api, "PUT", "/v1/services/web", body)
+    assert status == 400, reply
+    assert [e["message"] for e in reply["errors"]] == [
+        "no port: set port here, in the service or in defaults"], reply
+    assert not os.path.exists(fragment(tmp_path, "web"))
+
+
 def test_no_include_folder_is_409(tmp_path):
     text = registry_text(DB).replace("include: services.d/*.yaml\n", "")
     d = start(tmp_path, text)

@@ -337,7 +337,7 @@ static size_t check_body(const char *name, const char *body, char *first, size_t
 
 	ck_assert_int_eq(registry_fragment_text(name, body, strlen(body), &text, err, sizeof(err)),
 	                 0);
-	registry_fragment_check(text, name, &errs);
+	registry_fragment_check(NULL, text, name, &errs);
 	n = errs.n;
 	if (first)
 		snprintf(first, len, "%s", n ? errs.lines[0] : "");
@@ -445,7 +445,7 @@ START_TEST(test_fragment_line_breaks)
 	ck_assert_int_eq(registry_fragment_text("web", body, len, &text, err, sizeof(err)), 0);
 	ck_assert_ptr_null(strchr(text, '\r'));
 	ck_assert_ptr_nonnull(strstr(text, "  web:\n    port: 80\n    instances:\n      - {name"));
-	ck_assert_int_eq(registry_fragment_check(text, "web", &errs), 0);
+	ck_assert_int_eq(registry_fragment_check(NULL, text, "web", &errs), 0);
 	free(text);
 	text = NULL;
 
@@ -454,17 +454,18 @@ START_TEST(test_fragment_line_breaks)
 	snprintf(body, sizeof(body),
 	         "services:\n  web:\n    {\"port\": 80, \"instances\": []}\n" EVIL, "\n", "\n",
 	         "\n", "\n");
-	ck_assert_int_eq(registry_fragment_check(body, "web", &errs), -1);
+	ck_assert_int_eq(registry_fragment_check(NULL, body, "web", &errs), -1);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_str_eq(errs.lines[0], "web.yaml: the body must be the one service web");
 	registry_errors_clear(&errs);
 	/* and so is a service under another name */
-	ck_assert_int_eq(
-	    registry_fragment_check("services:\n  db: {port: 1, instances: []}\n", "web", &errs),
-	    -1);
+	ck_assert_int_eq(registry_fragment_check(
+	                     NULL, "services:\n  db: {port: 1, instances: []}\n", "web", &errs),
+	                 -1);
 	registry_errors_clear(&errs);
 	/* main-file keys are unknown in an include file: zones: would open files */
-	ck_assert_int_eq(registry_fragment_check("services:\n  web: {port: 80, instances: []}\n"
+	ck_assert_int_eq(registry_fragment_check(NULL,
+	                                         "services:\n  web: {port: 80, instances: []}\n"
 	                                         "server: {zone: x.example.}\n"
 	                                         "zones: [/etc/passwd]\n",
 	                                         "web", &errs),
@@ -575,6 +576,62 @@ START_TEST(test_fragment_files)
 }
 END_TEST
 
+/* A PUT body means what the same text means in an include file: it
+ * inherits the main file's server: and defaults:, and nothing else of it
+ * (its zones and includes are not opened). */
+START_TEST(test_fragment_check_in_context)
+{
+	static const char body[] =
+	    "{\"instances\": [{\"name\": \"a\", \"address\": \"192.0.2.1\"}]}";
+	char main_file[128], err[256], *text = NULL;
+	struct reg_errors errs = {NULL, 0};
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/srvd-test-api-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(main_file, sizeof(main_file), "%s/srvd.yaml", tmpdir);
+	write_file("srvd.yaml", "server: {ttl: 42}\n"
+	                        "defaults: {port: 8080, check: {type: none}}\n"
+	                        "zones: [no-such.zone]\n"
+	                        "include: no-such.d/*.yaml\n"
+	                        "services: {web: {instances: []}}\n");
+	ck_assert_int_eq(registry_fragment_text("web", body, strlen(body), &text, err, sizeof(err)),
+	                 0);
+	/* on its own the body has no port (and a TCP check of port 0) */
+	ck_assert_int_eq(registry_fragment_check(NULL, text, "web", &errs), -1);
+	ck_assert_str_eq(errs.lines[0], "web.yaml:4:20: services.web.instances[0]: no port: set "
+	                                "port here, in the service or in defaults");
+	registry_errors_clear(&errs);
+	/* as an include of the main file it has 8080; the main file's services
+	 * (web too: collisions show at reload), zones and includes are not read */
+	ck_assert_int_eq(registry_fragment_check(main_file, text, "web", &errs), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	free(text);
+	/* invalid either way: the body's error, at the body's position */
+	ck_assert_int_eq(
+	    registry_fragment_text(
+	        "web", "{\"instances\": [{\"name\": \"a\",\n  \"address\": \"1.2.3\"}]}",
+	        strlen("{\"instances\": [{\"name\": \"a\",\n  \"address\": \"1.2.3\"}]}"), &text,
+	        err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(registry_fragment_check(main_file, text, "web", &errs), -1);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.lines[0], "web.yaml:5:18: services.web.instances[0].address: "
+	                                "\"1.2.3\" is not an IPv4 or IPv6 address");
+	registry_errors_clear(&errs);
+	/* a main file whose defaults no longer load: the body's errors (no
+	 * port now), then one line for the main file, without a position */
+	write_file("srvd.yaml", "\n\n\n\ndefaults: {port: 99999}\n");
+	ck_assert_int_eq(registry_fragment_check(main_file, text, "web", &errs), -1);
+	ck_assert_uint_eq(errs.n, 3);
+	ck_assert_ptr_nonnull(strstr(errs.lines[2], "do not load (srvd -t lists why)"));
+	ck_assert_ptr_null(strstr(errs.lines[2], ":5:"));
+	registry_errors_clear(&errs);
+	free(text);
+	unlink(main_file);
+	ck_assert_int_eq(rmdir(tmpdir), 0);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -588,6 +645,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_fragment_check);
 	tcase_add_test(tc, test_fragment_line_breaks);
 	tcase_add_test(tc, test_fragment_files);
+	tcase_add_test(tc, test_fragment_check_in_context);
 	suite_add_tcase(s, tc);
 	return s;
 }
