@@ -121,8 +121,9 @@ END_TEST
 START_TEST(test_json_errors)
 {
 	char *lines[] = {
-	    "web.yaml:5:13: services.web.instances[0].address: \"10.0.0.300\" is not an IPv4 or "
-	    "IPv6 address",
+	    /* one line, written in two (parenthesised: not a missing comma) */
+	    ("web.yaml:5:13: services.web.instances[0].address: \"10.0.0.300\" is not an IPv4 or "
+	     "IPv6 address"),
 	    "web.yaml:3:3: services.web: expected a mapping, got a scalar",
 	    "srvd.yaml:7: zone file says: no",
 	    "web.yaml:4:5: did not find expected ',' or '}'",
