@@ -171,6 +171,11 @@ struct health *api_health(const struct api *api)
 	return api->ops.health(api->ops.ctx);
 }
 
+struct reg_source *api_source(const struct api *api)
+{
+	return api->ops.source(api->ops.ctx);
+}
+
 uint32_t api_serial(const struct api *api)
 {
 	return api->ops.serial(api->ops.ctx);

@@ -21,6 +21,7 @@
 struct event_base;
 struct registry;
 struct reg_errors;
+struct reg_source;
 struct health;
 struct api;
 
@@ -34,7 +35,7 @@ struct api_figures {
 	uint64_t reloads_ok, reloads_unchanged, reloads_failed;
 	int64_t reload_ok_ms, reload_fail_ms; /* CLOCK_REALTIME, 0 = never */
 	char reload_error[1024];              /* first error of the last failed reload */
-	struct dns_notify_stats notify; /* NOTIFY to server.transfer.notify */
+	struct dns_notify_stats notify;       /* NOTIFY to server.transfer.notify */
 };
 
 /* Called on the main thread; what they return is borrowed and valid until
@@ -45,6 +46,8 @@ struct api_ops {
 	struct health *(*health)(void *ctx); /* indexed like the registry */
 	uint32_t (*serial)(void *ctx);       /* SOA serial of the service zone */
 	void (*figures)(void *ctx, struct api_figures *out);
+	/* Where the registry comes from: PUT and DELETE write through it. */
+	struct reg_source *(*source)(void *ctx);
 	/* Reloads the registry (trigger "api"): returns 0 and sets *changed (0:
 	 * nothing that alters an answer changed), or -1 with the errors in errs. */
 	int (*reload)(void *ctx, struct reg_errors *errs, int *changed);

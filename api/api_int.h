@@ -58,6 +58,7 @@ int api_reload(struct api *api, struct reg_errors *errs, const char **result);
 const struct registry *api_registry(const struct api *api);
 struct health *api_health(const struct api *api);
 uint32_t api_serial(const struct api *api);
+struct reg_source *api_source(const struct api *api);
 
 /* The routes (api.c lists them in its table). */
 void api_services_list(struct api *api, struct http_req *req, const char *arg);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* services.c: GET, PUT and DELETE on /v1/services[/NAME].
  *
- * PUT and DELETE never change the registry in memory: they write or remove
- * NAME.yaml in the include folder and reload, so YAML stays the one source
- * of truth and a restart serves the same. When the reload rejects the
- * result (the name collides with a service of another file, another file
- * is broken), the previous NAME.yaml is put back, so the folder always
- * holds what is being served.
+ * PUT and DELETE never change the registry in memory: they write through
+ * the registry source (registry/source.h: with files, NAME.yaml in the
+ * include folder) and reload, so the source stays the one truth and a
+ * restart serves the same. When the reload rejects the result (the name
+ * collides with a service of another file, another file is broken), the
+ * source puts the previous state back.
  */
 #include "config.h"
 
@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 void api_json_time(struct json *j, const char *key, int64_t ms)
 {
@@ -232,55 +233,54 @@ static void reply_errors(struct http_req *req, int code, const struct reg_errors
 	api_reply_json(req, code, buf, &j);
 }
 
-/* Puts back what dir/NAME.yaml held before a rejected change (old NULL:
- * there was no such file). */
-static void restore(const char *dir, const char *name, const char *old)
+/* Answers a write the source refused. */
+static void reply_refused(struct http_req *req, const struct reg_write *w)
 {
-	int rc =
-	    old ? registry_fragment_write(dir, name, old) : registry_fragment_remove(dir, name);
-
-	if (rc < 0 && rc != -ENOENT)
-		log_err("api: cannot restore %s/%s.yaml: %s", dir, name, strerror(-rc));
+	switch (w->result) {
+	case REG_WRITE_INVALID:
+		if (w->errs.n)
+			reply_errors(req, 400, &w->errs, 1);
+		else
+			api_reply_error(req, 400, "%s", w->message);
+		return;
+	case REG_WRITE_CONFLICT:
+		api_reply_error(req, 409, "%s", w->message);
+		return;
+	case REG_WRITE_NOT_FOUND:
+		api_reply_error(req, 404, "%s", w->message);
+		return;
+	case REG_WRITE_FAILED:
+		api_reply_error(req, 500, "%s", w->message);
+		return;
+	case REG_WRITE_OK:
+		break;
+	}
+	http_reply(req, 500, NULL, NULL);
 }
 
-/* Reloads after a fragment changed; when the reload rejects the change, puts
- * the previous fragment (old, or none) back and replies 409 with the errors.
- * Returns 0, or -1 (replied). */
-static int reload_or_restore(struct api *api, struct http_req *req, const char *dir,
-                             const char *name, const char *old, struct reg_errors *errs,
-                             const char **result)
+/* Reloads after the source took a write; when the reload rejects it, the
+ * source puts the previous state back and the client gets 409 with the
+ * errors. Returns 0, or -1 (replied). */
+static int reload_or_undo(struct api *api, struct http_req *req, struct reg_write *w,
+                          const char **result)
 {
-	if (api_reload(api, errs, result) == 0)
-		return 0;
-	restore(dir, name, old);
-	reply_errors(req, 409, errs, 0);
-	return -1;
-}
+	struct reg_errors errs = {NULL, 0};
 
-/* Finds the include folder for name, replying with the error if there is
- * none. Returns 0 or -1 (replied). */
-static int fragment_dir(struct api *api, struct http_req *req, const char *name, char **dir)
-{
-	char err[512];
-	int rc = registry_fragment_dir(api_registry(api)->file, name, dir, err, sizeof(err));
-
-	if (rc == 0)
+	if (api_reload(api, &errs, result) == 0)
 		return 0;
-	if (rc == -ENOENT || rc == -EINVAL)
-		api_reply_error(req, 409, "%s", err);
-	else
-		api_reply_error(req, 500, "%s", err);
+	reg_source_undo(api_source(api), w);
+	reply_errors(req, 409, &errs, 0);
+	registry_errors_clear(&errs);
 	return -1;
 }
 
 void api_services_put(struct api *api, struct http_req *req, const char *name)
 {
 	struct evbuffer *in = http_req_body(req);
-	struct reg_errors errs = {NULL, 0};
+	struct reg_write w;
 	size_t len = evbuffer_get_length(in);
-	char lower[64], file[80], err[256], *body, *dir = NULL, *text = NULL, *old = NULL;
+	char lower[64], *body;
 	const char *result;
-	int rc;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(
@@ -293,97 +293,46 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 		api_reply_error(req, 400, "the body must be the service as JSON");
 		return;
 	}
-	if ((rc = registry_fragment_text(lower, body, len, &text, err, sizeof(err))) < 0) {
-		api_reply_error(req, rc == -EINVAL ? 400 : 500, "%s", err);
-		return;
+	reg_source_put(api_source(api), api_registry(api), lower, body, len, &w);
+	if (w.result != REG_WRITE_OK)
+		reply_refused(req, &w);
+	else if (reload_or_undo(api, req, &w, &result) == 0) {
+		log_info("api: %s service %s (%s, reload %s)",
+		         w.created ? "registered" : "replaced", lower, w.where, result);
+		reply_service(api, req, w.created ? 201 : 200, lower);
 	}
-	if (fragment_dir(api, req, lower, &dir) < 0)
-		goto done;
-	snprintf(file, sizeof(file), "%s.yaml", lower);
-	if (registry_fragment_check(api_registry(api)->file, text, lower, &errs) < 0) {
-		reply_errors(req, 400, &errs, 1);
-		goto done;
-	}
-	rc = registry_fragment_read(dir, lower, &old);
-	if (rc < 0 && rc != -ENOENT) {
-		api_reply_error(req, 500, "cannot read %s/%s: %s", dir, file, strerror(-rc));
-		goto done;
-	}
-	if (!old && registry_find_service(api_registry(api), lower)) {
-		api_reply_error(
-		    req, 409,
-		    "service \"%s\" is defined in another file than %s/%s: change it there", lower,
-		    dir, file);
-		goto done;
-	}
-	if ((rc = registry_fragment_write(dir, lower, text)) < 0) {
-		api_reply_error(req, 500, "cannot write %s/%s: %s", dir, file, strerror(-rc));
-		goto done;
-	}
-	if (reload_or_restore(api, req, dir, lower, old, &errs, &result) < 0)
-		goto done;
-	log_info("api: %s service %s (%s/%s, reload %s)", old ? "replaced" : "registered", lower,
-	         dir, file, result);
-	reply_service(api, req, old ? 200 : 201, lower);
-done:
-	registry_errors_clear(&errs);
-	free(dir);
-	free(text);
-	free(old);
+	reg_write_clear(&w);
 }
 
 void api_services_delete(struct api *api, struct http_req *req, const char *name)
 {
-	struct reg_errors errs = {NULL, 0};
-	char lower[64], *dir = NULL, *old = NULL;
+	struct reg_write w;
+	char lower[64];
 	const char *result;
-	int rc, exists;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
-	exists = registry_find_service(api_registry(api), lower) != NULL;
-	if (fragment_dir(api, req, lower, &dir) < 0)
-		return;
-	rc = registry_fragment_read(dir, lower, &old);
-	if (rc == -ENOENT) {
-		if (exists)
-			api_reply_error(
-			    req, 409,
-			    "service \"%s\" is not defined by %s/%s.yaml: remove it from "
-			    "the file that defines it",
-			    lower, dir, lower);
-		else
-			api_reply_error(req, 404, "no service named \"%s\"", lower);
-		goto done;
-	}
-	if (rc < 0 || (rc = registry_fragment_remove(dir, lower)) < 0) {
-		api_reply_error(req, 500, "cannot remove %s/%s.yaml: %s", dir, lower,
-		                strerror(-rc));
-		goto done;
-	}
-	if (reload_or_restore(api, req, dir, lower, old, &errs, &result) < 0)
-		goto done;
-	log_info("api: deregistered service %s (removed %s/%s.yaml, reload %s)", lower, dir, lower,
-	         result);
-	{
+	reg_source_delete(api_source(api), api_registry(api), lower, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
 		struct evbuffer *buf = evbuffer_new();
 		struct json j;
 
-		if (!buf) {
+		log_info("api: deregistered service %s (removed %s, reload %s)", lower, w.where,
+		         result);
+		if (buf) {
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			json_kstr(&j, "deleted", lower);
+			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, 200, buf, &j);
+		} else {
 			http_reply(req, 500, NULL, NULL);
-			goto done;
 		}
-		json_init(&j, buf);
-		json_obj_begin(&j);
-		json_kstr(&j, "deleted", lower);
-		json_kstr(&j, "reload", result);
-		json_obj_end(&j);
-		api_reply_json(req, 200, buf, &j);
 	}
-done:
-	registry_errors_clear(&errs);
-	free(dir);
-	free(old);
+	reg_write_clear(&w);
 }

@@ -2,5 +2,5 @@
 # contract between the registry, the checker and the answer path (check configuration,
 # health cells).
 libsrvd_common_a_SOURCES += common/log.c common/log.h common/check.c common/check.h \
-	common/addr.c common/addr.h \
+	common/addr.c common/addr.h common/path.c common/path.h \
 	common/state.c common/state.h

@@ -27,6 +27,7 @@
 #include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG  2
@@ -111,10 +112,14 @@ static void on_hup_reload(evutil_socket_t fd, short what, void *arg)
 	daemon_reload(arg, "SIGHUP", NULL);
 }
 
-static void on_watch(void *arg)
+/* The source saw its files change (after its debounce). The change names
+ * what changed; the reload still loads everything (the source logged
+ * which). */
+static void on_source_change(void *arg, const struct reg_change *change)
 {
 	struct daemon *d = arg;
 
+	(void)change;
 	/* the SIGHUP reload due soon reads the files as they are then */
 	if (evtimer_pending(d->ev_hup_reload, NULL))
 		return;
@@ -187,6 +192,11 @@ const struct registry *daemon_registry(const struct daemon *d)
 struct health *daemon_health(struct daemon *d)
 {
 	return d->health;
+}
+
+struct reg_source *daemon_source(struct daemon *d)
+{
+	return d->src;
 }
 
 struct dns_table *daemon_table(struct daemon *d)
@@ -271,7 +281,11 @@ static int load_first(struct daemon *d)
 	char err[512];
 	int status = EXIT_CONFIG;
 
-	if (registry_load_file(d->opt->config, &d->reg, &errs) < 0) {
+	if (reg_source_files_create(d->opt->config, d->base, on_source_change, d, &d->src) < 0) {
+		log_err("out of memory");
+		goto finish;
+	}
+	if (reg_source_load(d->src, &d->reg, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.lines[i]);
 		if (errs.n == 0)
@@ -334,11 +348,7 @@ static int setup_events(struct daemon *d)
 		log_err("cannot set up signal handling");
 		return -1;
 	}
-	/* without inotify srvd still serves and reloads on SIGHUP */
-	if (daemon_watch_create(d->base, on_watch, d, &d->watch) < 0)
-		log_warn("watch: cannot use inotify; reload with SIGHUP");
-	else if (d->reg->server.watch)
-		daemon_watch_set(d->watch, d->reg->watch, d->reg->n_watch);
+	reg_source_watch(d->src, d->reg);
 	return 0;
 }
 
@@ -359,7 +369,7 @@ void daemon_free(struct daemon *d)
 		d->retired = r->next;
 		free_retired(r);
 	}
-	daemon_watch_free(d->watch);
+	reg_source_free(d->src);
 	free_event(d->ev_ready);
 	free_event(d->ev_reclaim);
 	health_free(d->health);

@@ -76,6 +76,8 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs);
 const struct registry *daemon_registry(const struct daemon *d);
 struct health *daemon_health(struct daemon *d);
 struct dns_table *daemon_table(struct daemon *d);
+/* Where the registry comes from (registry/source.h). */
+struct reg_source *daemon_source(struct daemon *d);
 
 /* Summed counters of the DNS workers. */
 void daemon_dns_stats(const struct daemon *d, struct dns_server_stats *out);

@@ -12,14 +12,13 @@
 
 struct event;
 struct event_base;
-struct daemon_watch;
+struct reg_source;
 struct dns_notify;
 struct dns_xfr_history;
 
-#define DAEMON_RECLAIM_MS  10  /* how often retired tables are checked for readers */
-#define DAEMON_DEBOUNCE_MS 200 /* quiet time after the last file event before a reload */
+#define DAEMON_RECLAIM_MS 10 /* how often retired tables are checked for readers */
 /* a SIGHUP reloads this long after it; signals until then join that reload */
-#define DAEMON_HUP_DELAY_MS DAEMON_DEBOUNCE_MS
+#define DAEMON_HUP_DELAY_MS 200
 /* health changes within this window after the first make one serial change */
 #define DAEMON_SERIAL_COALESCE_MS 200
 
@@ -47,7 +46,7 @@ struct daemon {
 	struct health *health;   /* current, for reg and table */
 	uint64_t digest;         /* registry_digest(reg) */
 	struct dns_server *srv;
-	struct daemon_watch *watch;
+	struct reg_source *src; /* where the registry comes from: files, watched */
 	struct event *ev_term, *ev_int, *ev_hup, *ev_ready, *ev_reclaim;
 	struct event *ev_hup_reload; /* pending: a SIGHUP reload is scheduled */
 	struct daemon_retired *retired;
@@ -104,29 +103,5 @@ void daemon_serial_health_changed(struct daemon *d);
 void daemon_serial_reloaded(struct daemon *d);
 void daemon_serial_ready(struct daemon *d);
 void daemon_serial_free(struct daemon *d);
-
-/* watch.c: inotify on the folders of the registry's files, debounced. */
-typedef void (*daemon_watch_fn)(void *arg);
-/* Returns 0 and sets *out (free with daemon_watch_free()), or a negative errno. */
-int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg,
-                        struct daemon_watch **out);
-/* Watches the folders of paths (a last component may be a glob) and fires
- * DAEMON_DEBOUNCE_MS after the last change to a matching name; n 0 stops
- * watching. Symlinks on the way to a path or a match are watched too, with
- * what they point to as it is now: call again after each reload. Folders
- * that do not exist are skipped (logged at debug). */
-void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n);
-/* Forgets events queued so far and a pending fire: a reload is starting
- * and reads the files as they are now. */
-void daemon_watch_drain(struct daemon_watch *w);
-void daemon_watch_free(struct daemon_watch *w); /* accepts NULL */
-/* Resolves path as the kernel does (relative to the working folder), one
- * component at a time, calling link(arg, DIR, NAME) for every symlink met:
- * NAME in the resolved folder DIR. Writes the absolute resolved path to out;
- * components that do not exist are kept as they are. Returns 0, or -1 (more
- * than 40 links, a path too long, an unreadable link). Shared by the watcher
- * (which watches each link) and privs.c (which checks each link's folder). */
-typedef void (*daemon_link_fn)(void *arg, const char *dir, const char *name);
-int daemon_path_resolve(const char *path, daemon_link_fn link, void *arg, char *out, size_t len);
 
 #endif

@@ -216,6 +216,11 @@ static struct health *api_health_of(void *ctx)
 	return daemon_health(ctx);
 }
 
+static struct reg_source *api_source_of(void *ctx)
+{
+	return daemon_source(ctx);
+}
+
 static uint32_t api_serial_of(void *ctx)
 {
 	return dns_table_serial(daemon_table(ctx));
@@ -272,6 +277,7 @@ static int run(const struct options *o)
 		    .registry = api_registry_of,
 		    .health = api_health_of,
 		    .serial = api_serial_of,
+		    .source = api_source_of,
 		    .figures = api_figures_of,
 		    .reload = api_reload_of,
 		};

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/path.h"
 #include "daemon/daemon_int.h"
 #include "registry/registry.h"
 
@@ -213,7 +214,7 @@ static void check_file(struct safety *s, const char *path)
 	char real[PATH_MAX], *slash;
 	struct stat st;
 
-	if (daemon_path_resolve(path, on_link, s, real, sizeof(real)) < 0) {
+	if (path_resolve(path, on_link, s, real, sizeof(real)) < 0) {
 		char line[PATH_MAX + 100];
 
 		snprintf(line, sizeof(line),
@@ -242,7 +243,7 @@ static void check_include(struct safety *s, const char *pattern)
 	dir = dirname(a);
 	/* the folder, even with no match yet: a file dropped there later would
 	 * be loaded by the next reload, and the control API writes there */
-	if (!strpbrk(dir, "*?[") && daemon_path_resolve(dir, on_link, s, real, sizeof(real)) == 0) {
+	if (!strpbrk(dir, "*?[") && path_resolve(dir, on_link, s, real, sizeof(real)) == 0) {
 		check_folder(s, real);
 		resolved = 1;
 	}

@@ -22,6 +22,7 @@
 #include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 static int reject(struct daemon *d, const char *why, const struct reg_errors *errs)
 {
@@ -51,57 +52,6 @@ static void report_restart(void *arg, const char *keys, const char *text)
 	log_warn("reload: %s changed; %s", keys, text);
 }
 
-static void update_watch(struct daemon *d)
-{
-	if (!d->watch)
-		return;
-	if (d->reg->server.watch)
-		daemon_watch_set(d->watch, d->reg->watch, d->reg->n_watch);
-	else
-		daemon_watch_set(d->watch, NULL, 0);
-}
-
-/* A main file with nothing but blanks and comments loads as a valid
- * registry without services: at a reload that is a truncated write (`>`,
- * an editor or a disk that filled up), not an intent to serve nothing, so
- * it is refused and the last good registry kept. Returns 1 if so. */
-static int blank_file(const char *path, struct reg_errors *e)
-{
-	char buf[512], line[1100];
-	FILE *f = fopen(path, "r");
-	int blank = 1, comment = 0;
-	size_t n;
-
-	if (!f)
-		return 0; /* the loader says why */
-	while (blank && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		for (size_t i = 0; blank && i < n; i++) {
-			char c = buf[i];
-
-			if (c == '\n') {
-				comment = 0;
-			} else if (comment || c == ' ' || c == '\t' || c == '\r') {
-				continue;
-			} else if (c == '#') {
-				comment = 1;
-			} else {
-				blank = 0;
-			}
-		}
-	}
-	if (ferror(f))
-		blank = 0;
-	fclose(f);
-	if (blank) {
-		snprintf(
-		    line, sizeof(line),
-		    "%s: empty (nothing but blanks and comments); keeping the last good registry",
-		    path);
-		registry_errors_add(e, line);
-	}
-	return blank;
-}
-
 int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
@@ -116,10 +66,8 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	int r = -1;
 
 	/* the files are read now: what changed until here needs no second reload */
-	daemon_watch_drain(d->watch);
-	if (blank_file(d->opt->config, e))
-		goto reject;
-	if (registry_load_file(d->opt->config, &reg, e) < 0) {
+	reg_source_drain(d->src);
+	if (reg_source_load(d->src, &reg, e) < 0) {
 		if (e->n == 0)
 			registry_errors_add(e, "cannot load the registry");
 		goto reject;
@@ -138,7 +86,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		daemon_apply_logging(reg);
 		log_info("reload (%s): nothing that alters an answer changed; serial %u stays", why,
 		         dns_table_serial(d->table));
-		update_watch(d);
+		reg_source_watch(d->src, d->reg);
 		r = 0;
 		goto done;
 	}
@@ -178,7 +126,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state)",
 	    why, serial, reg->n_services, daemon_count_instances(reg), kept);
 	daemon_serial_reloaded(d);
-	update_watch(d);
+	reg_source_watch(d->src, d->reg);
 	registry_errors_clear(&local);
 	return 0;
 reject:
@@ -187,7 +135,7 @@ reject:
 	registry_free(reg);
 	reject(d, why, e);
 	/* a symlink may point elsewhere now: follow it, so that a fix there is seen */
-	update_watch(d);
+	reg_source_watch(d->src, d->reg);
 done:
 	registry_errors_clear(&local);
 	return r;

@@ -6,3 +6,11 @@ tests_unit_test_registry_CPPFLAGS = $(AM_CPPFLAGS) -DSRCDIR='"$(abs_top_srcdir)"
 tests_unit_test_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_registry_LDADD = $(SRVD_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/unit/data/registry
+
+# The files registry source (registry/source_files.c): loads, writes, undo, change names.
+check_PROGRAMS += tests/unit/test_source
+TESTS += tests/unit/test_source
+tests_unit_test_source_SOURCES = tests/unit/test_source.c
+tests_unit_test_source_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_source_LDADD = libsrvd-registry.a libsrvd-common.a $(LDNS_LIBS) $(YAML_LIBS) \
+	$(LIBEVENT_LIBS) $(CHECK_LIBS)

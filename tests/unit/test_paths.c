@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_paths.c: daemon_path_resolve(), the symlink walk shared by the file
+/* test_paths.c: path_resolve(), the symlink walk shared by the file
  * watch and the refusal of unsafe files as root: the links it reports, in
  * order, and the real path it ends on, on a tree made in a temporary folder. */
 #include "config.h"
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/daemon_int.h"
+#include "common/path.h"
 #include "tests/unit/check_main.h"
 
 static char root[PATH_MAX]; /* the temporary folder, resolved */
@@ -67,7 +67,7 @@ static void resolves(const char *rel, const char *want_rel, const char *want_lin
 	char out[PATH_MAX], want[sizeof(seen)] = "";
 
 	seen[0] = '\0';
-	ck_assert_int_eq(daemon_path_resolve(at(rel), on_link, NULL, out, sizeof(out)), 0);
+	ck_assert_int_eq(path_resolve(at(rel), on_link, NULL, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, at(want_rel));
 	/* want_links: "DIR|NAME;" with DIR relative to root ("" for root) */
 	for (const char *p = want_links; *p;) {
@@ -136,7 +136,7 @@ START_TEST(relative_path_from_working_folder)
 	touch("srvd.yaml");
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(root), 0);
-	ck_assert_int_eq(daemon_path_resolve("srvd.yaml", NULL, NULL, out, sizeof(out)), 0);
+	ck_assert_int_eq(path_resolve("srvd.yaml", NULL, NULL, out, sizeof(out)), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
 	ck_assert_str_eq(out, at("srvd.yaml"));
 }
@@ -148,10 +148,10 @@ START_TEST(loop_and_short_buffer_fail)
 
 	ck_assert_int_eq(symlink("b", at("a")), 0);
 	ck_assert_int_eq(symlink("a", at("b")), 0);
-	ck_assert_int_eq(daemon_path_resolve(at("a"), NULL, NULL, out, sizeof(out)), -1);
+	ck_assert_int_eq(path_resolve(at("a"), NULL, NULL, out, sizeof(out)), -1);
 	touch("f");
-	ck_assert_int_eq(daemon_path_resolve(at("f"), NULL, NULL, tiny, sizeof(tiny)), -1);
-	ck_assert_int_eq(daemon_path_resolve("/", NULL, NULL, out, sizeof(out)), 0);
+	ck_assert_int_eq(path_resolve(at("f"), NULL, NULL, tiny, sizeof(tiny)), -1);
+	ck_assert_int_eq(path_resolve("/", NULL, NULL, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "/");
 }
 END_TEST

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* watch.c: reload on file change: inotify on folders, debounced.
+/* watch.c: the files source's watcher: inotify on folders, debounced, and
+ * the names of the files that changed.
  *
  * Folders are watched rather than files: editors and the control API
  * replace a file by writing a temporary one and renaming it over the old,
  * which a watch on the old file's inode would never see. An event counts
  * when its name matches the last component of a watched path (fnmatch with
- * FNM_PERIOD, so hidden temporary files do not), and the reload runs
- * DAEMON_DEBOUNCE_MS after the last such event, so a burst of writes is one
- * reload.
+ * FNM_PERIOD, so hidden temporary files do not), and the callback runs
+ * the debounce time after the last such event with every file changed in
+ * the burst, so a burst of writes is one reload that knows what it touched.
  *
  * Only finished files count: a close after writing, a rename into place, a
  * deletion or a rename away. A file being created is not finished (a slow
@@ -29,6 +30,7 @@
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -38,13 +40,14 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "daemon/daemon_int.h"
+#include "common/path.h"
+#include "registry/watch.h"
 
 /* IN_CREATE only for the links it may announce (see created_link()) */
 #define WATCH_MASK                                                                                 \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
 	 IN_MOVE_SELF)
-#define LINKS_MAX 40 /* symlinks followed in one path, as the kernel's ELOOP bound */
+#define CHANGED_MAX 1024 /* names remembered in one burst; more: "everything" */
 
 struct wdir {
 	int wd;
@@ -53,14 +56,20 @@ struct wdir {
 	size_t n_pats;
 };
 
-struct daemon_watch {
+struct reg_watch {
 	int fd;
 	struct event *ev;
 	struct event *debounce;
-	daemon_watch_fn fire;
+	struct timeval debounce_tv;
+	reg_watch_fn fire;
 	void *arg;
 	struct wdir *dirs;
 	size_t n_dirs;
+	/* this burst: the files that changed, or everything (a folder went,
+	 * the kernel's queue overflowed, too many names) */
+	char **changed;
+	size_t n_changed;
+	int everything;
 };
 
 static void free_dirs(struct wdir *dirs, size_t n)
@@ -99,10 +108,46 @@ static int matches(const struct wdir *d, const struct inotify_event *ev)
 	return 0;
 }
 
-/* Reads every queued event; returns 1 if one of them is relevant. Two
- * entries may share a descriptor (one folder named two ways, e.g. through a
- * symlink): each one's patterns count. */
-static int read_events(struct daemon_watch *w)
+static void forget_changes(struct reg_watch *w)
+{
+	for (size_t i = 0; i < w->n_changed; i++)
+		free(w->changed[i]);
+	free(w->changed);
+	w->changed = NULL;
+	w->n_changed = 0;
+	w->everything = 0;
+}
+
+/* Remembers dir/name as changed in this burst (once). */
+static void note_change(struct reg_watch *w, const char *dir, const char *name)
+{
+	char path[PATH_MAX], **grown;
+
+	if (w->everything)
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    w->n_changed == CHANGED_MAX)
+		goto everything;
+	for (size_t i = 0; i < w->n_changed; i++)
+		if (strcmp(w->changed[i], path) == 0)
+			return;
+	grown = realloc(w->changed, (w->n_changed + 1) * sizeof(*grown));
+	if (!grown || !(grown[w->n_changed] = strdup(path))) {
+		if (grown)
+			w->changed = grown;
+		goto everything;
+	}
+	w->changed = grown;
+	w->n_changed++;
+	return;
+everything:
+	w->everything = 1;
+}
+
+/* Reads every queued event and notes the relevant ones; returns 1 if there
+ * was one. Two entries may share a descriptor (one folder named two ways,
+ * e.g. through a symlink): each one's patterns count. */
+static int read_events(struct reg_watch *w)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int hit = 0;
@@ -112,11 +157,21 @@ static int read_events(struct daemon_watch *w)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->mask & IN_Q_OVERFLOW)
+			if (ev->mask & IN_Q_OVERFLOW) {
+				hit = w->everything = 1;
+			}
+			for (size_t i = 0; i < w->n_dirs; i++) {
+				const struct wdir *d = &w->dirs[i];
+
+				if (d->wd != ev->wd || !matches(d, ev))
+					continue;
 				hit = 1;
-			for (size_t i = 0; !hit && i < w->n_dirs; i++)
-				if (w->dirs[i].wd == ev->wd && matches(&w->dirs[i], ev))
-					hit = 1;
+				if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
+					w->everything = 1;
+				else
+					note_change(w, d->dir, ev->name);
+				break;
+			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
@@ -125,24 +180,33 @@ static int read_events(struct daemon_watch *w)
 
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon_watch *w = arg;
-	struct timeval tv = {DAEMON_DEBOUNCE_MS / 1000, (DAEMON_DEBOUNCE_MS % 1000) * 1000};
+	struct reg_watch *w = arg;
 
 	if (read_events(w))
-		evtimer_add(w->debounce, &tv); /* re-adding restarts the wait */
+		evtimer_add(w->debounce, &w->debounce_tv); /* re-adding restarts the wait */
 }
 
 static void on_debounce(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon_watch *w = arg;
+	struct reg_watch *w = arg;
+	char **changed = w->changed;
+	size_t n = w->n_changed;
+	int everything = w->everything;
 
-	w->fire(w->arg);
+	/* the callback may reload, which drains: hand over this burst first */
+	w->changed = NULL;
+	w->n_changed = 0;
+	w->everything = 0;
+	w->fire(w->arg, changed, n, everything);
+	for (size_t i = 0; i < n; i++)
+		free(changed[i]);
+	free(changed);
 }
 
-int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg,
-                        struct daemon_watch **out)
+int reg_watch_create(struct event_base *base, unsigned debounce_ms, reg_watch_fn fire, void *arg,
+                     struct reg_watch **out)
 {
-	struct daemon_watch *w = calloc(1, sizeof(*w));
+	struct reg_watch *w = calloc(1, sizeof(*w));
 	int r = -ENOMEM;
 
 	*out = NULL;
@@ -150,6 +214,8 @@ int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg
 		return -ENOMEM;
 	w->fire = fire;
 	w->arg = arg;
+	w->debounce_tv.tv_sec = debounce_ms / 1000;
+	w->debounce_tv.tv_usec = (suseconds_t)(debounce_ms % 1000) * 1000;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
 		r = -errno;
@@ -162,7 +228,7 @@ int daemon_watch_create(struct event_base *base, daemon_watch_fn fire, void *arg
 	*out = w;
 	return 0;
 fail:
-	daemon_watch_free(w);
+	reg_watch_free(w);
 	return r;
 }
 
@@ -201,80 +267,6 @@ static int add_pattern(struct wdir **dirs, size_t *n, const char *dir, const cha
 	return 0;
 }
 
-int daemon_path_resolve(const char *path, daemon_link_fn link, void *arg, char *out, size_t len)
-{
-	char done[PATH_MAX] = "", todo[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
-	size_t dl = 0;
-	int links = 0;
-	char *p = todo;
-
-	if (path[0] != '/') {
-		if (!getcwd(done, sizeof(done)))
-			return -1;
-		if (strcmp(done, "/") == 0)
-			done[0] = '\0';
-		dl = strlen(done);
-	}
-	if ((size_t)snprintf(todo, sizeof(todo), "%s", path) >= sizeof(todo))
-		return -1;
-	/* done: the resolved folders so far, absolute, "" for the root; todo
-	 * from p: the components still to resolve */
-	while (*p) {
-		struct stat st;
-		char *comp, *rest;
-		ssize_t tl;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		comp = p;
-		rest = strchr(p, '/');
-		if (rest)
-			*rest++ = '\0';
-		else
-			rest = p + strlen(p);
-		p = rest;
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			while (dl > 0 && done[dl - 1] != '/')
-				dl--;
-			if (dl > 0)
-				dl--;
-			done[dl] = '\0';
-			continue;
-		}
-		if (dl + 1 + strlen(comp) >= sizeof(done))
-			return -1;
-		done[dl] = '/';
-		strcpy(done + dl + 1, comp);
-		if (lstat(done, &st) < 0 || !S_ISLNK(st.st_mode)) {
-			/* a name that does not exist (yet) is taken as it is */
-			dl += 1 + strlen(comp);
-			continue;
-		}
-		if (++links > LINKS_MAX)
-			return -1;
-		tl = readlink(done, target, sizeof(target) - 1);
-		if (tl < 0)
-			return -1;
-		target[tl] = '\0';
-		done[dl] = '\0';
-		if (link)
-			link(arg, dl ? done : "/", comp);
-		if ((size_t)snprintf(next, sizeof(next), "%s/%s", target, rest) >= sizeof(next))
-			return -1;
-		strcpy(todo, next);
-		p = todo;
-		if (target[0] == '/')
-			dl = 0, done[0] = '\0';
-	}
-	if ((size_t)snprintf(out, len, "%s", dl ? done : "/") >= len)
-		return -1;
-	return 0;
-}
-
 struct follow {
 	struct wdir **dirs;
 	size_t *n;
@@ -300,7 +292,7 @@ static void follow_to(struct follow *f, const char *path, const char *pat)
 {
 	char real[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 
-	if (daemon_path_resolve(path, on_link, f, real, sizeof(real)) < 0) {
+	if (path_resolve(path, on_link, f, real, sizeof(real)) < 0) {
 		log_debug("watch: %s: cannot resolve its symlinks", path);
 		return;
 	}
@@ -326,7 +318,7 @@ static void follow_links(struct follow *f, const char *path, const char *dir, co
 		return;
 	}
 	/* the pattern in the folder's real place, and the links on the way */
-	if (daemon_path_resolve(dir, on_link, f, real, sizeof(real)) < 0) {
+	if (path_resolve(dir, on_link, f, real, sizeof(real)) < 0) {
 		log_debug("watch: %s: cannot resolve its symlinks", dir);
 		return;
 	}
@@ -344,7 +336,7 @@ static void follow_links(struct follow *f, const char *path, const char *dir, co
 	globfree(&g);
 }
 
-void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n)
+void reg_watch_set(struct reg_watch *w, char *const *paths, size_t n)
 {
 	struct wdir *dirs = NULL;
 	size_t n_dirs = 0;
@@ -389,18 +381,19 @@ void daemon_watch_set(struct daemon_watch *w, char *const *paths, size_t n)
 	w->dirs = dirs;
 	w->n_dirs = n_dirs;
 	if (n_dirs == 0)
-		daemon_watch_drain(w);
+		reg_watch_drain(w);
 }
 
-void daemon_watch_drain(struct daemon_watch *w)
+void reg_watch_drain(struct reg_watch *w)
 {
 	if (!w)
 		return;
 	read_events(w);
 	event_del(w->debounce);
+	forget_changes(w);
 }
 
-void daemon_watch_free(struct daemon_watch *w)
+void reg_watch_free(struct reg_watch *w)
 {
 	if (!w)
 		return;
@@ -411,5 +404,6 @@ void daemon_watch_free(struct daemon_watch *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	free_dirs(w->dirs, w->n_dirs);
+	forget_changes(w);
 	free(w);
 }

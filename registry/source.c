@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* source.c: the calls of source.h, through each source's operations. */
+#include "config.h"
+
+#include "registry/source.h"
+
+#include <string.h>
+
+int reg_source_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
+{
+	return s->ops->load(s, out, errs);
+}
+
+void reg_source_watch(struct reg_source *s, const struct registry *reg)
+{
+	s->ops->watch(s, reg);
+}
+
+void reg_source_drain(struct reg_source *s)
+{
+	s->ops->drain(s);
+}
+
+void reg_source_put(struct reg_source *s, const struct registry *current, const char *name,
+                    const char *body, size_t len, struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	s->ops->put_service(s, current, name, body, len, w);
+}
+
+void reg_source_delete(struct reg_source *s, const struct registry *current, const char *name,
+                       struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	s->ops->delete_service(s, current, name, w);
+}
+
+void reg_source_undo(struct reg_source *s, struct reg_write *w)
+{
+	if (w->result == REG_WRITE_OK)
+		s->ops->undo(s, w);
+}
+
+void reg_write_clear(struct reg_write *w)
+{
+	registry_errors_clear(&w->errs);
+	if (w->undo && w->undo_free)
+		w->undo_free(w->undo);
+	memset(w, 0, sizeof(*w));
+}
+
+void reg_source_free(struct reg_source *s)
+{
+	if (s)
+		s->ops->free(s);
+}

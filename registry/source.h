@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* source.h: where a registry comes from, and where the services the control
+ * API writes go. The daemon loads and watches through a source, the API
+ * writes through it; neither knows what is behind it.
+ *
+ * The first source is the files (source_files.c): the main YAML file, its
+ * include globs and zone files, watched with inotify, and one file per
+ * service in the include folder for the API. A second source (a shared
+ * store) is one more implementation of struct reg_source_ops; the answer
+ * path never sees any of it.
+ *
+ * Change notifications name what changed, as precisely as the source knows
+ * it (which files, which services), so that a reload can be made to cost
+ * the change, not the registry.
+ */
+#ifndef SRVD_REGISTRY_SOURCE_H
+#define SRVD_REGISTRY_SOURCE_H
+
+#include <stddef.h>
+
+#include "registry/registry.h"
+
+struct event_base;
+struct reg_source;
+
+/* What changed since the source last loaded. */
+struct reg_change {
+	int everything;     /* something that affects all of it (the main file) */
+	char *const *files; /* files written, renamed or removed (as watched) */
+	size_t n_files;
+	char *const *services; /* services the source knows changed */
+	size_t n_services;
+};
+
+/* A change is there to load: called on the thread of the source's event
+ * base, change borrowed for the call. */
+typedef void (*reg_source_change_fn)(void *arg, const struct reg_change *change);
+
+/* The outcome of a write, in the terms the API answers with. */
+enum reg_write_result {
+	REG_WRITE_OK = 0,
+	REG_WRITE_INVALID,   /* the body is not a valid service: errs (positions in the body) */
+	REG_WRITE_CONFLICT,  /* the source cannot take it (defined elsewhere, nowhere to write) */
+	REG_WRITE_NOT_FOUND, /* delete: no such service */
+	REG_WRITE_FAILED,    /* I/O or memory */
+};
+
+struct reg_write {
+	enum reg_write_result result;
+	int created;                   /* put: the service was not in the source before */
+	struct reg_errors errs;        /* REG_WRITE_INVALID */
+	char message[512];             /* the other failures */
+	char where[512];               /* OK: where it went ("services.d/web.yaml"), for the log */
+	void *undo;                    /* OK: what reg_source_undo() puts back ... */
+	void (*undo_free)(void *undo); /* ... and how reg_write_clear() frees it */
+};
+
+struct reg_source_ops {
+	const char *name; /* "files" */
+	/* Loads the whole registry (registry_load_file()'s contract). */
+	int (*load)(struct reg_source *s, struct registry **out, struct reg_errors *errs);
+	/* Watches what reg was loaded from (again after every load; reg is
+	 * borrowed for the call) and calls fn when it changes; reg NULL stops. */
+	void (*watch)(struct reg_source *s, const struct registry *reg);
+	/* Forgets the changes seen so far: a load is starting. */
+	void (*drain)(struct reg_source *s);
+	/* Stores service name (a DNS label, lowercase) with body (JSON or YAML
+	 * in the registry's schema, len bytes), checked as the source would
+	 * load it; current is what is served now. Fills *w. */
+	void (*put_service)(struct reg_source *s, const struct registry *current, const char *name,
+	                    const char *body, size_t len, struct reg_write *w);
+	void (*delete_service)(struct reg_source *s, const struct registry *current,
+	                       const char *name, struct reg_write *w);
+	/* Puts back what a successful write changed (the reload refused it). */
+	void (*undo)(struct reg_source *s, struct reg_write *w);
+	void (*free)(struct reg_source *s);
+};
+
+struct reg_source {
+	const struct reg_source_ops *ops;
+	reg_source_change_fn on_change;
+	void *arg;
+};
+
+/* The files source for the main file `config` on base (watching needs
+ * inotify; without it the source still loads and writes, and says so).
+ * Copies config; borrows base. on_change (may be NULL) runs after a burst of
+ * changes to the watched files. Returns 0 and sets *out (free with
+ * reg_source_free()), or -ENOMEM. */
+int reg_source_files_create(const char *config, struct event_base *base,
+                            reg_source_change_fn on_change, void *arg, struct reg_source **out);
+
+/* The operations, through s->ops. */
+int reg_source_load(struct reg_source *s, struct registry **out, struct reg_errors *errs);
+void reg_source_watch(struct reg_source *s, const struct registry *reg);
+void reg_source_drain(struct reg_source *s);
+void reg_source_put(struct reg_source *s, const struct registry *current, const char *name,
+                    const char *body, size_t len, struct reg_write *w);
+void reg_source_delete(struct reg_source *s, const struct registry *current, const char *name,
+                       struct reg_write *w);
+void reg_source_undo(struct reg_source *s, struct reg_write *w);
+/* Frees what w holds (errors, undo); w can be filled again. */
+void reg_write_clear(struct reg_write *w);
+void reg_source_free(struct reg_source *s); /* accepts NULL */
+
+#endif
