@@ -32,7 +32,6 @@
 #include "common/log.h"
 #include "dns/listen/server.h"
 #include "dns/listen/stats.h"
-#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 

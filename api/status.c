@@ -19,7 +19,6 @@
 #include "api/api_int.h"
 #include "api/json.h"
 #include "dns/listen/server.h"
-#include "dns/answer/table.h"
 #include "health/health.h"
 #include "registry/registry.h"
 
