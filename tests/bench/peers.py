@@ -13,6 +13,8 @@
 # Every (server, mode) runs REPS times; each repetition visits the servers in
 # a rotated order. Server CPU is utime+stime of every process in its session,
 # from /proc/PID/stat, over the dnsperf run. Only 127.0.0.1 is ever used.
+# A second srvd binary (SRVD_BASE, server name srvd-base in BENCH_SERVERS)
+# measures a change against its base in the same run.
 import csv
 import os
 import random
@@ -299,8 +301,8 @@ def start_server(name, ctx, pin):
     port = free_port()
     tmp = ctx["tmp"]
     logpath = os.path.join(tmp, "%s-%d.log" % (name, port))
-    if name == "srvd":
-        argv = [ctx["srvd"], "-c", ctx["registry"], "-w", "1", "-q",
+    if name in ("srvd", "srvd-base"):
+        argv = [ctx[name], "-c", ctx["registry"], "-w", "1", "-q",
                 "-l", "127.0.0.1:%d" % port]
     elif name == "nsd":
         argv = nsd_conf(tmp, port, ctx["zonefile"])
@@ -596,8 +598,9 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     ctx = {"srvd": os.path.abspath(ENV("SRVD", "./srvd")),
+           "srvd-base": os.path.abspath(ENV("SRVD_BASE", "./srvd-base")),
            "ceiling": os.path.abspath(ENV("CEILING", "./tests/bench/ceiling"))}
-    need = {"srvd": ctx["srvd"], "ceiling": ctx["ceiling"]}
+    need = {"srvd": ctx["srvd"], "srvd-base": ctx["srvd-base"], "ceiling": ctx["ceiling"]}
     for name in SERVERS:
         if name in need and not os.access(need[name], os.X_OK):
             log("peers.py: no %s at %s" % (name, need[name]))

@@ -7,7 +7,8 @@
 # BENCH_REPS (3), BENCH_QPS (20000), BENCH_CLIENTS (4), BENCH_THREADS (1),
 # BENCH_OUTSTANDING (100), BENCH_SERVERS (srvd,nsd,knot,ceiling), BENCH_MODES
 # (udp,tcp,udp-pin,lat), BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), BENCH_OUT (.),
-# BENCH_KEEP (keep the temp dir). Only 127.0.0.1 is used.
+# BENCH_KEEP (keep the temp dir). Add srvd-base to BENCH_SERVERS and set SRVD_BASE to another
+# srvd binary to compare a change with its base in one run. Only 127.0.0.1 is used.
 here=$(dirname "$0")
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 PYTHONDONTWRITEBYTECODE=1
