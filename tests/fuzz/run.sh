@@ -52,8 +52,19 @@ fi
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 cd "$build"
-if [ ! -f Makefile ] || ! grep -q 'enable-fuzzers' config.status 2>/dev/null; then
-	"$src/configure" CC=clang --enable-fuzzers >configure.log 2>&1 ||
+# The checkout's path must reach neither the programs nor their inputs, as
+# CI clones anywhere: a source path compiled in (ASan and UBSan keep each
+# file's name as the compiler got it) moves the constants after it, and a
+# longer seed path moves libFuzzer's heap; libFuzzer's comparison
+# dictionary records such pointers, so every later mutation would differ.
+# Hence configure and the seed inputs by their path from the build folder
+# (".." for CI's build-fuzz, wherever the checkout is).
+top=$(realpath --relative-to="$build" "$src")
+if [ ! -f Makefile ] || ! grep -q 'enable-fuzzers' config.status 2>/dev/null ||
+	! grep -qx "srcdir='$top'" config.status; then
+	# objects built for another configuration would be kept
+	if [ -f Makefile ]; then make clean >/dev/null 2>&1 || true; fi
+	"$top/configure" CC=clang --enable-fuzzers >configure.log 2>&1 ||
 		{ tail -20 configure.log; exit 1; }
 fi
 make -j"$jobs" tests/fuzz/fuzz_answer tests/fuzz/fuzz_registry tests/fuzz/fuzz_tcp >make.log 2>&1 ||
@@ -93,7 +104,7 @@ for spec in answer:4096:2000000 registry:8192:180000 tcp:16384:900000; do
 	mkdir -p "$work" "$crashes"
 	# the seed inputs as one list in name order: libFuzzer would read a
 	# folder in the file system's order, which differs between machines
-	ls -d "$src/tests/fuzz/corpus/$t/"* "$src/tests/fuzz/regress/$t/"* 2>/dev/null |
+	ls -d "$top/tests/fuzz/corpus/$t/"* "$top/tests/fuzz/regress/$t/"* 2>/dev/null |
 		LC_ALL=C sort | paste -s -d, - >"$seeds"
 	if [ "$mode" = ci ]; then
 		# -reload=0: no rereading of the corpus folder on a timer
