@@ -19,7 +19,7 @@ import dns.message
 import dns.query
 
 from api_helpers import attach_api, registry_text
-from conftest import HOST, Srvd, tcp_read_msg, write_registry
+from conftest import HOST, Srvd, sanitized, tcp_read_msg, write_registry
 
 ZONE = "svc.test."
 TOKEN = "t0ken"
@@ -214,7 +214,8 @@ def test_unauthenticated_bodies_are_not_buffered(tmp_path):
         grown = (rss_kb(d) - before) / 1024.0
         for s in socks:
             assert read_response(s)[0] == 401
-        assert grown < 20, "srvd grew by %.0f MB for 100 refused bodies" % grown
+        if not sanitized():  # ASan's quarantine keeps the freed read buffers
+            assert grown < 20, "srvd grew by %.0f MB for 100 refused bodies" % grown
         assert dns_ok(d)
         d.stop()
     finally:
