@@ -17,7 +17,8 @@
 #   sustain  dnsperf -Q CHANGES_QPS for CHANGES_SUSTAIN s alone, then again while API PUTs
 #            run at CHANGES_RATE per second over CHANGES_CONNS keep-alive connections:
 #            queries lost, p50/p99 latency and their ratio, changes done, RSS before/after
-#   reload   SIGHUP right after changing one service in an include file, then after
+#   reload   on a restarted srvd (the steady RSS of the registry, not of the earlier phases'
+#            changes), SIGHUP right after changing one service in an include file, then after
 #            changing server.ttl (every answer changes): wall until the new answer, CPU,
 #            (the watcher's reload of that change, due first, yields to the pending SIGHUP
 #            one in today's daemon.c, so the SIGHUP reload is the one measured)
@@ -478,7 +479,7 @@ def start_big(c, report=False):
 
 
 def phase_api(c):
-    lat, lat_http, gens = [], [], [0] * N_SMALL
+    lat, lat_http, lat_udp, gens = [], [], [], [0] * N_SMALL
     cpu, t_end, n = Cpu(c.srv.pid), time.monotonic() + BUDGET_S, 0
     polls0 = c.dns.sent
     for i in range(N_CHANGES):
@@ -493,11 +494,13 @@ def phase_api(c):
                                        c.http)
         lat.append(max(t_ans, t_http) - t0)
         lat_http.append(t_http - t0)
+        lat_udp.append(t_ans - t0)
         n += 1
     used = cpu.settle()
     out("api", "PUT: changes done", "%d of %d" % (n, N_CHANGES))
     ms_stats("api", "PUT to new answer", lat)
     ms_stats("api", "PUT to its response", lat_http)
+    ms_stats("api", "PUT to new answer over UDP alone", lat_udp)
     cpu_per("api", "PUT", used, n)
     out("api", "poll queries sent per PUT", "%.0f" % ((c.dns.sent - polls0) / max(n, 1)))
 
@@ -666,7 +669,8 @@ def phase_sustain(c):
     cpu_per("sustain", "PUT (with the queries)", used, done)
     if "p99" in base and "p99" in busy:
         out("sustain", "p99 with changes / alone", "%.2f" % (busy["p99"] / base["p99"]))
-    out("sustain", "VmRSS MB before / after the changes", "%.0f / %.0f" % (rss0, rss1))
+    out("sustain", "VmRSS MB after start / before / after the changes",
+        "%.0f / %.0f / %.0f" % (c.steady_rss, rss0, rss1))
     out("sustain", "load average after", loadavg())
 
 
@@ -708,9 +712,18 @@ def full_reload(c, name, change, want):
     out("reload", "%s: peak / steady RSS" % name, "%.2f (sampled every 20 ms: %.2f)" % (
         (hwm if hwm else peak[0]) / steady, peak[0] / steady))
     out("reload", "%s: VmRSS MB after" % name, "%.0f" % after)
+    out("reload", "%s: peak / steady RSS after the restart" % name,
+        "%.2f" % ((hwm if hwm else peak[0]) / c.fresh_rss))
 
 
 def phase_reload(c):
+    # a fresh srvd: the RSS the earlier phases' changes left behind (freed memory that malloc
+    # keeps, the IXFR history) is not the registry's steady RSS
+    c.srv.stop()
+    start_big(c)
+    time.sleep(2.0)
+    c.fresh_rss = rss_mb(c.srv.pid)
+    out("reload", "srvd restarted: steady VmRSS MB", "%.0f" % c.fresh_rss)
     e = 10 ** 6  # edits past the edit phase's
 
     def one_service():
