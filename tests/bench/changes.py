@@ -5,9 +5,9 @@
 # addresses as record data only) in CHANGES_FILES include files, plus CHANGES_API_SERVICES
 # small services (2 instances, one file each, so the API may change them); server.http on a
 # free 127.0.0.1 port, server.watch: true, srvd -w CHANGES_WORKERS. Phases (CHANGES_PHASES):
-#   cold     exec to `_ready` answering 127.0.0.1: wall, srvd CPU, VmRSS then and 1 s later
-#            (steady), VmHWM; the same for an empty registry; bytes per instance =
-#            (steady RSS - empty registry's) / instances
+#   cold     exec to `_ready` answering 127.0.0.1: wall, srvd CPU, VmRSS then and once srvd
+#            was idle for 1 s (steady), VmHWM; the same for an empty registry; bytes per
+#            instance = (steady RSS - empty registry's) / instances
 #   api      CHANGES_N PUTs of one small service each (instance i0 gets a new address),
 #            then CHANGES_DELETES DELETE + re-PUT pairs: from sending the request to the
 #            new answer over UDP (the later of the answer and the PUT's response)
@@ -451,7 +451,7 @@ def phase_cold(c):
     srv = Srvd(empty, c.dns_port, c.logpath)
     try:
         srv.wait_ready(c.dns)
-        time.sleep(1.0)
+        Cpu(srv.pid).settle(quiet=1.0)
         c.empty_rss = rss_mb(srv.pid)
     finally:
         srv.stop()
@@ -464,14 +464,20 @@ def start_big(c, report=False):
     c.srv = srv
     wall = srv.wait_ready(c.dns)
     cpu, rss0, hwm = cpu_s(srv.pid), rss_mb(srv.pid), hwm_mb(srv.pid)
-    time.sleep(1.0)
-    c.steady_rss = rss_mb(srv.pid)
+    # after _ready srvd still works for seconds (the first IXFR history version: a sorted
+    # copy of the zone) and its RSS rises and falls: steady is once it has been idle for 1 s
+    t_ready = time.monotonic()
+    Cpu(srv.pid).settle(quiet=1.0)
+    c.steady_rss, settled = rss_mb(srv.pid), time.monotonic() - t_ready
+    c.hwm_settled = hwm_mb(srv.pid)
     c.http = Http(c.http_port)
     if not report:
         return
     out("cold", "exec to _ready: wall s / srvd CPU s", "%.2f / %.2f" % (wall, cpu))
-    out("cold", "VmRSS at _ready / 1 s later (steady) MB", "%.0f / %.0f" % (rss0, c.steady_rss))
-    out("cold", "VmHWM MB (peak of the start)", "%.0f" % hwm)
+    out("cold", "VmRSS at _ready / steady (idle 1 s) MB", "%.0f / %.0f" % (rss0, c.steady_rss))
+    out("cold", "srvd busy after _ready s (CPU s)", "%.1f (%.2f)" % (settled - 1.0,
+                                                                   cpu_s(srv.pid) - cpu))
+    out("cold", "VmHWM MB at _ready / once steady", "%.0f / %.0f" % (hwm, c.hwm_settled))
     if c.empty_rss is not None:
         out("cold", "bytes per instance (steady - empty RSS)",
             "%.0f (%d instances)" % ((c.steady_rss - c.empty_rss) * 1048576 / c.instances,
