@@ -383,6 +383,26 @@ def check_rcodes(name, mode, text, done):
         raise RuntimeError("%s %s: unexpected response codes: %s" % (name, mode, text))
 
 
+def read_dnsperf(path):
+    """dnsperf's report as {"Queries sent": "...", ...} and, with -v, every answered query's
+    latency in seconds, sorted (changes.py reads its runs the same way)."""
+    lat, stats = [], {}
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("> "):
+                lat.append(float(line.rsplit(None, 1)[1]))
+            elif ":" in line:
+                k, _, v = line.strip().partition(":")
+                stats[k.strip()] = v.strip()
+    lat.sort()
+    return stats, lat
+
+
+def percentile(sorted_vals, q):
+    """The q-quantile (0..1) of sorted values: the element at floor(n * q), the last at most."""
+    return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * q))]
+
+
 def dnsperf(srv, qfile, mode):
     argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(srv.port), "-d", qfile, "-l", LOAD_S]
     argv += DNSPERF_ARGS[mode]
@@ -395,14 +415,7 @@ def dnsperf(srv, qfile, mode):
     wall, c1 = time.monotonic() - t0, srv.cpu_ticks()
     if rc != 0:
         raise RuntimeError("dnsperf failed (%d): %s; see %s" % (rc, " ".join(argv), out))
-    lat, stats = [], {}
-    with open(out) as fh:
-        for line in fh:
-            if line.startswith("> "):
-                lat.append(float(line.rsplit(None, 1)[1]))
-            elif ":" in line:
-                k, _, v = line.strip().partition(":")
-                stats[k.strip()] = v.strip()
+    stats, lat = read_dnsperf(out)
     os.unlink(out)
     if srv.proc.poll() is not None:
         raise RuntimeError("%s died during %s: see %s" % (srv.name, mode, srv.logpath))
@@ -420,9 +433,8 @@ def dnsperf(srv, qfile, mode):
     }
     res["qps_core"] = res["qps"] / (res["cpu_pct"] / 100.0) if cpu_s else float("nan")
     if lat:
-        lat.sort()
-        res["p50_us"] = 1e6 * lat[len(lat) // 2]
-        res["p99_us"] = 1e6 * lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        res["p50_us"] = 1e6 * percentile(lat, 0.5)
+        res["p99_us"] = 1e6 * percentile(lat, 0.99)
     return res
 
 
