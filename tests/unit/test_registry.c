@@ -507,7 +507,8 @@ static const struct bad_case bad_cases[] = {
     {"defaults: {policy: rr}\n",
      "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
     {"defaults: {check: {type: udp}}\n",
-     "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, none"},
+     "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, https, tls, grpc, "
+     "dns, exec, none"},
     {"defaults: {check: {expect: 600}}\n",
      "x.yaml:1:28: defaults.check.expect: \"600\" is not an HTTP status or range (100..599, e.g. "
      "200 or 200-399)"},
@@ -884,7 +885,7 @@ START_TEST(test_check_fields)
 	c.n_expect = 2;
 	registry_check_fields(&c, field_text, out);
 	ck_assert_str_eq(out, "type=http interval=2000ms timeout=1000ms unhealthy_interval=500ms "
-	                      "rise=2 fall=3 path=/ expect=200-399, 404 ");
+	                      "rise=2 fall=3 path=/ expect=200-399, 404 method=GET ");
 	out[0] = '\0';
 	c.type = CHECK_TCP;
 	c.port = 8081;
