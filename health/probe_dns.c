@@ -26,7 +26,7 @@ size_t probe_dns_query(const char *name, uint16_t qtype, uint16_t id, unsigned c
                        size_t cap)
 {
 	size_t len = DNS_HEADER;
-	const char *label = name;
+	const char *label = strcmp(name, ".") == 0 ? "" : name; /* the root: no label */
 
 	if (cap < DNS_HEADER + 255 + 4)
 		return 0;
