@@ -152,14 +152,14 @@ class HttpBackend:
     """HTTP(S) on addr (port 0: any). cert: (cert, key) paths for TLS, None for plain.
     Attributes to switch: status, body, chunked. requests: what came in."""
 
-    def __init__(self, addr="127.0.0.1", cert=None, status=200, body="ok"):
+    def __init__(self, addr="127.0.0.1", cert=None, status=200, body="ok", port=0):
         ctx = None
         self.sni = []  # the server name of each TLS handshake (None: no SNI sent)
         if cert:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*cert)
             ctx.sni_callback = lambda sock, name, c: self.sni.append(name)
-        self.srv = _Server((addr, 0), ctx)
+        self.srv = _Server((addr, port), ctx)
         self.srv.status, self.srv.body, self.srv.chunked = status, body, False
         self.srv.requests = []
         self.addr, self.port = addr, self.srv.server_address[1]
@@ -189,7 +189,7 @@ class GrpcHealth:
 
     PATH = "/grpc.health.v1.Health/Check"
 
-    def __init__(self, addr="127.0.0.1", cert=None, services=("",)):
+    def __init__(self, addr="127.0.0.1", cert=None, services=("",), port=0):
         import grpc  # Debian python3-grpcio
         from concurrent import futures
 
@@ -209,9 +209,9 @@ class GrpcHealth:
         if cert:
             with open(cert[0], "rb") as c, open(cert[1], "rb") as k:
                 creds = grpc.ssl_server_credentials([(k.read(), c.read())])
-            self.port = self.server.add_secure_port("%s:0" % addr, creds)
+            self.port = self.server.add_secure_port("%s:%d" % (addr, port), creds)
         else:
-            self.port = self.server.add_insecure_port("%s:0" % addr)
+            self.port = self.server.add_insecure_port("%s:%d" % (addr, port))
         self.addr = addr
         self.server.start()
 
