@@ -257,6 +257,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 		probe_finish(p, 0, "http: malformed response");
 	else if (h->resp.state == PROBE_HTTP_DONE)
 		judge(p, &h->resp);
+	else if (!in_head(&h->resp) && !check_status_expected(p->cfg, (unsigned)h->resp.status))
+		judge(p, &h->resp); /* the status fails it: the body cannot help */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
