@@ -96,6 +96,30 @@ static void json_check_field(void *arg, const struct reg_field *f)
 	case REG_FIELD_TEXT:
 		json_kstr(j, f->key, f->text);
 		break;
+	case REG_FIELD_BOOL:
+		json_kbool(j, f->key, (int)f->num);
+		break;
+	case REG_FIELD_LIST:
+		json_key(j, f->key);
+		json_arr_begin(j);
+		for (uint64_t i = 0; i < f->num; i++)
+			json_str(j, f->items[i]);
+		json_arr_end(j);
+		break;
+	case REG_FIELD_PAIRS:
+		json_key(j, f->key);
+		json_obj_begin(j);
+		for (uint64_t i = 0; i < f->num; i++)
+			json_kstr(j, f->items[2 * i], f->items[2 * i + 1]);
+		json_obj_end(j);
+		break;
+	case REG_FIELD_BEGIN:
+		json_key(j, f->key);
+		json_obj_begin(j);
+		break;
+	case REG_FIELD_END:
+		json_obj_end(j);
+		break;
 	}
 }
 

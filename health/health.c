@@ -164,7 +164,7 @@ static void start_probe(struct hinst *in)
 	in->started_ms = mono_ms();
 	if (t) {
 		t->in = in;
-		t->cfg = s->cfg;
+		check_config_copy(&t->cfg, &s->cfg);
 		r = health_probe_start(h->base, &t->cfg, (struct sockaddr *)&in->addr, in->addr_len,
 		                       on_probe, t, &in->probe);
 	}
@@ -172,6 +172,8 @@ static void start_probe(struct hinst *in)
 		in->ticket = t;
 		return;
 	}
+	if (t)
+		check_config_release(&t->cfg);
 	free(t);
 	/* out of memory: no result to judge the backend by; try again later */
 	log_err("%s/%s: cannot start a check: %s", s->name, in->name, strerror(-r));
@@ -254,6 +256,7 @@ static void on_probe(int pass, const char *text, void *arg)
 
 	in->probe = NULL;
 	in->ticket = NULL;
+	check_config_release(&t->cfg);
 	free(t);
 	count_result(h, s->cfg.type, pass, text);
 	if (pass == HEALTH_PROBE_LOCAL) {
@@ -363,7 +366,11 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 		s->name = strdup(rs->name);
 		if (!s->name)
 			goto fail;
-		s->cfg = rs->check;
+		check_config_copy(&s->cfg, &rs->check);
+		if (check_tls_unverified(&s->cfg))
+			log_warn("%s: check.tls.verify is false: its instances' certificates are "
+			         "not verified",
+			         s->name);
 		s->panic_threshold = rs->panic_threshold;
 		s->first = k;
 		s->n = rs->n_instances;
@@ -641,6 +648,8 @@ size_t health_take_over(struct health *h, struct health *old)
 		struct hinst *oi = &old->insts[i];
 
 		health_probe_cancel(oi->probe);
+		if (oi->ticket)
+			check_config_release(&oi->ticket->cfg);
 		free(oi->ticket);
 		oi->probe = NULL;
 		oi->ticket = NULL;
@@ -707,13 +716,17 @@ void health_free(struct health *h)
 		struct hinst *in = &h->insts[i];
 
 		health_probe_cancel(in->probe);
+		if (in->ticket)
+			check_config_release(&in->ticket->cfg);
 		free(in->ticket);
 		if (in->timer)
 			event_free(in->timer);
 		free(in->name);
 	}
-	for (size_t i = 0; h->svcs && i < h->n_svcs; i++)
+	for (size_t i = 0; h->svcs && i < h->n_svcs; i++) {
 		free(h->svcs[i].name);
+		check_config_release(&h->svcs[i].cfg);
+	}
 	health_limiter_free(&h->lim);
 	free(h->insts);
 	free(h->inst_state);

@@ -5,8 +5,8 @@
  * Each probe owns one timer. It first bounds the probe by the timeout; once
  * a result is known the timer is re-armed to fire at once, and the result is
  * delivered and everything freed from there. That keeps the caller's
- * callback out of the type's callbacks (libevent's HTTP client must not be
- * freed from inside its own) and out of health_probe_start().
+ * callback out of the type's callbacks (a bufferevent or an HTTP/2 session
+ * must not be freed from inside its own) and out of health_probe_start().
  */
 #include "config.h"
 
@@ -32,6 +32,16 @@ static const struct probe_ops *probe_ops_of(enum check_type type)
 		return &probe_tcp_ops;
 	case CHECK_HTTP:
 		return &probe_http_ops;
+	case CHECK_HTTPS:
+		return &probe_https_ops;
+	case CHECK_TLS:
+		return &probe_tls_ops;
+	case CHECK_GRPC:
+		return &probe_grpc_ops;
+	case CHECK_DNS:
+		return &probe_dns_ops;
+	case CHECK_EXEC:
+		return &probe_exec_ops;
 	case CHECK_NONE:
 	case CHECK_TYPES:
 		return NULL;

@@ -78,14 +78,20 @@ static size_t aux_count(const struct sch_item *item, const void *base)
 
 /* One item's value (item->type) in base into *h. Field by field: structs
  * have padding, and path buffers bytes past their NUL. */
-static void feed_item(uint64_t *h, const struct sch_item *item, const void *base)
+static void feed_item(uint64_t *h, const struct sch_table *table, const struct sch_item *item,
+                      const void *base)
 {
-	const void *field = (const char *)base + item->offset;
+	const void *field;
 
+	base = sch_item_cbase(table, item, base);
+	field = (const char *)base + item->offset;
 	switch (item->type) {
 	case SCH_MAP:
+		if (item->flags & SCH_BOXED)
+			sch_feed_u64(h, (*(const uint64_t *)((const char *)base + item->aux) &
+			                 SCH_MAP_PRESENT) != 0);
 		for (size_t i = 0; i < item->children->n; i++)
-			feed_item(h, &item->children->items[i], field);
+			feed_item(h, item->children, &item->children->items[i], field);
 		return;
 	case SCH_UINT:
 		sch_feed_u64(h, read_uint(item, field));
@@ -138,6 +144,15 @@ static void feed_item(uint64_t *h, const struct sch_item *item, const void *base
 			sch_feed_str(h, v[i]);
 		return;
 	}
+	case SCH_HEADERS: {
+		char *const *v = *(char **const *)field;
+		size_t n = aux_count(item, base);
+
+		sch_feed_u64(h, n);
+		for (size_t i = 0; i < 2 * n; i++)
+			sch_feed_str(h, v[i]);
+		return;
+	}
 	case SCH_LISTENS: {
 		const struct reg_listen *v = *(struct reg_listen *const *)field;
 		size_t n = aux_count(item, base);
@@ -152,11 +167,12 @@ static void feed_item(uint64_t *h, const struct sch_item *item, const void *base
 	}
 }
 
-static uint64_t item_digest(const struct sch_item *item, const void *base)
+static uint64_t item_digest(const struct sch_table *table, const struct sch_item *item,
+                            const void *base)
 {
 	uint64_t h = FNV_OFFSET;
 
-	feed_item(&h, item, base);
+	feed_item(&h, table, item, base);
 	return h;
 }
 
@@ -165,10 +181,12 @@ void sch_digest(const struct sch_table *table, const void *target, uint64_t *h)
 	for (size_t i = 0; i < table->n; i++) {
 		const struct sch_item *item = &table->items[i];
 
-		if (item->type == SCH_MAP)
+		if (item->type == SCH_MAP && (item->flags & SCH_BOXED))
+			feed_item(h, table, item, target); /* its presence with its keys */
+		else if (item->type == SCH_MAP)
 			sch_digest(item->children, (const char *)target + item->offset, h);
 		else if (item->reload == SCH_ANSWERS || item->reload == SCH_HEALTH)
-			feed_item(h, item, target);
+			feed_item(h, table, item, target);
 	}
 }
 
@@ -177,11 +195,18 @@ int sch_equal(const struct sch_table *table, const void *a, const void *b, enum 
 	for (size_t i = 0; i < table->n; i++) {
 		const struct sch_item *item = &table->items[i];
 
-		if (item->type == SCH_MAP) {
-			if (!sch_equal(item->children, (const char *)a + item->offset,
-			               (const char *)b + item->offset, cls))
+		if (item->type == SCH_MAP && (item->flags & SCH_BOXED)) {
+			/* a boxed map's keys are all of class cls (the check's) */
+			if (item_digest(table, item, a) != item_digest(table, item, b))
 				return 0;
-		} else if (item->reload == cls && item_digest(item, a) != item_digest(item, b)) {
+		} else if (item->type == SCH_MAP) {
+			if (!sch_equal(item->children,
+			               (const char *)sch_item_cbase(table, item, a) + item->offset,
+			               (const char *)sch_item_cbase(table, item, b) + item->offset,
+			               cls))
+				return 0;
+		} else if (item->reload == cls &&
+		           item_digest(table, item, a) != item_digest(table, item, b)) {
 			return 0;
 		}
 	}
@@ -213,7 +238,7 @@ static void collect_restart(const struct sch_table *table, const void *a, const 
 		} else if (item->reload == SCH_RESTART) {
 			snprintf(k[*n].key, sizeof(k[*n].key), "%s", key);
 			k[*n].text = item->restart ? item->restart : "it takes a restart";
-			k[*n].changed = item_digest(item, a) != item_digest(item, b);
+			k[*n].changed = item_digest(table, item, a) != item_digest(table, item, b);
 			(*n)++;
 		}
 	}
@@ -286,16 +311,20 @@ static int applies(const struct sch_item *item, enum check_type type)
 	return item->checks == 0 || (item->checks & (1u << type));
 }
 
-void registry_check_fields(const struct check_config *c,
-                           void (*fn)(void *arg, const struct reg_field *f), void *arg)
+/* The fields of table in base (a check, or its tls: or dns: map) for
+ * registry_check_fields(); type filters the check's own keys. */
+static void table_fields(const struct sch_table *table, const void *base, int check_level,
+                         enum check_type type, void (*fn)(void *arg, const struct reg_field *f),
+                         void *arg)
 {
-	for (size_t i = 0; i < reg_check_table.n; i++) {
-		const struct sch_item *item = &reg_check_table.items[i];
-		const void *field = (const char *)c + item->offset;
+	for (size_t i = 0; i < table->n; i++) {
+		const struct sch_item *item = &table->items[i];
+		const void *ibase = sch_item_cbase(table, item, base);
+		const void *field = (const char *)ibase + item->offset;
 		struct reg_field f = {.key = item->key};
 		char text[CHECK_EXPECT_MAX * 12 + 1];
 
-		if (!applies(item, c->type))
+		if (check_level && !applies(item, type))
 			continue;
 		switch (item->type) {
 		case SCH_UINT:
@@ -307,18 +336,48 @@ void registry_check_fields(const struct check_config *c,
 			f.num = *(const uint32_t *)field;
 			break;
 		case SCH_ENUM:
-			f.kind = REG_FIELD_TEXT;
-			f.text = item->names[*(const int *)field];
+			/* false/true keywords are booleans to a JSON client */
+			if (strcmp(item->names[0], "false") == 0 && item->names[1] &&
+			    strcmp(item->names[1], "true") == 0 && !item->names[2]) {
+				f.kind = REG_FIELD_BOOL;
+				f.num = *(const int *)field != 0;
+			} else {
+				f.kind = REG_FIELD_TEXT;
+				f.text = item->names[*(const int *)field];
+			}
 			break;
 		case SCH_PATH:
 			f.kind = REG_FIELD_TEXT;
 			f.text = field;
 			break;
+		case SCH_STRING:
+		case SCH_DNAME:
+			f.kind = REG_FIELD_TEXT;
+			f.text = *(char *const *)field;
+			if (!f.text)
+				continue; /* unset */
+			break;
+		case SCH_LIST:
+		case SCH_HEADERS:
+			f.kind = item->type == SCH_LIST ? REG_FIELD_LIST : REG_FIELD_PAIRS;
+			f.items = (const char *const *)*(char **const *)field;
+			f.num = aux_count(item, ibase);
+			if (!f.num)
+				continue;
+			break;
+		case SCH_MAP:
+			f.kind = REG_FIELD_BEGIN;
+			fn(arg, &f);
+			table_fields(item->children, field, 0, type, fn, arg);
+			f.kind = REG_FIELD_END;
+			fn(arg, &f);
+			continue;
 		case SCH_EXPECT: {
 			const struct check_range *r = field;
+			size_t n = aux_count(item, ibase);
 
 			text[0] = '\0';
-			for (size_t k = 0; k < c->n_expect && k < CHECK_EXPECT_MAX; k++) {
+			for (size_t k = 0; k < n && k < CHECK_EXPECT_MAX; k++) {
 				size_t len = strlen(text);
 
 				snprintf(text + len, sizeof(text) - len,
@@ -329,23 +388,26 @@ void registry_check_fields(const struct check_config *c,
 			f.text = text;
 			break;
 		}
-		case SCH_MAP:
 		case SCH_RATIO:
-		case SCH_STRING:
 		case SCH_LABEL:
-		case SCH_DNAME:
 		case SCH_ADDR:
 		case SCH_HOSTPORT:
 		case SCH_PREFIX:
 		case SCH_BASE64:
-		case SCH_LIST:
 		case SCH_LISTENS:
 		case SCH_CUSTOM:
 			continue; /* no check key has these types (yet) */
 		}
 		/* a number without a default left at 0 is unset (port: the instance's) */
-		if (f.kind != REG_FIELD_TEXT && !item->def && f.num == 0)
+		if ((f.kind == REG_FIELD_UINT || f.kind == REG_FIELD_MS) && !item->def &&
+		    f.num == 0)
 			continue;
 		fn(arg, &f);
 	}
+}
+
+void registry_check_fields(const struct check_config *c,
+                           void (*fn)(void *arg, const struct reg_field *f), void *arg)
+{
+	table_fields(&reg_check_table, c, 1, c->type, fn, arg);
 }

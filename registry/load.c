@@ -337,6 +337,7 @@ static void resolve_services(struct reg_loader *ld)
 		struct check_config *c = &b->svc.check;
 		struct sch_path path = {.len = 0};
 		char t[24], iv[24];
+		uint64_t own = b->check_set; /* before defaults fill it */
 
 		sch_path_key(&path, "services");
 		sch_path_key(&path, b->key->value);
@@ -358,6 +359,7 @@ static void resolve_services(struct reg_loader *ld)
 			          "timeout %s exceeds interval %s", t, iv);
 			sch_path_pop(&path, old);
 		}
+		reg_check_rules(ld, b, own, &path);
 		resolve_instances(ld, b, &path);
 	}
 }
@@ -506,10 +508,10 @@ static void load_context(struct reg_loader *ld, const char *path)
 }
 
 static int load(const char *name, const char *text, const struct sch_table *table,
-                const char *context, struct registry **out, struct reg_errors *errs)
+                const char *context, int from_api, struct registry **out, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
-	struct reg_loader ld = {.errs = errs ? errs : &local};
+	struct reg_loader ld = {.errs = errs ? errs : &local, .from_api = from_api};
 	struct ydoc *doc = NULL;
 	int rc;
 
@@ -575,19 +577,19 @@ done:
 
 int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
 {
-	return load(path, NULL, &reg_top_table, NULL, out, errs);
+	return load(path, NULL, &reg_top_table, NULL, 0, out, errs);
 }
 
 int registry_load_string(const char *text, const char *name, struct registry **out,
                          struct reg_errors *errs)
 {
-	return load(name, text, &reg_top_table, NULL, out, errs);
+	return load(name, text, &reg_top_table, NULL, 0, out, errs);
 }
 
 int reg_load_include_string(const char *text, const char *name, const char *main_file,
                             struct registry **out, struct reg_errors *errs)
 {
-	return load(name, text, &reg_include_table, main_file, out, errs);
+	return load(name, text, &reg_include_table, main_file, 1, out, errs);
 }
 
 void registry_free(struct registry *reg)

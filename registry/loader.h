@@ -58,6 +58,7 @@ struct reg_top_build {
 struct reg_loader {
 	struct reg_errors *errs;
 	int failed;
+	int from_api;       /* a service written through the control API: no exec checks */
 	struct ydoc **docs; /* kept until the end: errors point into them */
 	size_t n_docs;
 	struct reg_top_build top;
@@ -91,6 +92,13 @@ extern const struct sch_table reg_instance_table;
 
 void reg_svc_build_free(struct reg_svc_build *b);
 
+/* The rules of a resolved check beyond its keys' types (checkrules.c): keys
+ * the type does not use (those set in the service's own check:, own_mask),
+ * keys a type requires, exec's conditions. Reports with file:line:col at
+ * path (services.NAME). */
+void reg_check_rules(struct reg_loader *ld, const struct reg_svc_build *b, uint64_t own_mask,
+                     struct sch_path *path);
+
 /* The first service named name (lowercase) in ld->svcs, or NULL; with
  * reg_svc_next() the others of that name in file order. Valid once
  * resolve has indexed the services (before zones are checked). */
@@ -108,7 +116,9 @@ int reg_zones_check_services(struct reg_loader *ld);
  * ever opened), as registry_load_string() does a main file: of main_file
  * (NULL: none), as one of its includes, inheriting its server: and
  * defaults: (which are all an include inherits); nothing else of main_file
- * is read, so its services and zones are not checked against. */
+ * is read, so its services and zones are not checked against. It checks
+ * what the control API writes, so exec checks are refused (whoever may
+ * register a service must not get to run commands). */
 int reg_load_include_string(const char *text, const char *name, const char *main_file,
                             struct registry **out, struct reg_errors *errs);
 

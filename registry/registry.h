@@ -135,6 +135,7 @@ struct reg_server {
 	int log_queries;             /* 1: one info line per query */
 	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
 	struct reg_rrl rrl;
+	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone
@@ -231,12 +232,23 @@ int registry_check_equal(const struct check_config *a, const struct check_config
  * -1 on out of memory. */
 int registry_check_defaults(struct check_config *c);
 
-/* One key of a check as the control API shows it. */
+/* One key of a check as the control API shows it. A mapping (tls:, dns:)
+ * comes as BEGIN, its keys, END. */
 struct reg_field {
 	const char *key;
-	enum { REG_FIELD_UINT, REG_FIELD_MS, REG_FIELD_TEXT } kind;
-	uint64_t num;     /* UINT, MS (milliseconds) */
-	const char *text; /* TEXT */
+	enum {
+		REG_FIELD_UINT,
+		REG_FIELD_MS,
+		REG_FIELD_TEXT,
+		REG_FIELD_BOOL,
+		REG_FIELD_LIST,  /* items[0 .. num) */
+		REG_FIELD_PAIRS, /* items[0 .. 2 num): name, value, ... */
+		REG_FIELD_BEGIN,
+		REG_FIELD_END
+	} kind;
+	uint64_t num;             /* UINT, MS (milliseconds), BOOL, LIST and PAIRS counts */
+	const char *text;         /* TEXT */
+	const char *const *items; /* LIST, PAIRS */
 };
 
 /* Calls fn for every key of c that its type uses (only `type` for none)

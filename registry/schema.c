@@ -176,14 +176,134 @@ static int parse_listens(struct reg_loader *ld, const struct sch_item *item,
 	return 0;
 }
 
-static int parse_item(struct reg_loader *ld, const struct sch_item *item, unsigned scope,
-                      const struct ynode *node, void *base, struct sch_path *path)
+void *sch_item_base(const struct sch_table *table, const struct sch_item *item, void *base,
+                    int create)
 {
+	void **box;
+
+	if (!(item->flags & SCH_BOXED))
+		return base;
+	box = (void **)((char *)base + table->box->offset);
+	if (!*box && create)
+		*box = table->box->create();
+	return *box;
+}
+
+const void *sch_item_cbase(const struct sch_table *table, const struct sch_item *item,
+                           const void *base)
+{
+	const void *box;
+
+	if (!(item->flags & SCH_BOXED))
+		return base;
+	box = *(void *const *)((const char *)base + table->box->offset);
+	return box ? box : table->box->defaults;
+}
+
+/* An HTTP header name (RFC 9110 token) and a value without control
+ * characters: a value with CR or LF would let the registry smuggle a second
+ * header or request into the probe. */
+static int header_name_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return 0;
+	return 1;
+}
+
+static int header_value_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int parse_headers(struct reg_loader *ld, const struct sch_item *item,
+                         const struct ynode *node, void *base, struct sch_path *path)
+{
+	char **v, ***field = (char ***)((char *)base + item->offset);
+	size_t *count = (size_t *)((char *)base + item->aux), ok = 0;
+	int rc = 0;
+
+	if (ynode_is_null(node))
+		return 0;
+	if (node->kind != YNODE_MAP) {
+		reg_error(ld, node, path, "expected a mapping of header names to values, got %s",
+		          ynode_kind_name(node));
+		return -1;
+	}
+	v = calloc(2 * node->n + 1, sizeof(*v));
+	if (!v) {
+		reg_error(ld, node, path, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < node->n; i++) {
+		const struct ynode *key = node->keys[i], *val = node->items[i];
+		size_t old = sch_path_key(path, key->value);
+		const char *text =
+		    val->kind == YNODE_SCALAR && !ynode_is_null(val) ? val->value : NULL;
+
+		if (!header_name_ok(key->value)) {
+			reg_error(ld, key, path, "\"%s\" is not an HTTP header name", key->value);
+			rc = -1;
+		} else if (!text) {
+			reg_error(ld, val, path, "expected a header value, got %s",
+			          val->kind == YNODE_SCALAR ? "no value" : ynode_kind_name(val));
+			rc = -1;
+		} else if (!header_value_ok(text) || strlen(text) > 1024) {
+			reg_error(ld, val, path,
+			          "a header value may hold no control characters (CR, LF, ...) and "
+			          "up to 1024 bytes");
+			rc = -1;
+		} else {
+			for (size_t k = 0; k < ok; k++)
+				if (strcasecmp(v[2 * k], key->value) == 0) {
+					reg_error(ld, key, path, "duplicate header \"%s\"",
+					          key->value);
+					rc = -1;
+				}
+			if (rc == 0) {
+				v[2 * ok] = strdup(key->value);
+				v[2 * ok + 1] = strdup(text);
+				if (!v[2 * ok] || !v[2 * ok + 1]) {
+					reg_error(ld, key, path, "out of memory");
+					rc = -1;
+				}
+				ok++;
+			}
+		}
+		sch_path_pop(path, old);
+	}
+	if (rc < 0) {
+		free_strv(v, 2 * ok);
+		return -1;
+	}
+	free_strv(*field, 2 * *count);
+	*field = v;
+	*count = ok;
+	return 0;
+}
+
+static int parse_item(struct reg_loader *ld, const struct sch_table *table,
+                      const struct sch_item *item, unsigned scope, const struct ynode *node,
+                      void *base, struct sch_path *path)
+{
+	base = sch_item_base(table, item, base, 1);
+	if (!base) {
+		reg_error(ld, node, path, "out of memory");
+		return -1;
+	}
 	switch (item->type) {
 	case SCH_MAP:
 		/* A map item may narrow the scope of its children (defaults:). */
 		if (item->flags & SCH_ALL)
 			scope = item->flags & SCH_ALL;
+		if (item->flags & SCH_BOXED)
+			*(uint64_t *)((char *)base + item->aux) |= SCH_MAP_PRESENT;
 		return sch_walk(ld, item->children, scope, node, (char *)base + item->offset,
 		                (uint64_t *)((char *)base + item->aux), path);
 	case SCH_CUSTOM:
@@ -192,6 +312,8 @@ static int parse_item(struct reg_loader *ld, const struct sch_item *item, unsign
 		return parse_list(ld, item, node, base, path);
 	case SCH_LISTENS:
 		return parse_listens(ld, item, node, base, path);
+	case SCH_HEADERS:
+		return parse_headers(ld, item, node, base, path);
 	case SCH_EXPECT:
 		return sch_parse_expect(ld, item, node, base, path);
 	case SCH_UINT:
@@ -248,7 +370,7 @@ int sch_walk(struct reg_loader *ld, const struct sch_table *table, unsigned scop
 			rc = -1;
 		} else {
 			seen |= BIT(idx);
-			if (parse_item(ld, item, scope, map->items[i], target, path) < 0)
+			if (parse_item(ld, table, item, scope, map->items[i], target, path) < 0)
 				rc = -1;
 			else
 				*mask |= BIT(idx);
@@ -297,6 +419,21 @@ static int copy_field(const struct sch_item *item, void *dst, const void *src)
 		*(size_t *)((char *)dst + item->aux) = n;
 		return 0;
 	}
+	case SCH_HEADERS: {
+		size_t n = *(const size_t *)((const char *)src + item->aux);
+		char **v = calloc(2 * n + 1, sizeof(*v));
+
+		if (!v)
+			return -1;
+		for (size_t i = 0; i < 2 * n; i++)
+			if (!(v[i] = strdup((*(char **const *)s)[i]))) {
+				free_strv(v, i);
+				return -1;
+			}
+		*(char ***)d = v;
+		*(size_t *)((char *)dst + item->aux) = n;
+		return 0;
+	}
 	case SCH_EXPECT:
 		memcpy(d, s, CHECK_EXPECT_MAX * sizeof(struct check_range));
 		*(size_t *)((char *)dst + item->aux) =
@@ -323,7 +460,8 @@ static void on_yaml_error(void *arg, const char *line)
 	reg_error_line(arg, line);
 }
 
-static int apply_default(struct reg_loader *ld, const struct sch_item *item, void *dst)
+static int apply_default(struct reg_loader *ld, const struct sch_table *table,
+                         const struct sch_item *item, void *dst)
 {
 	struct sch_path path = {.buf = "", .len = 0};
 	struct ydoc *doc = NULL;
@@ -334,12 +472,12 @@ static int apply_default(struct reg_loader *ld, const struct sch_item *item, voi
 		if (ydoc_parse_string(item->def, strlen(item->def), "<default>", &doc,
 		                      on_yaml_error, ld) < 0)
 			return -1;
-		rc = parse_item(ld, item, 0, doc->root, dst, &path);
+		rc = parse_item(ld, table, item, 0, doc->root, dst, &path);
 		ydoc_free(doc);
 		return rc;
 	}
 	struct ynode node = {.kind = YNODE_SCALAR, .file = "<default>", .value = (char *)item->def};
-	return parse_item(ld, item, 0, &node, dst, &path);
+	return parse_item(ld, table, item, 0, &node, dst, &path);
 }
 
 int sch_inherit(struct reg_loader *ld, const struct sch_table *table, unsigned scope, void *dst,
@@ -351,23 +489,43 @@ int sch_inherit(struct reg_loader *ld, const struct sch_table *table, unsigned s
 		if (!in_scope(item, scope))
 			continue;
 		if (item->type == SCH_MAP) {
-			if (sch_inherit(ld, item->children, scope, (char *)dst + item->offset,
-			                (uint64_t *)((char *)dst + item->aux),
-			                src ? (const char *)src + item->offset : NULL,
-			                src ? (const uint64_t *)((const char *)src + item->aux)
-			                    : NULL) < 0)
+			char *d = dst;
+			const char *s = src;
+
+			if (item->flags & SCH_BOXED) {
+				/* no box on either side: the box's defaults stand */
+				s = src ? *(const char *const *)(s + table->box->offset) : NULL;
+				d = sch_item_base(table, item, dst,
+				                  s && *(const uint64_t *)(s + item->aux) != 0);
+				if (!d && s && *(const uint64_t *)(s + item->aux) != 0) {
+					reg_error_line(ld, "out of memory");
+					return -1;
+				}
+				if (!d)
+					continue;
+				if (s)
+					*(uint64_t *)(d + item->aux) |=
+					    *(const uint64_t *)(s + item->aux) & SCH_MAP_PRESENT;
+			}
+			if (sch_inherit(ld, item->children, scope, d + item->offset,
+			                (uint64_t *)(d + item->aux), s ? s + item->offset : NULL,
+			                s ? (const uint64_t *)(s + item->aux) : NULL) < 0)
 				return -1;
 			continue;
 		}
 		if (*dst_mask & BIT(idx))
 			continue;
 		if (src && src_mask && (*src_mask & BIT(idx))) {
-			if (copy_field(item, dst, src) < 0) {
+			void *d = sch_item_base(table, item, dst, 1);
+
+			if (!d || copy_field(item, d, sch_item_cbase(table, item, src)) < 0) {
 				reg_error_line(ld, "out of memory");
 				return -1;
 			}
 			*dst_mask |= BIT(idx);
-		} else if (item->def && apply_default(ld, item, dst) < 0) {
+		} else if (item->def && !(item->flags & SCH_BOXED) &&
+		           apply_default(ld, table, item, dst) < 0) {
+			/* a boxed item's default is in the box from its creation */
 			return -1;
 		}
 	}
@@ -388,6 +546,8 @@ void sch_free(const struct sch_table *table, void *target)
 		const struct sch_item *item = &table->items[idx];
 		void *field = (char *)target + item->offset;
 
+		if (item->flags & SCH_BOXED)
+			continue; /* the box's, freed with its last reference */
 		switch (item->type) {
 		case SCH_MAP:
 			sch_free(item->children, field);
@@ -412,6 +572,11 @@ void sch_free(const struct sch_table *table, void *target)
 			*(struct reg_listen **)field = NULL;
 			*(size_t *)((char *)target + item->aux) = 0;
 			break;
+		case SCH_HEADERS:
+			free_strv(*(char ***)field, 2 * *(size_t *)((char *)target + item->aux));
+			*(char ***)field = NULL;
+			*(size_t *)((char *)target + item->aux) = 0;
+			break;
 		case SCH_UINT:
 		case SCH_DURATION:
 		case SCH_RATIO:
@@ -422,6 +587,12 @@ void sch_free(const struct sch_table *table, void *target)
 		case SCH_CUSTOM:
 			break; /* held in place, or by the caller */
 		}
+	}
+	if (table->box) {
+		void **box = (void **)((char *)target + table->box->offset);
+
+		table->box->unref(*box);
+		*box = NULL;
 	}
 }
 
@@ -460,6 +631,7 @@ static void range_text(const struct sch_item *item, char *buf, size_t len)
 	case SCH_EXPECT:
 	case SCH_LIST:
 	case SCH_LISTENS:
+	case SCH_HEADERS:
 	case SCH_CUSTOM:
 		break; /* no range to print */
 	}

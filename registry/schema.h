@@ -36,6 +36,7 @@ enum sch_type {
 	SCH_EXPECT,   /* struct check_range[CHECK_EXPECT_MAX]; aux = offset of size_t count */
 	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem` */
 	SCH_LISTENS,  /* struct reg_listen *; aux = offset of size_t count */
+	SCH_HEADERS,  /* char ** of HTTP header name, value pairs; aux = offset of size_t pairs */
 	SCH_CUSTOM,   /* handled by `custom` */
 };
 
@@ -53,6 +54,11 @@ enum sch_reload {
 #define SCH_SERVICE  0x2u /* allowed in services.NAME */
 #define SCH_DEFAULTS 0x4u /* allowed in defaults: */
 #define SCH_ALL      (SCH_SERVICE | SCH_DEFAULTS)
+#define SCH_BOXED    0x8u /* the field lives in the table's box (struct sch_box) */
+
+/* In the mask of a boxed SCH_MAP: the mapping was written (even {}); it is
+ * inherited and digested with the map's keys. */
+#define SCH_MAP_PRESENT ((uint64_t)1 << 63)
 
 struct sch_path {
 	char buf[512];
@@ -83,11 +89,33 @@ struct sch_item {
 	                      * use it; 0: every type that is probed */
 };
 
+/* A table whose rarely used keys (SCH_BOXED items) live in a separately
+ * allocated, reference-counted block that the struct points to (the check's
+ * struct check_more): offset and aux of a boxed item are relative to the
+ * box. An absent box reads as `defaults`; the walker creates one, holding
+ * the defaults, when a boxed key is first written. */
+struct sch_box {
+	size_t offset;          /* of the box pointer in the table's struct */
+	void *(*create)(void);  /* a box holding the defaults, or NULL (out of memory) */
+	void (*unref)(void *b); /* drops the reference the struct holds (frees the box's strings) */
+	const void *defaults;   /* what an absent box reads as */
+};
+
 struct sch_table {
 	const struct sch_item *items;
 	size_t n;
-	const char *hint; /* appended to "unknown key" */
+	const char *hint;          /* appended to "unknown key" */
+	const struct sch_box *box; /* for SCH_BOXED items, else NULL */
 };
+
+/* The struct that item's offset and aux are relative to: base itself, or
+ * for a boxed item its box (created when create is set and there is none
+ * yet; NULL then only when out of memory). sch_item_cbase() reads an absent
+ * box as the defaults. */
+void *sch_item_base(const struct sch_table *table, const struct sch_item *item, void *base,
+                    int create);
+const void *sch_item_cbase(const struct sch_table *table, const struct sch_item *item,
+                           const void *base);
 
 /* Path helpers: push returns the old length for sch_path_pop(). */
 size_t sch_path_key(struct sch_path *path, const char *key);

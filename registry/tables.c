@@ -26,6 +26,7 @@ _Static_assert(offsetof(struct reg_srv_build, srv) == 0, "srv first");
 _Static_assert(offsetof(struct reg_inst_build, inst) == 0, "inst first");
 _Static_assert(sizeof(enum reg_policy) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
+_Static_assert(SCH_MAP_PRESENT == CHECK_MAP_PRESENT, "one bit says a boxed map was written");
 
 static const char *const policy_names[REG_POLICIES + 1] = {
     [REG_POLICY_ROUND_ROBIN] = "round-robin",
@@ -45,6 +46,62 @@ const char *registry_policy_name(enum reg_policy policy)
 	return (unsigned)policy < REG_POLICIES && policy_names[policy] ? policy_names[policy] : "?";
 }
 
+#define HTTP_BITS (CHECK_BIT(CHECK_HTTP) | CHECK_BIT(CHECK_HTTPS))
+#define MO(f)     .offset = offsetof(struct check_more, f), .size = SIZE(struct check_more, f)
+#define TL(f)     .offset = offsetof(struct check_tls, f), .size = SIZE(struct check_tls, f)
+static const struct sch_item check_tls_items[] = {
+    {.key = "server_name",
+     .reload = SCH_HEALTH,
+     .type = SCH_STRING,
+     .flags = SCH_ALL,
+     TL(server_name),
+     .doc = "name sent (SNI) and verified, default: none (the address is verified)"},
+    {.key = "verify",
+     .reload = SCH_HEALTH,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "true",
+     TL(verify),
+     .names = bool_names,
+     .doc = "check the certificate chain and name; false accepts any certificate (logged)"},
+    {.key = "ca",
+     .reload = SCH_HEALTH,
+     .type = SCH_STRING,
+     .flags = SCH_ALL,
+     TL(ca),
+     .doc = "PEM file of the CAs trusted (absolute path), default: the system store"},
+};
+static const struct sch_table check_tls_table = {
+    check_tls_items, sizeof(check_tls_items) / sizeof(check_tls_items[0]), NULL, NULL};
+
+#define DN(f) .offset = offsetof(struct check_dns, f), .size = SIZE(struct check_dns, f)
+static const struct sch_item check_dns_items[] = {
+    {.key = "name",
+     .reload = SCH_HEALTH,
+     .type = SCH_DNAME,
+     .flags = SCH_ALL,
+     DN(name),
+     .doc = "the name asked, required"},
+    {.key = "type",
+     .reload = SCH_HEALTH,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "A",
+     DN(type),
+     .names = check_dns_type_names,
+     .doc = "the query type"},
+    {.key = "rcode",
+     .reload = SCH_HEALTH,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "NOERROR",
+     DN(rcode),
+     .names = check_rcode_names,
+     .doc = "the response code that passes"},
+};
+static const struct sch_table check_dns_table = {
+    check_dns_items, sizeof(check_dns_items) / sizeof(check_dns_items[0]), NULL, NULL};
+
 #define CK(f) .offset = offsetof(struct check_config, f), .size = SIZE(struct check_config, f)
 static const struct sch_item check_items[] = {
     {.key = "type",
@@ -54,7 +111,9 @@ static const struct sch_item check_items[] = {
      .def = "tcp",
      CK(type),
      .names = check_type_names,
-     .doc = "tcp: connect succeeds; http: GET path, status in expect; none: always passing"},
+     .doc = "tcp: connect succeeds; http, https: a request to path, status in expect; tls: "
+            "the handshake; grpc: grpc.health.v1 Check is SERVING; dns: a query gets rcode; "
+            "exec: command exits 0; none: always passing"},
     {.key = "interval",
      .reload = SCH_HEALTH,
      .type = SCH_DURATION,
@@ -109,25 +168,99 @@ static const struct sch_item check_items[] = {
      .doc = "port to probe, default: the instance's port"},
     {.key = "path",
      .reload = SCH_HEALTH,
-     .checks = CHECK_BIT(CHECK_HTTP),
+     .checks = HTTP_BITS,
      .type = SCH_PATH,
      .flags = SCH_ALL,
      .def = "/",
      CK(path),
-     .doc = "http: request path"},
+     .doc = "http, https: request path"},
     {.key = "expect",
      .reload = SCH_HEALTH,
-     .checks = CHECK_BIT(CHECK_HTTP),
+     .checks = HTTP_BITS,
      .type = SCH_EXPECT,
      .flags = SCH_ALL,
      .def = "200-399",
      .offset = offsetof(struct check_config, expect),
      .aux = offsetof(struct check_config, n_expect),
      .size = SIZE(struct check_config, expect),
-     .doc = "http: accepted statuses: 200, 200-399, or a list of those"},
+     .doc = "http, https: accepted statuses: 200, 200-399, or a list of those"},
+    /* the keys of the richer types live in the check's box (struct
+     * check_more), so that a plain check costs one pointer */
+    {.key = "method",
+     .reload = SCH_HEALTH,
+     .checks = HTTP_BITS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL | SCH_BOXED,
+     .def = "GET",
+     MO(method),
+     .names = check_method_names,
+     .doc = "http, https: request method (sent without a body)"},
+    {.key = "headers",
+     .reload = SCH_HEALTH,
+     .checks = HTTP_BITS,
+     .type = SCH_HEADERS,
+     .flags = SCH_ALL | SCH_BOXED,
+     .offset = offsetof(struct check_more, headers),
+     .aux = offsetof(struct check_more, n_headers),
+     .doc = "http, https: request headers, e.g. {Host: api.internal}; Host defaults to the "
+            "instance's address and port"},
+    {.key = "body_match",
+     .reload = SCH_HEALTH,
+     .checks = HTTP_BITS,
+     .type = SCH_STRING,
+     .flags = SCH_ALL | SCH_BOXED,
+     MO(body_match),
+     .doc = "http, https: text that must appear in the first 4 KiB of the body (up to 1024 "
+            "bytes)"},
+    {.key = "tls",
+     .checks = CHECK_BIT(CHECK_HTTPS) | CHECK_BIT(CHECK_TLS) | CHECK_BIT(CHECK_GRPC),
+     .type = SCH_MAP,
+     .flags = SCH_ALL | SCH_BOXED,
+     .offset = offsetof(struct check_more, tls),
+     .aux = offsetof(struct check_more, tls_set),
+     .children = &check_tls_table,
+     .doc = "https, tls, grpc: TLS settings; a grpc check with tls: (even {}) uses TLS"},
+    {.key = "grpc_service",
+     .reload = SCH_HEALTH,
+     .checks = CHECK_BIT(CHECK_GRPC),
+     .type = SCH_STRING,
+     .flags = SCH_ALL | SCH_BOXED,
+     MO(grpc_service),
+     .doc = "grpc: the service asked of grpc.health.v1.Health/Check, default \"\" (the "
+            "server)"},
+    {.key = "dns",
+     .checks = CHECK_BIT(CHECK_DNS),
+     .type = SCH_MAP,
+     .flags = SCH_ALL | SCH_BOXED,
+     .offset = offsetof(struct check_more, dns),
+     .aux = offsetof(struct check_more, dns_set),
+     .children = &check_dns_table,
+     .doc = "dns: the query sent to the instance's address and port over UDP"},
+    {.key = "command",
+     .reload = SCH_HEALTH,
+     .checks = CHECK_BIT(CHECK_EXEC),
+     .type = SCH_LIST,
+     .elem = SCH_STRING,
+     .flags = SCH_ALL | SCH_BOXED,
+     .offset = offsetof(struct check_more, command),
+     .aux = offsetof(struct check_more, n_command),
+     .doc = "exec: program (absolute path) and arguments, {address} and {port} substituted; "
+            "no shell; needs server.exec_checks"},
 };
+static void *check_box_create(void)
+{
+	return check_more_new();
+}
+static void check_box_unref(void *box)
+{
+	check_more_unref(box);
+}
+static const struct sch_box check_box = {.offset = offsetof(struct check_config, more),
+                                         .create = check_box_create,
+                                         .unref = check_box_unref,
+                                         .defaults = &check_more_defaults};
 const struct sch_table reg_check_table = {check_items, sizeof(check_items) / sizeof(check_items[0]),
-                                          NULL};
+                                          NULL, &check_box};
 
 static int parse_instances(struct reg_loader *ld, const struct sch_item *item,
                            const struct ynode *node, void *target, struct sch_path *path);
@@ -204,8 +337,8 @@ static const struct sch_item service_items[] = {
      .custom = parse_instances,
      .doc = "list of instances"},
 };
-const struct sch_table reg_service_table = {service_items,
-                                            sizeof(service_items) / sizeof(service_items[0]), NULL};
+const struct sch_table reg_service_table = {
+    service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};
 
 #define IN(f)                                                                                      \
 	.offset = offsetof(struct reg_inst_build, inst.f), .size = SIZE(struct reg_instance, f)
@@ -252,7 +385,7 @@ static const struct sch_item instance_items[] = {
      .doc = "tags of this instance"},
 };
 const struct sch_table reg_instance_table = {
-    instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL};
+    instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};
 
 #define SOA(f) .offset = offsetof(struct reg_soa, f), .size = SIZE(struct reg_soa, f)
 static const struct sch_item soa_items[] = {
@@ -303,7 +436,7 @@ static const struct sch_item soa_items[] = {
      .doc = "negative TTL is min(soa.ttl, minimum)"},
 };
 static const struct sch_table soa_table = {soa_items, sizeof(soa_items) / sizeof(soa_items[0]),
-                                           NULL};
+                                           NULL, NULL};
 
 static const char *const tsig_alg_names[] = {"hmac-sha256", "hmac-sha1", "hmac-sha512", NULL};
 
@@ -334,7 +467,7 @@ static const struct sch_item tsig_items[] = {
      .doc = "shared secret, base64"},
 };
 static const struct sch_table tsig_table = {tsig_items, sizeof(tsig_items) / sizeof(tsig_items[0]),
-                                            NULL};
+                                            NULL, NULL};
 
 static const struct sch_item transfer_items[] = {
     {.key = "allow",
@@ -360,7 +493,7 @@ static const struct sch_item transfer_items[] = {
      .doc = "TSIG key: transfers must be signed with it, NOTIFY is signed"},
 };
 static const struct sch_table transfer_table = {
-    transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL};
+    transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL, NULL};
 
 #define RRL(f) .offset = offsetof(struct reg_rrl, f), .size = SIZE(struct reg_rrl, f)
 static const struct sch_item rrl_items[] = {
@@ -404,7 +537,7 @@ static const struct sch_item rrl_items[] = {
      .doc = "rate buckets per worker"},
 };
 static const struct sch_table rrl_table = {rrl_items, sizeof(rrl_items) / sizeof(rrl_items[0]),
-                                           NULL};
+                                           NULL, NULL};
 
 #define SR(f) .offset = offsetof(struct reg_srv_build, srv.f), .size = SIZE(struct reg_server, f)
 static const struct sch_item server_items[] = {
@@ -530,6 +663,13 @@ static const struct sch_item server_items[] = {
      .type = SCH_STRING,
      SR(user),
      .doc = "when started as root: drop to this user (and its group) after binding"},
+    {.key = "exec_checks",
+     .type = SCH_ENUM,
+     .def = "false",
+     SR(exec_checks),
+     .names = bool_names,
+     .doc = "allow checks of type exec (commands) in registry files; never in services "
+            "written through the API, never as root without server.user"},
     {.key = "rrl",
      .type = SCH_MAP,
      .offset = offsetof(struct reg_srv_build, srv.rrl),
@@ -537,8 +677,8 @@ static const struct sch_item server_items[] = {
      .children = &rrl_table,
      .doc = "response rate limiting of UDP answers (off by default)"},
 };
-const struct sch_table reg_server_table = {server_items,
-                                           sizeof(server_items) / sizeof(server_items[0]), NULL};
+const struct sch_table reg_server_table = {
+    server_items, sizeof(server_items) / sizeof(server_items[0]), NULL, NULL};
 
 #define TOP(f) offsetof(struct reg_top_build, f)
 static const struct sch_item top_items[] = {
@@ -572,10 +712,11 @@ static const struct sch_item top_items[] = {
      .custom = parse_services,
      .doc = "services by name (DNS labels)"},
 };
-const struct sch_table reg_top_table = {top_items, sizeof(top_items) / sizeof(top_items[0]), NULL};
+const struct sch_table reg_top_table = {top_items, sizeof(top_items) / sizeof(top_items[0]), NULL,
+                                        NULL};
 
 const struct sch_table reg_include_table = {&top_items[4], 1,
-                                            " (an include file holds only services:)"};
+                                            " (an include file holds only services:)", NULL};
 
 /* zones: and include: keep each string with its node, for messages and for
  * paths relative to the file that names them. */

@@ -78,6 +78,8 @@ const char *sch_type_desc(enum sch_type type)
 	case SCH_LIST:
 	case SCH_LISTENS:
 		return "a list";
+	case SCH_HEADERS:
+		return "a mapping of HTTP headers";
 	case SCH_CUSTOM:
 		break;
 	}
@@ -474,6 +476,7 @@ int sch_parse_scalar(struct reg_loader *ld, const struct sch_item *item, enum sc
 	case SCH_EXPECT:
 	case SCH_LIST:
 	case SCH_LISTENS:
+	case SCH_HEADERS:
 	case SCH_CUSTOM:
 		break; /* not scalars: parse_item() handles them */
 	}

@@ -10,6 +10,14 @@
 # then runs dnsperf (pinned to CPU 1) at a fixed rate with per-query output
 # (p50, p99) and then saturating. Probes per second come from the consecutive
 # counters in `_health` TXT of a sample of instances. Only for 127.0.0.0/8.
+#
+# Then the cost of one probe per check type, in the same run: BENCH_COST_N
+# (1,000; BENCH_COST_TLS_N, 200, for the TLS ones, which a Python backend
+# cannot serve faster) instances, interval 1s, all passing against one backend of each
+# kind (tcp listeners; HTTP/1.1 and HTTPS servers on asyncio; gRPC health
+# servers, h2c and TLS, on grpcio; certificates from a CA the check trusts,
+# made with openssl), the backends on the client CPU. Each row: probes per
+# second and the checker's (srvd's main thread's) CPU per probe.
 import os
 import selectors
 import shutil
@@ -40,6 +48,10 @@ OUTSTANDING = os.environ.get("BENCH_OUTSTANDING", "100")  # dnsperf -q when satu
 SRVD_CPU = os.environ.get("BENCH_SRVD_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+COST_N = int(os.environ.get("BENCH_COST_N", "1000"))
+COST_TLS_N = int(os.environ.get("BENCH_COST_TLS_N", "200"))
+COST_TYPES = os.environ.get("BENCH_COST_TYPES", "tcp http https grpc grpc-tls").split()
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def log(msg):
@@ -83,6 +95,46 @@ def serve_listeners():
                 except OSError:  # reset before accept (the probe closes with RST)
                     continue
                 c.close()
+
+
+def serve_cost_backends(certdir):
+    """Child mode: HTTP/1.1 and HTTPS (asyncio) and gRPC health (grpcio, h2c and TLS)
+    servers that always pass; prints `KIND addr:port` lines, then `ca PATH`, `ready`."""
+    import asyncio
+    import ssl
+    sys.path.insert(0, os.path.join(HERE, "..", "system"))
+    from check_backends import GrpcHealth, make_certs
+
+    certs = make_certs(certdir, ips=("127.0.0.240",))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*certs["good"])
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    async def handle(reader, writer):
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        except Exception:  # the probe hung up, a handshake failed
+            pass
+        finally:
+            writer.close()
+
+    grpc_plain = GrpcHealth("127.0.0.242")
+    grpc_tls = GrpcHealth("127.0.0.243", certs["good"])
+
+    async def main():
+        http = await asyncio.start_server(handle, "127.0.0.240", 0, backlog=4096)
+        https = await asyncio.start_server(handle, "127.0.0.241", 0, backlog=4096, ssl=ctx)
+        print("http %s:%d" % http.sockets[0].getsockname(), flush=True)
+        print("https %s:%d" % https.sockets[0].getsockname(), flush=True)
+        print("grpc %s:%d" % (grpc_plain.addr, grpc_plain.port), flush=True)
+        print("grpc-tls %s:%d" % (grpc_tls.addr, grpc_tls.port), flush=True)
+        print("ca %s" % certs["ca"], flush=True)
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 def listening_ports():
@@ -132,6 +184,66 @@ def write_registry(path, check, listeners, port_base, tarpit=None):
     with open(path, "w") as fh:
         fh.write("\n".join(out) + "\n")
     return k // 254 + 1
+
+
+def cost_n(kind):
+    return COST_TLS_N if kind in ("https", "grpc-tls") else COST_N
+
+
+def write_cost_registry(path, kind, addr, port, ca):
+    """cost_n(kind) instances checked with kind, all on the one backend addr:port."""
+    n = cost_n(kind)
+    tls = "tls: {server_name: api.internal, ca: %s}" % ca
+    check = {
+        "tcp": "{type: tcp, interval: 1s, timeout: 500ms}",
+        "http": "{type: http, interval: 1s, timeout: 500ms}",
+        "https": "{type: https, interval: 1s, timeout: 500ms, %s}" % tls,
+        "grpc": "{type: grpc, interval: 1s, timeout: 500ms}",
+        "grpc-tls": "{type: grpc, interval: 1s, timeout: 500ms, %s}" % tls,
+    }[kind]
+    out = ["server:", '  listen: ["127.0.0.1:0"]', "  zone: " + ZONE,
+           "defaults:", "  check: " + check, "services:"]
+    per = 100
+    for s in range((n + per - 1) // per):
+        out += ["  s%03d:" % s, "    port: %d" % port, "    instances:"]
+        for i in range(min(per, n - s * per)):
+            out.append("      - {name: i%02d, address: %s}" % (i, addr))
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
+def run_cost(srvd, tmp, kind, addr, port, ca):
+    """One type's probes: checks/s, checker CPU per probe, share passing."""
+    reg = os.path.join(tmp, "cost-%s.yaml" % kind)
+    write_cost_registry(reg, kind, addr, port, ca)
+    p, dport, _ = start_srvd(srvd, reg, os.path.join(tmp, "srvd-cost-%s.log" % kind))
+    n = cost_n(kind)
+    try:
+        n_svc = (n + 99) // 100
+        sample = [(s, i) for s in range(n_svc) for i in range(0, 100, 10) if s * 100 + i < n]
+        time.sleep(1.5)  # past the random first offsets
+        c0 = probe_counts(dport, sample)
+        m = CpuMeter(p.pid)
+        time.sleep(IDLE_S)
+        whole, main_thread = m.percent()
+        c1 = probe_counts(dport, sample)
+        rate = n * probe_rate(c0, c1)
+        passing = sum(1 for k in c1[0] if c1[0][k][0] > 0) / len(sample)
+    finally:
+        stop_srvd(p)
+    return {"kind": kind, "n": n, "checks": rate, "main": main_thread, "whole": whole,
+            "us_per_probe": 1e4 * main_thread / rate if rate else float("nan"),
+            "passing": passing}
+
+
+def cost_table(rows):
+    lines = ["| check type | instances | checks/s | checker CPU % | checker CPU per probe | "
+             "passing |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| %s | %d | %.0f | %.1f | %.0f us | %.0f %% |"
+                     % (r["kind"], r["n"], r["checks"], r["main"], r["us_per_probe"],
+                        100 * r["passing"]))
+    return "\n".join(lines)
 
 
 def write_queries(path):
@@ -347,6 +459,9 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--listen":
         serve_listeners()
         return 0
+    if len(sys.argv) > 2 and sys.argv[1] == "--cost-backends":
+        serve_cost_backends(sys.argv[2])
+        return 0
     srvd = os.environ.get("SRVD", "./srvd")
     if not os.access(srvd, os.X_OK):
         log("health.py: no srvd at %s (set SRVD)" % srvd)
@@ -396,11 +511,41 @@ def main():
         print()
         for config in ("tcp", "none"):
             rs = [r for r in rows if r["config"] == config]
+            if not rs:
+                continue
             print("%-5s mean: idle CPU %5.1f %%, p50 %4.0f us, p99 %5.0f us, max QPS %6.0f"
                   % (config, statistics.mean(r["idle_cpu"] for r in rs),
                      statistics.mean(r["fixed"]["p50_us"] for r in rs),
                      statistics.mean(r["fixed"]["p99_us"] for r in rs),
                      statistics.mean(r["sat"]["qps"] for r in rs)))
+        if COST_TYPES:
+            costs = []
+            bp = subprocess.Popen(pinned(CLIENT_CPU, [sys.executable, os.path.abspath(__file__),
+                                                      "--cost-backends", tmp]),
+                                  stdout=subprocess.PIPE, text=True)
+            try:
+                backends = {"tcp": listeners[0]}
+                for line in bp.stdout:
+                    w = line.split()
+                    if w == ["ready"]:
+                        break
+                    if w[0] == "ca":
+                        ca = w[1]
+                    else:
+                        a, _, pt = w[1].rpartition(":")
+                        backends[w[0]] = (a, int(pt))
+                for kind in COST_TYPES:
+                    log("bench: cost of a %s probe ..." % kind)
+                    costs.append(run_cost(srvd, tmp, kind, backends[kind][0],
+                                          backends[kind][1], ca))
+            finally:
+                bp.kill()
+                bp.wait()
+            print()
+            print("Cost of one probe (interval 1s, all instances on one passing backend; "
+                  "checker = srvd's main thread, over %g s):" % IDLE_S)
+            print()
+            print(cost_table(costs))
     finally:
         lp.kill()
         lp.wait()

@@ -34,3 +34,4 @@ EXTRA_DIST += tests/system/test_tcp_forward_bound.py
 EXTRA_DIST += tests/system/test_forward_spoof.py
 EXTRA_DIST += tests/system/test_xfr_stream.py
 EXTRA_DIST += tests/system/test_opcodes.py
+EXTRA_DIST += tests/system/test_check_types.py tests/system/check_backends.py

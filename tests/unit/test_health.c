@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_health.c: the health checker: the rise/fall state machine and panic
  * rule with an injected clock, the scheduler's jitter and in-flight queue,
- * and the tcp/http probes and the checker against real sockets on
- * 127.0.0.1 and ::1. */
+ * the pure parts of the richer probes (the HTTP response parser, the gRPC
+ * health messages, the dns check's query and answer), and the tcp/http
+ * probes and the checker against real sockets on 127.0.0.1 and ::1. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include "health/health.h"
 #include "health/machine.h"
 #include "health/probe.h"
+#include "health/probe_int.h"
 #include "health/sched.h"
 #include "registry/registry.h"
 #include "tests/unit/check_main.h"
@@ -669,6 +671,177 @@ START_TEST(probe_cancel_no_callback)
 }
 END_TEST
 
+/* ---- the richer probes' messages, without a network ---- */
+
+static struct probe_http_resp resp;
+
+static enum probe_http_state feed(const char *text, int want_body)
+{
+	probe_http_resp_init(&resp, want_body);
+	probe_http_feed(&resp, text, strlen(text));
+	return resp.state;
+}
+
+/* byte by byte: every state must survive a split anywhere */
+static enum probe_http_state feed_bytes(const char *text, int want_body)
+{
+	probe_http_resp_init(&resp, want_body);
+	for (size_t i = 0; text[i]; i++)
+		probe_http_feed(&resp, text + i, 1);
+	return resp.state;
+}
+
+START_TEST(http_parser_head_and_bodies)
+{
+	/* no body wanted: done at the end of the head */
+	ck_assert_int_eq(feed("HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\n", 0),
+	                 PROBE_HTTP_DONE);
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_int_eq(feed("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n", 0), PROBE_HTTP_HEADERS);
+	/* Content-Length */
+	ck_assert_int_eq(feed("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", 1),
+	                 PROBE_HTTP_DONE);
+	ck_assert_uint_eq(resp.body_len, 11);
+	ck_assert(memcmp(resp.body, "hello world", 11) == 0);
+	/* chunked, with an extension, bare LFs, split byte by byte */
+	ck_assert_int_eq(feed_bytes("HTTP/1.1 200 OK\nTransfer-Encoding: gzip, chunked\n\n"
+	                            "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+	                            1),
+	                 PROBE_HTTP_DONE);
+	ck_assert_uint_eq(resp.body_len, 11);
+	ck_assert(memcmp(resp.body, "hello world", 11) == 0);
+	/* until the connection closes */
+	ck_assert_int_eq(feed("HTTP/1.0 200 OK\r\n\r\nsome", 1), PROBE_HTTP_BODY);
+	probe_http_eof(&resp);
+	ck_assert_int_eq(resp.state, PROBE_HTTP_DONE);
+	ck_assert_uint_eq(resp.body_len, 4);
+	/* a head cut short is not a response */
+	ck_assert_int_eq(feed("HTTP/1.1 200 OK\r\nServer: x", 1), PROBE_HTTP_HEADERS);
+	probe_http_eof(&resp);
+	ck_assert_int_eq(resp.state, PROBE_HTTP_HEADERS);
+	/* an interim 100 Continue, then the response */
+	ck_assert_int_eq(feed("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 1),
+	                 PROBE_HTTP_DONE);
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert_uint_eq(resp.body_len, 0);
+}
+END_TEST
+
+START_TEST(http_parser_bounds)
+{
+	static char big[PROBE_HTTP_HEAD_MAX + 100], body[CHECK_BODY_MAX * 3];
+	size_t used;
+
+	/* the head is bounded */
+	strcpy(big, "HTTP/1.1 200 OK\r\nX-Big: ");
+	memset(big + strlen(big), 'a', sizeof(big) - strlen(big) - 1);
+	ck_assert_int_eq(feed(big, 0), PROBE_HTTP_BAD);
+	/* not HTTP */
+	ck_assert_int_eq(feed("\x16\x03\x01 this is not HTTP\r\n\r\n", 0), PROBE_HTTP_BAD);
+	ck_assert_int_eq(feed("HTTP/1.1 20 OK\r\n\r\n", 0), PROBE_HTTP_BAD);
+	ck_assert_int_eq(feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1),
+	                 PROBE_HTTP_BAD);
+	/* the body: only CHECK_BODY_MAX bytes are read, the rest is left */
+	memset(body, 'x', sizeof(body) - 1);
+	memcpy(body, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	probe_http_resp_init(&resp, 1);
+	used = probe_http_feed(&resp, body, strlen(body));
+	ck_assert_int_eq(resp.state, PROBE_HTTP_DONE);
+	ck_assert_uint_eq(resp.body_len, CHECK_BODY_MAX);
+	ck_assert_uint_eq(used, 19 + CHECK_BODY_MAX);
+}
+END_TEST
+
+START_TEST(grpc_messages)
+{
+	unsigned char out[2048], longname[300];
+	int status = -9;
+
+	/* "" is proto3's default: no field at all */
+	ck_assert_uint_eq(probe_grpc_request("", out, sizeof(out)), 5);
+	ck_assert(memcmp(out, "\0\0\0\0\0", 5) == 0);
+	ck_assert_uint_eq(probe_grpc_request("web", out, sizeof(out)), 10);
+	ck_assert(memcmp(out, "\0\0\0\0\x05\x0a\x03web", 10) == 0);
+	/* a length over 127 takes two varint bytes */
+	memset(longname, 'a', 200);
+	longname[200] = '\0';
+	ck_assert_uint_eq(probe_grpc_request((char *)longname, out, sizeof(out)), 5 + 3 + 200);
+	ck_assert(memcmp(out, "\0\0\0\0\xcb\x0a\xc8\x01", 8) == 0);
+	ck_assert_uint_eq(probe_grpc_request((char *)longname, out, 100), 0);
+
+	ck_assert_int_eq(
+	    probe_grpc_response((const unsigned char *)"\0\0\0\0\x02\x08\x01", 7, &status), 0);
+	ck_assert_int_eq(status, 1); /* SERVING */
+	ck_assert_int_eq(
+	    probe_grpc_response((const unsigned char *)"\0\0\0\0\x02\x08\x02", 7, &status), 0);
+	ck_assert_int_eq(status, 2); /* NOT_SERVING */
+	/* absent: UNKNOWN */
+	ck_assert_int_eq(probe_grpc_response((const unsigned char *)"\0\0\0\0\0", 5, &status), 0);
+	ck_assert_int_eq(status, 0);
+	/* fields of a later version are skipped: a string 2, a fixed64 3, then status */
+	ck_assert_int_eq(probe_grpc_response((const unsigned char *)"\0\0\0\0\x0f"
+	                                                            "\x12\x02hi"
+	                                                            "\x19\1\2\3\4\5\6\7\x08"
+	                                                            "\x08\x03",
+	                                     20, &status),
+	                 0);
+	ck_assert_int_eq(status, 3); /* SERVICE_UNKNOWN */
+	/* compressed, a length that lies, a varint cut short, a group */
+	ck_assert_int_eq(
+	    probe_grpc_response((const unsigned char *)"\1\0\0\0\x02\x08\x01", 7, &status), -1);
+	ck_assert_int_eq(
+	    probe_grpc_response((const unsigned char *)"\0\0\0\0\x03\x08\x01", 7, &status), -1);
+	ck_assert_int_eq(
+	    probe_grpc_response((const unsigned char *)"\0\0\0\0\x02\x08\x81", 7, &status), -1);
+	ck_assert_int_eq(probe_grpc_response((const unsigned char *)"\0\0\0\0\x01\x0b", 6, &status),
+	                 -1);
+	ck_assert_int_eq(probe_grpc_response((const unsigned char *)"\0\0\0", 3, &status), -1);
+}
+END_TEST
+
+START_TEST(dns_messages)
+{
+	unsigned char q[300], r[300];
+	const char *why = NULL;
+	size_t n = probe_dns_query("db.Example.", 33, 0x1234, q, sizeof(q));
+	static const unsigned char want[] = {0x12, 0x34, 0,   0,   0,   1,  0,   0,   0,   0,
+	                                     0,    0,    2,   'd', 'b', 7,  'E', 'x', 'a', 'm',
+	                                     'p',  'l',  'e', 0,   0,   33, 0,   1};
+
+	ck_assert_uint_eq(n, sizeof(want));
+	ck_assert(memcmp(q, want, n) == 0);
+	ck_assert_uint_eq(probe_dns_query(".", 1, 7, q, sizeof(q)), 12 + 1 + 4);
+	ck_assert_uint_eq(probe_dns_query("a..b.", 1, 7, q, sizeof(q)), 0);
+	n = probe_dns_query("db.Example.", 33, 0x1234, q, sizeof(q));
+	/* the answer: QR, NXDOMAIN, the question in another case */
+	memcpy(r, q, n);
+	r[2] = 0x84;
+	r[3] = 0x03;
+	r[17] = 'X';
+	ck_assert_int_eq(probe_dns_answer(q, n, r, n, &why), 3);
+	/* another id, a query, another question, another type, too short */
+	r[1] ^= 1;
+	ck_assert_int_eq(probe_dns_answer(q, n, r, n, &why), -1);
+	ck_assert_str_eq(why, "answer with another id");
+	r[1] ^= 1;
+	r[2] = 0;
+	ck_assert_int_eq(probe_dns_answer(q, n, r, n, &why), -1);
+	r[2] = 0x84;
+	r[18] = 'z';
+	ck_assert_int_eq(probe_dns_answer(q, n, r, n, &why), -1);
+	ck_assert_str_eq(why, "answer to another question");
+	r[18] = 'a';
+	r[n - 3] = 1;
+	ck_assert_int_eq(probe_dns_answer(q, n, r, n, &why), -1);
+	r[n - 3] = 33;
+	ck_assert_int_eq(probe_dns_answer(q, n, r, 11, &why), -1);
+	/* a FORMERR without the question still counts */
+	r[3] = 0x01;
+	r[5] = 0;
+	ck_assert_int_eq(probe_dns_answer(q, n, r, 12, &why), 1);
+}
+END_TEST
+
 /* ---- the checker on a registry ---- */
 
 static int changes;
@@ -753,6 +926,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("health");
 	TCase *m = tcase_create("machine");
 	TCase *sc = tcase_create("sched");
+	TCase *wire = tcase_create("wire");
 	TCase *net = tcase_create("net");
 
 	tcase_add_test(m, first_pass_serves);
@@ -768,6 +942,11 @@ static Suite *suite(void)
 	tcase_add_test(sc, first_offsets_spread);
 	tcase_add_test(sc, inflight_bound_queues);
 	suite_add_tcase(s, sc);
+	tcase_add_test(wire, http_parser_head_and_bodies);
+	tcase_add_test(wire, http_parser_bounds);
+	tcase_add_test(wire, grpc_messages);
+	tcase_add_test(wire, dns_messages);
+	suite_add_tcase(s, wire);
 	tcase_add_checked_fixture(net, net_setup, net_teardown);
 	tcase_set_timeout(net, 20);
 	tcase_add_test(net, tcp_probe_passes_on_listener);

@@ -507,7 +507,8 @@ static const struct bad_case bad_cases[] = {
     {"defaults: {policy: rr}\n",
      "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
     {"defaults: {check: {type: udp}}\n",
-     "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, none"},
+     "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, https, tls, grpc, "
+     "dns, exec, none"},
     {"defaults: {check: {expect: 600}}\n",
      "x.yaml:1:28: defaults.check.expect: \"600\" is not an HTTP status or range (100..599, e.g. "
      "200 or 200-399)"},
@@ -858,6 +859,85 @@ START_TEST(test_reload_classes)
 }
 END_TEST
 
+/* The keys of the richer checks live in a shared, counted block: a plain
+ * check has none, defaults written out equal defaults left out, a block
+ * outlives its registry while a copy holds it, and defaults: are inherited
+ * into it key by key. */
+START_TEST(test_check_block)
+{
+	struct registry *reg = load_ok(
+	    "defaults:\n"
+	    "  check: {headers: {X-Team: blue}, tls: {server_name: api.internal}}\n"
+	    "services:\n"
+	    "  plain: {check: {type: http}, instances: [{name: i, address: 127.0.0.1, port: 1}]}\n"
+	    "  a:\n"
+	    "    check: {type: https, method: GET, tls: {verify: true}}\n"
+	    "    instances: [{name: i, address: 127.0.0.1, port: 1}]\n"
+	    "  b: {check: {type: https}, instances: [{name: i, address: 127.0.0.1, port: 1}]}\n"
+	    "  c:\n"
+	    "    check: {type: https, headers: {X-Team: red}, tls: {ca: /etc/passwd}}\n"
+	    "    instances: [{name: i, address: 127.0.0.1, port: 1}]\n"
+	    "  d1:\n"
+	    "    check: {type: dns, dns: {name: Db.Example, type: A, rcode: NOERROR}}\n"
+	    "    instances: [{name: i, address: 127.0.0.1, port: 1}]\n"
+	    "  d2:\n"
+	    "    check: {type: dns, dns: {name: db.example.}}\n"
+	    "    instances: [{name: i, address: 127.0.0.1, port: 1}]\n"
+	    "  g1: {check: {type: grpc}, instances: [{name: i, address: 127.0.0.1, port: 1}]}\n"
+	    "  g2: {check: {type: grpc, tls: {}}, instances: [{name: i, address: 127.0.0.1, port: "
+	    "1}]}\n");
+	const struct reg_service *plain = registry_find_service(reg, "plain");
+	const struct reg_service *a = registry_find_service(reg, "a");
+	const struct reg_service *b = registry_find_service(reg, "b");
+	const struct reg_service *c = registry_find_service(reg, "c");
+	struct check_config copy;
+	const struct check_more *m;
+
+	/* inherited from defaults:, key by key: even a plain http check gets the header */
+	ck_assert_uint_eq(check_more_of(&plain->check)->n_headers, 1);
+	m = check_more_of(&a->check);
+	ck_assert_str_eq(m->headers[0], "X-Team");
+	ck_assert_str_eq(m->headers[1], "blue");
+	ck_assert_str_eq(m->tls.server_name, "api.internal");
+	ck_assert_int_eq(m->tls.verify, 1);
+	/* defaults written out are the defaults */
+	ck_assert(registry_check_equal(&a->check, &b->check));
+	/* a key of its own replaces the inherited one, the rest is inherited */
+	m = check_more_of(&c->check);
+	ck_assert_str_eq(m->headers[1], "red");
+	ck_assert_str_eq(m->tls.server_name, "api.internal");
+	ck_assert_str_eq(m->tls.ca, "/etc/passwd");
+	ck_assert(!registry_check_equal(&a->check, &c->check));
+	ck_assert(registry_check_equal(&registry_find_service(reg, "d1")->check,
+	                               &registry_find_service(reg, "d2")->check));
+	ck_assert_str_eq(check_more_of(&registry_find_service(reg, "d1")->check)->dns.name,
+	                 "db.example.");
+	/* defaults: with tls: make a grpc check speak TLS */
+	ck_assert(check_uses_tls(&registry_find_service(reg, "g1")->check));
+	/* a probe's copy keeps the block after the registry is gone */
+	check_config_copy(&copy, &c->check);
+	registry_free(reg);
+	ck_assert_str_eq(check_more_of(&copy)->headers[1], "red");
+	check_config_release(&copy);
+	ck_assert_ptr_null(copy.more);
+
+	/* a check with none of the new keys has no block: one pointer per service */
+	reg = load_ok("services:\n  p: {check: {type: http, path: /h}, instances: [{name: i, "
+	              "address: 127.0.0.1, port: 1}]}\n"
+	              "  g1: {check: {type: grpc}, instances: [{name: i, address: 127.0.0.1, port: "
+	              "1}]}\n"
+	              "  g2: {check: {type: grpc, tls: {}}, instances: [{name: i, address: "
+	              "127.0.0.1, port: 1}]}\n");
+	ck_assert_ptr_null(reg->services[0].check.more);
+	ck_assert_int_eq(check_more_of(&reg->services[0].check)->method, CHECK_GET);
+	/* tls: {} says TLS for grpc, so it is part of the check */
+	ck_assert(!check_uses_tls(&reg->services[1].check));
+	ck_assert(check_uses_tls(&reg->services[2].check));
+	ck_assert(!registry_check_equal(&reg->services[1].check, &reg->services[2].check));
+	registry_free(reg);
+}
+END_TEST
+
 static void field_text(void *arg, const struct reg_field *f)
 {
 	char *out = arg;
@@ -884,7 +964,7 @@ START_TEST(test_check_fields)
 	c.n_expect = 2;
 	registry_check_fields(&c, field_text, out);
 	ck_assert_str_eq(out, "type=http interval=2000ms timeout=1000ms unhealthy_interval=500ms "
-	                      "rise=2 fall=3 path=/ expect=200-399, 404 ");
+	                      "rise=2 fall=3 path=/ expect=200-399, 404 method=GET ");
 	out[0] = '\0';
 	c.type = CHECK_TCP;
 	c.port = 8081;
@@ -924,6 +1004,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_parse_listen);
 	tcase_add_test(tc, test_reload_classes);
 	tcase_add_test(tc, test_check_fields);
+	tcase_add_test(tc, test_check_block);
 	suite_add_tcase(s, tc);
 	/* a generous bound: ~0.3 s here (49 s under valgrind, where Check does not time
 	 * out), over a minute with the quadratic lookups */
