@@ -291,6 +291,8 @@ static const struct api_route routes[] = {
     {HTTP_M_GET, "/v1/services/*", api_services_get, 0},
     {HTTP_M_PUT, "/v1/services/*", api_services_put, 1},
     {HTTP_M_DELETE, "/v1/services/*", api_services_delete, 1},
+    /* discovery over HTTP: Prometheus HTTP SD */
+    {HTTP_M_GET, "/v1/sd/prometheus", api_sd_prometheus, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

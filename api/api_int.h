@@ -95,6 +95,10 @@ int api_query_next(const char *query, const char *key, const char **pos, char *o
  * 0, or -1 if text is none of those. */
 int api_parse_wait(const char *text, unsigned *ms);
 
+/* A Prometheus label name: prefix, then key with every byte outside
+ * [a-zA-Z0-9_] as '_' (Prometheus rejects a whole SD response over one
+ * bad name), into out (len bytes, truncated). */
+void api_label_name(const char *prefix, const char *key, char *out, size_t len);
 
 /* Sends what j wrote into buf as application/json with status code, or 500
  * if j ran out of memory on the way. Frees buf. */
@@ -137,5 +141,6 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 void api_status_page(struct api *api, struct http_req *req, const char *arg);
 void api_status_get(struct api *api, struct http_req *req, const char *arg);
 void api_events_get(struct api *api, struct http_req *req, const char *arg);
+void api_sd_prometheus(struct api *api, struct http_req *req, const char *arg);
 
 #endif
