@@ -291,8 +291,12 @@ static const struct api_route routes[] = {
     {HTTP_M_GET, "/v1/services/*", api_services_get, 0},
     {HTTP_M_PUT, "/v1/services/*", api_services_put, 1},
     {HTTP_M_DELETE, "/v1/services/*", api_services_delete, 1},
-    /* discovery over HTTP: Prometheus HTTP SD */
+    /* discovery over HTTP: Prometheus HTTP SD, Consul's reads (read-only) */
     {HTTP_M_GET, "/v1/sd/prometheus", api_sd_prometheus, 0},
+    {HTTP_M_GET, "/v1/catalog/services", api_consul_services, 0},
+    {HTTP_M_GET, "/v1/catalog/service/*", api_consul_catalog_service, 0},
+    {HTTP_M_GET, "/v1/health/service/*", api_consul_health_service, 0},
+    {HTTP_M_GET, "/v1/agent/self", api_consul_agent_self, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

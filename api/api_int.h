@@ -142,5 +142,9 @@ void api_status_page(struct api *api, struct http_req *req, const char *arg);
 void api_status_get(struct api *api, struct http_req *req, const char *arg);
 void api_events_get(struct api *api, struct http_req *req, const char *arg);
 void api_sd_prometheus(struct api *api, struct http_req *req, const char *arg);
+void api_consul_services(struct api *api, struct http_req *req, const char *arg);
+void api_consul_catalog_service(struct api *api, struct http_req *req, const char *name);
+void api_consul_health_service(struct api *api, struct http_req *req, const char *name);
+void api_consul_agent_self(struct api *api, struct http_req *req, const char *arg);
 
 #endif
