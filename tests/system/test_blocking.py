@@ -27,6 +27,8 @@ NONE_DB = ("  db:\n"
            "    instances:\n"
            "      - {name: d1, address: 192.0.2.5}\n")
 CHECK = "{type: http, path: /, interval: 200ms, timeout: 200ms, rise: 1, fall: 1}"
+CHECK_JSON = {"type": "http", "path": "/", "interval": "200ms", "timeout": "200ms",
+              "rise": 1, "fall": 1}
 LONG = 60 * SLOW  # the HTTP client's bound on a request that must end long before its wait
 
 
@@ -160,6 +162,13 @@ def test_health_change_wakes_and_streams(tmp_path):
             "instances": [{"name": "d1", "address": "192.0.2.5"}]})
         ev = stream.event("registry")
         assert ev["added"] == ["db"] and ev["removed"] == [] and ev["changed"] == []
+        # a status change that leaves the served set alone is an event too
+        request_json(d, "PUT", "/v1/services/gone", {
+            "port": 9, "check": CHECK_JSON,
+            "instances": [{"name": "x", "address": "127.0.0.99"}]})
+        ev = stream.event("health")
+        assert (ev["service"], ev["instance"], ev["from"], ev["to"]) == \
+            ("gone", "x", "unchecked", "failing")
         stream.close()
         wait_until(lambda: waiting(d) == 0, 10 * SLOW, "the stream's slot freed", d)
     finally:
