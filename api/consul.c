@@ -395,6 +395,7 @@ void api_consul_agent_self(struct api *api, struct http_req *req, const char *ar
 	struct evbuffer *buf = evbuffer_new();
 	struct json j;
 
+	(void)api;
 	(void)arg;
 	http_add_header(req, "X-Consul-KnownLeader", "true");
 	http_add_header(req, "X-Consul-LastContact", "0");
@@ -402,7 +403,6 @@ void api_consul_agent_self(struct api *api, struct http_req *req, const char *ar
 		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	(void)api;
 	json_init(&j, buf);
 	json_obj_begin(&j);
 	json_key(&j, "Config");
