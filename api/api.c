@@ -291,13 +291,18 @@ static const struct api_route routes[] = {
     {HTTP_M_GET, "/v1/services/*", api_services_get, 0},
     {HTTP_M_PUT, "/v1/services/*", api_services_put, 1},
     {HTTP_M_DELETE, "/v1/services/*", api_services_delete, 1},
+    /* discovery over HTTP: Prometheus HTTP SD, Consul's reads (read-only) */
+    {HTTP_M_GET, "/v1/sd/prometheus", api_sd_prometheus, 0},
+    {HTTP_M_GET, "/v1/catalog/services", api_consul_services, 0},
+    {HTTP_M_GET, "/v1/catalog/service/*", api_consul_catalog_service, 0},
+    {HTTP_M_GET, "/v1/health/service/*", api_consul_health_service, 0},
+    {HTTP_M_GET, "/v1/agent/self", api_consul_agent_self, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
-#define ARG_MAX  256
 
 /* 1 if path matches pattern; the segment a `*` matched goes to arg
- * (ARG_MAX bytes, "" if the pattern has none). */
+ * (API_ARG_MAX bytes, "" if the pattern has none). */
 static int path_match(const char *pattern, const char *path, char *arg)
 {
 	arg[0] = '\0';
@@ -305,7 +310,7 @@ static int path_match(const char *pattern, const char *path, char *arg)
 		if (*pattern == '*') {
 			size_t n = strcspn(path, "/");
 
-			if (n == 0 || n >= ARG_MAX)
+			if (n == 0 || n >= API_ARG_MAX)
 				return 0;
 			memcpy(arg, path, n);
 			arg[n] = '\0';
@@ -329,7 +334,7 @@ static int method_matches(const struct api_route *r, enum http_method m)
 static const struct api_route *find_route(struct http_req *req, char *arg, int *path_known)
 {
 	enum http_method m = http_req_method(req);
-	char scratch[ARG_MAX];
+	char scratch[API_ARG_MAX];
 
 	*path_known = 0;
 	for (size_t i = 0; i < N_ROUTES; i++) {
@@ -337,7 +342,7 @@ static const struct api_route *find_route(struct http_req *req, char *arg, int *
 			continue;
 		*path_known = 1;
 		if (method_matches(&routes[i], m)) {
-			memcpy(arg, scratch, ARG_MAX);
+			memcpy(arg, scratch, API_ARG_MAX);
 			return &routes[i];
 		}
 	}
@@ -349,7 +354,7 @@ static void allowed_methods(const char *path, char *out, size_t len)
 {
 	static const enum http_method order[] = {HTTP_M_GET, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT,
 	                                         HTTP_M_DELETE};
-	char scratch[ARG_MAX];
+	char scratch[API_ARG_MAX];
 	size_t n = 0;
 
 	out[0] = '\0';
@@ -387,7 +392,7 @@ static int token_ok(const struct api *api, const char *header)
  * head callback has nowhere to keep it). */
 static void run_route(struct http_req *req, void *arg)
 {
-	char seg[ARG_MAX];
+	char seg[API_ARG_MAX];
 	int known;
 	const struct api_route *r = find_route(req, seg, &known);
 
@@ -402,7 +407,7 @@ static http_handler on_head(struct http_req *req, void *server_arg, void **arg)
 {
 	struct api *api = server_arg;
 	const char *path = http_req_path(req);
-	char seg[ARG_MAX], allow[64];
+	char seg[API_ARG_MAX], allow[64];
 	int known;
 	const struct api_route *r = find_route(req, seg, &known);
 
@@ -466,6 +471,8 @@ int api_create(struct event_base *base, const struct api_ops *ops, const char *l
 		snprintf(err, errlen, "api: cannot bind %s: %s", listen, strerror(-rc));
 		goto fail;
 	}
+	if (api_watch_init(api) < 0)
+		goto nomem;
 	if (http_server_address(api->http, &bound, &blen) == 0)
 		addr_format((struct sockaddr *)&bound, text, sizeof(text));
 	else
@@ -491,6 +498,7 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
+	api_watch_free(api);
 	http_server_free(api->http);
 	free(api->token);
 	free(api);

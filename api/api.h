@@ -2,7 +2,8 @@
 /* api.h: the control API and metrics over HTTP (README "The control API"),
  * on the main thread's event base (api/http.c): GET /v1/services[/NAME],
  * PUT/DELETE /v1/services/NAME, POST /v1/reload, GET /healthz, GET /metrics,
- * the status page.
+ * the status page, and discovery over HTTP (README "Discovery over HTTP"):
+ * blocking queries, the event stream, Prometheus HTTP SD, Consul's reads.
  *
  * The API knows nothing of the daemon: whoever creates it (daemon/main.c)
  * hands it struct api_ops, what it reads of the running server and the one
@@ -51,6 +52,10 @@ struct api_ops {
 	/* Reloads the registry (trigger "api"): returns 0 and sets *changed (0:
 	 * nothing that alters an answer changed), or -1 with the errors in errs. */
 	int (*reload)(void *ctx, struct reg_errors *errs, int *changed);
+	/* Registers fn (NULL: none), to be called on the main thread after the
+	 * serial or an instance's health status changed: blocking queries and
+	 * the event stream wait for it. NULL: they only end at their wait. */
+	void (*watch)(void *ctx, void (*fn)(void *arg), void *arg);
 };
 
 /* Starts listening on `listen` ("127.0.0.1:8053", "[::1]:8053"; port 0 picks

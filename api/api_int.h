@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* api_int.h: what api.c (routing, auth, small routes), services.c (the
- * /v1/services routes) and status.c (status page, /v1/status, /v1/events)
- * share; not for other modules. */
+ * /v1/services routes), status.c (status page, /v1/status, /v1/events),
+ * watch.c (blocking queries, the event stream), sd.c (Prometheus HTTP SD)
+ * and consul.c (the Consul-compatible reads) share; not for other modules. */
 #ifndef SRVD_API_INT_H
 #define SRVD_API_INT_H
 
@@ -11,9 +12,19 @@
 #include "api/api.h"
 #include "api/http.h"
 
+struct event;
 struct evbuffer;
 struct json;
 struct reg_errors;
+struct registry;
+struct api_waiter;
+struct api_svc_sum;
+
+#define API_ARG_MAX         256    /* a path segment a route's `*` matched */
+#define API_WAIT_DEFAULT_MS 300000 /* a blocking query's wait without ?wait= (Consul's) */
+#define API_WAIT_MAX_MS     600000 /* the longest ?wait= (Consul's); streams end there too */
+#define API_STREAM_BEAT_MS  15000  /* a comment line to idle event streams */
+#define API_STREAM_RETRY_MS 2000   /* `retry:` for EventSource after a stream ends */
 
 struct api {
 	struct event_base *base;
@@ -21,11 +32,73 @@ struct api {
 	struct http_server *http;
 	char *token;
 	size_t token_len;
+	/* watch.c: requests that wait for a change, and what they were told */
+	struct api_waiter *waiters;
+	size_t n_streams;
+	struct event *ev_change;   /* the daemon said something changed: next loop turn */
+	struct event *ev_beat;     /* keep-alive comments while streams are open */
+	struct http_req *resuming; /* a woken blocking query, being answered */
+	uint32_t serial_seen;
+	uint64_t events_seen;            /* health_events_total() told already */
+	const struct registry *reg_seen; /* the registry of sums */
+	struct api_svc_sum *sums;        /* its services, to name what a reload changed */
+	size_t n_sums;
 };
 
 /* A route's handler; arg is the path segment a `*` of its pattern matched,
  * or NULL. */
 typedef void (*api_route_fn)(struct api *api, struct http_req *req, const char *arg);
+
+/* --- what discovery shows of an instance (services.c): the one place that
+ * says what counts as passing, so drain and maintenance plug in there --- */
+
+/* 1 if instance inst of service svc (registry order) is in answers and so
+ * counts as passing for discovery (Prometheus SD, Consul's Checks and
+ * ?passing, the event stream), else 0. */
+int api_inst_passing(const struct api *api, size_t svc, size_t inst);
+
+/* "passing", or why not: "failing", "unchecked". */
+const char *api_inst_health(const struct api *api, size_t svc, size_t inst);
+
+/* --- blocking queries and the event stream (watch.c) --- */
+
+enum api_index {
+	API_INDEX_SRVD,   /* X-Srvd-Index */
+	API_INDEX_CONSUL, /* X-Consul-Index, X-Consul-KnownLeader, X-Consul-LastContact */
+};
+
+/* The start of a read route that clients may block on: `?index=N&wait=D`.
+ * Sets the index headers (the SOA serial) on the reply. Returns 0 to answer
+ * now: no index, or another than the current one. Returns 1 when the
+ * request waits (until the serial changes, or `wait`: fn runs again with
+ * arg and answers, with the state then) or was answered (400 for a bad
+ * parameter, 503 when too many wait). */
+int api_block(struct api *api, struct http_req *req, api_route_fn fn, const char *arg,
+              enum api_index style);
+
+/* GET /v1/events?stream=1: text/event-stream until `wait` (default and
+ * maximum as for blocking queries). */
+void api_events_stream(struct api *api, struct http_req *req);
+
+/* Called by api_create() and api_free(). init returns 0 or -1. */
+int api_watch_init(struct api *api);
+void api_watch_free(struct api *api);
+
+/* The next key=VALUE of a query string (from *pos, NULL at first), the
+ * value percent-decoded (and '+' as a space) into out (len bytes). Returns
+ * 1, 0 when there is no more, or -1 for a bad escape, a NUL or a value
+ * longer than out. */
+int api_query_next(const char *query, const char *key, const char **pos, char *out, size_t len);
+
+/* A wait ("30s", "500ms", "5m": Consul's Go client sends "120000ms") into
+ * *ms: 0 means API_WAIT_DEFAULT_MS, more than API_WAIT_MAX_MS that. Returns
+ * 0, or -1 if text is none of those. */
+int api_parse_wait(const char *text, unsigned *ms);
+
+/* A Prometheus label name: prefix, then key with every byte outside
+ * [a-zA-Z0-9_] as '_' (Prometheus rejects a whole SD response over one
+ * bad name), into out (len bytes, truncated). */
+void api_label_name(const char *prefix, const char *key, char *out, size_t len);
 
 /* Sends what j wrote into buf as application/json with status code, or 500
  * if j ran out of memory on the way. Frees buf. */
@@ -68,5 +141,10 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 void api_status_page(struct api *api, struct http_req *req, const char *arg);
 void api_status_get(struct api *api, struct http_req *req, const char *arg);
 void api_events_get(struct api *api, struct http_req *req, const char *arg);
+void api_sd_prometheus(struct api *api, struct http_req *req, const char *arg);
+void api_consul_services(struct api *api, struct http_req *req, const char *arg);
+void api_consul_catalog_service(struct api *api, struct http_req *req, const char *name);
+void api_consul_health_service(struct api *api, struct http_req *req, const char *name);
+void api_consul_agent_self(struct api *api, struct http_req *req, const char *arg);
 
 #endif

@@ -7,7 +7,8 @@
  * we refused reads our answer rather than a reset. One timer per connection
  * holds the deadline of its state; it is set when the state begins and never
  * pushed back by traffic. A connection in the waiting pool (WAITING) has no
- * deadline of its own: its handler owns the wait.
+ * deadline of its own: its handler owns the wait. A streamed response
+ * (STREAM) stays in that pool; its bound is the output it may queue.
  */
 #include "config.h"
 
@@ -36,7 +37,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 
-enum conn_state { C_HEAD, C_BODY, C_HANDLER, C_WAITING, C_WRITE, C_LINGER };
+enum conn_state { C_HEAD, C_BODY, C_HANDLER, C_WAITING, C_STREAM, C_WRITE, C_LINGER };
 
 struct http_req {
 	struct http_conn *conn;
@@ -65,6 +66,7 @@ struct http_conn {
 	size_t head_bytes;
 	int head_started;     /* the request line was read */
 	size_t body_reserved; /* counted in srv->body_bytes */
+	int dropped;          /* a stream over max_stream_buffer, closed at its 0 ms deadline */
 	struct http_req req;
 	struct http_conn *prev, *next;
 };
@@ -78,7 +80,7 @@ struct http_server {
 	struct http_conn *conns; /* every connection, a list */
 	size_t n_active, n_waiting;
 	size_t body_bytes;
-	unsigned long long refused, timed_out, body_refused;
+	unsigned long long refused, timed_out, body_refused, stream_dropped;
 	time_t last_refusal_log;
 };
 
@@ -92,6 +94,7 @@ void http_limits_default(struct http_limits *lim)
 	lim->max_body = HTTP_MAX_BODY;
 	lim->body_budget = HTTP_BODY_BUDGET;
 	lim->max_waiting = HTTP_MAX_WAITING;
+	lim->max_stream = HTTP_STREAM_MAX;
 	lim->head_ms = HTTP_HEAD_MS;
 	lim->body_ms = HTTP_BODY_MS;
 	lim->write_ms = HTTP_WRITE_MS;
@@ -198,7 +201,7 @@ static void conn_free(struct http_conn *c)
 {
 	struct http_server *s = c->srv;
 
-	if (c->state == C_WAITING) {
+	if (c->state == C_WAITING || c->state == C_STREAM) {
 		s->n_waiting--;
 		if (c->req.on_close)
 			c->req.on_close(&c->req, c->req.close_arg);
@@ -255,7 +258,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
-	if (c->state != C_LINGER) {
+	if (c->state == C_STREAM) {
+		log_debug("api: %s: stream dropped: the client reads slower than it is written",
+		          c->peer_text);
+	} else if (c->state != C_LINGER) {
 		c->srv->timed_out++;
 		log_debug("api: %s: closed at the %s deadline", c->peer_text,
 		          c->state == C_HEAD   ? "request head"
@@ -276,12 +282,33 @@ static void http_date(char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* The status line and headers; len NULL: no Content-Length (the body ends
+ * with the connection, which close_after then says). */
+static void write_head(struct http_req *req, int code, const char *content_type, const size_t *len)
+{
+	struct evbuffer *out = bufferevent_get_output(req->conn->bev);
+	char date[64];
+
+	http_date(date, sizeof(date));
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: srvd\r\n", code,
+	                    reason(code), date);
+	if (content_type)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	for (struct evkeyval *h = TAILQ_FIRST(&req->out); h; h = TAILQ_NEXT(h, next))
+		evbuffer_add_printf(out, "%s: %s\r\n", h->key, h->value);
+	if (len)
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", *len);
+	evbuffer_add_printf(out, "%s\r\n",
+	                    req->close_after  ? "Connection: close\r\n"
+	                    : req->minor == 0 ? "Connection: keep-alive\r\n"
+	                                      : "");
+}
+
 void http_reply(struct http_req *req, int code, const char *content_type, struct evbuffer *body)
 {
 	struct http_conn *c = req->conn;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	size_t len = body ? evbuffer_get_length(body) : 0;
-	char date[64];
 
 	if (req->replied)
 		return;
@@ -296,17 +323,7 @@ void http_reply(struct http_req *req, int code, const char *content_type, struct
 	}
 	c->state = C_WRITE;
 	release_body(c);
-	http_date(date, sizeof(date));
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: srvd\r\n", code,
-	                    reason(code), date);
-	if (content_type)
-		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
-	for (struct evkeyval *h = TAILQ_FIRST(&req->out); h; h = TAILQ_NEXT(h, next))
-		evbuffer_add_printf(out, "%s: %s\r\n", h->key, h->value);
-	evbuffer_add_printf(out, "Content-Length: %zu\r\n%s\r\n", len,
-	                    req->close_after  ? "Connection: close\r\n"
-	                    : req->minor == 0 ? "Connection: keep-alive\r\n"
-	                                      : "");
+	write_head(req, code, content_type, &len);
 	if (body && req->method != HTTP_M_HEAD)
 		evbuffer_add_buffer(out, body);
 	else if (body)
@@ -588,12 +605,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
-	if (c->state == C_LINGER) {
+	if (c->state == C_LINGER || c->state == C_STREAM) {
 		struct evbuffer *in = bufferevent_get_input(bev);
 		size_t n = evbuffer_get_length(in);
 
-		/* only time ends it: closing on unread input would send a reset,
-		 * which can make the client lose the answer it has not read yet */
+		/* only time (or the stream's end) ends it: closing on unread
+		 * input would send a reset, which can make the client lose the
+		 * answer it has not read yet */
 		evbuffer_drain(in, n);
 		return;
 	}
@@ -760,6 +778,7 @@ void http_server_get_stats(const struct http_server *s, struct http_server_stats
 	out->refused = s->refused;
 	out->timed_out = s->timed_out;
 	out->body_refused = s->body_refused;
+	out->dropped = s->stream_dropped;
 	out->body_bytes = s->body_bytes;
 }
 
@@ -811,8 +830,12 @@ int http_req_wait(struct http_req *req, void (*on_close)(struct http_req *req, v
 	struct http_conn *c = req->conn;
 	struct http_server *s = c->srv;
 
-	if (c->state != C_HANDLER || s->n_waiting >= s->lim.max_waiting)
+	if (c->state != C_HANDLER)
 		return -1;
+	if (s->n_waiting >= s->lim.max_waiting) {
+		s->refused++; /* the caller answers 503 */
+		return -1;
+	}
 	c->state = C_WAITING;
 	s->n_active--;
 	s->n_waiting++;
@@ -824,4 +847,60 @@ int http_req_wait(struct http_req *req, void (*on_close)(struct http_req *req, v
 	bufferevent_setwatermark(c->bev, EV_READ, 0, s->lim.max_head + 1);
 	bufferevent_enable(c->bev, EV_READ);
 	return 0;
+}
+
+int http_stream_start(struct http_req *req, int code, const char *content_type)
+{
+	struct http_conn *c = req->conn;
+
+	if (c->state != C_WAITING || req->replied || req->method == HTTP_M_HEAD)
+		return -1;
+	req->replied = 1;
+	req->close_after = 1; /* the body ends with the connection */
+	c->state = C_STREAM;
+	write_head(req, code, content_type, NULL);
+	/* reading goes on (and is discarded) only to hear the client leave */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+int http_stream_write(struct http_req *req, const void *data, size_t len)
+{
+	struct http_conn *c = req->conn;
+	struct http_server *s = c->srv;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->state != C_STREAM || c->dropped)
+		return -1;
+	if (evbuffer_get_length(out) + len > s->lim.max_stream) {
+		/* closing here would call on_close inside the caller's own
+		 * loop: the deadline closes it on the next turn of the loop */
+		c->dropped = 1;
+		s->stream_dropped++;
+		set_deadline(c, 0);
+		return -1;
+	}
+	return evbuffer_add(out, data, len) < 0 ? -1 : 0;
+}
+
+void http_stream_end(struct http_req *req)
+{
+	struct http_conn *c = req->conn;
+	struct http_server *s = c->srv;
+
+	if (c->state != C_STREAM)
+		return;
+	if (c->dropped) {
+		c->req.on_close = NULL;
+		conn_free(c);
+		return;
+	}
+	s->n_waiting--;
+	s->n_active++;
+	c->state = C_WRITE;
+	bufferevent_disable(c->bev, EV_READ);
+	set_deadline(c, s->lim.write_ms);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		linger(c); /* on_write only runs after a write */
 }

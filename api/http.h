@@ -19,7 +19,9 @@
  *     the client reads the answer instead of a reset);
  *   - bodies being read at once hold at most `body_budget` bytes in all;
  *   - requests that wait (long polls, streams) move to a pool of their own
- *     (`max_waiting`), so they neither count against nor starve the others.
+ *     (`max_waiting`), so they neither count against nor starve the others;
+ *   - a streamed response holds at most `max_stream` bytes unsent: a reader
+ *     that does not keep up is dropped, never buffered for.
  *
  * Requests carry Content-Length or no body; Transfer-Encoding gets 411.
  * Keep-alive (HTTP/1.1, or 1.0 with Connection: keep-alive); pipelined
@@ -46,9 +48,10 @@ struct http_req;
 #define HTTP_MAX_BODY    (1024 * 1024)
 #define HTTP_BODY_BUDGET (16 * 1024 * 1024) /* bodies being read, all connections */
 #define HTTP_MAX_WAITING 256                /* parked requests (long polls, streams) */
+#define HTTP_STREAM_MAX  (64 * 1024)        /* unsent bytes of one stream, else it is dropped */
 
 struct http_limits {
-	size_t max_conns, max_per_ip, max_head, max_body, body_budget, max_waiting;
+	size_t max_conns, max_per_ip, max_head, max_body, body_budget, max_waiting, max_stream;
 	unsigned head_ms, body_ms, write_ms, linger_ms;
 };
 
@@ -98,6 +101,7 @@ struct http_server_stats {
 	unsigned long long refused;      /* 503: over max_conns, max_per_ip or max_waiting */
 	unsigned long long timed_out;    /* closed at a deadline */
 	unsigned long long body_refused; /* answered before the body was read */
+	unsigned long long dropped;      /* streams closed: over max_stream unsent */
 	size_t body_bytes;               /* bytes of bodies being read now */
 };
 void http_server_get_stats(const struct http_server *s, struct http_server_stats *out);
@@ -133,5 +137,27 @@ void http_reply(struct http_req *req, int code, const char *content_type, struct
  * answer at once). */
 int http_req_wait(struct http_req *req, void (*on_close)(struct http_req *req, void *arg),
                   void *arg);
+
+/* --- streamed responses (text/event-stream), for a request in the waiting
+ * pool (after http_req_wait()); it stays there until the stream ends --- */
+
+/* Sends the status line and headers (those added, Content-Type type, no
+ * Content-Length: the body ends when the connection closes, so any HTTP/1.x
+ * client reads it). Instead of http_reply(); not for HEAD (answer that with
+ * http_reply()). Returns 0, or -1 if req is not waiting, was answered or is
+ * a HEAD. */
+int http_stream_start(struct http_req *req, int code, const char *content_type);
+
+/* Queues len bytes of a started stream. Returns 0, or -1 when the stream is
+ * dropped: more than max_stream bytes would wait unsent (the reader does not
+ * keep up). A dropped stream is closed from the event loop soon after, with
+ * on_close, never from within this call: req stays valid until then, and
+ * further writes return -1. */
+int http_stream_write(struct http_req *req, const void *data, size_t len);
+
+/* Ends a started stream: what is queued goes out within the write deadline,
+ * then the connection closes. req is gone after the call; on_close does not
+ * run. */
+void http_stream_end(struct http_req *req);
 
 #endif

@@ -1,6 +1,7 @@
 # api: the control API (its HTTP server, the routes), metrics and the status page.
 libsrvd_a_SOURCES += api/api.c api/api.h api/api_int.h api/http.c api/http.h api/services.c \
-	api/json.c api/json.h api/metrics.c api/metrics.h api/status.c
+	api/json.c api/json.h api/metrics.c api/metrics.h api/status.c api/watch.c api/sd.c \
+	api/consul.c
 
 # The status page is written as plain HTML and compiled in as one C string
 # (every line quoted; backslash, quote and '?' escaped: no trigraphs).

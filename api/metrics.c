@@ -266,11 +266,13 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 		family(&m, "srvd_api_refused_total", "counter",
 		       "Control API requests or connections refused by a limit: 503 at the "
 		       "connection, per-address, waiting or body limits; closed at a deadline; "
-		       "answered from the head without reading the body.");
+		       "answered from the head without reading the body; event streams closed "
+		       "because their reader fell behind.");
 		emit(&m, "srvd_api_refused_total{reason=\"limit\"} %llu\n", in->api->refused);
 		emit(&m, "srvd_api_refused_total{reason=\"deadline\"} %llu\n", in->api->timed_out);
 		emit(&m, "srvd_api_refused_total{reason=\"body_unread\"} %llu\n",
 		     in->api->body_refused);
+		emit(&m, "srvd_api_refused_total{reason=\"slow_reader\"} %llu\n", in->api->dropped);
 	}
 	return m.failed ? -1 : 0;
 }

@@ -42,6 +42,27 @@ void api_json_time(struct json *j, const char *key, int64_t ms)
 	json_str(j, buf);
 }
 
+int api_inst_passing(const struct api *api, size_t svc, size_t inst)
+{
+	struct health_inst *h = health_instance(api_health(api), svc, inst);
+
+	/* in answers: what a discovery client should use. A drained instance
+	 * (when the registry has drain) is out of answers too, so it stops
+	 * counting here with no change to the callers */
+	return h && atomic_load(&h->served);
+}
+
+const char *api_inst_health(const struct api *api, size_t svc, size_t inst)
+{
+	struct health_inst *h = health_instance(api_health(api), svc, inst);
+
+	if (api_inst_passing(api, svc, inst))
+		return "passing";
+	/* out of answers: no result yet, or failing (where drain would say
+	 * "maintenance") */
+	return h && atomic_load(&h->status) == HEALTH_UNCHECKED ? "unchecked" : "failing";
+}
+
 static void json_tags(struct json *j, char **tags, size_t n)
 {
 	json_key(j, "tags");
@@ -206,6 +227,9 @@ void api_services_get(struct api *api, struct http_req *req, const char *name)
 {
 	char lower[64];
 
+	/* a client may wait for a service that does not exist yet */
+	if (api_block(api, req, api_services_get, name, API_INDEX_SRVD))
+		return;
 	if (!lower_name(name, lower)) {
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
@@ -222,6 +246,8 @@ void api_services_list(struct api *api, struct http_req *req, const char *arg)
 	struct json j;
 	int detail = api_query_flag(req, "detail");
 
+	if (api_block(api, req, api_services_list, arg, API_INDEX_SRVD))
+		return;
 	if (!(buf = evbuffer_new())) {
 		http_reply(req, 500, NULL, NULL);
 		return;

@@ -116,6 +116,12 @@ void api_events_get(struct api *api, struct http_req *req, const char *arg)
 	size_t n = health_get_events(api_health(api), ev, HEALTH_EVENTS_MAX);
 	struct json j;
 
+	if (api_query_flag(req, "stream")) {
+		if (buf)
+			evbuffer_free(buf);
+		api_events_stream(api, req);
+		return;
+	}
 	if (!buf) {
 		http_reply(req, 500, NULL, NULL);
 		return;

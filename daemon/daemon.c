@@ -74,10 +74,24 @@ int daemon_bind_cells(struct dns_table *table, struct health *h)
 }
 
 /* The served set changed: SOA serial up (coalesced, serial.c), so
- * secondaries and caches notice. */
+ * secondaries and caches notice; a status change alone is news for the
+ * observer only. */
 void daemon_on_health_change(void *arg)
 {
 	daemon_serial_health_changed(arg);
+	daemon_changed(arg);
+}
+
+void daemon_changed(struct daemon *d)
+{
+	if (d->observer)
+		d->observer(d->observer_arg);
+}
+
+void daemon_observe(struct daemon *d, void (*fn)(void *arg), void *arg)
+{
+	d->observer = fn;
+	d->observer_arg = arg;
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)

@@ -96,4 +96,10 @@ void daemon_notify_stats(const struct daemon *d, struct dns_notify_stats *out);
 /* CLOCK_REALTIME ms when the daemon started serving. */
 int64_t daemon_started_ms(const struct daemon *d);
 
+/* Calls fn(arg) on the main thread after a change that others may follow:
+ * the SOA serial changed (a reload, a change of the served set) or an
+ * instance's health status changed. One observer (main.c hands it to the
+ * control API); fn NULL removes it. Borrows arg. */
+void daemon_observe(struct daemon *d, void (*fn)(void *arg), void *arg);
+
 #endif

@@ -61,6 +61,9 @@ struct daemon {
 	struct event *ev_serial;
 	struct dns_xfr_history *xfr_history;
 	struct dns_notify *notify;
+	/* daemon_observe(): told of serial and health status changes */
+	void (*observer)(void *arg);
+	void *observer_arg;
 };
 
 /* daemon.c */
@@ -73,6 +76,8 @@ int daemon_bind_cells(struct dns_table *table, struct health *h);
 /* Queues table and health for freeing once no worker holds table. Takes both. */
 void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
 size_t daemon_count_instances(const struct registry *reg);
+/* Tells the observer (daemon_observe()) that something it follows changed. */
+void daemon_changed(struct daemon *d);
 /* Applies server.syslog and server.log_queries of reg (start-up, reload). */
 void daemon_apply_logging(const struct registry *reg);
 

@@ -244,6 +244,11 @@ static void api_figures_of(void *ctx, struct api_figures *out)
 	daemon_notify_stats(ctx, &out->notify);
 }
 
+static void api_watch_of(void *ctx, void (*fn)(void *arg), void *arg)
+{
+	daemon_observe(ctx, fn, arg);
+}
+
 static int api_reload_of(void *ctx, struct reg_errors *errs, int *changed)
 {
 	struct daemon_reload_stats before, after;
@@ -280,6 +285,7 @@ static int run(const struct options *o)
 		    .source = api_source_of,
 		    .figures = api_figures_of,
 		    .reload = api_reload_of,
+		    .watch = api_watch_of,
 		};
 
 		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token, &api, err,

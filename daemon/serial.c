@@ -22,10 +22,10 @@
  * the next change (README "Running many servers"). Waiting for the clock
  * instead would delay the serial behind the answers it stands for.
  *
- * After each change the new version is recorded for IXFR and NOTIFY goes
- * out (notify.c); the first NOTIFY only once the first round of checks is
- * done, so no secondary is invited to transfer a zone whose checked
- * instances are still unknown.
+ * After each change the new version is recorded for IXFR, NOTIFY goes out
+ * (notify.c) and the observer hears of it (daemon_observe()); the first NOTIFY only once the first
+ * round of checks is done, so no secondary is invited to transfer a zone whose checked instances
+ * are still unknown.
  */
 #include "config.h"
 
@@ -85,6 +85,7 @@ static void announce(struct daemon *d)
 		log_err("transfer: out of memory; serial %u is not in the IXFR history", serial);
 	if (d->ready) /* else daemon_serial_ready() announces */
 		dns_notify_send(d->notify, d->reg, serial);
+	daemon_changed(d);
 }
 
 static void arm_ms(struct daemon *d, long ms)

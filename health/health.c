@@ -129,6 +129,11 @@ size_t health_get_events(const struct health *h, struct health_event *out, size_
 	return k;
 }
 
+uint64_t health_events_total(const struct health *h)
+{
+	return h->n_events;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -277,6 +282,7 @@ static void on_probe(int pass, const char *text, void *arg)
 		log_info("%s/%s: %s -> %s: %s", s->name, in->name, health_status_name(from),
 		         health_status_name(to), text);
 		record_event(h, s, in, from, to, text);
+		notify = 1;
 	}
 	if (!in->has_result) {
 		in->has_result = 1;

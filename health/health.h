@@ -23,8 +23,9 @@ struct health;
 
 #define HEALTH_MAX_INFLIGHT 256 /* default bound on probes in flight (file descriptors) */
 
-/* Called on the main thread after the served set or a panic flag changed
- * (e.g. to bump the SOA serial). */
+/* Called on the main thread after an instance's status, the served set or
+ * a panic flag changed (e.g. to bump the SOA serial, or to tell those who
+ * follow the events). */
 typedef void (*health_change_fn)(void *arg);
 
 /* Creates a checker for reg on base. Instances of services with
@@ -100,6 +101,10 @@ struct health_event {
 /* Copies the last HEALTH_EVENTS_MAX status changes (kept across reloads),
  * oldest first, into out (room for max); returns how many. Main thread. */
 size_t health_get_events(const struct health *h, struct health_event *out, size_t max);
+
+/* How many status changes were recorded since start (kept across reloads):
+ * those who follow them compare it with the count they saw. Main thread. */
+uint64_t health_events_total(const struct health *h);
 
 /* Copies the probe counters of h into *out. Main thread only. */
 void health_get_counters(const struct health *h, struct health_counters *out);

@@ -35,3 +35,7 @@ EXTRA_DIST += tests/system/test_forward_spoof.py
 EXTRA_DIST += tests/system/test_xfr_stream.py
 EXTRA_DIST += tests/system/test_opcodes.py
 EXTRA_DIST += tests/system/test_check_types.py tests/system/check_backends.py
+# discovery over HTTP (issue 19); the tool tests skip under SRVD_TEST_TOOLS=0 (tools.py)
+EXTRA_DIST += tests/system/test_blocking.py tests/system/tools.py \
+	tests/system/test_haproxy.py tests/system/test_prometheus_sd.py \
+	tests/system/test_consul_api.py docs/haproxy.cfg

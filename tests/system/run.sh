@@ -7,5 +7,5 @@ SRVD=${SRVD:-$(pwd)/srvd}
 # Nothing may be written into the source tree: no bytecode, no pytest cache.
 PYTHONDONTWRITEBYTECODE=1
 export SRVD PYTHONDONTWRITEBYTECODE
-exec timeout -k 10 900 "${PYTHON3:-/usr/bin/python3}" -m pytest -q -p no:cacheprovider \
+exec timeout -k 10 900 "${PYTHON3:-/usr/bin/python3}" -m pytest -q -rs -p no:cacheprovider \
 	"$srcdir/tests/system"

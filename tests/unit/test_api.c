@@ -633,6 +633,82 @@ START_TEST(test_fragment_check_in_context)
 }
 END_TEST
 
+/* Query parameters as clients send them: repeated, empty, percent- and
+ * form-encoded; bad escapes and overlong values are refused, not cut. */
+START_TEST(test_query_next)
+{
+	const char *q = "tag=a&index=12&tag=b%2Dc&tagx=no&tag&passing&dc=d+c&bad=%zz&long=abcdef";
+	const char *pos = NULL;
+	char v[8];
+
+	ck_assert_int_eq(api_query_next(q, "tag", &pos, v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "a");
+	ck_assert_int_eq(api_query_next(q, "tag", &pos, v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "b-c");
+	ck_assert_int_eq(api_query_next(q, "tag", &pos, v, sizeof(v)), 1);
+	ck_assert_str_eq(v, ""); /* a bare key */
+	ck_assert_int_eq(api_query_next(q, "tag", &pos, v, sizeof(v)), 0);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next(q, "index", &pos, v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "12");
+	pos = NULL;
+	ck_assert_int_eq(api_query_next(q, "dc", &pos, v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "d c");
+	pos = NULL;
+	ck_assert_int_eq(api_query_next(q, "bad", &pos, v, sizeof(v)), -1);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next(q, "long", &pos, v, 4), -1);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next("a=%2", "a", &pos, v, sizeof(v)), -1);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next("a=%00", "a", &pos, v, sizeof(v)), -1);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next(NULL, "a", &pos, v, sizeof(v)), 0);
+	pos = NULL;
+	ck_assert_int_eq(api_query_next("", "a", &pos, v, sizeof(v)), 0);
+}
+END_TEST
+
+/* Consul's wait: ms, s and m; 0 is the default; beyond the maximum, the maximum. */
+START_TEST(test_parse_wait)
+{
+	unsigned ms = 1;
+
+	ck_assert_int_eq(api_parse_wait("30s", &ms), 0);
+	ck_assert_uint_eq(ms, 30000);
+	ck_assert_int_eq(api_parse_wait("120000ms", &ms), 0); /* what Consul's Go client sends */
+	ck_assert_uint_eq(ms, 120000);
+	ck_assert_int_eq(api_parse_wait("5m", &ms), 0);
+	ck_assert_uint_eq(ms, 300000);
+	ck_assert_int_eq(api_parse_wait("0s", &ms), 0);
+	ck_assert_uint_eq(ms, API_WAIT_DEFAULT_MS);
+	ck_assert_int_eq(api_parse_wait("11m", &ms), 0);
+	ck_assert_uint_eq(ms, API_WAIT_MAX_MS);
+	ck_assert_int_eq(api_parse_wait("99999999999999999999999s", &ms), 0);
+	ck_assert_uint_eq(ms, API_WAIT_MAX_MS);
+	ck_assert_int_eq(api_parse_wait("30", &ms), -1);
+	ck_assert_int_eq(api_parse_wait("1h", &ms), -1);
+	ck_assert_int_eq(api_parse_wait("-1s", &ms), -1);
+	ck_assert_int_eq(api_parse_wait("s", &ms), -1);
+	ck_assert_int_eq(api_parse_wait("", &ms), -1);
+	ck_assert_int_eq(api_parse_wait("1.5s", &ms), -1);
+}
+END_TEST
+
+/* Prometheus takes only [a-zA-Z0-9_] in label names. */
+START_TEST(test_label_name)
+{
+	char out[32];
+
+	api_label_name("__meta_srvd_port_", "http-alt", out, sizeof(out));
+	ck_assert_str_eq(out, "__meta_srvd_port_http_alt");
+	api_label_name("__meta_srvd_meta_", "Team.Name/x\xc3\xa9", out, sizeof(out));
+	ck_assert_str_eq(out, "__meta_srvd_meta_Team_Name_x__");
+	api_label_name("__meta_srvd_meta_", "a_long_key_that_will_not_fit", out, 24);
+	ck_assert_str_eq(out, "__meta_srvd_meta_a_long");
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -647,6 +723,9 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_fragment_line_breaks);
 	tcase_add_test(tc, test_fragment_files);
 	tcase_add_test(tc, test_fragment_check_in_context);
+	tcase_add_test(tc, test_query_next);
+	tcase_add_test(tc, test_parse_wait);
+	tcase_add_test(tc, test_label_name);
 	suite_add_tcase(s, tc);
 	return s;
 }
