@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # make check-valgrind: the test programs (Check unit tests, fuzz corpus replays) and the
 # system tests' daemon under valgrind memcheck.
+# The tests of HAProxy, Prometheus and python3-consul (SRVD_TEST_TOOLS=0) test the tools' view of
+# srvd, not its memory; `make check` runs them.
 # Needs a plain build: ASan and valgrind both replace the allocator and cannot share a process.
 VALGRIND = valgrind
 # Only definite leaks fail (and are shown): threads and libevent keep "possibly lost" and
@@ -35,7 +37,7 @@ check-valgrind:
 	echo "check-valgrind: test programs took $$(( $$(date +%s) - start )) s"; \
 	start=$$(date +%s); \
 	SRVD='$(abs_top_builddir)/srvd$(EXEEXT)' PYTHONDONTWRITEBYTECODE=1 \
-		SRVD_WRAPPER='$(VALGRIND) $(VALGRIND_FLAGS)' \
+		SRVD_WRAPPER='$(VALGRIND) $(VALGRIND_FLAGS)' SRVD_TEST_TOOLS=0 \
 		SRVD_TIMEOUT_FACTOR='$(VALGRIND_TIMEOUT_FACTOR)' \
 		timeout -k 10 3600 $(PYTHON3) -m pytest -q -p no:cacheprovider -rs \
 		$(PYTEST_FLAGS) $(srcdir)/tests/system || failed=1; \
