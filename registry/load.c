@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,9 +121,129 @@ static int add_watch(struct registry *reg, const char *path)
 	return 0;
 }
 
+/* One file an include: glob matched, parsed on any thread, then walked in
+ * order on the loader's. */
+struct inc_file {
+	const struct reg_noted *inc; /* the include: entry that matched it */
+	char *path;                  /* the file, or the pattern if glob_rc is not 0 */
+	int glob_rc;                 /* not 0: the glob itself failed */
+	int open_errno;              /* not 0: could not be opened */
+	int parse_rc;
+	struct ydoc *doc;
+	char **errs; /* YAML errors, replayed in order so messages do not depend on threads */
+	size_t n_errs;
+	int errs_lost; /* out of memory while keeping one */
+};
+
+struct inc_jobs {
+	struct inc_file *f;
+	size_t n, cap;
+	size_t next; /* the next file to parse; taken under lock */
+	pthread_mutex_t lock;
+};
+
+/* Threads parsing include files at once, the loader's own included: libyaml
+ * is most of a large load's CPU, and the files are independent. */
+#define INC_THREADS_MAX 4
+
+static void inc_error(void *arg, const char *line)
+{
+	struct inc_file *f = arg;
+	char **grown = realloc(f->errs, (f->n_errs + 1) * sizeof(*grown));
+
+	if (!grown || !(grown[f->n_errs] = strdup(line))) {
+		if (grown)
+			f->errs = grown;
+		f->errs_lost = 1;
+		return;
+	}
+	f->errs = grown;
+	f->n_errs++;
+}
+
+static void inc_parse(struct inc_file *f)
+{
+	FILE *fp = ydoc_fopen(f->path);
+
+	if (!fp) {
+		f->open_errno = errno ? errno : EIO;
+		return;
+	}
+	f->parse_rc = ydoc_parse_stream(fp, f->path, &f->doc, inc_error, f);
+	fclose(fp);
+}
+
+static void *inc_worker(void *arg)
+{
+	struct inc_jobs *jobs = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&jobs->lock);
+		i = jobs->next++;
+		pthread_mutex_unlock(&jobs->lock);
+		if (i >= jobs->n)
+			return NULL;
+		if (!jobs->f[i].glob_rc)
+			inc_parse(&jobs->f[i]);
+	}
+}
+
+static int inc_add(struct inc_jobs *jobs, const struct reg_noted *inc, const char *path,
+                   int glob_rc)
+{
+	struct inc_file *f;
+
+	if (jobs->n == jobs->cap) {
+		size_t cap = jobs->cap ? 2 * jobs->cap : 16;
+		struct inc_file *grown = realloc(jobs->f, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		jobs->f = grown;
+		jobs->cap = cap;
+	}
+	f = &jobs->f[jobs->n];
+	memset(f, 0, sizeof(*f));
+	f->inc = inc;
+	f->glob_rc = glob_rc;
+	if (!(f->path = strdup(path)))
+		return -1;
+	jobs->n++;
+	return 0;
+}
+
+/* Parses every file in jobs, on up to INC_THREADS_MAX threads. A thread that
+ * cannot start leaves its share to the others; the caller's always runs. */
+static void inc_parse_all(struct inc_jobs *jobs)
+{
+	pthread_t threads[INC_THREADS_MAX - 1];
+	size_t n_threads = 0, want = 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus > 1)
+		want = cpus < INC_THREADS_MAX ? (size_t)cpus : INC_THREADS_MAX;
+	if (want > jobs->n)
+		want = jobs->n ? jobs->n : 1;
+	for (size_t i = 1; i < want; i++)
+		if (pthread_create(&threads[n_threads], NULL, inc_worker, jobs) == 0)
+			n_threads++;
+	inc_worker(jobs);
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+}
+
+/* Expands every include: glob (in order), parses the files they match in
+ * parallel, then walks them in the same order as one thread would, so that
+ * the registry and its error messages are the same whatever the threads did. */
 static void load_includes(struct reg_loader *ld)
 {
-	for (size_t i = 0; i < ld->top.n_includes; i++) {
+	struct inc_jobs jobs = {.n = 0};
+	int oom = 0;
+
+	pthread_mutex_init(&jobs.lock, NULL);
+	for (size_t i = 0; !oom && i < ld->top.n_includes; i++) {
 		const struct reg_noted *inc = &ld->top.includes[i];
 		char *pattern = reg_path_join(inc->node->file, inc->text);
 		glob_t g;
@@ -135,33 +256,50 @@ static void load_includes(struct reg_loader *ld)
 		}
 		rc = glob(pattern, 0, NULL, &g);
 		if (rc != 0 && rc != GLOB_NOMATCH)
-			reg_error(ld, inc->node, &inc->path, "cannot expand \"%s\"", pattern);
-		for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
-			FILE *fp = ydoc_fopen(g.gl_pathv[k]);
-			struct ydoc *doc;
-			struct sch_path top = {.len = 0};
-			uint64_t mask = 0;
-			int prc;
-
-			if (!fp) {
-				/* nothing of the file to point at: point at the glob
-				 * that matched it, as zones: does */
-				reg_error(ld, inc->node, &inc->path, "\"%s\": %s: cannot open: %s",
-				          inc->text, g.gl_pathv[k], strerror(errno));
-				continue;
-			}
-			prc = ydoc_parse_stream(fp, g.gl_pathv[k], &doc, on_yaml_error, ld);
-			fclose(fp);
-			if (prc < 0 || keep_doc(ld, doc) < 0)
-				continue;
-			if (doc->root)
-				sch_walk(ld, &reg_include_table, 0, doc->root, &ld->top, &mask,
-				         &top);
-		}
+			oom = inc_add(&jobs, inc, pattern, rc) < 0;
+		for (size_t k = 0; rc == 0 && !oom && k < g.gl_pathc; k++)
+			oom = inc_add(&jobs, inc, g.gl_pathv[k], 0) < 0;
 		if (rc == 0)
 			globfree(&g);
 		free(pattern);
 	}
+	if (oom)
+		reg_error_line(ld, "out of memory");
+	else
+		inc_parse_all(&jobs);
+	for (size_t i = 0; i < jobs.n; i++) {
+		struct inc_file *f = &jobs.f[i];
+		const struct reg_noted *inc = f->inc;
+		struct sch_path top = {.len = 0};
+		uint64_t mask = 0;
+
+		for (size_t k = 0; k < f->n_errs; k++)
+			reg_error_line(ld, f->errs[k]);
+		if (f->errs_lost)
+			reg_error(ld, inc->node, &inc->path, "%s: out of memory", f->path);
+		if (oom || !f->path) {
+			/* not parsed */
+		} else if (f->glob_rc) {
+			reg_error(ld, inc->node, &inc->path, "cannot expand \"%s\"", f->path);
+		} else if (f->open_errno) {
+			/* nothing of the file to point at: point at the glob
+			 * that matched it, as zones: does */
+			reg_error(ld, inc->node, &inc->path, "\"%s\": %s: cannot open: %s",
+			          inc->text, f->path, strerror(f->open_errno));
+		} else if (f->parse_rc == 0 && keep_doc(ld, f->doc) == 0) {
+			if (f->doc->root)
+				sch_walk(ld, &reg_include_table, 0, f->doc->root, &ld->top, &mask,
+				         &top);
+			f->doc = NULL;
+		}
+		ydoc_free(f->doc); /* a failed parse may still have left one */
+		for (size_t k = 0; k < f->n_errs; k++)
+			free(f->errs[k]);
+		free(f->errs);
+		free(f->path);
+	}
+	free(jobs.f);
+	pthread_mutex_destroy(&jobs.lock);
 }
 
 static char *prefixed(const char *label, const char *zone)

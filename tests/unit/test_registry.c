@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "registry/registry.h"
 #include "registry/ynode.h"
@@ -607,6 +609,82 @@ START_TEST(test_includes)
 }
 END_TEST
 
+/* Include files are parsed on several threads; the registry and its errors
+ * must still come out in the order of the files, as one thread would give. */
+START_TEST(test_includes_many)
+{
+	char dir[] = "/tmp/srvd-inc-XXXXXX", path[256], *got;
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	const size_t n_files = 60;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/d", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (size_t i = 0; i < n_files; i++) {
+		snprintf(path, sizeof(path), "%s/d/p%03zu.yaml", dir, i);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		/* big enough that the threads overlap */
+		fprintf(f, "services:\n");
+		for (size_t k = 0; k < 200; k++)
+			fprintf(f,
+			        "  s%zu-%zu: {port: 80, check: {type: none}, instances: "
+			        "[{name: a, address: 192.0.2.1}]}\n",
+			        i, k);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/srvd.yaml", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "include: [\"d/*.yaml\"]\n");
+	ck_assert_int_eq(fclose(f), 0);
+
+	ck_assert_int_eq(registry_load_file(path, &reg, &errs), 0);
+	ck_assert_uint_eq(reg->n_services, n_files * 200);
+	for (size_t i = 0; i < n_files; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "s%zu-0", i);
+		ck_assert_str_eq(reg->services[i * 200].name, want);
+	}
+	registry_free(reg);
+
+	/* errors in three files and a folder the glob matches: in file order */
+	for (size_t i = 5; i < n_files; i += 20) {
+		snprintf(path, sizeof(path), "%s/d/p%03zu.yaml", dir, i);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fprintf(f, "services: {bad%zu: [\n", i);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/d/p%03zu.yaml", dir, (size_t)30);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/srvd.yaml", dir);
+	ck_assert_int_eq(registry_load_file(path, &reg, &errs), -1);
+	got = joined(&errs);
+	ck_assert_uint_eq(errs.n, 4);
+	ck_assert_ptr_nonnull(strstr(errs.lines[0], "d/p005.yaml:"));
+	ck_assert_ptr_nonnull(strstr(errs.lines[1], "d/p025.yaml:"));
+	ck_assert_ptr_nonnull(strstr(errs.lines[2], "d/p030.yaml: cannot open: Is a directory"));
+	ck_assert_ptr_nonnull(strstr(errs.lines[3], "d/p045.yaml:"));
+	free(got);
+	registry_errors_clear(&errs);
+
+	for (size_t i = 0; i < n_files; i++) {
+		snprintf(path, sizeof(path), "%s/d/p%03zu.yaml", dir, i);
+		if (i == 30)
+			rmdir(path);
+		else
+			unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/d", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/srvd.yaml", dir);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_include_errors)
 {
 	char *got = load_errors(NULL, NULL, DATA "inc-bad/main.yaml");
@@ -996,6 +1074,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_includes);
 	tcase_add_test(tc, test_include_errors);
+	tcase_add_test(tc, test_includes_many);
 	tcase_add_test(tc, test_zones);
 	tcase_add_test(tc, test_zone_duplicates);
 	tcase_add_test(tc, test_zone_errors);
