@@ -119,6 +119,11 @@ void api_json_errors(struct json *j, const struct reg_errors *errs, int in_body)
  * null for 0. */
 void api_json_time(struct json *j, const char *key, int64_t ms);
 
+/* Writes the members of one health event: time, service, instance, from, to
+ * and result (/v1/status's events and the event stream's "health"). */
+struct health_event;
+void api_json_event(struct json *j, const struct health_event *ev);
+
 /* 1 if the query string has key with value "", "1" or "true" ("detail",
  * "detail=1"), else 0. */
 int api_query_flag(struct http_req *req, const char *key);

@@ -22,6 +22,16 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
+void api_json_event(struct json *j, const struct health_event *ev)
+{
+	api_json_time(j, "time", ev->time_ms);
+	json_kstr(j, "service", ev->service);
+	json_kstr(j, "instance", ev->instance);
+	json_kstr(j, "from", health_status_name(ev->from));
+	json_kstr(j, "to", health_status_name(ev->to));
+	json_kstr(j, "result", ev->result);
+}
+
 /* STATUS_HTML, generated from api/status.html by api/local.mk */
 #include "api/status_html.h"
 
@@ -132,12 +142,7 @@ void api_events_get(struct api *api, struct http_req *req, const char *arg)
 	json_arr_begin(&j);
 	for (size_t i = n; i-- > 0;) { /* newest first */
 		json_obj_begin(&j);
-		api_json_time(&j, "time", ev[i].time_ms);
-		json_kstr(&j, "service", ev[i].service);
-		json_kstr(&j, "instance", ev[i].instance);
-		json_kstr(&j, "from", health_status_name(ev[i].from));
-		json_kstr(&j, "to", health_status_name(ev[i].to));
-		json_kstr(&j, "result", ev[i].result);
+		api_json_event(&j, &ev[i]);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

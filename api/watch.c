@@ -509,12 +509,7 @@ static void health_events(struct api *api, struct evbuffer *out, uint64_t total)
 			return;
 		json_init(&j, b);
 		json_obj_begin(&j);
-		api_json_time(&j, "time", ev[i].time_ms);
-		json_kstr(&j, "service", ev[i].service);
-		json_kstr(&j, "instance", ev[i].instance);
-		json_kstr(&j, "from", health_status_name(ev[i].from));
-		json_kstr(&j, "to", health_status_name(ev[i].to));
-		json_kstr(&j, "result", ev[i].result);
+		api_json_event(&j, &ev[i]);
 		if (si >= 0)
 			for (size_t k = 0; k < reg->services[si].n_instances; k++)
 				if (strcmp(reg->services[si].instances[k].name, ev[i].instance) ==
