@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* services.c: GET, PUT and DELETE on /v1/services[/NAME].
+/* services.c: GET, PUT and DELETE on /v1/services[/NAME], and the
+ * instances' heartbeats.
  *
  * PUT and DELETE never change the registry in memory: they write through
  * the registry source (registry/source.h: with files, NAME.yaml in the
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -25,6 +27,7 @@
 #include "health/health.h"
 #include "registry/registry.h"
 #include "registry/source.h"
+#include "registry/ynode.h"
 
 void api_json_time(struct json *j, const char *key, int64_t ms)
 {
@@ -385,4 +388,128 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 		}
 	}
 	reg_write_clear(&w);
+}
+
+static void ignore_error(void *arg, const char *line)
+{
+	(void)arg;
+	(void)line;
+}
+
+/* The string member key of a JSON object body into out (len bytes): ""
+ * when the body is empty or has no such member. Returns 0, or -1 after
+ * answering 400 (not a JSON object, key not a string, too long). */
+static int body_member(struct http_req *req, const char *key, char *out, size_t len)
+{
+	struct evbuffer *in = http_req_body(req);
+	size_t n = evbuffer_get_length(in);
+	const char *body = n ? (const char *)evbuffer_pullup(in, -1) : NULL;
+	struct ydoc *doc = NULL;
+	const struct ynode *root;
+	int rc = 0;
+
+	out[0] = '\0';
+	if (n == 0)
+		return 0;
+	if (!body || ydoc_parse_string(body, n, "body", &doc, ignore_error, NULL) < 0) {
+		api_reply_error(req, 400, "the body must be a JSON object, e.g. {\"%s\": \"...\"}",
+		                key);
+		return -1;
+	}
+	root = doc->root;
+	if (root && root->kind != YNODE_MAP) {
+		api_reply_error(req, 400, "the body must be a JSON object, e.g. {\"%s\": \"...\"}",
+		                key);
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && root && i < root->n; i++) {
+		const struct ynode *v = root->items[i];
+
+		if (strcmp(root->keys[i]->value, key) != 0)
+			continue;
+		if (v->kind != YNODE_SCALAR || !v->value) {
+			api_reply_error(req, 400, "\"%s\" must be a string", key);
+			rc = -1;
+		} else if (strlen(v->value) >= len) {
+			api_reply_error(req, 400, "\"%s\" is over %zu bytes", key, len - 1);
+			rc = -1;
+		} else {
+			/* shown in TXT, logs and JSON: no control characters */
+			snprintf(out, len, "%s", v->value);
+			for (char *p = out; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = ' ';
+		}
+	}
+	ydoc_free(doc);
+	return rc;
+}
+
+/* Finds "SERVICE/INSTANCE" (arg) in the current registry: 0 with *svc and
+ * *inst set, or -1 after answering 404. */
+static int find_instance(struct api *api, struct http_req *req, const char *arg, size_t *svc,
+                         size_t *inst)
+{
+	const struct registry *reg = api_registry(api);
+	const char *slash = strchr(arg, '/');
+	char name[API_ARG_MAX], lower[64];
+	long i;
+
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - arg) : 0, arg);
+	if (!slash || !lower_name(name, lower) || (i = find_index(reg, lower)) < 0) {
+		api_reply_error(req, 404, "no service named \"%s\"", name);
+		return -1;
+	}
+	for (size_t k = 0; k < reg->services[i].n_instances; k++)
+		if (strcasecmp(reg->services[i].instances[k].name, slash + 1) == 0) {
+			*svc = (size_t)i;
+			*inst = k;
+			return 0;
+		}
+	api_reply_error(req, 404, "service %s has no instance named \"%s\"", lower, slash + 1);
+	return -1;
+}
+
+/* Replies with the JSON of instance inst of service svc. */
+static void reply_instance(struct api *api, struct http_req *req, size_t svc, size_t inst)
+{
+	const struct reg_service *s = &api_registry(api)->services[svc];
+	struct evbuffer *buf = evbuffer_new();
+	struct json j;
+
+	if (!buf) {
+		http_reply(req, 500, NULL, NULL);
+		return;
+	}
+	json_init(&j, buf);
+	json_instance(&j, &s->instances[inst], health_instance(api_health(api), svc, inst));
+	api_reply_json(req, 200, buf, &j);
+}
+
+static void heartbeat(struct api *api, struct http_req *req, const char *arg, int pass)
+{
+	const struct registry *reg = api_registry(api);
+	char note[HEALTH_RESULT_MAX];
+	size_t svc, inst;
+
+	if (find_instance(api, req, arg, &svc, &inst) < 0 ||
+	    body_member(req, "note", note, sizeof(note)) < 0)
+		return;
+	if (health_heartbeat(api_health(api), svc, inst, pass, note) < 0) {
+		api_reply_error(
+		    req, 409, "service %s has check type %s: heartbeats are for check type ttl",
+		    reg->services[svc].name, check_type_name(reg->services[svc].check.type));
+		return;
+	}
+	reply_instance(api, req, svc, inst);
+}
+
+void api_instance_pass(struct api *api, struct http_req *req, const char *arg)
+{
+	heartbeat(api, req, arg, 1);
+}
+
+void api_instance_fail(struct api *api, struct http_req *req, const char *arg)
+{
+	heartbeat(api, req, arg, 0);
 }

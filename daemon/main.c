@@ -288,8 +288,8 @@ static int run(const struct options *o)
 		    .watch = api_watch_of,
 		};
 
-		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token, &api, err,
-		               sizeof(err)) < 0) {
+		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token,
+		               srv->heartbeat_token, &api, err, sizeof(err)) < 0) {
 			log_err("%s", err);
 			daemon_free(d);
 			return EXIT_RUNTIME;

@@ -115,9 +115,10 @@ struct reg_server {
 	struct reg_soa soa;     /* defaults: ns1.<zone>, hostmaster.<zone>, 3600, 600, 86400, 5 */
 	char **ns;              /* absolute names, default [ns1.<zone>] */
 	size_t n_ns;
-	char *http;       /* "addr:port" or NULL (off) */
-	char *http_token; /* or NULL */
-	char **forward;   /* "addr:port" each; none = REFUSED */
+	char *http;            /* "addr:port" or NULL (off) */
+	char *http_token;      /* or NULL */
+	char *heartbeat_token; /* or NULL: allows only heartbeats (.../pass, .../fail) */
+	char **forward;        /* "addr:port" each; none = REFUSED */
 	size_t n_forward;
 	char **transfer_allow; /* prefixes, e.g. "127.0.0.0/8" */
 	size_t n_transfer_allow;

@@ -340,14 +340,16 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	if (changed > 0 ? txt_str(r, 0, "since=%" PRId64 "s", age < 0 ? 0 : age)
 	                : txt_str(r, 0, "since=start"))
 		goto fail;
-	if (svc->check_type == CHECK_NONE
-	        ? txt_str(r, 0, "check=none")
+	if (svc->check_type == CHECK_NONE ? txt_str(r, 0, "check=none")
+	    : svc->check_type == CHECK_TTL
+	        ? txt_str(r, 0, "check=ttl ttl=%" PRIu32 "ms", svc->ttl_ms)
 	        : txt_str(r, 0,
 	                  "check=%s interval=%" PRIu32 "ms timeout=%" PRIu32 "ms rise=%u fall=%u",
 	                  check_type_name((enum check_type)svc->check_type), svc->interval_ms,
 	                  svc->timeout_ms, svc->rise, svc->fall))
 		goto fail;
-	if (svc->check_type != CHECK_NONE && svc->unhealthy_interval_ms != svc->interval_ms &&
+	if (check_type_probed((enum check_type)svc->check_type) &&
+	    svc->unhealthy_interval_ms != svc->interval_ms &&
 	    txt_str(r, 0, "unhealthy_interval=%" PRIu32 "ms", svc->unhealthy_interval_ms))
 		goto fail;
 	txt_end(r, &x);

@@ -126,7 +126,7 @@ struct dns_service {
 	const struct health_svc *hs;
 	/* the check, for _health TXT */
 	uint8_t check_type; /* enum check_type */
-	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms;
+	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms, ttl_ms;
 	uint16_t rise, fall;
 };
 

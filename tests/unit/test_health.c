@@ -210,14 +210,15 @@ static struct check_config cfg_ms(uint32_t interval, uint32_t unhealthy)
 }
 
 /* Every check type has a name the registry can parse, and every type but
- * none a probe: a type added to the enum without them fails here (and
+ * none and ttl a probe: a type added to the enum without them fails here (and
  * without a case in probe_ops_of(), the build). */
 START_TEST(every_check_type_is_complete)
 {
 	for (unsigned t = 0; t < CHECK_TYPES; t++) {
 		ck_assert_ptr_nonnull(check_type_names[t]);
 		ck_assert_str_eq(check_type_name((enum check_type)t), check_type_names[t]);
-		ck_assert_int_eq(check_type_probed((enum check_type)t), t != CHECK_NONE);
+		ck_assert_int_eq(check_type_probed((enum check_type)t),
+		                 t != CHECK_NONE && t != CHECK_TTL);
 		ck_assert_int_eq(health_probe_type_probed((enum check_type)t),
 		                 check_type_probed((enum check_type)t));
 	}

@@ -508,7 +508,7 @@ static const struct bad_case bad_cases[] = {
      "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
     {"defaults: {check: {type: udp}}\n",
      "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, https, tls, grpc, "
-     "dns, exec, none"},
+     "dns, exec, ttl, none"},
     {"defaults: {check: {expect: 600}}\n",
      "x.yaml:1:28: defaults.check.expect: \"600\" is not an HTTP status or range (100..599, e.g. "
      "200 or 200-399)"},
@@ -840,8 +840,8 @@ START_TEST(test_reload_classes)
 	registry_restart_changes(a, b, collect, &r);
 	ck_assert_str_eq(r.text,
 	                 "server.listen: the old addresses keep serving until srvd is restarted\n"
-	                 "server.http or server.http_token: the control API keeps its settings "
-	                 "until srvd is restarted\n"
+	                 "server.http or server.http_token or server.heartbeat_token: the control "
+	                 "API keeps its settings until srvd is restarted\n"
 	                 "server.transfer.allow: the old list stays in use until srvd is "
 	                 "restarted\n");
 	/* one key of a group names the whole group, as the log always did */
