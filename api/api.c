@@ -303,6 +303,11 @@ static const struct api_route routes[] = {
     /* heartbeats of instances with check type ttl, from the instances */
     {HTTP_M_PUT, "/v1/services/*/instances/*/pass", api_instance_pass, API_HEARTBEAT},
     {HTTP_M_PUT, "/v1/services/*/instances/*/fail", api_instance_fail, API_HEARTBEAT},
+    /* drain and maintenance */
+    {HTTP_M_PUT, "/v1/services/*/maintenance", api_maintenance_put, API_ADMIN},
+    {HTTP_M_DELETE, "/v1/services/*/maintenance", api_maintenance_delete, API_ADMIN},
+    {HTTP_M_PUT, "/v1/services/*/instances/*/maintenance", api_maintenance_put, API_ADMIN},
+    {HTTP_M_DELETE, "/v1/services/*/instances/*/maintenance", api_maintenance_delete, API_ADMIN},
     /* discovery over HTTP: Prometheus HTTP SD, Consul's reads (read-only) */
     {HTTP_M_GET, "/v1/sd/prometheus", api_sd_prometheus, 0},
     {HTTP_M_GET, "/v1/catalog/services", api_consul_services, 0},

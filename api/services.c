@@ -49,9 +49,8 @@ int api_inst_passing(const struct api *api, size_t svc, size_t inst)
 {
 	struct health_inst *h = health_instance(api_health(api), svc, inst);
 
-	/* in answers: what a discovery client should use. A drained instance
-	 * (when the registry has drain) is out of answers too, so it stops
-	 * counting here with no change to the callers */
+	/* in answers: what a discovery client should use; served is passing
+	 * and not drained */
 	return h && atomic_load(&h->served);
 }
 
@@ -61,8 +60,8 @@ const char *api_inst_health(const struct api *api, size_t svc, size_t inst)
 
 	if (api_inst_passing(api, svc, inst))
 		return "passing";
-	/* out of answers: no result yet, or failing (where drain would say
-	 * "maintenance") */
+	if (h && atomic_load(&h->drained))
+		return "maintenance";
 	return h && atomic_load(&h->status) == HEALTH_UNCHECKED ? "unchecked" : "failing";
 }
 
@@ -75,8 +74,11 @@ static void json_tags(struct json *j, char **tags, size_t n)
 	json_arr_end(j);
 }
 
-static void json_instance(struct json *j, const struct reg_instance *in, struct health_inst *h)
+static void json_instance(struct json *j, const struct reg_service *s,
+                          const struct reg_instance *in, struct health_inst *h)
 {
+	const char *maint = registry_maintenance_of(s, in);
+
 	char addr[INET6_ADDRSTRLEN], result[HEALTH_RESULT_MAX];
 
 	inet_ntop(in->addr.family, &in->addr.u, addr, sizeof(addr));
@@ -93,6 +95,8 @@ static void json_instance(struct json *j, const struct reg_instance *in, struct 
 		          health_status_name((enum health_status)atomic_load(&h->status)));
 		json_kbool(j, "served", atomic_load(&h->served));
 		json_kbool(j, "checked", atomic_load(&h->checked));
+		json_kbool(j, "drained", atomic_load(&h->drained));
+		json_kstr(j, "maintenance", maint); /* the reason, or null */
 		json_key(j, "last_result");
 		json_str(j, result[0] ? result : NULL);
 		api_json_time(j, "last_check", atomic_load(&h->last_check_ms));
@@ -157,7 +161,9 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 
 	for (size_t k = 0; k < s->n_instances; k++) {
 		struct health_inst *hi = health_instance(h, i, k);
-		passing += hi && atomic_load(&hi->status) == HEALTH_PASSING;
+		/* "passing" means passing and not drained, everywhere */
+		passing +=
+		    hi && atomic_load(&hi->status) == HEALTH_PASSING && !atomic_load(&hi->drained);
 	}
 	json_obj_begin(j);
 	json_kstr(j, "name", s->name);
@@ -169,6 +175,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 	json_kuint(j, "passing", passing);
 	json_kuint(j, "total", s->n_instances);
 	json_kbool(j, "panic", hs && atomic_load(&hs->panic));
+	json_kstr(j, "maintenance", s->maintenance); /* the whole service drained: why */
 	if (detail) {
 		json_kuint(j, "max_answers", s->max_answers);
 		json_key(j, "panic_threshold");
@@ -180,7 +187,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 		json_key(j, "instances");
 		json_arr_begin(j);
 		for (size_t k = 0; k < s->n_instances; k++)
-			json_instance(j, &s->instances[k], health_instance(h, i, k));
+			json_instance(j, s, &s->instances[k], health_instance(h, i, k));
 		json_arr_end(j);
 	}
 	json_obj_end(j);
@@ -482,7 +489,7 @@ static void reply_instance(struct api *api, struct http_req *req, size_t svc, si
 		return;
 	}
 	json_init(&j, buf);
-	json_instance(&j, &s->instances[inst], health_instance(api_health(api), svc, inst));
+	json_instance(&j, s, &s->instances[inst], health_instance(api_health(api), svc, inst));
 	api_reply_json(req, 200, buf, &j);
 }
 
@@ -512,4 +519,64 @@ void api_instance_pass(struct api *api, struct http_req *req, const char *arg)
 void api_instance_fail(struct api *api, struct http_req *req, const char *arg)
 {
 	heartbeat(api, req, arg, 0);
+}
+
+/* PUT or DELETE (reason NULL) .../maintenance of "SERVICE" or
+ * "SERVICE/INSTANCE": written through the source, then reloaded, like a
+ * PUT of the service (the drain is in the digest: new serial). */
+static void maintenance(struct api *api, struct http_req *req, const char *arg, int drain)
+{
+	const struct registry *reg = api_registry(api);
+	char reason[HEALTH_RESULT_MAX], lower[64], name[API_ARG_MAX], sname[64], ibuf[64];
+	const char *slash = strchr(arg, '/'), *result, *iname = NULL;
+	size_t svc, inst = 0;
+	struct reg_write w;
+
+	if (slash) {
+		if (find_instance(api, req, arg, &svc, &inst) < 0)
+			return;
+		snprintf(ibuf, sizeof(ibuf), "%s", reg->services[svc].instances[inst].name);
+		iname = ibuf;
+	} else {
+		long i;
+
+		snprintf(name, sizeof(name), "%s", arg);
+		if (!lower_name(name, lower) || (i = find_index(reg, lower)) < 0) {
+			api_reply_error(req, 404, "no service named \"%s\"", name);
+			return;
+		}
+		svc = (size_t)i;
+	}
+	if (drain && body_member(req, "reason", reason, sizeof(reason)) < 0)
+		return;
+	if (drain && !reason[0])
+		snprintf(reason, sizeof(reason), "no reason given");
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
+	reg_source_set_maintenance(api_source(api), reg, sname, iname, drain ? reason : NULL, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		char both[API_ARG_MAX];
+
+		log_info("api: %s %s%s%s%s%s (reload %s)", drain ? "drained" : "undrained", sname,
+		         iname ? "/" : "", iname ? iname : "", drain ? ": " : "",
+		         drain ? reason : "", result);
+		/* the registry is a new one: find them again */
+		snprintf(both, sizeof(both), "%s/%s", sname, iname ? iname : "");
+		if (iname && find_instance(api, req, both, &svc, &inst) == 0)
+			reply_instance(api, req, svc, inst);
+		else if (!iname)
+			reply_service(api, req, 200, sname);
+	}
+	reg_write_clear(&w);
+}
+
+void api_maintenance_put(struct api *api, struct http_req *req, const char *arg)
+{
+	maintenance(api, req, arg, 1);
+}
+
+void api_maintenance_delete(struct api *api, struct http_req *req, const char *arg)
+{
+	maintenance(api, req, arg, 0);
 }

@@ -454,6 +454,9 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			if (!in->name)
 				goto fail;
 			health_machine_init(&h->inst_state[k], &h->svc_state[i], checked, now);
+			/* drained: still checked, never served */
+			health_machine_drain(&h->inst_state[k], &h->svc_state[i],
+			                     registry_maintenance_of(rs, ri) != NULL);
 			if (!checked)
 				continue;
 			r = sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, in,

@@ -82,8 +82,8 @@ int registry_fragment_dir(const char *main_file, const char *name, char **dir, c
 		         inc->value);
 		goto fail;
 	}
-	snprintf(file, sizeof(file), "%s.yaml", name);
-	if (fnmatch(slash ? slash + 1 : pattern, file, FNM_PERIOD) != 0) {
+	snprintf(file, sizeof(file), "%s.yaml", name ? name : "");
+	if (name && fnmatch(slash ? slash + 1 : pattern, file, FNM_PERIOD) != 0) {
 		snprintf(err, errlen, "include: \"%s\" would not load %s", inc->value, file);
 		goto fail;
 	}

@@ -99,14 +99,64 @@ static void free_zones(struct files_source *f)
 	f->n_zones = 0;
 }
 
+/* The drains in the include folder's REG_MAINT_NAME file into *m, *n
+ * (none without an include folder or a file). Returns 0, or -1 with errors
+ * in errs (a file that does not parse: srvd writes it, a hand edit broke
+ * it). *dir (may be NULL) receives the folder, or NULL. */
+static int read_maint(const struct files_source *f, char **dir, char **text, struct reg_maint **m,
+                      size_t *n, struct reg_errors *errs)
+{
+	char msg[512], *folder = NULL, path[4200];
+	int rc;
+
+	*m = NULL;
+	*n = 0;
+	*text = NULL;
+	if (dir)
+		*dir = NULL;
+	if (registry_fragment_dir(f->config, NULL, &folder, msg, sizeof(msg)) < 0)
+		return 0; /* no include folder: nothing drained (the loader reports the rest) */
+	rc = registry_fragment_read(folder, REG_MAINT_NAME, text);
+	snprintf(path, sizeof(path), "%s/%s.yaml", folder, REG_MAINT_NAME);
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(msg, sizeof(msg), "%.400s: cannot read: %s", path, strerror(-rc));
+		if (errs)
+			registry_errors_add(errs, msg);
+		free(folder);
+		return -1;
+	}
+	if (*text && registry_maint_parse(*text, strlen(*text), path, m, n, errs) < 0) {
+		free(folder);
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	if (dir)
+		*dir = folder;
+	else
+		free(folder);
+	return 0;
+}
+
 static int files_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
 {
 	struct files_source *f = (struct files_source *)s;
+	struct reg_maint *m;
+	size_t n;
+	char *text;
+
 	*out = NULL;
 	if (f->loaded && blank_file(f->config, errs)) /* errs may be NULL */
 		return -1;
 	if (registry_load_file(f->config, out, errs) < 0)
 		return -1;
+	if (read_maint(f, NULL, &text, &m, &n, errs) < 0) {
+		registry_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	free(text);
+	registry_maint_attach(*out, m, n);
 	f->loaded = 1;
 	free_zones(f);
 	f->zones = calloc((*out)->n_zones + 1, sizeof(*f->zones));
@@ -279,6 +329,58 @@ done:
 	free(old);
 }
 
+static void files_set_maint(struct reg_source *s, const struct registry *current,
+                            const char *service, const char *instance, const char *reason,
+                            struct reg_write *w)
+{
+	struct files_source *f = (struct files_source *)s;
+	struct reg_maint *m = NULL;
+	size_t n = 0;
+	char *dir = NULL, *old = NULL, *text = NULL;
+	int rc;
+
+	(void)current;
+	if (read_maint(f, &dir, &old, &m, &n, &w->errs) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "%s",
+		         w->errs.n ? w->errs.lines[0] : "cannot read the maintenance file");
+		registry_errors_clear(&w->errs);
+		goto done;
+	}
+	if (!dir) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "%s has no include: folder to keep drains in (add e.g. `include: "
+		         "services.d/*.yaml`)",
+		         f->config);
+		goto done;
+	}
+	rc = registry_maint_set(&m, &n, service, instance, reason);
+	if (rc < 0 || !(text = registry_maint_format(m, n))) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	if (rc > 0 && (rc = registry_fragment_write(dir, REG_MAINT_NAME, text)) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
+		         REG_MAINT_NAME, strerror(-rc));
+		goto done;
+	}
+	if (make_undo(w, dir, REG_MAINT_NAME, old) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	old = NULL;
+	w->result = REG_WRITE_OK;
+done:
+	registry_maint_free(m, n);
+	free(dir);
+	free(old);
+	free(text);
+}
+
 static void files_undo(struct reg_source *s, struct reg_write *w)
 {
 	struct files_undo *u = w->undo;
@@ -310,6 +412,7 @@ static const struct reg_source_ops files_ops = {
     .drain = files_drain,
     .put_service = files_put,
     .delete_service = files_delete,
+    .set_maintenance = files_set_maint,
     .undo = files_undo,
     .free = files_free,
 };

@@ -311,6 +311,16 @@ static const uint8_t *inst_label(const struct dns_table *t, const struct dns_ins
 	return t->blob + t->nodes[in->node].name_off;
 }
 
+/* The drain of instance i (an index into instances) of svc, or NULL. */
+static const struct dns_maint *maint_of(const struct dns_table *t, const struct dns_service *svc,
+                                        uint32_t i)
+{
+	for (uint32_t k = 0; k < svc->n_maint; k++)
+		if (t->maints[svc->first_maint + k].inst == i)
+			return &t->maints[svc->first_maint + k];
+	return NULL;
+}
+
 /* _health.<inst>.<svc>.<zone> TXT: 0 written, -1 does not fit. */
 static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 {
@@ -318,6 +328,7 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	const struct dns_instance *in = &t->instances[n->list_off];
 	const struct dns_service *svc = &t->services[in->service];
 	const struct health_inst *h = in->hs;
+	const struct dns_maint *m = maint_of(t, svc, n->list_off);
 	char last[HEALTH_RESULT_MAX];
 	struct txt x;
 	struct timespec now;
@@ -331,6 +342,7 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	    txt_str(r, 0, "status=%s", health_status_name((enum health_status)status)) ||
 	    txt_str(r, 0, "served=%s",
 	            atomic_load_explicit(&h->served, memory_order_relaxed) ? "yes" : "no") ||
+	    (m && txt_str(r, 0, "maintenance=%.*s", (int)m->len, (const char *)t->blob + m->off)) ||
 	    txt_str(r, 0, "last=%s", last[0] ? last : "none") ||
 	    txt_str(r, 0, "successes=%" PRIu32,
 	            atomic_load_explicit(&h->successes, memory_order_relaxed)) ||
@@ -379,8 +391,9 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 		const struct dns_instance *in = &t->instances[svc->first_instance + i];
 		const uint8_t *label = inst_label(t, in);
 		unsigned status = atomic_load_explicit(&in->hs->status, memory_order_relaxed);
-		if (txt_str(r, TXT_MORE_MAX, "%.*s=%s", (int)label[0], (const char *)label + 1,
-		            health_status_name((enum health_status)status)))
+		if (txt_str(r, TXT_MORE_MAX, "%.*s=%s%s", (int)label[0], (const char *)label + 1,
+		            health_status_name((enum health_status)status),
+		            maint_of(t, svc, svc->first_instance + i) ? ",maintenance" : ""))
 			break;
 	}
 	if (i < svc->n_instances && txt_str(r, 0, "more=%" PRIu32, svc->n_instances - i))

@@ -329,6 +329,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->own_svc);
 	free(t->lists);
 	free(t->targets);
+	free(t->maints);
 	free(t);
 }
 

@@ -108,6 +108,15 @@ struct dns_instance {
 	const struct health_inst *hs;
 };
 
+/* A drained instance (README "Drain and maintenance"): its reason, for
+ * _health TXT (answers leave it out through its health cell's served). */
+struct dns_maint {
+	uint32_t inst; /* index into instances */
+	uint32_t off;  /* the reason's text in blob */
+	uint16_t len;  /* at most DNS_MAINT_TEXT_MAX */
+};
+#define DNS_MAINT_TEXT_MAX 200
+
 struct dns_ctx;
 struct dns_node;
 struct dns_table;
@@ -128,6 +137,7 @@ struct dns_service {
 	uint8_t check_type; /* enum check_type */
 	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms, ttl_ms;
 	uint16_t rise, fall;
+	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
 };
 
 struct dns_table {
@@ -149,6 +159,8 @@ struct dns_table {
 	size_t n_lists;
 	uint32_t *targets; /* see dns_rrset.first_target */
 	size_t n_targets;
+	struct dns_maint *maints; /* service by service */
+	size_t n_maints;
 	_Atomic uint32_t serial;    /* of the service zone, see dns_table_bump_serial() */
 	uint32_t apex_node;         /* the service zone's apex */
 	struct health_svc *own_svc; /* per service, n_served = all, until health is bound */

@@ -113,6 +113,25 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
 	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
 
+	ds->first_maint = (uint32_t)t->n_maints;
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const char *why = registry_maintenance_of(s, &s->instances[i]);
+		struct dns_maint *m;
+		size_t len;
+
+		if (!why)
+			continue;
+		if (tb_grow((void **)&t->maints, &b->maints_cap, t->n_maints + 1, sizeof(*m)))
+			return tb_fail(b, "out of memory");
+		m = &t->maints[t->n_maints++];
+		len = strlen(why) < DNS_MAINT_TEXT_MAX ? strlen(why) : DNS_MAINT_TEXT_MAX;
+		m->inst = first + (uint32_t)i;
+		m->len = (uint16_t)len;
+		if (tb_blob_add(b, why, len, &m->off))
+			return tb_fail(b, "out of memory");
+		ds->n_maint++;
+	}
+
 	/* A service's address bodies side by side: an answer reads them all,
 	 * and with 100,000 services each cache line fetched is one miss */
 	for (size_t i = 0; i < s->n_instances; i++) {
