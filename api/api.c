@@ -303,6 +303,7 @@ static const struct api_route routes[] = {
     /* heartbeats of instances with check type ttl, from the instances */
     {HTTP_M_PUT, "/v1/services/*/instances/*/pass", api_instance_pass, API_HEARTBEAT},
     {HTTP_M_PUT, "/v1/services/*/instances/*/fail", api_instance_fail, API_HEARTBEAT},
+    {HTTP_M_DELETE, "/v1/services/*/instances/*", api_instance_delete, API_ADMIN},
     /* drain and maintenance */
     {HTTP_M_PUT, "/v1/services/*/maintenance", api_maintenance_put, API_ADMIN},
     {HTTP_M_DELETE, "/v1/services/*/maintenance", api_maintenance_delete, API_ADMIN},

@@ -580,3 +580,42 @@ void api_maintenance_delete(struct api *api, struct http_req *req, const char *a
 {
 	maintenance(api, req, arg, 0);
 }
+
+/* DELETE /v1/services/S/instances/I: one instance of a service the API
+ * registered leaves its file (what deregister_after does too). */
+void api_instance_delete(struct api *api, struct http_req *req, const char *arg)
+{
+	const struct registry *reg = api_registry(api);
+	char sname[64], iname[64];
+	const char *result;
+	struct reg_write w;
+	size_t svc, inst;
+
+	if (find_instance(api, req, arg, &svc, &inst) < 0)
+		return;
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
+	snprintf(iname, sizeof(iname), "%s", reg->services[svc].instances[inst].name);
+	reg_source_delete_instance(api_source(api), reg, sname, iname, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		struct evbuffer *buf = evbuffer_new();
+		char both[130];
+		struct json j;
+
+		log_info("api: deregistered instance %s/%s (%s, reload %s)", sname, iname, w.where,
+		         result);
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			snprintf(both, sizeof(both), "%s/%s", sname, iname);
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			json_kstr(&j, "deleted", both);
+			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, 200, buf, &j);
+		}
+	}
+	reg_write_clear(&w);
+}

@@ -118,8 +118,9 @@ struct check_config {
 	char path[CHECK_PATH_MAX];      /* http: request path, default "/" */
 	struct check_range expect[CHECK_EXPECT_MAX]; /* http: default 200-399 */
 	size_t n_expect;
-	uint32_t ttl_ms;         /* ttl: the longest wait between heartbeats */
-	struct check_more *more; /* NULL: every key of it at its default; see above */
+	uint32_t ttl_ms;              /* ttl: the longest wait between heartbeats */
+	uint32_t deregister_after_ms; /* 0: never; else an instance failing this long is removed */
+	struct check_more *more;      /* NULL: every key of it at its default; see above */
 };
 
 /* 1 if instances with this check type are probed: every type but ttl and

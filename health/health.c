@@ -63,6 +63,7 @@ struct hinst {
 	int64_t due_ms;              /* monotonic time the timer fires, -1 if not armed */
 	int64_t first_due_ms;        /* for health_start(): FIRST_* or a monotonic time */
 	int has_result;
+	int expired_told; /* deregister_after reported for this failing spell */
 };
 
 #define FIRST_RANDOM -1 /* a random offset within the interval */
@@ -92,6 +93,10 @@ struct health {
 	 * take turns at the last descriptors */
 	uint64_t local_failures;
 	int64_t local_last_ms; /* monotonic */
+	/* deregister_after: who is told, and the once-a-second look */
+	health_expire_fn expire_fn;
+	void *expire_arg;
+	struct event *expire_timer;
 };
 
 #define HEALTH_LOCAL_QUIET_MS 2000
@@ -491,13 +496,58 @@ void health_set_max_inflight(struct health *h, size_t max)
 	h->lim.max = h->max_inflight;
 }
 
+void health_set_expire(struct health *h, health_expire_fn fn, void *arg)
+{
+	h->expire_fn = fn;
+	h->expire_arg = arg;
+}
+
+/* Tells of instances failing longer than their deregister_after. A drained
+ * instance is exempt (maintenance is not a failure to clean up). */
+static void on_expire_look(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	int64_t now = real_ms();
+
+	for (size_t i = 0; i < h->n_svcs && h->expire_fn; i++) {
+		const struct hsvc *s = &h->svcs[i];
+
+		for (size_t j = 0; s->cfg.deregister_after_ms && j < s->n; j++) {
+			struct hinst *in = &h->insts[s->first + j];
+			const struct health_inst *st = &h->inst_state[in->id];
+			int64_t failing = now - atomic_load(&st->last_change_ms);
+
+			if (atomic_load(&st->status) != HEALTH_FAILING) {
+				in->expired_told = 0;
+				continue;
+			}
+			if (in->expired_told || atomic_load(&st->drained) ||
+			    failing < (int64_t)s->cfg.deregister_after_ms)
+				continue;
+			in->expired_told = 1;
+			h->expire_fn(h->expire_arg, s->name, in->name, failing);
+		}
+	}
+}
+
 int health_start(struct health *h)
 {
 	int64_t now = mono_ms();
+	int expiring = 0;
 
 	if (h->started)
 		return 0;
 	h->started = 1;
+	for (size_t i = 0; i < h->n_svcs; i++)
+		expiring |= h->svcs[i].cfg.deregister_after_ms != 0;
+	if (expiring && h->expire_fn) {
+		struct timeval second = {1, 0};
+
+		h->expire_timer = event_new(h->base, -1, EV_PERSIST, on_expire_look, h);
+		if (!h->expire_timer || event_add(h->expire_timer, &second) < 0)
+			log_err(
+			    "health: cannot schedule deregister_after; instances are not removed");
+	}
 	for (size_t i = 0; i < h->n_insts; i++) {
 		struct hinst *in = &h->insts[i];
 
@@ -656,6 +706,7 @@ static void carry(struct health *h, struct hinst *in, struct health *old, struct
 {
 	health_machine_copy(&h->inst_state[in->id], &h->svc_state[in->svc],
 	                    &old->inst_state[oi->id]);
+	in->expired_told = oi->expired_told;
 	if (!in->timer)
 		return;
 	in->started_ms = oi->started_ms;
@@ -718,6 +769,9 @@ size_t health_take_over(struct health *h, struct health *old)
 	/* old keeps its state arrays for a table that may still read them,
 	 * but runs nothing more */
 	old->on_change = NULL;
+	old->expire_fn = NULL;
+	if (old->expire_timer)
+		event_del(old->expire_timer);
 	for (size_t i = 0; i < old->n_insts; i++) {
 		struct hinst *oi = &old->insts[i];
 
@@ -802,6 +856,8 @@ void health_free(struct health *h)
 		check_config_release(&h->svcs[i].cfg);
 	}
 	health_limiter_free(&h->lim);
+	if (h->expire_timer)
+		event_free(h->expire_timer);
 	free(h->insts);
 	free(h->inst_state);
 	free(h->svcs);

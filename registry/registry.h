@@ -345,6 +345,12 @@ void registry_maint_attach(struct registry *reg, struct reg_maint *m, size_t n);
  * or NULL. */
 const char *registry_maintenance_of(const struct reg_service *s, const struct reg_instance *inst);
 
+/* The fragment text of service name (text, as read) without its instance
+ * named instance, into *out (caller frees): the body is written again as
+ * flow YAML, values keep their spelling. Errors, with a message in err:
+ * -ENOENT (no such instance), -EINVAL (text is not one service), -ENOMEM. */
+int registry_fragment_drop_instance(const char *name, const char *text, const char *instance,
+                                    char **out, char *err, size_t errlen);
 
 /* Reads dir/NAME.yaml into *text (caller frees); -ENOENT if there is none. */
 int registry_fragment_read(const char *dir, const char *name, char **text);

@@ -329,6 +329,56 @@ done:
 	free(old);
 }
 
+static void files_delete_instance(struct reg_source *s, const struct registry *current,
+                                  const char *service, const char *instance, struct reg_write *w)
+{
+	struct files_source *f = (struct files_source *)s;
+	char *dir = NULL, *old = NULL, *text = NULL;
+	int rc;
+
+	(void)current;
+	if (fragment_dir(f, service, &dir, w) < 0)
+		goto done;
+	rc = registry_fragment_read(dir, service, &old);
+	if (rc == -ENOENT) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "service \"%s\" is not defined by %s/%s.yaml (the API's): change the file "
+		         "that defines it",
+		         service, dir, service);
+		goto done;
+	}
+	if (rc < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot read %s/%s.yaml: %s", dir, service,
+		         strerror(-rc));
+		goto done;
+	}
+	rc = registry_fragment_drop_instance(service, old, instance, &text, w->message,
+	                                     sizeof(w->message));
+	if (rc < 0) {
+		w->result = rc == -ENOENT ? REG_WRITE_NOT_FOUND : REG_WRITE_FAILED;
+		goto done;
+	}
+	if ((rc = registry_fragment_write(dir, service, text)) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
+		         service, strerror(-rc));
+		goto done;
+	}
+	if (make_undo(w, dir, service, old) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	old = NULL;
+	w->result = REG_WRITE_OK;
+done:
+	free(dir);
+	free(old);
+	free(text);
+}
+
 static void files_set_maint(struct reg_source *s, const struct registry *current,
                             const char *service, const char *instance, const char *reason,
                             struct reg_write *w)
@@ -412,6 +462,7 @@ static const struct reg_source_ops files_ops = {
     .drain = files_drain,
     .put_service = files_put,
     .delete_service = files_delete,
+    .delete_instance = files_delete_instance,
     .set_maintenance = files_set_maint,
     .undo = files_undo,
     .free = files_free,

@@ -46,9 +46,10 @@ const char *registry_policy_name(enum reg_policy policy)
 	return (unsigned)policy < REG_POLICIES && policy_names[policy] ? policy_names[policy] : "?";
 }
 
-#define HTTP_BITS (CHECK_BIT(CHECK_HTTP) | CHECK_BIT(CHECK_HTTPS))
-#define MO(f)     .offset = offsetof(struct check_more, f), .size = SIZE(struct check_more, f)
-#define TL(f)     .offset = offsetof(struct check_tls, f), .size = SIZE(struct check_tls, f)
+#define HTTP_BITS    (CHECK_BIT(CHECK_HTTP) | CHECK_BIT(CHECK_HTTPS))
+#define CHECKED_BITS (((1u << CHECK_TYPES) - 1) & ~CHECK_BIT(CHECK_NONE))
+#define MO(f)        .offset = offsetof(struct check_more, f), .size = SIZE(struct check_more, f)
+#define TL(f)        .offset = offsetof(struct check_tls, f), .size = SIZE(struct check_tls, f)
 static const struct sch_item check_tls_items[] = {
     {.key = "server_name",
      .reload = SCH_HEALTH,
@@ -246,6 +247,15 @@ static const struct sch_item check_items[] = {
      CK(ttl_ms),
      .doc = "ttl: the longest wait between heartbeats (PUT .../instances/NAME/pass), "
             "required"},
+    {.key = "deregister_after",
+     .checks = CHECKED_BITS,
+     .type = SCH_DURATION,
+     .flags = SCH_ALL,
+     .min = 1000,
+     .max = 2592000000,
+     CK(deregister_after_ms),
+     .doc = "an instance the API registered that fails this long is removed (not drained "
+            "ones; registry files are not changed), default: never"},
     {.key = "command",
      .reload = SCH_HEALTH,
      .checks = CHECK_BIT(CHECK_EXEC),

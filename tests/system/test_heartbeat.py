@@ -61,15 +61,16 @@ def health(d, inst):
     return fields
 
 
-def beat(d, inst, what="pass", token=BEAT, body=None):
-    return request(d, "PUT", "/v1/services/web/instances/%s/%s" % (inst, what), body, token)
+def beat(d, inst, what="pass", token=BEAT, body=None, service="web"):
+    return request(d, "PUT", "/v1/services/%s/instances/%s/%s" % (service, inst, what), body,
+                   token)
 
 
 class Beats:
     """Sends a pass heartbeat for one instance every 300 ms until stopped."""
 
-    def __init__(self, d, inst):
-        self.d, self.inst = d, inst
+    def __init__(self, d, inst, service="web"):
+        self.d, self.inst, self.service = d, inst, service
         self.stop_ev = threading.Event()
         self.errors = []
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -77,7 +78,7 @@ class Beats:
 
     def run(self):
         while not self.stop_ev.is_set():
-            status, _, data = beat(self.d, self.inst)
+            status, _, data = beat(self.d, self.inst, service=self.service)
             if status != 200:
                 self.errors.append((status, data))
             self.stop_ev.wait(0.3)
@@ -223,3 +224,66 @@ def test_ttl_keys_are_checked(tmp_path):
     assert p.returncode != 0, p.stderr
     p = check("{type: ttl, ttl: 10s}")
     assert p.returncode == 0, p.stderr
+
+
+def test_deregister_after_removes_api_instances_only(tmp_path):
+    """deregister_after: an API-registered ttl instance whose heartbeats stop is
+    removed from its file; a drained one and one of the registry file stay."""
+    services = ("  web:\n"
+                "    port: 8080\n"
+                "    check: {type: ttl, ttl: 1s, deregister_after: 2s}\n"
+                "    instances: [{name: f1, address: 127.0.0.31}]\n")
+    d = start(tmp_path, registry_text(services, token=ADMIN,
+                                      extra="  heartbeat_token: %s\n" % BEAT))
+    frag = os.path.join(str(tmp_path), "services.d", "jobs.yaml")
+    try:
+        body = {"port": 9000, "tags": ["batch"],
+                "check": {"type": "ttl", "ttl": "1s", "deregister_after": "2s"},
+                "instances": [{"name": "j1", "address": "127.0.0.41", "weight": 7},
+                              {"name": "j2", "address": "127.0.0.42"},
+                              {"name": "j3", "address": "127.0.0.43", "tags": ["007"]}]}
+        status, got = request_json(d, "PUT", "/v1/services/jobs", body, ADMIN)
+        assert status == 201, got
+        assert got["check"]["deregister_after_ms"] == 2000
+        status, got = request_json(d, "PUT", "/v1/services/jobs/instances/j3/maintenance",
+                                   {"reason": "kept"}, ADMIN)
+        assert status == 200, got
+        beats = Beats(d, "j2", "jobs")
+        # j1, j3 and f1 get no heartbeat: failing after 1 s, over deregister_after 2 s later
+        d.wait_log(r"jobs/j1: failing for \d+s, over check.deregister_after: removed",
+                   timeout=15)
+        d.wait_log(r"web/f1: failing for \d+s, over check.deregister_after, but not removed: "
+                   r"service \"web\" is not defined by", timeout=15)
+
+        def names():
+            return sorted(i["name"] for i in request_json(d, "GET", "/v1/services/jobs")[1]
+                          ["instances"])
+        wait_until(lambda: names() == ["j2", "j3"], 10 * SLOW, "j1 removed", d)
+        with open(frag) as fh:
+            text = fh.read()
+        assert "j1" not in text and "127.0.0.42" in text, text
+        status, got = request_json(d, "GET", "/v1/services/jobs")
+        assert got["tags"] == ["batch"] and got["check"]["ttl_ms"] == 1000, got
+        j3 = [i for i in got["instances"] if i["name"] == "j3"][0]
+        assert j3["tags"] == ["007"] and j3["drained"] is True, j3
+        # the heartbeating one stays in answers
+        r = query(d, "jobs." + ZONE, "A")
+        assert [rd.address for rrset in r.answer for rd in rrset] == ["127.0.0.42"]
+        beats.stop()
+        assert beats.errors == []
+        # logged once per failing spell, not every second
+        time.sleep(2)
+        assert len(d.wait_log(r"web/f1: failing for .* not removed")) == 1
+        status, got = request_json(d, "GET", "/v1/services/web")
+        assert [i["name"] for i in got["instances"]] == ["f1"]
+
+        # the same through the API: DELETE of one instance
+        status, got = request_json(d, "DELETE", "/v1/services/jobs/instances/j2", None, ADMIN)
+        assert status == 200 and got["deleted"] == "jobs/j2", got
+        assert names() == ["j3"]
+        status, got = request_json(d, "DELETE", "/v1/services/web/instances/f1", None, ADMIN)
+        assert status == 409, got
+        status, got = request_json(d, "DELETE", "/v1/services/jobs/instances/nope", None, ADMIN)
+        assert status == 404, got
+    finally:
+        d.stop()

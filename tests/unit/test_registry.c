@@ -1031,6 +1031,36 @@ START_TEST(test_maintenance_round_trip)
 	registry_errors_clear(&errs);
 }
 END_TEST
+
+/* deregister_after's rewrite of a fragment: the instance goes, every other
+ * value keeps its spelling and type (a quoted "007" stays a string). */
+START_TEST(test_fragment_drop_instance)
+{
+	const char *body =
+	    "{\"port\": 80, \"tags\": [\"007\"], \"check\": {\"type\": \"ttl\", "
+	    "\"ttl\": \"1s\"}, \"instances\": [{\"name\": \"a\", \"address\": "
+	    "\"::1\"}, {\"name\": \"B\", \"address\": \"127.0.0.2\", \"weight\": 7}]}";
+	char *text = NULL, *out = NULL, err[256];
+
+	ck_assert_int_eq(registry_fragment_text("web", body, strlen(body), &text, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(registry_fragment_drop_instance("web", text, "b", &out, err, sizeof(err)),
+	                 0);
+	ck_assert_msg(strstr(out,
+	                     "{\"port\": 80, \"tags\": [\"007\"], \"check\": {\"type\": \"ttl\", "
+	                     "\"ttl\": \"1s\"}, \"instances\": [{\"name\": \"a\", \"address\": "
+	                     "\"::1\"}]}") != NULL,
+	              "%s", out);
+	ck_assert_int_eq(registry_fragment_check(NULL, out, "web", NULL), 0);
+	free(out);
+	ck_assert_int_eq(registry_fragment_drop_instance("web", text, "c", &out, err, sizeof(err)),
+	                 -ENOENT);
+	ck_assert_int_eq(registry_fragment_drop_instance("db", text, "a", &out, err, sizeof(err)),
+	                 -EINVAL);
+	free(text);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1062,6 +1092,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_alias_budget);
 	tcase_add_test(tc, test_many_instances);
 	tcase_add_test(tc, test_maintenance_round_trip);
+	tcase_add_test(tc, test_fragment_drop_instance);
 	suite_add_tcase(s, tc);
 	return s;
 }
