@@ -120,6 +120,7 @@ struct check_config {
 	size_t n_expect;
 	uint32_t ttl_ms;              /* ttl: the longest wait between heartbeats */
 	uint32_t deregister_after_ms; /* 0: never; else an instance failing this long is removed */
+	uint32_t slow_start_ms;       /* 0: off; else a restored instance's weight ramps up */
 	struct check_more *more;      /* NULL: every key of it at its default; see above */
 };
 

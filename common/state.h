@@ -31,7 +31,9 @@ struct health_inst {
 	_Atomic uint32_t failures;      /* consecutive failures */
 	_Atomic int64_t last_change_ms; /* CLOCK_REALTIME ms of the last status change */
 	_Atomic int64_t last_check_ms;  /* CLOCK_REALTIME ms of the last probe result, 0 = none */
-	_Atomic uint32_t seq;           /* seqlock over last_result */
+	_Atomic int64_t
+	    restored_ms;      /* CLOCK_REALTIME ms of the last failing -> passing, 0 = none */
+	_Atomic uint32_t seq; /* seqlock over last_result */
 	char last_result[HEALTH_RESULT_MAX]; /* e.g. "ok", "http: status 503" */
 };
 

@@ -109,6 +109,9 @@ int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint3
 			next = HEALTH_FAILING;
 	}
 	if (next != old) {
+		/* slow_start ramps from here: a return, not a first pass */
+		if (old == HEALTH_FAILING && next == HEALTH_PASSING)
+			atomic_store_explicit(&inst->restored_ms, now_ms, memory_order_relaxed);
 		set_status(inst, svc, next, now_ms);
 		changed |= HEALTH_CHANGED_STATUS;
 	}
@@ -129,6 +132,7 @@ void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
 	atomic_store(&inst->successes, atomic_load(&from->successes));
 	atomic_store(&inst->failures, atomic_load(&from->failures));
 	atomic_store(&inst->last_check_ms, atomic_load(&from->last_check_ms));
+	atomic_store(&inst->restored_ms, atomic_load(&from->restored_ms));
 	health_inst_result(from, text, sizeof(text));
 	health_inst_set_result(inst, text);
 }

@@ -256,6 +256,16 @@ static const struct sch_item check_items[] = {
      CK(deregister_after_ms),
      .doc = "an instance the API registered that fails this long is removed (not drained "
             "ones; registry files are not changed), default: never"},
+    {.key = "slow_start",
+     .reload = SCH_ANSWERS,
+     .checks = CHECKED_BITS,
+     .type = SCH_DURATION,
+     .flags = SCH_ALL,
+     .min = 1000,
+     .max = 3600000,
+     CK(slow_start_ms),
+     .doc = "a restored instance's weight ramps from 1 to its full weight over this time "
+            "(SRV weights, policy weighted), default: off"},
     {.key = "command",
      .reload = SCH_HEALTH,
      .checks = CHECK_BIT(CHECK_EXEC),

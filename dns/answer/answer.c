@@ -221,11 +221,17 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	size_t written = 0;
 	int dedupe;
 	if (qtype == DNS_T_SRV) {
+		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
+
 		/* one per instance: they differ by target and port */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
 				return -1;
+			/* slow_start: the weight of the moment (RDATA: priority, weight) */
+			if (now)
+				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
+				          dns_inst_weight(t, in, now));
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}

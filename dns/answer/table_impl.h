@@ -138,6 +138,7 @@ struct dns_service {
 	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms, ttl_ms;
 	uint16_t rise, fall;
 	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
+	uint32_t slow_start_ms;        /* check.slow_start, 0: off */
 };
 
 struct dns_table {
@@ -172,6 +173,26 @@ struct dns_table {
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
 };
+
+/* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */
+int64_t dns_now_ms(void);
+
+/* The weight of in as answered at now_ms: check.slow_start ramps a restored
+ * instance from 1 to its weight (0 stays 0); now_ms 0: no ramp looked at. */
+static inline uint16_t dns_inst_weight(const struct dns_table *t, const struct dns_instance *in,
+                                       int64_t now_ms)
+{
+	uint32_t ramp = t->services[in->service].slow_start_ms;
+	int64_t since;
+
+	if (!ramp || !now_ms || in->weight <= 1)
+		return in->weight;
+	since = now_ms - atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed);
+	if (since < 0 || since >= (int64_t)ramp ||
+	    !atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed))
+		return in->weight;
+	return (uint16_t)(1 + (uint64_t)(in->weight - 1) * (uint64_t)since / ramp);
+}
 
 /* The i-th instance of a SERVICE or SRV node. */
 static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns_node *n,

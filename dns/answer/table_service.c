@@ -108,6 +108,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	ds->check_type = (uint8_t)s->check.type;
 	ds->interval_ms = s->check.interval_ms;
 	ds->ttl_ms = s->check.ttl_ms;
+	ds->slow_start_ms = s->check.slow_start_ms;
 	ds->unhealthy_interval_ms = s->check.unhealthy_interval_ms;
 	ds->timeout_ms = s->check.timeout_ms;
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);

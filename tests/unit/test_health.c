@@ -153,6 +153,30 @@ START_TEST(flapping_never_crosses)
 }
 END_TEST
 
+/* slow_start counts from a return (failing -> passing), not a first pass;
+ * a drained instance is passing but not served, and serves again undrained. */
+START_TEST(restore_and_drain)
+{
+	reset(1);
+	apply(1, "ok", 2000);
+	ck_assert_int_eq(atomic_load(&inst.restored_ms), 0);
+	for (int i = 0; i < 3; i++)
+		apply(0, "x", 3000 + i);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	apply(1, "ok", 4000);
+	apply(1, "ok", 4001);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&inst.restored_ms), 4001);
+	ck_assert_int_eq(health_machine_drain(&inst, &svc, 1), HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(atomic_load(&svc.n_served), 0);
+	apply(1, "ok", 5000);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(health_machine_drain(&inst, &svc, 0), HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(atomic_load(&svc.n_served), 1);
+}
+END_TEST
+
 START_TEST(type_none_starts_served)
 {
 	reset(0);
@@ -934,6 +958,7 @@ static Suite *suite(void)
 	tcase_add_test(m, first_failure_keeps_unserved);
 	tcase_add_test(m, rise_fall_counting);
 	tcase_add_test(m, flapping_never_crosses);
+	tcase_add_test(m, restore_and_drain);
 	tcase_add_test(m, type_none_starts_served);
 	tcase_add_test(m, panic_threshold);
 	suite_add_tcase(s, m);
