@@ -421,8 +421,8 @@ static int w_health_zone(struct resp *r, size_t owner)
 	struct txt x;
 
 	for (size_t i = 0; i < t->n_services; i++) {
-		passing +=
-		    atomic_load_explicit(&t->services[i].hs->n_passing, memory_order_relaxed);
+		/* served: passing and not drained */
+		passing += atomic_load_explicit(&t->services[i].hs->n_served, memory_order_relaxed);
 		failing +=
 		    atomic_load_explicit(&t->services[i].hs->n_failing, memory_order_relaxed);
 	}
@@ -430,6 +430,7 @@ static int w_health_zone(struct resp *r, size_t owner)
 	    txt_str(r, 0, "instances=%zu", t->n_instances) ||
 	    txt_str(r, 0, "passing=%" PRIu64, passing) ||
 	    txt_str(r, 0, "failing=%" PRIu64, failing) ||
+	    (t->n_maints && txt_str(r, 0, "maintenance=%zu", t->n_maints)) ||
 	    txt_str(r, 0, "serial=%" PRIu32,
 	            atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed)) ||
 	    txt_str(r, 0, "ready=%s",

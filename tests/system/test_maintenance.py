@@ -183,6 +183,8 @@ def test_drain_under_load_restart_and_undrain(tmp_path):
         assert f["maintenance"] == "kernel upgrade", f
         svc_txt = txt(d, "_health.web." + ZONE)
         assert "passing=2/3" in svc_txt and "w1=passing,maintenance" in svc_txt, svc_txt
+        zone = txt(d, "_health." + ZONE)
+        assert "passing=2" in zone and "maintenance=1" in zone, zone
         # the serial moved (secondaries follow)
         assert serial(d) > before
         # checks keep running on the drained instance
