@@ -541,6 +541,9 @@ int api_create(struct event_base *base, const struct api_ops *ops, const char *l
 		snprintf(text, sizeof(text), "%s", listen);
 	log_info("api listening on %s%s (at most %zu connections, %zu per address)", text,
 	         api->token ? " (token required for changes)" : "", lim.max_conns, lim.max_per_ip);
+	if (api->hb_token && !api->token)
+		log_warn("api: server.heartbeat_token is set but server.http_token is not: every "
+		         "change is open to anyone, with or without a token");
 	if (!api->token && !is_loopback(&bound))
 		log_warn("api: %s is not a loopback address and server.http_token is not set: "
 		         "anyone who reaches it can change the registry",
