@@ -182,10 +182,11 @@ int64_t dns_now_ms(void);
 static inline uint16_t dns_inst_weight(const struct dns_table *t, const struct dns_instance *in,
                                        int64_t now_ms)
 {
-	uint32_t ramp = t->services[in->service].slow_start_ms;
+	uint32_t ramp;
 	int64_t since;
 
-	if (!ramp || !now_ms || in->weight <= 1)
+	/* now_ms 0 (no slow_start in this answer) costs nothing more */
+	if (!now_ms || in->weight <= 1 || !(ramp = t->services[in->service].slow_start_ms))
 		return in->weight;
 	since = now_ms - atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed);
 	if (since < 0 || since >= (int64_t)ramp ||
