@@ -20,7 +20,7 @@ import dns.query
 import dns.rcode
 
 from api_helpers import ZONE, attach_api, registry_text, request, request_json, start
-from conftest import SLOW, Srvd, query, wait_until
+from conftest import SLOW, Srvd, query, run_srvd, wait_until
 
 TOKEN = "admin-secret"
 ADDRS = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
@@ -270,6 +270,9 @@ def test_service_maintenance_and_errors(tmp_path):
         assert ".srvd-maintenance.yaml" in body["errors"][0]["file"], body
         assert "unknown key" in body["errors"][0]["message"], body
         assert a_set(d) == [ADDRS[0]]
+        # srvd -t says the same: the start would fail on it
+        p = run_srvd(["-t", os.path.join(str(tmp_path), "srvd.yaml")])
+        assert p.returncode == 2 and "unknown key \"servce\"" in p.stdout, p.stdout
     finally:
         d.stop()
         backends.stop()
