@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "registry/source.h"
@@ -29,6 +30,12 @@ struct files_source {
 	char **zones;            /* the zone files of the last load: a change reloads all */
 	size_t n_zones;
 	int loaded; /* once: later loads are reloads */
+	/* the include folder (the drains file's), kept while the main file is
+	 * the same: finding it parses the main file, which every load would
+	 * then do twice */
+	char *inc_dir;
+	int inc_known;
+	struct stat inc_st;
 };
 
 /* What a write changed, to put back: the file's old text, or none. */
@@ -99,11 +106,39 @@ static void free_zones(struct files_source *f)
 	f->n_zones = 0;
 }
 
+/* The main file's include folder into *dir (caller frees), or -1 (none). */
+static int include_dir(struct files_source *f, char **dir)
+{
+	struct stat st;
+	char msg[512];
+	int same;
+
+	*dir = NULL;
+	same = stat(f->config, &st) == 0 && f->inc_known && st.st_dev == f->inc_st.st_dev &&
+	       st.st_ino == f->inc_st.st_ino && st.st_size == f->inc_st.st_size &&
+	       st.st_mtim.tv_sec == f->inc_st.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == f->inc_st.st_mtim.tv_nsec;
+	if (!same) {
+		free(f->inc_dir);
+		f->inc_dir = NULL;
+		f->inc_known = 0;
+		/* no folder (no include:, an unreadable file) is remembered too */
+		if (registry_fragment_dir(f->config, NULL, &f->inc_dir, msg, sizeof(msg)) < 0)
+			f->inc_dir = NULL;
+		f->inc_st = st;
+		f->inc_known = stat(f->config, &st) == 0;
+	}
+	if (!f->inc_dir)
+		return -1;
+	*dir = strdup(f->inc_dir);
+	return *dir ? 0 : -1;
+}
+
 /* The drains in the include folder's REG_MAINT_NAME file into *m, *n
  * (none without an include folder or a file). Returns 0, or -1 with errors
  * in errs (a file that does not parse: srvd writes it, a hand edit broke
  * it). *dir (may be NULL) receives the folder, or NULL. */
-static int read_maint(const struct files_source *f, char **dir, char **text, struct reg_maint **m,
+static int read_maint(struct files_source *f, char **dir, char **text, struct reg_maint **m,
                       size_t *n, struct reg_errors *errs)
 {
 	char msg[512], *folder = NULL, path[4200];
@@ -114,7 +149,7 @@ static int read_maint(const struct files_source *f, char **dir, char **text, str
 	*text = NULL;
 	if (dir)
 		*dir = NULL;
-	if (registry_fragment_dir(f->config, NULL, &folder, msg, sizeof(msg)) < 0)
+	if (include_dir(f, &folder) < 0)
 		return 0; /* no include folder: nothing drained (the loader reports the rest) */
 	rc = registry_fragment_read(folder, REG_MAINT_NAME, text);
 	snprintf(path, sizeof(path), "%s/%s.yaml", folder, REG_MAINT_NAME);
@@ -451,6 +486,7 @@ static void files_free(struct reg_source *s)
 
 	reg_watch_free(f->watch);
 	free_zones(f);
+	free(f->inc_dir);
 	free(f->config);
 	free(f);
 }
