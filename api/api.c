@@ -267,30 +267,48 @@ static void route_metrics(struct api *api, struct http_req *req, const char *arg
 	api_reply_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
 }
 
+/* Who may call a route (when tokens are set): anyone, the holder of
+ * server.http_token, or also the holder of server.heartbeat_token. */
+enum api_auth {
+	API_OPEN = 0,
+	API_ADMIN,
+	API_HEARTBEAT,
+};
+
 /* The control API: one row per method and path. A `*` in a pattern matches
- * one path segment, handed to the handler; a GET row serves HEAD too.
- * Unknown paths get 404, known paths with another method 405 with Allow:
- * both come from this table. Rows that change something need the token,
- * checked from the request head before any of the body is read. */
+ * one path segment, handed to the handler (two `*`: both, joined by '/');
+ * a GET row serves HEAD too. Unknown paths get 404, known paths with
+ * another method 405 with Allow: both come from this table. Rows that
+ * change something need a token, checked from the request head before any
+ * of the body is read. */
 struct api_route {
 	enum http_method method;
 	const char *pattern;
 	api_route_fn fn;
-	int needs_token;
+	enum api_auth needs_token;
 };
 
 static const struct api_route routes[] = {
-    {HTTP_M_GET, "/", api_status_page, 0},
-    {HTTP_M_GET, "/healthz", route_healthz, 0},
-    {HTTP_M_GET, "/metrics", route_metrics, 0},
-    {HTTP_M_GET, "/v1/status", api_status_get, 0},
-    {HTTP_M_GET, "/v1/events", api_events_get, 0},
-    {HTTP_M_POST, "/v1/reload", route_reload, 1},
+    {HTTP_M_GET, "/", api_status_page, API_OPEN},
+    {HTTP_M_GET, "/healthz", route_healthz, API_OPEN},
+    {HTTP_M_GET, "/metrics", route_metrics, API_OPEN},
+    {HTTP_M_GET, "/v1/status", api_status_get, API_OPEN},
+    {HTTP_M_GET, "/v1/events", api_events_get, API_OPEN},
+    {HTTP_M_POST, "/v1/reload", route_reload, API_ADMIN},
     {HTTP_M_GET, "/v1/services", api_services_list, 0},
     {HTTP_M_GET, "/v1/services/", api_services_list, 0},
     {HTTP_M_GET, "/v1/services/*", api_services_get, 0},
-    {HTTP_M_PUT, "/v1/services/*", api_services_put, 1},
-    {HTTP_M_DELETE, "/v1/services/*", api_services_delete, 1},
+    {HTTP_M_PUT, "/v1/services/*", api_services_put, API_ADMIN},
+    {HTTP_M_DELETE, "/v1/services/*", api_services_delete, API_ADMIN},
+    /* heartbeats of instances with check type ttl, from the instances */
+    {HTTP_M_PUT, "/v1/services/*/instances/*/pass", api_instance_pass, API_HEARTBEAT},
+    {HTTP_M_PUT, "/v1/services/*/instances/*/fail", api_instance_fail, API_HEARTBEAT},
+    {HTTP_M_DELETE, "/v1/services/*/instances/*", api_instance_delete, API_ADMIN},
+    /* drain and maintenance */
+    {HTTP_M_PUT, "/v1/services/*/maintenance", api_maintenance_put, API_ADMIN},
+    {HTTP_M_DELETE, "/v1/services/*/maintenance", api_maintenance_delete, API_ADMIN},
+    {HTTP_M_PUT, "/v1/services/*/instances/*/maintenance", api_maintenance_put, API_ADMIN},
+    {HTTP_M_DELETE, "/v1/services/*/instances/*/maintenance", api_maintenance_delete, API_ADMIN},
     /* discovery over HTTP: Prometheus HTTP SD, Consul's reads (read-only) */
     {HTTP_M_GET, "/v1/sd/prometheus", api_sd_prometheus, 0},
     {HTTP_M_GET, "/v1/catalog/services", api_consul_services, 0},
@@ -301,19 +319,24 @@ static const struct api_route routes[] = {
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* 1 if path matches pattern; the segment a `*` matched goes to arg
- * (API_ARG_MAX bytes, "" if the pattern has none). */
+/* 1 if path matches pattern; the segments `*` matched go to arg
+ * (API_ARG_MAX bytes, joined by '/', "" if the pattern has none). */
 static int path_match(const char *pattern, const char *path, char *arg)
 {
+	size_t used = 0;
+
 	arg[0] = '\0';
 	while (*pattern) {
 		if (*pattern == '*') {
-			size_t n = strcspn(path, "/");
+			size_t n = strcspn(path, "/"), sep = used > 0;
 
-			if (n == 0 || n >= API_ARG_MAX)
+			if (n == 0 || used + sep + n >= API_ARG_MAX)
 				return 0;
-			memcpy(arg, path, n);
-			arg[n] = '\0';
+			if (sep)
+				arg[used++] = '/';
+			memcpy(arg + used, path, n);
+			used += n;
+			arg[used] = '\0';
 			path += n;
 			pattern++;
 			continue;
@@ -368,24 +391,49 @@ static void allowed_methods(const char *path, char *out, size_t len)
 			}
 }
 
-/* Compares in time that depends only on the token's length, not on where
+/* 1 if header is `Bearer TOKEN` with token (len bytes; NULL: never).
+ * Compares in time that depends only on the token's length, not on where
  * the first difference is. */
-static int token_ok(const struct api *api, const char *header)
+static int token_ok(const char *token, size_t token_len, const char *header)
 {
 	const char *given;
 	size_t len;
 	unsigned diff;
 
-	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+	if (!token || !header || strncasecmp(header, "Bearer ", 7) != 0)
 		return 0;
 	given = header + 7;
 	while (*given == ' ')
 		given++;
 	len = strlen(given);
-	diff = len != api->token_len;
-	for (size_t i = 0; i < api->token_len; i++)
-		diff |= (unsigned char)api->token[i] ^ (unsigned char)(i < len ? given[i] : 0);
+	diff = len != token_len;
+	for (size_t i = 0; i < token_len; i++)
+		diff |= (unsigned char)token[i] ^ (unsigned char)(i < len ? given[i] : 0);
 	return diff == 0;
+}
+
+/* 0 if the request may call route r, else the status to refuse it with:
+ * 401 without a token that opens it, 403 for the heartbeat token on a
+ * route that is not a heartbeat. A route is open when none of the tokens
+ * that would open it is set. */
+static int refused(const struct api *api, const struct api_route *r, const char *header)
+{
+	int admin = token_ok(api->token, api->token_len, header);
+	int beat = token_ok(api->hb_token, api->hb_token_len, header);
+
+	switch (r->needs_token) {
+	case API_OPEN:
+		return 0;
+	case API_ADMIN:
+		if (!api->token || admin)
+			return 0;
+		return beat ? 403 : 401;
+	case API_HEARTBEAT:
+		if ((!api->token && !api->hb_token) || admin || beat)
+			return 0;
+		return 401;
+	}
+	return 401;
 }
 
 /* The body is in: run the route (found again: matching is cheap, and the
@@ -421,7 +469,15 @@ static http_handler on_head(struct http_req *req, void *server_arg, void **arg)
 		api_reply_error(req, 405, "method not allowed on %s (allowed: %s)", path, allow);
 		return NULL;
 	}
-	if (r->needs_token && api->token && !token_ok(api, http_req_header(req, "Authorization"))) {
+	switch (refused(api, r, http_req_header(req, "Authorization"))) {
+	case 0:
+		break;
+	case 403:
+		api_reply_error(req, 403,
+		                "the heartbeat token allows only PUT "
+		                "/v1/services/NAME/instances/NAME/pass and /fail");
+		return NULL;
+	default:
 		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"srvd\"");
 		api_reply_error(req, 401, "a valid bearer token is required");
 		return NULL;
@@ -440,7 +496,8 @@ static int is_loopback(const struct sockaddr_storage *ss)
 }
 
 int api_create(struct event_base *base, const struct api_ops *ops, const char *listen,
-               const char *token, struct api **out, char *err, size_t errlen)
+               const char *token, const char *heartbeat_token, struct api **out, char *err,
+               size_t errlen)
 {
 	struct api *api = calloc(1, sizeof(*api));
 	struct reg_listen la = {.text = NULL};
@@ -459,6 +516,11 @@ int api_create(struct event_base *base, const struct api_ops *ops, const char *l
 		if (!(api->token = strdup(token)))
 			goto nomem;
 		api->token_len = strlen(token);
+	}
+	if (heartbeat_token && heartbeat_token[0]) {
+		if (!(api->hb_token = strdup(heartbeat_token)))
+			goto nomem;
+		api->hb_token_len = strlen(heartbeat_token);
 	}
 	if (registry_parse_listen(listen, &la) < 0) {
 		snprintf(err, errlen, "api: bad listen address \"%s\"", listen);
@@ -479,6 +541,9 @@ int api_create(struct event_base *base, const struct api_ops *ops, const char *l
 		snprintf(text, sizeof(text), "%s", listen);
 	log_info("api listening on %s%s (at most %zu connections, %zu per address)", text,
 	         api->token ? " (token required for changes)" : "", lim.max_conns, lim.max_per_ip);
+	if (api->hb_token && !api->token)
+		log_warn("api: server.heartbeat_token is set but server.http_token is not: every "
+		         "change is open to anyone, with or without a token");
 	if (!api->token && !is_loopback(&bound))
 		log_warn("api: %s is not a loopback address and server.http_token is not set: "
 		         "anyone who reaches it can change the registry",
@@ -501,5 +566,6 @@ void api_free(struct api *api)
 	api_watch_free(api);
 	http_server_free(api->http);
 	free(api->token);
+	free(api->hb_token);
 	free(api);
 }

@@ -60,11 +60,14 @@ struct api_ops {
 
 /* Starts listening on `listen` ("127.0.0.1:8053", "[::1]:8053"; port 0 picks
  * one, logged as `api listening on ADDR:PORT`). Mutating calls need
- * `Authorization: Bearer TOKEN` when token is non-NULL. Borrows base, which
- * must outlive the API; copies ops, listen and token. Returns 0 and sets
- * *out (caller frees with api_free()), or -1 with a message in err. */
+ * `Authorization: Bearer TOKEN` when token is non-NULL; heartbeats (PUT
+ * .../instances/I/pass and /fail) take token or heartbeat_token when either
+ * is set, and heartbeat_token opens nothing else. Borrows base, which
+ * must outlive the API; copies ops, listen and the tokens. Returns 0 and
+ * sets *out (caller frees with api_free()), or -1 with a message in err. */
 int api_create(struct event_base *base, const struct api_ops *ops, const char *listen,
-               const char *token, struct api **out, char *err, size_t errlen);
+               const char *token, const char *heartbeat_token, struct api **out, char *err,
+               size_t errlen);
 
 /* Stops listening and frees; accepts NULL. */
 void api_free(struct api *api);

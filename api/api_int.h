@@ -32,6 +32,8 @@ struct api {
 	struct http_server *http;
 	char *token;
 	size_t token_len;
+	char *hb_token; /* server.heartbeat_token, or NULL */
+	size_t hb_token_len;
 	/* watch.c: requests that wait for a change, and what they were told */
 	struct api_waiter *waiters;
 	size_t n_streams;
@@ -57,7 +59,7 @@ typedef void (*api_route_fn)(struct api *api, struct http_req *req, const char *
  * ?passing, the event stream), else 0. */
 int api_inst_passing(const struct api *api, size_t svc, size_t inst);
 
-/* "passing", or why not: "failing", "unchecked". */
+/* "passing", or why not: "maintenance" (drained), "failing", "unchecked". */
 const char *api_inst_health(const struct api *api, size_t svc, size_t inst);
 
 /* --- blocking queries and the event stream (watch.c) --- */
@@ -143,6 +145,13 @@ void api_services_list(struct api *api, struct http_req *req, const char *arg);
 void api_services_get(struct api *api, struct http_req *req, const char *name);
 void api_services_put(struct api *api, struct http_req *req, const char *name);
 void api_services_delete(struct api *api, struct http_req *req, const char *name);
+/* arg: "SERVICE/INSTANCE" */
+void api_instance_pass(struct api *api, struct http_req *req, const char *arg);
+void api_instance_fail(struct api *api, struct http_req *req, const char *arg);
+void api_instance_delete(struct api *api, struct http_req *req, const char *arg);
+/* arg: "SERVICE" or "SERVICE/INSTANCE" */
+void api_maintenance_put(struct api *api, struct http_req *req, const char *arg);
+void api_maintenance_delete(struct api *api, struct http_req *req, const char *arg);
 void api_status_page(struct api *api, struct http_req *req, const char *arg);
 void api_status_get(struct api *api, struct http_req *req, const char *arg);
 void api_events_get(struct api *api, struct http_req *req, const char *arg);

@@ -192,14 +192,15 @@ static void json_empty_obj(struct json *j, const char *key)
 	json_obj_end(j);
 }
 
-/* The instance's checks: its service check, if it has one. A drained
- * instance (once the registry has drain) adds Consul's critical
- * "_service_maintenance:ID" check here. */
+/* The instance's checks: its service check, if it has one (its probe
+ * result), and for a drained instance Consul's critical
+ * "_service_maintenance:ID" check with the reason in Notes, as Consul's
+ * maintenance mode shows it. */
 static void json_checks(struct json *j, const struct api *api, size_t si, size_t k,
                         const struct entry *e)
 {
 	struct health_inst *h = health_instance(api_health(api), si, k);
-	char check_id[160], name[96], output[HEALTH_RESULT_MAX] = "";
+	char check_id[180], name[96], output[HEALTH_RESULT_MAX] = "";
 
 	json_key(j, "Checks");
 	json_arr_begin(j);
@@ -212,13 +213,33 @@ static void json_checks(struct json *j, const struct api *api, size_t si, size_t
 		json_kstr(j, "Node", e->id);
 		json_kstr(j, "CheckID", check_id);
 		json_kstr(j, "Name", name);
-		json_kstr(j, "Status", api_inst_passing(api, si, k) ? "passing" : "critical");
+		json_kstr(j, "Status",
+		          h && atomic_load(&h->status) == HEALTH_PASSING ? "passing" : "critical");
 		json_kstr(j, "Notes", "");
 		json_kstr(j, "Output", output);
 		json_kstr(j, "ServiceID", e->id);
 		json_kstr(j, "ServiceName", e->s->name);
 		json_service_tags(j, "ServiceTags", e);
 		json_kstr(j, "Type", check_type_name(e->s->check.type));
+		json_empty_obj(j, "Definition");
+		json_indexes(j, e);
+		json_obj_end(j);
+	}
+	if (h && atomic_load(&h->drained)) {
+		const char *why = registry_maintenance_of(e->s, e->in);
+
+		snprintf(check_id, sizeof(check_id), "_service_maintenance:%s", e->id);
+		json_obj_begin(j);
+		json_kstr(j, "Node", e->id);
+		json_kstr(j, "CheckID", check_id);
+		json_kstr(j, "Name", "Service Maintenance Mode");
+		json_kstr(j, "Status", "critical");
+		json_kstr(j, "Notes", why ? why : "");
+		json_kstr(j, "Output", "");
+		json_kstr(j, "ServiceID", e->id);
+		json_kstr(j, "ServiceName", e->s->name);
+		json_service_tags(j, "ServiceTags", e);
+		json_kstr(j, "Type", "maintenance");
 		json_empty_obj(j, "Definition");
 		json_indexes(j, e);
 		json_obj_end(j);

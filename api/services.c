@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* services.c: GET, PUT and DELETE on /v1/services[/NAME].
+/* services.c: GET, PUT and DELETE on /v1/services[/NAME], and the
+ * instances' heartbeats.
  *
  * PUT and DELETE never change the registry in memory: they write through
  * the registry source (registry/source.h: with files, NAME.yaml in the
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -25,6 +27,7 @@
 #include "health/health.h"
 #include "registry/registry.h"
 #include "registry/source.h"
+#include "registry/ynode.h"
 
 void api_json_time(struct json *j, const char *key, int64_t ms)
 {
@@ -46,9 +49,8 @@ int api_inst_passing(const struct api *api, size_t svc, size_t inst)
 {
 	struct health_inst *h = health_instance(api_health(api), svc, inst);
 
-	/* in answers: what a discovery client should use. A drained instance
-	 * (when the registry has drain) is out of answers too, so it stops
-	 * counting here with no change to the callers */
+	/* in answers: what a discovery client should use; served is passing
+	 * and not drained */
 	return h && atomic_load(&h->served);
 }
 
@@ -58,8 +60,8 @@ const char *api_inst_health(const struct api *api, size_t svc, size_t inst)
 
 	if (api_inst_passing(api, svc, inst))
 		return "passing";
-	/* out of answers: no result yet, or failing (where drain would say
-	 * "maintenance") */
+	if (h && atomic_load(&h->drained))
+		return "maintenance";
 	return h && atomic_load(&h->status) == HEALTH_UNCHECKED ? "unchecked" : "failing";
 }
 
@@ -72,8 +74,11 @@ static void json_tags(struct json *j, char **tags, size_t n)
 	json_arr_end(j);
 }
 
-static void json_instance(struct json *j, const struct reg_instance *in, struct health_inst *h)
+static void json_instance(struct json *j, const struct reg_service *s,
+                          const struct reg_instance *in, struct health_inst *h)
 {
+	const char *maint = registry_maintenance_of(s, in);
+
 	char addr[INET6_ADDRSTRLEN], result[HEALTH_RESULT_MAX];
 
 	inet_ntop(in->addr.family, &in->addr.u, addr, sizeof(addr));
@@ -90,6 +95,8 @@ static void json_instance(struct json *j, const struct reg_instance *in, struct 
 		          health_status_name((enum health_status)atomic_load(&h->status)));
 		json_kbool(j, "served", atomic_load(&h->served));
 		json_kbool(j, "checked", atomic_load(&h->checked));
+		json_kbool(j, "drained", atomic_load(&h->drained));
+		json_kstr(j, "maintenance", maint); /* the reason, or null */
 		json_key(j, "last_result");
 		json_str(j, result[0] ? result : NULL);
 		api_json_time(j, "last_check", atomic_load(&h->last_check_ms));
@@ -154,7 +161,9 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 
 	for (size_t k = 0; k < s->n_instances; k++) {
 		struct health_inst *hi = health_instance(h, i, k);
-		passing += hi && atomic_load(&hi->status) == HEALTH_PASSING;
+		/* "passing" means passing and not drained, everywhere */
+		passing +=
+		    hi && atomic_load(&hi->status) == HEALTH_PASSING && !atomic_load(&hi->drained);
 	}
 	json_obj_begin(j);
 	json_kstr(j, "name", s->name);
@@ -166,6 +175,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 	json_kuint(j, "passing", passing);
 	json_kuint(j, "total", s->n_instances);
 	json_kbool(j, "panic", hs && atomic_load(&hs->panic));
+	json_kstr(j, "maintenance", s->maintenance); /* the whole service drained: why */
 	if (detail) {
 		json_kuint(j, "max_answers", s->max_answers);
 		json_key(j, "panic_threshold");
@@ -177,7 +187,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 		json_key(j, "instances");
 		json_arr_begin(j);
 		for (size_t k = 0; k < s->n_instances; k++)
-			json_instance(j, &s->instances[k], health_instance(h, i, k));
+			json_instance(j, s, &s->instances[k], health_instance(h, i, k));
 		json_arr_end(j);
 	}
 	json_obj_end(j);
@@ -382,6 +392,229 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 			api_reply_json(req, 200, buf, &j);
 		} else {
 			http_reply(req, 500, NULL, NULL);
+		}
+	}
+	reg_write_clear(&w);
+}
+
+static void ignore_error(void *arg, const char *line)
+{
+	(void)arg;
+	(void)line;
+}
+
+/* The string member key of a JSON object body into out (len bytes): ""
+ * when the body is empty or has no such member. Returns 0, or -1 after
+ * answering 400 (not a JSON object, key not a string, too long). */
+static int body_member(struct http_req *req, const char *key, char *out, size_t len)
+{
+	struct evbuffer *in = http_req_body(req);
+	size_t n = evbuffer_get_length(in);
+	const char *body = n ? (const char *)evbuffer_pullup(in, -1) : NULL;
+	struct ydoc *doc = NULL;
+	const struct ynode *root;
+	int rc = 0;
+
+	out[0] = '\0';
+	if (n == 0)
+		return 0;
+	if (!body || ydoc_parse_string(body, n, "body", &doc, ignore_error, NULL) < 0) {
+		api_reply_error(req, 400, "the body must be a JSON object, e.g. {\"%s\": \"...\"}",
+		                key);
+		return -1;
+	}
+	root = doc->root;
+	if (root && root->kind != YNODE_MAP) {
+		api_reply_error(req, 400, "the body must be a JSON object, e.g. {\"%s\": \"...\"}",
+		                key);
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && root && i < root->n; i++) {
+		const struct ynode *v = root->items[i];
+
+		if (strcmp(root->keys[i]->value, key) != 0)
+			continue;
+		if (v->kind != YNODE_SCALAR || !v->value) {
+			api_reply_error(req, 400, "\"%s\" must be a string", key);
+			rc = -1;
+		} else if (strlen(v->value) >= len) {
+			api_reply_error(req, 400, "\"%s\" is over %zu bytes", key, len - 1);
+			rc = -1;
+		} else {
+			/* shown in TXT, logs and JSON: no control characters */
+			snprintf(out, len, "%s", v->value);
+			for (char *p = out; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = ' ';
+		}
+	}
+	ydoc_free(doc);
+	return rc;
+}
+
+/* Finds "SERVICE/INSTANCE" (arg) in the current registry: 0 with *svc and
+ * *inst set, or -1 after answering 404. */
+static int find_instance(struct api *api, struct http_req *req, const char *arg, size_t *svc,
+                         size_t *inst)
+{
+	const struct registry *reg = api_registry(api);
+	const char *slash = strchr(arg, '/');
+	char name[API_ARG_MAX], lower[64];
+	long i;
+
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - arg) : 0, arg);
+	if (!slash || !lower_name(name, lower) || (i = find_index(reg, lower)) < 0) {
+		api_reply_error(req, 404, "no service named \"%s\"", name);
+		return -1;
+	}
+	for (size_t k = 0; k < reg->services[i].n_instances; k++)
+		if (strcasecmp(reg->services[i].instances[k].name, slash + 1) == 0) {
+			*svc = (size_t)i;
+			*inst = k;
+			return 0;
+		}
+	api_reply_error(req, 404, "service %s has no instance named \"%s\"", lower, slash + 1);
+	return -1;
+}
+
+/* Replies with the JSON of instance inst of service svc. */
+static void reply_instance(struct api *api, struct http_req *req, size_t svc, size_t inst)
+{
+	const struct reg_service *s = &api_registry(api)->services[svc];
+	struct evbuffer *buf = evbuffer_new();
+	struct json j;
+
+	if (!buf) {
+		http_reply(req, 500, NULL, NULL);
+		return;
+	}
+	json_init(&j, buf);
+	json_instance(&j, s, &s->instances[inst], health_instance(api_health(api), svc, inst));
+	api_reply_json(req, 200, buf, &j);
+}
+
+static void heartbeat(struct api *api, struct http_req *req, const char *arg, int pass)
+{
+	const struct registry *reg = api_registry(api);
+	char note[HEALTH_RESULT_MAX];
+	size_t svc, inst;
+
+	if (find_instance(api, req, arg, &svc, &inst) < 0 ||
+	    body_member(req, "note", note, sizeof(note)) < 0)
+		return;
+	if (health_heartbeat(api_health(api), svc, inst, pass, note) < 0) {
+		api_reply_error(
+		    req, 409, "service %s has check type %s: heartbeats are for check type ttl",
+		    reg->services[svc].name, check_type_name(reg->services[svc].check.type));
+		return;
+	}
+	reply_instance(api, req, svc, inst);
+}
+
+void api_instance_pass(struct api *api, struct http_req *req, const char *arg)
+{
+	heartbeat(api, req, arg, 1);
+}
+
+void api_instance_fail(struct api *api, struct http_req *req, const char *arg)
+{
+	heartbeat(api, req, arg, 0);
+}
+
+/* PUT or DELETE (reason NULL) .../maintenance of "SERVICE" or
+ * "SERVICE/INSTANCE": written through the source, then reloaded, like a
+ * PUT of the service (the drain is in the digest: new serial). */
+static void maintenance(struct api *api, struct http_req *req, const char *arg, int drain)
+{
+	const struct registry *reg = api_registry(api);
+	char reason[HEALTH_RESULT_MAX], lower[64], name[API_ARG_MAX], sname[64], ibuf[64];
+	const char *slash = strchr(arg, '/'), *result, *iname = NULL;
+	size_t svc, inst = 0;
+	struct reg_write w;
+
+	if (slash) {
+		if (find_instance(api, req, arg, &svc, &inst) < 0)
+			return;
+		snprintf(ibuf, sizeof(ibuf), "%s", reg->services[svc].instances[inst].name);
+		iname = ibuf;
+	} else {
+		long i;
+
+		snprintf(name, sizeof(name), "%s", arg);
+		if (!lower_name(name, lower) || (i = find_index(reg, lower)) < 0) {
+			api_reply_error(req, 404, "no service named \"%s\"", name);
+			return;
+		}
+		svc = (size_t)i;
+	}
+	if (drain && body_member(req, "reason", reason, sizeof(reason)) < 0)
+		return;
+	if (drain && !reason[0])
+		snprintf(reason, sizeof(reason), "no reason given");
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
+	reg_source_set_maintenance(api_source(api), reg, sname, iname, drain ? reason : NULL, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		char both[API_ARG_MAX];
+
+		log_info("api: %s %s%s%s%s%s (reload %s)", drain ? "drained" : "undrained", sname,
+		         iname ? "/" : "", iname ? iname : "", drain ? ": " : "",
+		         drain ? reason : "", result);
+		/* the registry is a new one: find them again */
+		snprintf(both, sizeof(both), "%s/%s", sname, iname ? iname : "");
+		if (iname && find_instance(api, req, both, &svc, &inst) == 0)
+			reply_instance(api, req, svc, inst);
+		else if (!iname)
+			reply_service(api, req, 200, sname);
+	}
+	reg_write_clear(&w);
+}
+
+void api_maintenance_put(struct api *api, struct http_req *req, const char *arg)
+{
+	maintenance(api, req, arg, 1);
+}
+
+void api_maintenance_delete(struct api *api, struct http_req *req, const char *arg)
+{
+	maintenance(api, req, arg, 0);
+}
+
+/* DELETE /v1/services/S/instances/I: one instance of a service the API
+ * registered leaves its file (what deregister_after does too). */
+void api_instance_delete(struct api *api, struct http_req *req, const char *arg)
+{
+	const struct registry *reg = api_registry(api);
+	char sname[64], iname[64];
+	const char *result;
+	struct reg_write w;
+	size_t svc, inst;
+
+	if (find_instance(api, req, arg, &svc, &inst) < 0)
+		return;
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
+	snprintf(iname, sizeof(iname), "%s", reg->services[svc].instances[inst].name);
+	reg_source_delete_instance(api_source(api), reg, sname, iname, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		struct evbuffer *buf = evbuffer_new();
+		char both[130];
+		struct json j;
+
+		log_info("api: deregistered instance %s/%s (%s, reload %s)", sname, iname, w.where,
+		         result);
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			snprintf(both, sizeof(both), "%s/%s", sname, iname);
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			json_kstr(&j, "deleted", both);
+			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, 200, buf, &j);
 		}
 	}
 	reg_write_clear(&w);

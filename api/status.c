@@ -93,7 +93,7 @@ static void json_instance_counts(struct json *j, const struct api *api)
 {
 	const struct registry *reg = api_registry(api);
 	struct health *h = api_health(api);
-	size_t n = 0, by_state[3] = {0, 0, 0};
+	size_t n = 0, by_state[3] = {0, 0, 0}, drained = 0;
 
 	for (size_t i = 0; i < reg->n_services; i++)
 		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
@@ -101,6 +101,12 @@ static void json_instance_counts(struct json *j, const struct api *api)
 			unsigned st = hi ? (unsigned)atomic_load(&hi->status) : HEALTH_UNCHECKED;
 
 			n++;
+			/* passing means passing and not drained */
+			if (hi && atomic_load(&hi->drained)) {
+				drained++;
+				if (st == HEALTH_PASSING)
+					continue;
+			}
 			if (st < 3)
 				by_state[st]++;
 		}
@@ -109,6 +115,7 @@ static void json_instance_counts(struct json *j, const struct api *api)
 	json_kuint(j, "passing", by_state[HEALTH_PASSING]);
 	json_kuint(j, "failing", by_state[HEALTH_FAILING]);
 	json_kuint(j, "unchecked", by_state[HEALTH_UNCHECKED]);
+	json_kuint(j, "drained", drained); /* in maintenance, whatever their state */
 }
 
 /* Sends a document built into buf as j; the figures are live, so no cache

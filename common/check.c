@@ -6,9 +6,9 @@
 #include <string.h>
 
 const char *const check_type_names[CHECK_TYPES + 1] = {
-    [CHECK_TCP] = "tcp",   [CHECK_HTTP] = "http", [CHECK_HTTPS] = "https",
-    [CHECK_TLS] = "tls",   [CHECK_GRPC] = "grpc", [CHECK_DNS] = "dns",
-    [CHECK_EXEC] = "exec", [CHECK_NONE] = "none", [CHECK_TYPES] = NULL,
+    [CHECK_TCP] = "tcp",   [CHECK_HTTP] = "http", [CHECK_HTTPS] = "https", [CHECK_TLS] = "tls",
+    [CHECK_GRPC] = "grpc", [CHECK_DNS] = "dns",   [CHECK_EXEC] = "exec",   [CHECK_TTL] = "ttl",
+    [CHECK_NONE] = "none", [CHECK_TYPES] = NULL,
 };
 
 const char *const check_method_names[] = {
@@ -38,7 +38,7 @@ const struct check_more check_more_defaults = {
 
 int check_type_probed(enum check_type type)
 {
-	return (unsigned)type < CHECK_TYPES && type != CHECK_NONE;
+	return (unsigned)type < CHECK_TYPES && type != CHECK_NONE && type != CHECK_TTL;
 }
 
 const char *check_type_name(enum check_type type)

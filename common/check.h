@@ -22,6 +22,7 @@ enum check_type {
 	CHECK_GRPC, /* grpc.health.v1.Health/Check over HTTP/2 */
 	CHECK_DNS,  /* a query to an instance that is a DNS server */
 	CHECK_EXEC, /* a command of the operator's (server.exec_checks) */
+	CHECK_TTL,  /* never probed: the instance sends heartbeats through the API */
 	CHECK_NONE, /* never probed: always passing */
 	CHECK_TYPES /* the number of types, not a type */
 };
@@ -117,11 +118,14 @@ struct check_config {
 	char path[CHECK_PATH_MAX];      /* http: request path, default "/" */
 	struct check_range expect[CHECK_EXPECT_MAX]; /* http: default 200-399 */
 	size_t n_expect;
-	struct check_more *more; /* NULL: every key of it at its default; see above */
+	uint32_t ttl_ms;              /* ttl: the longest wait between heartbeats */
+	uint32_t deregister_after_ms; /* 0: never; else an instance failing this long is removed */
+	uint32_t slow_start_ms;       /* 0: off; else a restored instance's weight ramps up */
+	struct check_more *more;      /* NULL: every key of it at its default; see above */
 };
 
-/* 1 if instances with this check type are probed: every type but none
- * (health/ has a probe for each, which test_health holds it to). */
+/* 1 if instances with this check type are probed: every type but ttl and
+ * none (health/ has a probe for each, which test_health holds it to). */
 int check_type_probed(enum check_type type);
 
 /* Returns the name of a check type ("tcp", "http", "none"), "?" out of range. */

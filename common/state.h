@@ -23,14 +23,17 @@ enum health_status {
 #define HEALTH_RESULT_MAX 128
 
 struct health_inst {
-	_Atomic uint8_t served;         /* 1: in service answers */
+	_Atomic uint8_t served;         /* 1: in service answers: passing and not drained */
 	_Atomic uint8_t status;         /* enum health_status */
 	_Atomic uint8_t checked;        /* 0: check type none (always passing) */
+	_Atomic uint8_t drained;        /* 1: in maintenance: not served, whatever its status */
 	_Atomic uint32_t successes;     /* consecutive passes */
 	_Atomic uint32_t failures;      /* consecutive failures */
 	_Atomic int64_t last_change_ms; /* CLOCK_REALTIME ms of the last status change */
 	_Atomic int64_t last_check_ms;  /* CLOCK_REALTIME ms of the last probe result, 0 = none */
-	_Atomic uint32_t seq;           /* seqlock over last_result */
+	_Atomic int64_t
+	    restored_ms;      /* CLOCK_REALTIME ms of the last failing -> passing, 0 = none */
+	_Atomic uint32_t seq; /* seqlock over last_result */
 	char last_result[HEALTH_RESULT_MAX]; /* e.g. "ok", "http: status 503" */
 };
 

@@ -330,6 +330,7 @@ static int load_first(struct daemon *d)
 		goto finish;
 	}
 	health_set_max_inflight(d->health, probe_bound());
+	health_set_expire(d->health, daemon_on_expire, d);
 	if (daemon_bind_cells(d->table, d->health) < 0) {
 		log_err("health state does not match the answer table");
 		goto finish;
@@ -387,6 +388,7 @@ void daemon_free(struct daemon *d)
 	free_event(d->ev_ready);
 	free_event(d->ev_reclaim);
 	health_free(d->health);
+	daemon_expiries_free(d);
 	free_event(d->ev_term);
 	free_event(d->ev_int);
 	free_event(d->ev_hup);

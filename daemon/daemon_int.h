@@ -38,6 +38,8 @@ struct daemon_retired {
 	struct daemon_retired *next;
 };
 
+struct daemon_expiry;
+
 struct daemon {
 	const struct daemon_options *opt;
 	struct event_base *base;
@@ -61,6 +63,9 @@ struct daemon {
 	struct event *ev_serial;
 	struct dns_xfr_history *xfr_history;
 	struct dns_notify *notify;
+	/* deregister.c: instances over check.deregister_after, to remove */
+	struct daemon_expiry *expiries;
+	struct event *ev_expire;
 	/* daemon_observe(): told of serial and health status changes */
 	void (*observer)(void *arg);
 	void *observer_arg;
@@ -80,6 +85,11 @@ size_t daemon_count_instances(const struct registry *reg);
 void daemon_changed(struct daemon *d);
 /* Applies server.syslog and server.log_queries of reg (start-up, reload). */
 void daemon_apply_logging(const struct registry *reg);
+
+/* deregister.c: the checker's health_expire_fn (arg: the daemon), and its
+ * cleanup in daemon_free(). */
+void daemon_on_expire(void *arg, const char *service, const char *instance, int64_t failing_ms);
+void daemon_expiries_free(struct daemon *d);
 
 /* privs.c: server.user and the refusal, as root, of files others could write.
  * Resolves server.user (name may be NULL) into *out before anything is

@@ -2,4 +2,4 @@
 # privileges); main.c, which wires the daemon and the control API, is srvd_SOURCES
 # (Makefile.am).
 libsrvd_a_SOURCES += daemon/daemon.h daemon/daemon_int.h daemon/daemon.c daemon/reload.c \
-	daemon/privs.c daemon/serial.c
+	daemon/privs.c daemon/serial.c daemon/deregister.c

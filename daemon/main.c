@@ -25,6 +25,7 @@
 #include "dns/listen/server.h"
 #include "dns/answer/table.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG  2
@@ -184,11 +185,41 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 /* `srvd -t` as root also says what start-up as root would refuse. */
+/* What the files source reads beside the registry (the drains file,
+ * .srvd-maintenance.yaml): one that does not load fails the start, so it
+ * fails -t too. Returns 0, or -1 after printing its errors. */
+static int check_source_extras(const char *path)
+{
+	struct reg_source *src = NULL;
+	struct registry *reg = NULL;
+	struct reg_errors errs = {NULL, 0};
+	int rc = 0;
+
+	if (registry_load_file(path, &reg, NULL) < 0)
+		return 0; /* registry_check_file() says why */
+	registry_free(reg);
+	reg = NULL;
+	if (reg_source_files_create(path, NULL, NULL, NULL, &src) < 0)
+		return 0;
+	if (reg_source_load(src, &reg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			printf("%s\n", errs.lines[i]);
+		rc = -1;
+	}
+	registry_free(reg);
+	registry_errors_clear(&errs);
+	reg_source_free(src);
+	return rc;
+}
+
 static int check_file(const char *path)
 {
 	struct registry *reg = NULL;
 	struct reg_errors errs = {NULL, 0};
 	int status;
+
+	if (check_source_extras(path) < 0)
+		return EXIT_CONFIG;
 
 	if (geteuid() != 0 || registry_load_file(path, &reg, NULL) < 0 ||
 	    daemon_unsafe_files(reg, &errs) == 0) {
@@ -288,8 +319,8 @@ static int run(const struct options *o)
 		    .watch = api_watch_of,
 		};
 
-		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token, &api, err,
-		               sizeof(err)) < 0) {
+		if (api_create(daemon_base(d), &ops, srv->http, srv->http_token,
+		               srv->heartbeat_token, &api, err, sizeof(err)) < 0) {
 			log_err("%s", err);
 			daemon_free(d);
 			return EXIT_RUNTIME;

@@ -103,6 +103,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		registry_errors_add(e, "out of memory");
 		goto reject;
 	}
+	health_set_expire(health, daemon_on_expire, d);
 	if (daemon_bind_cells(table, health) < 0) {
 		registry_errors_add(e, "internal error: health state does not match the table");
 		goto reject;

@@ -63,6 +63,7 @@ struct hinst {
 	int64_t due_ms;              /* monotonic time the timer fires, -1 if not armed */
 	int64_t first_due_ms;        /* for health_start(): FIRST_* or a monotonic time */
 	int has_result;
+	int expired_told; /* deregister_after reported for this failing spell */
 };
 
 #define FIRST_RANDOM -1 /* a random offset within the interval */
@@ -92,6 +93,10 @@ struct health {
 	 * take turns at the last descriptors */
 	uint64_t local_failures;
 	int64_t local_last_ms; /* monotonic */
+	/* deregister_after: who is told, and the once-a-second look */
+	health_expire_fn expire_fn;
+	void *expire_arg;
+	struct event *expire_timer;
 };
 
 #define HEALTH_LOCAL_QUIET_MS 2000
@@ -246,38 +251,21 @@ static void on_local_failure(struct health *h, struct hinst *in, const char *tex
 		start_probe(&h->insts[next]);
 }
 
-static void on_probe(int pass, const char *text, void *arg)
+/* Applies one result to an instance: the state machine, the logs, the
+ * first round, panic, and the change callback. Returns the status after. */
+static enum health_status judge(struct health *h, struct hinst *in, uint32_t rise, uint32_t fall,
+                                int pass, const char *text, int64_t took_ms)
 {
-	struct probe_ticket *t = arg;
-	struct hinst *in = t->in;
-	struct health *h = in->h;
 	struct hsvc *s = &h->svcs[in->svc];
 	struct health_inst *st = &h->inst_state[in->id];
 	struct health_svc *sst = &h->svc_state[in->svc];
 	enum health_status from, to;
-	int64_t now = mono_ms();
 	int changed, notify = 0;
-	uint32_t next;
 
-	in->probe = NULL;
-	in->ticket = NULL;
-	check_config_release(&t->cfg);
-	free(t);
-	count_result(h, s->cfg.type, pass, text);
-	if (pass == HEALTH_PROBE_LOCAL) {
-		on_local_failure(h, in, text);
-		return;
-	}
-	if (h->local_failures && now - h->local_last_ms >= HEALTH_LOCAL_QUIET_MS) {
-		log_info("health: probes get sockets again (%llu could not start)",
-		         (unsigned long long)h->local_failures);
-		h->local_failures = 0;
-	}
-	changed =
-	    health_machine_apply(st, sst, s->cfg.rise, s->cfg.fall, pass, text, real_ms(), &from);
+	changed = health_machine_apply(st, sst, rise, fall, pass, text, real_ms(), &from);
 	to = atomic_load(&st->status);
 	log_debug("%s/%s: %s %s (%lld ms)", s->name, in->name, pass ? "pass" : "fail", text,
-	          (long long)(now - in->started_ms));
+	          (long long)took_ms);
 	if (changed & HEALTH_CHANGED_STATUS) {
 		log_info("%s/%s: %s -> %s: %s", s->name, in->name, health_status_name(from),
 		         health_status_name(to), text);
@@ -297,11 +285,87 @@ static void on_probe(int pass, const char *text, void *arg)
 		log_panic(h, s, sst);
 		notify = 1;
 	}
-	arm(in, health_sched_next_due(&h->rng, &s->cfg, to, in->started_ms, now) - now);
 	if (notify && h->on_change)
 		h->on_change(h->arg);
+	return to;
+}
+
+static void on_probe(int pass, const char *text, void *arg)
+{
+	struct probe_ticket *t = arg;
+	struct hinst *in = t->in;
+	struct health *h = in->h;
+	struct hsvc *s = &h->svcs[in->svc];
+	enum health_status to;
+	int64_t now = mono_ms();
+	uint32_t next;
+
+	in->probe = NULL;
+	in->ticket = NULL;
+	check_config_release(&t->cfg);
+	free(t);
+	count_result(h, s->cfg.type, pass, text);
+	if (pass == HEALTH_PROBE_LOCAL) {
+		on_local_failure(h, in, text);
+		return;
+	}
+	if (h->local_failures && now - h->local_last_ms >= HEALTH_LOCAL_QUIET_MS) {
+		log_info("health: probes get sockets again (%llu could not start)",
+		         (unsigned long long)h->local_failures);
+		h->local_failures = 0;
+	}
+	to = judge(h, in, s->cfg.rise, s->cfg.fall, pass, text, now - in->started_ms);
+	arm(in, health_sched_next_due(&h->rng, &s->cfg, to, in->started_ms, now) - now);
 	if (health_limiter_done(&h->lim, &next))
 		start_probe(&h->insts[next]);
+}
+
+/* "30s", or "1500ms" when not whole seconds. */
+static void ttl_text(uint32_t ms, char *buf, size_t len)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%us", ms / 1000);
+	else
+		snprintf(buf, len, "%ums", ms);
+}
+
+/* A ttl instance's deadline passed with no heartbeat: it fails at once (a
+ * heartbeat is the service's own word, there is nothing to retry), and the
+ * timer stays off until the next heartbeat. */
+static void on_ttl_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct hinst *in = arg;
+	struct health *h = in->h;
+	char ttl[32], text[64];
+
+	in->due_ms = -1;
+	ttl_text(h->svcs[in->svc].cfg.ttl_ms, ttl, sizeof(ttl));
+	snprintf(text, sizeof(text), "ttl: no heartbeat for %s", ttl);
+	h->counters.probes[CHECK_TTL][HEALTH_OUTCOME_TIMEOUT]++;
+	judge(h, in, 1, 1, 0, text, 0);
+}
+
+int health_heartbeat(struct health *h, size_t svc, size_t inst, int pass, const char *note)
+{
+	struct hinst *in;
+	const char *text = note && note[0] ? note : pass ? "ttl: pass" : "ttl: fail";
+
+	if (svc >= h->n_svcs || inst >= h->svcs[svc].n)
+		return -ENOENT;
+	if (h->svcs[svc].cfg.type != CHECK_TTL)
+		return -EINVAL;
+	in = &h->insts[h->svcs[svc].first + inst];
+	h->counters.probes[CHECK_TTL][pass ? HEALTH_OUTCOME_PASS : HEALTH_OUTCOME_FAIL]++;
+	if (pass) {
+		arm(in, h->svcs[svc].cfg.ttl_ms);
+	} else {
+		/* failed by its own word: stays failing (with its note) until it
+		 * passes again, so no deadline runs meanwhile */
+		event_del(in->timer);
+		in->due_ms = -1;
+	}
+	judge(h, in, 1, 1, pass, text, 0);
+	return 0;
 }
 
 static int sockaddr_of(const struct reg_instance *ri, uint16_t port, struct hinst *in,
@@ -395,6 +459,9 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			if (!in->name)
 				goto fail;
 			health_machine_init(&h->inst_state[k], &h->svc_state[i], checked, now);
+			/* drained: still checked, never served */
+			health_machine_drain(&h->inst_state[k], &h->svc_state[i],
+			                     registry_maintenance_of(rs, ri) != NULL);
 			if (!checked)
 				continue;
 			r = sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, in,
@@ -402,7 +469,8 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			if (r < 0)
 				goto fail;
 			r = -ENOMEM;
-			in->timer = evtimer_new(base, on_due, in);
+			in->timer = evtimer_new(
+			    base, rs->check.type == CHECK_TTL ? on_ttl_due : on_due, in);
 			if (!in->timer)
 				goto fail;
 			s->pending++;
@@ -428,19 +496,66 @@ void health_set_max_inflight(struct health *h, size_t max)
 	h->lim.max = h->max_inflight;
 }
 
+void health_set_expire(struct health *h, health_expire_fn fn, void *arg)
+{
+	h->expire_fn = fn;
+	h->expire_arg = arg;
+}
+
+/* Tells of instances failing longer than their deregister_after. A drained
+ * instance is exempt (maintenance is not a failure to clean up). */
+static void on_expire_look(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	int64_t now = real_ms();
+
+	for (size_t i = 0; i < h->n_svcs && h->expire_fn; i++) {
+		const struct hsvc *s = &h->svcs[i];
+
+		for (size_t j = 0; s->cfg.deregister_after_ms && j < s->n; j++) {
+			struct hinst *in = &h->insts[s->first + j];
+			const struct health_inst *st = &h->inst_state[in->id];
+			int64_t failing = now - atomic_load(&st->last_change_ms);
+
+			if (atomic_load(&st->status) != HEALTH_FAILING) {
+				in->expired_told = 0;
+				continue;
+			}
+			if (in->expired_told || atomic_load(&st->drained) ||
+			    failing < (int64_t)s->cfg.deregister_after_ms)
+				continue;
+			in->expired_told = 1;
+			h->expire_fn(h->expire_arg, s->name, in->name, failing);
+		}
+	}
+}
+
 int health_start(struct health *h)
 {
 	int64_t now = mono_ms();
+	int expiring = 0;
 
 	if (h->started)
 		return 0;
 	h->started = 1;
+	for (size_t i = 0; i < h->n_svcs; i++)
+		expiring |= h->svcs[i].cfg.deregister_after_ms != 0;
+	if (expiring && h->expire_fn) {
+		struct timeval second = {1, 0};
+
+		h->expire_timer = event_new(h->base, -1, EV_PERSIST, on_expire_look, h);
+		if (!h->expire_timer || event_add(h->expire_timer, &second) < 0)
+			log_err(
+			    "health: cannot schedule deregister_after; instances are not removed");
+	}
 	for (size_t i = 0; i < h->n_insts; i++) {
 		struct hinst *in = &h->insts[i];
 
 		if (!in->timer || in->first_due_ms == FIRST_NONE)
 			continue;
-		if (in->first_due_ms == FIRST_RANDOM)
+		if (in->first_due_ms == FIRST_RANDOM && h->svcs[in->svc].cfg.type == CHECK_TTL)
+			arm(in, h->svcs[in->svc].cfg.ttl_ms); /* its first heartbeat is due */
+		else if (in->first_due_ms == FIRST_RANDOM)
 			arm(in, health_sched_first_delay(&h->rng, &h->svcs[in->svc].cfg));
 		else
 			arm(in, in->first_due_ms - now);
@@ -591,6 +706,7 @@ static void carry(struct health *h, struct hinst *in, struct health *old, struct
 {
 	health_machine_copy(&h->inst_state[in->id], &h->svc_state[in->svc],
 	                    &old->inst_state[oi->id]);
+	in->expired_told = oi->expired_told;
 	if (!in->timer)
 		return;
 	in->started_ms = oi->started_ms;
@@ -609,6 +725,9 @@ static void carry(struct health *h, struct hinst *in, struct health *old, struct
 		h->lim.in_flight++;
 	} else if (oi->due_ms >= 0) {
 		in->first_due_ms = oi->due_ms;
+	} else if (h->svcs[in->svc].cfg.type == CHECK_TTL) {
+		/* a ttl instance without a deadline failed by its own word */
+		in->first_due_ms = FIRST_NONE;
 	} else {
 		/* it waited for a probe slot: due now */
 		in->first_due_ms = now;
@@ -650,6 +769,9 @@ size_t health_take_over(struct health *h, struct health *old)
 	/* old keeps its state arrays for a table that may still read them,
 	 * but runs nothing more */
 	old->on_change = NULL;
+	old->expire_fn = NULL;
+	if (old->expire_timer)
+		event_del(old->expire_timer);
 	for (size_t i = 0; i < old->n_insts; i++) {
 		struct hinst *oi = &old->insts[i];
 
@@ -734,6 +856,8 @@ void health_free(struct health *h)
 		check_config_release(&h->svcs[i].cfg);
 	}
 	health_limiter_free(&h->lim);
+	if (h->expire_timer)
+		event_free(h->expire_timer);
 	free(h->insts);
 	free(h->inst_state);
 	free(h->svcs);

@@ -74,6 +74,29 @@ struct health_svc *health_service(struct health *h, size_t svc);
  * carried over. Main thread only. */
 size_t health_take_over(struct health *h, struct health *old);
 
+/* Told, on the main thread, that an instance of a service with
+ * check.deregister_after has been failing that long (failing_ms), and is
+ * not drained: the checker tells once per failing spell (and once more
+ * after a reload); what to do (remove it through the registry source) is
+ * the caller's. Names are borrowed for the call; the callee must not free
+ * or replace the checker from inside it. */
+typedef void (*health_expire_fn)(void *arg, const char *service, const char *instance,
+                                 int64_t failing_ms);
+
+/* Sets the callback of deregister_after; call before health_start(). The
+ * checker looks once a second. */
+void health_set_expire(struct health *h, health_expire_fn fn, void *arg);
+
+/* A heartbeat of instance inst of service svc (registry order), whose check
+ * is of type ttl: pass restores it at once and starts its deadline afresh
+ * (check.ttl; missing it fails the instance with "ttl: no heartbeat for
+ * 30s"); fail withdraws it at once and stops the deadline. note (NULL or
+ * "": "ttl: pass" / "ttl: fail") becomes its last result. A ttl instance
+ * is unchecked until its first heartbeat, or failing once check.ttl passed
+ * without one. Returns 0, -ENOENT (no such instance) or -EINVAL (its check
+ * is not ttl). Main thread. */
+int health_heartbeat(struct health *h, size_t svc, size_t inst, int pass, const char *note);
+
 /* Probe results by check type and outcome, for /metrics. They count from
  * the daemon's start: a reload carries them into the new checker. */
 enum health_outcome {

@@ -59,7 +59,15 @@ void health_machine_init(struct health_inst *inst, struct health_svc *svc, int c
 	health_inst_set_result(inst, checked ? "not checked yet" : "no check (type none)");
 	set_status(inst, svc, checked ? HEALTH_UNCHECKED : HEALTH_PASSING, now_ms);
 	if (!checked)
-		set_served(inst, svc, 1);
+		set_served(inst, svc, !atomic_load(&inst->drained));
+}
+
+int health_machine_drain(struct health_inst *inst, struct health_svc *svc, int drained)
+{
+	atomic_store_explicit(&inst->drained, (uint8_t)(drained != 0), memory_order_relaxed);
+	return set_served(inst, svc,
+	                  !drained && atomic_load_explicit(&inst->status, memory_order_relaxed) ==
+	                                  HEALTH_PASSING);
 }
 
 static uint32_t inc_sat(_Atomic uint32_t *v)
@@ -101,10 +109,15 @@ int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint3
 			next = HEALTH_FAILING;
 	}
 	if (next != old) {
+		/* slow_start ramps from here: a return, not a first pass */
+		if (old == HEALTH_FAILING && next == HEALTH_PASSING)
+			atomic_store_explicit(&inst->restored_ms, now_ms, memory_order_relaxed);
 		set_status(inst, svc, next, now_ms);
 		changed |= HEALTH_CHANGED_STATUS;
 	}
-	changed |= set_served(inst, svc, next == HEALTH_PASSING);
+	changed |= set_served(inst, svc,
+	                      next == HEALTH_PASSING &&
+	                          !atomic_load_explicit(&inst->drained, memory_order_relaxed));
 	return changed;
 }
 
@@ -114,10 +127,12 @@ void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
 	char text[HEALTH_RESULT_MAX];
 
 	set_status(inst, svc, atomic_load(&from->status), atomic_load(&from->last_change_ms));
-	set_served(inst, svc, atomic_load(&from->served));
+	set_served(inst, svc,
+	           atomic_load(&from->status) == HEALTH_PASSING && !atomic_load(&inst->drained));
 	atomic_store(&inst->successes, atomic_load(&from->successes));
 	atomic_store(&inst->failures, atomic_load(&from->failures));
 	atomic_store(&inst->last_check_ms, atomic_load(&from->last_check_ms));
+	atomic_store(&inst->restored_ms, atomic_load(&from->restored_ms));
 	health_inst_result(from, text, sizeof(text));
 	health_inst_set_result(inst, text);
 }

@@ -23,6 +23,11 @@
 void health_machine_init(struct health_inst *inst, struct health_svc *svc, int checked,
                          int64_t now_ms);
 
+/* Drains inst (drained 1: out of answers whatever its status, still
+ * checked) or ends its drain, keeping svc->n_served in step. Init and copy
+ * keep the flag; set it after them. Returns HEALTH_CHANGED_SERVED or 0. */
+int health_machine_drain(struct health_inst *inst, struct health_svc *svc, int drained);
+
 /* Applies one probe result (pass 1/0, text e.g. "http: status 503") to
  * inst at now_ms, keeping svc->n_served in step. The first result decides
  * (UNCHECKED -> PASSING or FAILING); after that `fall` consecutive failures
@@ -34,8 +39,8 @@ int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint3
                          enum health_status *from);
 
 /* Gives inst the state of from (an instance of the previous checker at a
- * reload): status, served flag, counts, last result and change, keeping
- * svc's counts in step. */
+ * reload): status, counts, last result and change, keeping svc's counts in
+ * step; served follows from the status and inst's own drained flag. */
 void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
                          const struct health_inst *from);
 

@@ -42,6 +42,7 @@ static const struct probe_ops *probe_ops_of(enum check_type type)
 		return &probe_dns_ops;
 	case CHECK_EXEC:
 		return &probe_exec_ops;
+	case CHECK_TTL: /* heartbeats through the API: health_heartbeat() */
 	case CHECK_NONE:
 	case CHECK_TYPES:
 		return NULL;

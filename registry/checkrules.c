@@ -58,6 +58,18 @@ static void types_text(unsigned bits, char *buf, size_t len)
 		}
 }
 
+/* The types of keys with no .checks: every type that is probed (not ttl,
+ * whose instances report themselves: interval, rise ... mean nothing). */
+static unsigned probed_bits(void)
+{
+	unsigned bits = 0;
+
+	for (unsigned t = 0; t < CHECK_TYPES; t++)
+		if (check_type_probed((enum check_type)t))
+			bits |= 1u << t;
+	return bits;
+}
+
 /* 1 if srvd, running as root, would stay root: no server.user, or one that
  * is root itself. */
 static int stays_root(const struct reg_server *srv)
@@ -168,11 +180,14 @@ void reg_check_rules(struct reg_loader *ld, const struct reg_svc_build *b, uint6
 	/* none keeps the keys of the check it switched off */
 	for (size_t i = 0; c->type != CHECK_NONE && i < reg_check_table.n; i++) {
 		const struct sch_item *item = &reg_check_table.items[i];
+		/* type is every type's; others without .checks, every probed type's */
+		unsigned bits = item->checks                     ? item->checks
+		                : strcmp(item->key, "type") == 0 ? ~0u
+		                                                 : probed_bits();
 
-		if (!(own_mask & ((uint64_t)1 << i)) || !item->checks ||
-		    (item->checks & (1u << c->type)))
+		if (!(own_mask & ((uint64_t)1 << i)) || (bits & (1u << c->type)))
 			continue;
-		types_text(item->checks, types, sizeof(types));
+		types_text(bits, types, sizeof(types));
 		snprintf(msg, sizeof(msg), "only for %s, not type %s", types,
 		         check_type_name(c->type));
 		check_error(ld, b, item->key, path, msg);
@@ -206,6 +221,12 @@ void reg_check_rules(struct reg_loader *ld, const struct reg_svc_build *b, uint6
 		break;
 	case CHECK_EXEC:
 		check_exec(ld, b, m, path);
+		break;
+	case CHECK_TTL:
+		if (!c->ttl_ms)
+			check_error(ld, b, "type", path,
+			            "type ttl needs ttl, the longest wait between heartbeats (e.g. "
+			            "ttl: 30s)");
 		break;
 	case CHECK_TCP:
 	case CHECK_NONE:

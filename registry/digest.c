@@ -50,8 +50,12 @@ uint64_t registry_digest(const struct registry *reg)
 		sch_feed_str(&h, s->name);
 		sch_digest(&reg_service_table, s, &h);
 		sch_feed_u64(&h, s->n_instances);
-		for (size_t k = 0; k < s->n_instances; k++)
+		for (size_t k = 0; k < s->n_instances; k++) {
 			sch_digest(&reg_instance_table, &s->instances[k], &h);
+			/* a drain takes an instance out of answers (and its
+			 * reason is in _health TXT) */
+			sch_feed_str(&h, registry_maintenance_of(s, &s->instances[k]));
+		}
 	}
 	sch_feed_u64(&h, reg->n_zones);
 	for (size_t i = 0; i < reg->n_zones; i++)

@@ -306,9 +306,10 @@ static int applies(const struct sch_item *item, enum check_type type)
 {
 	if (strcmp(item->key, "type") == 0)
 		return 1;
-	if (!check_type_probed(type))
+	if (type == CHECK_NONE)
 		return 0;
-	return item->checks == 0 || (item->checks & (1u << type));
+	/* no .checks: the keys of every probed type (ttl has none of them) */
+	return item->checks ? (item->checks & (1u << type)) != 0 : check_type_probed(type);
 }
 
 /* The fields of table in base (a check, or its tls: or dns: map) for

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,8 +83,8 @@ int registry_fragment_dir(const char *main_file, const char *name, char **dir, c
 		         inc->value);
 		goto fail;
 	}
-	snprintf(file, sizeof(file), "%s.yaml", name);
-	if (fnmatch(slash ? slash + 1 : pattern, file, FNM_PERIOD) != 0) {
+	snprintf(file, sizeof(file), "%s.yaml", name ? name : "");
+	if (name && fnmatch(slash ? slash + 1 : pattern, file, FNM_PERIOD) != 0) {
 		snprintf(err, errlen, "include: \"%s\" would not load %s", inc->value, file);
 		goto fail;
 	}
@@ -375,5 +376,163 @@ int registry_fragment_remove(const char *dir, const char *name)
 		return -ENOMEM;
 	rc = unlink(path) < 0 ? -errno : sync_dir(dir);
 	free(path);
+	return rc;
+}
+
+/* --- removing one instance from a fragment (deregister_after) ---------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	int failed;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t len)
+{
+	if (b->failed)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t cap = (b->n + len + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* 1 if a plain scalar can stay plain in flow context: numbers, booleans,
+ * durations, names, IPv4 addresses keep their type and spelling. */
+static int flow_plain_ok(const char *v)
+{
+	if (!v[0] || v[0] == ':' || v[0] == '-' || v[0] == '~')
+		return strcmp(v, "~") == 0 || (v[0] == '-' && v[1] >= '0' && v[1] <= '9');
+	for (const char *c = v; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || strchr("._:/+-", *c)))
+			return 0;
+	return 1;
+}
+
+static void emit_scalar(struct sbuf *b, const struct ynode *n)
+{
+	char esc[8];
+
+	if (!n->quoted && ynode_is_null(n)) {
+		sb_str(b, "null");
+		return;
+	}
+	if (!n->quoted && flow_plain_ok(n->value)) {
+		sb_str(b, n->value);
+		return;
+	}
+	sb_str(b, "\"");
+	for (const unsigned char *c = (const unsigned char *)n->value; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*c;
+			sb_add(b, esc, 2);
+		} else if (*c < 0x20 || *c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *c);
+			sb_str(b, esc);
+		} else {
+			sb_add(b, (const char *)c, 1);
+		}
+	}
+	sb_str(b, "\"");
+}
+
+/* n as flow YAML (JSON where it can), leaving out the element skip. */
+static void emit_flow(struct sbuf *b, const struct ynode *n, const struct ynode *skip, int depth)
+{
+	int first = 1;
+
+	if (depth > 64) {
+		b->failed = 1;
+		return;
+	}
+	switch (n->kind) {
+	case YNODE_MAP:
+		sb_str(b, "{");
+		for (size_t i = 0; i < n->n; i++) {
+			sb_str(b, i ? ", " : "");
+			emit_scalar(b, n->keys[i]);
+			sb_str(b, ": ");
+			emit_flow(b, n->items[i], skip, depth + 1);
+		}
+		sb_str(b, "}");
+		return;
+	case YNODE_SEQ:
+		sb_str(b, "[");
+		for (size_t i = 0; i < n->n; i++) {
+			if (n->items[i] == skip)
+				continue;
+			sb_str(b, first ? "" : ", ");
+			first = 0;
+			emit_flow(b, n->items[i], skip, depth + 1);
+		}
+		sb_str(b, "]");
+		return;
+	case YNODE_SCALAR:
+		emit_scalar(b, n);
+		return;
+	}
+	b->failed = 1;
+}
+
+int registry_fragment_drop_instance(const char *name, const char *text, const char *instance,
+                                    char **out, char *err, size_t errlen)
+{
+	struct ydoc *doc = NULL;
+	const struct ynode *svc, *list = NULL, *skip = NULL;
+	struct sbuf b = {NULL, 0, 0, 0};
+	char yerr[256] = "";
+	int rc = -EINVAL;
+
+	*out = NULL;
+	if (ydoc_parse_string(text, strlen(text), name, &doc, ignore_error, yerr) < 0 ||
+	    !one_service(doc->root, name) || doc->root->items[0]->items[0]->kind != YNODE_MAP) {
+		snprintf(err, errlen, "%s.yaml is not one service", name);
+		goto done;
+	}
+	svc = doc->root->items[0]->items[0];
+	for (size_t i = 0; i < svc->n; i++)
+		if (strcmp(svc->keys[i]->value, "instances") == 0)
+			list = svc->items[i];
+	for (size_t i = 0; list && list->kind == YNODE_SEQ && i < list->n && !skip; i++) {
+		const struct ynode *in = list->items[i];
+
+		for (size_t k = 0; in->kind == YNODE_MAP && k < in->n; k++)
+			if (strcmp(in->keys[k]->value, "name") == 0 &&
+			    in->items[k]->kind == YNODE_SCALAR &&
+			    strcasecmp(in->items[k]->value, instance) == 0)
+				skip = in;
+	}
+	if (!skip) {
+		snprintf(err, errlen, "%s.yaml has no instance %s", name, instance);
+		rc = -ENOENT;
+		goto done;
+	}
+	emit_flow(&b, svc, skip, 0);
+	if (b.failed) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto done;
+	}
+	rc = registry_fragment_text(name, b.p, b.n, out, err, errlen);
+done:
+	free(b.p);
+	ydoc_free(doc);
 	return rc;
 }

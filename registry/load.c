@@ -751,6 +751,7 @@ void registry_free(struct registry *reg)
 	for (size_t i = 0; i < reg->n_watch; i++)
 		free(reg->watch[i]);
 	free(reg->watch);
+	registry_maint_free(reg->maint, reg->n_maint);
 	free(reg->file);
 	free(reg);
 }

@@ -53,6 +53,9 @@ struct reg_instance {
 	uint16_t priority; /* default 0 */
 	char **tags;       /* the instance's own tags, lowercased */
 	size_t n_tags;
+	/* drained: the reason of its own maintenance, else NULL (borrowed from
+	 * the registry's maint[]; see registry_maintenance_of()) */
+	const char *maintenance;
 };
 
 struct reg_service {
@@ -68,6 +71,7 @@ struct reg_service {
 	struct check_config check; /* resolved: built-in < defaults.check < service check */
 	struct reg_instance *instances;
 	size_t n_instances;
+	const char *maintenance; /* the whole service drained: the reason, else NULL */
 };
 
 struct reg_listen {
@@ -115,9 +119,10 @@ struct reg_server {
 	struct reg_soa soa;     /* defaults: ns1.<zone>, hostmaster.<zone>, 3600, 600, 86400, 5 */
 	char **ns;              /* absolute names, default [ns1.<zone>] */
 	size_t n_ns;
-	char *http;       /* "addr:port" or NULL (off) */
-	char *http_token; /* or NULL */
-	char **forward;   /* "addr:port" each; none = REFUSED */
+	char *http;            /* "addr:port" or NULL (off) */
+	char *http_token;      /* or NULL */
+	char *heartbeat_token; /* or NULL: allows only heartbeats (.../pass, .../fail) */
+	char **forward;        /* "addr:port" each; none = REFUSED */
 	size_t n_forward;
 	char **transfer_allow; /* prefixes, e.g. "127.0.0.0/8" */
 	size_t n_transfer_allow;
@@ -161,6 +166,17 @@ struct registry {
 	 * whose last component may be a glob pattern */
 	char **watch;
 	size_t n_watch;
+	/* drained services and instances, as the source stores them (the files
+	 * source: .srvd-maintenance.yaml in the include folder); entries for
+	 * names not in the registry are kept, unused */
+	struct reg_maint *maint;
+	size_t n_maint;
+};
+
+/* One drain (README "Drain and maintenance"): an instance, or a whole
+ * service when instance is NULL. */
+struct reg_maint {
+	char *service, *instance, *reason;
 };
 
 /* Collected errors of one load, each a whole line
@@ -271,7 +287,7 @@ const struct reg_service *registry_find_service(const struct registry *reg, cons
 int registry_fragment_name_ok(const char *name);
 
 /* Finds the folder of the first `include:` glob of main_file and checks that
- * the glob loads NAME.yaml. Sets *dir (caller frees). Errors, with a message
+ * the glob loads NAME.yaml (name NULL: no check). Sets *dir (caller frees). Errors, with a message
  * in err: -ENOENT (no include:), -EINVAL (the glob would not load NAME.yaml,
  * or the folder is a pattern), -EIO (main_file unreadable), -ENOMEM. */
 int registry_fragment_dir(const char *main_file, const char *name, char **dir, char *err,
@@ -296,6 +312,45 @@ int registry_fragment_text(const char *name, const char *body, size_t len, char 
  * errors in errs as registry_load_string(). */
 int registry_fragment_check(const char *main_file, const char *text, const char *name,
                             struct reg_errors *errs);
+
+/* Maintenance (maintenance.c): drains, stored apart from the services. */
+
+/* The file of the files source, in the include folder. A leading dot: the
+ * include glob never loads it as services (glob(3) skips hidden files). */
+#define REG_MAINT_NAME ".srvd-maintenance" /* fragment name: + ".yaml" */
+
+/* Parses the text of the maintenance file (file names it in errors) into
+ * *out, *n (free with registry_maint_free()). Returns 0, or -1 with
+ * file:line:col errors in errs. */
+int registry_maint_parse(const char *text, size_t len, const char *file, struct reg_maint **out,
+                         size_t *n, struct reg_errors *errs);
+
+/* The text of the maintenance file for m (JSON, one entry a line), or NULL
+ * when out of memory. */
+char *registry_maint_format(const struct reg_maint *m, size_t n);
+
+/* Sets (reason non-NULL) or clears (NULL) the drain of service/instance
+ * (instance NULL: the service) in *m, *n. Returns 1 if it changed
+ * something, 0 if not, -ENOMEM. */
+int registry_maint_set(struct reg_maint **m, size_t *n, const char *service, const char *instance,
+                       const char *reason);
+
+void registry_maint_free(struct reg_maint *m, size_t n);
+
+/* Gives reg the drains m (taken over) and points its services' and
+ * instances' `maintenance` at them. */
+void registry_maint_attach(struct registry *reg, struct reg_maint *m, size_t n);
+
+/* The reason instance inst of s is drained (its own, else its service's),
+ * or NULL. */
+const char *registry_maintenance_of(const struct reg_service *s, const struct reg_instance *inst);
+
+/* The fragment text of service name (text, as read) without its instance
+ * named instance, into *out (caller frees): the body is written again as
+ * flow YAML, values keep their spelling. Errors, with a message in err:
+ * -ENOENT (no such instance), -EINVAL (text is not one service), -ENOMEM. */
+int registry_fragment_drop_instance(const char *name, const char *text, const char *instance,
+                                    char **out, char *err, size_t errlen);
 
 /* Reads dir/NAME.yaml into *text (caller frees); -ENOENT if there is none. */
 int registry_fragment_read(const char *dir, const char *name, char **text);

@@ -35,6 +35,21 @@ void reg_source_delete(struct reg_source *s, const struct registry *current, con
 	s->ops->delete_service(s, current, name, w);
 }
 
+void reg_source_delete_instance(struct reg_source *s, const struct registry *current,
+                                const char *service, const char *instance, struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	s->ops->delete_instance(s, current, service, instance, w);
+}
+
+void reg_source_set_maintenance(struct reg_source *s, const struct registry *current,
+                                const char *service, const char *instance, const char *reason,
+                                struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	s->ops->set_maintenance(s, current, service, instance, reason, w);
+}
+
 void reg_source_undo(struct reg_source *s, struct reg_write *w)
 {
 	if (w->result == REG_WRITE_OK)

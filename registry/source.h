@@ -71,6 +71,18 @@ struct reg_source_ops {
 	                    const char *body, size_t len, struct reg_write *w);
 	void (*delete_service)(struct reg_source *s, const struct registry *current,
 	                       const char *name, struct reg_write *w);
+	/* Removes instance (lowercase) of service from what the source holds:
+	 * only a service the source's writes own (the files source: one the
+	 * API registered, NAME.yaml in the include folder; CONFLICT for the
+	 * others). Fills *w. */
+	void (*delete_instance)(struct reg_source *s, const struct registry *current,
+	                        const char *service, const char *instance, struct reg_write *w);
+	/* Drains (reason non-NULL) or ends the drain of (NULL) instance of
+	 * service (instance NULL: the whole service), both lowercase and in
+	 * current; the next load's registry has it (reg->maint). Fills *w. */
+	void (*set_maintenance)(struct reg_source *s, const struct registry *current,
+	                        const char *service, const char *instance, const char *reason,
+	                        struct reg_write *w);
 	/* Puts back what a successful write changed (the reload refused it). */
 	void (*undo)(struct reg_source *s, struct reg_write *w);
 	void (*free)(struct reg_source *s);
@@ -98,6 +110,11 @@ void reg_source_put(struct reg_source *s, const struct registry *current, const 
                     const char *body, size_t len, struct reg_write *w);
 void reg_source_delete(struct reg_source *s, const struct registry *current, const char *name,
                        struct reg_write *w);
+void reg_source_delete_instance(struct reg_source *s, const struct registry *current,
+                                const char *service, const char *instance, struct reg_write *w);
+void reg_source_set_maintenance(struct reg_source *s, const struct registry *current,
+                                const char *service, const char *instance, const char *reason,
+                                struct reg_write *w);
 void reg_source_undo(struct reg_source *s, struct reg_write *w);
 /* Frees what w holds (errors, undo); w can be filled again. */
 void reg_write_clear(struct reg_write *w);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "registry/source.h"
@@ -29,6 +30,12 @@ struct files_source {
 	char **zones;            /* the zone files of the last load: a change reloads all */
 	size_t n_zones;
 	int loaded; /* once: later loads are reloads */
+	/* the include folder (the drains file's), kept while the main file is
+	 * the same: finding it parses the main file, which every load would
+	 * then do twice */
+	char *inc_dir;
+	int inc_known;
+	struct stat inc_st;
 };
 
 /* What a write changed, to put back: the file's old text, or none. */
@@ -99,14 +106,92 @@ static void free_zones(struct files_source *f)
 	f->n_zones = 0;
 }
 
+/* The main file's include folder into *dir (caller frees), or -1 (none). */
+static int include_dir(struct files_source *f, char **dir)
+{
+	struct stat st;
+	char msg[512];
+	int same;
+
+	*dir = NULL;
+	same = stat(f->config, &st) == 0 && f->inc_known && st.st_dev == f->inc_st.st_dev &&
+	       st.st_ino == f->inc_st.st_ino && st.st_size == f->inc_st.st_size &&
+	       st.st_mtim.tv_sec == f->inc_st.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == f->inc_st.st_mtim.tv_nsec;
+	if (!same) {
+		free(f->inc_dir);
+		f->inc_dir = NULL;
+		f->inc_known = 0;
+		/* no folder (no include:, an unreadable file) is remembered too */
+		if (registry_fragment_dir(f->config, NULL, &f->inc_dir, msg, sizeof(msg)) < 0)
+			f->inc_dir = NULL;
+		f->inc_st = st;
+		f->inc_known = stat(f->config, &st) == 0;
+	}
+	if (!f->inc_dir)
+		return -1;
+	*dir = strdup(f->inc_dir);
+	return *dir ? 0 : -1;
+}
+
+/* The drains in the include folder's REG_MAINT_NAME file into *m, *n
+ * (none without an include folder or a file). Returns 0, or -1 with errors
+ * in errs (a file that does not parse: srvd writes it, a hand edit broke
+ * it). *dir (may be NULL) receives the folder, or NULL. */
+static int read_maint(struct files_source *f, char **dir, char **text, struct reg_maint **m,
+                      size_t *n, struct reg_errors *errs)
+{
+	char msg[512], *folder = NULL, path[4200];
+	int rc;
+
+	*m = NULL;
+	*n = 0;
+	*text = NULL;
+	if (dir)
+		*dir = NULL;
+	if (include_dir(f, &folder) < 0)
+		return 0; /* no include folder: nothing drained (the loader reports the rest) */
+	rc = registry_fragment_read(folder, REG_MAINT_NAME, text);
+	snprintf(path, sizeof(path), "%s/%s.yaml", folder, REG_MAINT_NAME);
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(msg, sizeof(msg), "%.400s: cannot read: %s", path, strerror(-rc));
+		if (errs)
+			registry_errors_add(errs, msg);
+		free(folder);
+		return -1;
+	}
+	if (*text && registry_maint_parse(*text, strlen(*text), path, m, n, errs) < 0) {
+		free(folder);
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	if (dir)
+		*dir = folder;
+	else
+		free(folder);
+	return 0;
+}
+
 static int files_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
 {
 	struct files_source *f = (struct files_source *)s;
+	struct reg_maint *m;
+	size_t n;
+	char *text;
+
 	*out = NULL;
 	if (f->loaded && blank_file(f->config, errs)) /* errs may be NULL */
 		return -1;
 	if (registry_load_file(f->config, out, errs) < 0)
 		return -1;
+	if (read_maint(f, NULL, &text, &m, &n, errs) < 0) {
+		registry_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	free(text);
+	registry_maint_attach(*out, m, n);
 	f->loaded = 1;
 	free_zones(f);
 	f->zones = calloc((*out)->n_zones + 1, sizeof(*f->zones));
@@ -279,6 +364,108 @@ done:
 	free(old);
 }
 
+static void files_delete_instance(struct reg_source *s, const struct registry *current,
+                                  const char *service, const char *instance, struct reg_write *w)
+{
+	struct files_source *f = (struct files_source *)s;
+	char *dir = NULL, *old = NULL, *text = NULL;
+	int rc;
+
+	(void)current;
+	if (fragment_dir(f, service, &dir, w) < 0)
+		goto done;
+	rc = registry_fragment_read(dir, service, &old);
+	if (rc == -ENOENT) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "service \"%s\" is not defined by %s/%s.yaml (the API's): change the file "
+		         "that defines it",
+		         service, dir, service);
+		goto done;
+	}
+	if (rc < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot read %s/%s.yaml: %s", dir, service,
+		         strerror(-rc));
+		goto done;
+	}
+	rc = registry_fragment_drop_instance(service, old, instance, &text, w->message,
+	                                     sizeof(w->message));
+	if (rc < 0) {
+		w->result = rc == -ENOENT ? REG_WRITE_NOT_FOUND : REG_WRITE_FAILED;
+		goto done;
+	}
+	if ((rc = registry_fragment_write(dir, service, text)) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
+		         service, strerror(-rc));
+		goto done;
+	}
+	if (make_undo(w, dir, service, old) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	old = NULL;
+	w->result = REG_WRITE_OK;
+done:
+	free(dir);
+	free(old);
+	free(text);
+}
+
+static void files_set_maint(struct reg_source *s, const struct registry *current,
+                            const char *service, const char *instance, const char *reason,
+                            struct reg_write *w)
+{
+	struct files_source *f = (struct files_source *)s;
+	struct reg_maint *m = NULL;
+	size_t n = 0;
+	char *dir = NULL, *old = NULL, *text = NULL;
+	int rc;
+
+	(void)current;
+	if (read_maint(f, &dir, &old, &m, &n, &w->errs) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "%s",
+		         w->errs.n ? w->errs.lines[0] : "cannot read the maintenance file");
+		registry_errors_clear(&w->errs);
+		goto done;
+	}
+	if (!dir) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "%s has no include: folder to keep drains in (add e.g. `include: "
+		         "services.d/*.yaml`)",
+		         f->config);
+		goto done;
+	}
+	rc = registry_maint_set(&m, &n, service, instance, reason);
+	if (rc < 0 || !(text = registry_maint_format(m, n))) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	if (rc > 0 && (rc = registry_fragment_write(dir, REG_MAINT_NAME, text)) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
+		         REG_MAINT_NAME, strerror(-rc));
+		goto done;
+	}
+	if (make_undo(w, dir, REG_MAINT_NAME, old) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	old = NULL;
+	w->result = REG_WRITE_OK;
+done:
+	registry_maint_free(m, n);
+	free(dir);
+	free(old);
+	free(text);
+}
+
 static void files_undo(struct reg_source *s, struct reg_write *w)
 {
 	struct files_undo *u = w->undo;
@@ -299,6 +486,7 @@ static void files_free(struct reg_source *s)
 
 	reg_watch_free(f->watch);
 	free_zones(f);
+	free(f->inc_dir);
 	free(f->config);
 	free(f);
 }
@@ -310,6 +498,8 @@ static const struct reg_source_ops files_ops = {
     .drain = files_drain,
     .put_service = files_put,
     .delete_service = files_delete,
+    .delete_instance = files_delete_instance,
+    .set_maintenance = files_set_maint,
     .undo = files_undo,
     .free = files_free,
 };

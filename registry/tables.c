@@ -46,9 +46,10 @@ const char *registry_policy_name(enum reg_policy policy)
 	return (unsigned)policy < REG_POLICIES && policy_names[policy] ? policy_names[policy] : "?";
 }
 
-#define HTTP_BITS (CHECK_BIT(CHECK_HTTP) | CHECK_BIT(CHECK_HTTPS))
-#define MO(f)     .offset = offsetof(struct check_more, f), .size = SIZE(struct check_more, f)
-#define TL(f)     .offset = offsetof(struct check_tls, f), .size = SIZE(struct check_tls, f)
+#define HTTP_BITS    (CHECK_BIT(CHECK_HTTP) | CHECK_BIT(CHECK_HTTPS))
+#define CHECKED_BITS (((1u << CHECK_TYPES) - 1) & ~CHECK_BIT(CHECK_NONE))
+#define MO(f)        .offset = offsetof(struct check_more, f), .size = SIZE(struct check_more, f)
+#define TL(f)        .offset = offsetof(struct check_tls, f), .size = SIZE(struct check_tls, f)
 static const struct sch_item check_tls_items[] = {
     {.key = "server_name",
      .reload = SCH_HEALTH,
@@ -113,7 +114,7 @@ static const struct sch_item check_items[] = {
      .names = check_type_names,
      .doc = "tcp: connect succeeds; http, https: a request to path, status in expect; tls: "
             "the handshake; grpc: grpc.health.v1 Check is SERVING; dns: a query gets rcode; "
-            "exec: command exits 0; none: always passing"},
+            "exec: command exits 0; ttl: heartbeats arrive in time; none: always passing"},
     {.key = "interval",
      .reload = SCH_HEALTH,
      .type = SCH_DURATION,
@@ -236,6 +237,35 @@ static const struct sch_item check_items[] = {
      .aux = offsetof(struct check_more, dns_set),
      .children = &check_dns_table,
      .doc = "dns: the query sent to the instance's address and port over UDP"},
+    {.key = "ttl",
+     .reload = SCH_HEALTH,
+     .checks = CHECK_BIT(CHECK_TTL),
+     .type = SCH_DURATION,
+     .flags = SCH_ALL,
+     .min = 1000,
+     .max = 86400000,
+     CK(ttl_ms),
+     .doc = "ttl: the longest wait between heartbeats (PUT .../instances/NAME/pass), "
+            "required"},
+    {.key = "deregister_after",
+     .checks = CHECKED_BITS,
+     .type = SCH_DURATION,
+     .flags = SCH_ALL,
+     .min = 1000,
+     .max = 2592000000,
+     CK(deregister_after_ms),
+     .doc = "an instance the API registered that fails this long is removed (not drained "
+            "ones; registry files are not changed), default: never"},
+    {.key = "slow_start",
+     .reload = SCH_ANSWERS,
+     .checks = CHECKED_BITS,
+     .type = SCH_DURATION,
+     .flags = SCH_ALL,
+     .min = 1000,
+     .max = 3600000,
+     CK(slow_start_ms),
+     .doc = "a restored instance's weight ramps from 1 to its full weight over this time "
+            "(SRV weights, policy weighted), default: off"},
     {.key = "command",
      .reload = SCH_HEALTH,
      .checks = CHECK_BIT(CHECK_EXEC),
@@ -604,6 +634,13 @@ static const struct sch_item server_items[] = {
      .type = SCH_STRING,
      SR(http_token),
      .doc = "bearer token required by mutating API calls"},
+    {.key = "heartbeat_token",
+     .reload = SCH_RESTART,
+     .restart = RESTART_API,
+     .type = SCH_STRING,
+     SR(heartbeat_token),
+     .doc = "bearer token that allows only heartbeats: PUT /v1/services/S/instances/I/pass "
+            "and /fail (http_token works there too)"},
     {.key = "forward",
      .reload = SCH_RESTART,
      .restart = RESTART_FORWARD,

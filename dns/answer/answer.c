@@ -221,11 +221,17 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	size_t written = 0;
 	int dedupe;
 	if (qtype == DNS_T_SRV) {
+		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
+
 		/* one per instance: they differ by target and port */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
 				return -1;
+			/* slow_start: the weight of the moment (RDATA: priority, weight) */
+			if (now)
+				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
+				          dns_inst_weight(t, in, now));
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}
@@ -311,6 +317,16 @@ static const uint8_t *inst_label(const struct dns_table *t, const struct dns_ins
 	return t->blob + t->nodes[in->node].name_off;
 }
 
+/* The drain of instance i (an index into instances) of svc, or NULL. */
+static const struct dns_maint *maint_of(const struct dns_table *t, const struct dns_service *svc,
+                                        uint32_t i)
+{
+	for (uint32_t k = 0; k < svc->n_maint; k++)
+		if (t->maints[svc->first_maint + k].inst == i)
+			return &t->maints[svc->first_maint + k];
+	return NULL;
+}
+
 /* _health.<inst>.<svc>.<zone> TXT: 0 written, -1 does not fit. */
 static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 {
@@ -318,6 +334,7 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	const struct dns_instance *in = &t->instances[n->list_off];
 	const struct dns_service *svc = &t->services[in->service];
 	const struct health_inst *h = in->hs;
+	const struct dns_maint *m = maint_of(t, svc, n->list_off);
 	char last[HEALTH_RESULT_MAX];
 	struct txt x;
 	struct timespec now;
@@ -331,6 +348,7 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	    txt_str(r, 0, "status=%s", health_status_name((enum health_status)status)) ||
 	    txt_str(r, 0, "served=%s",
 	            atomic_load_explicit(&h->served, memory_order_relaxed) ? "yes" : "no") ||
+	    (m && txt_str(r, 0, "maintenance=%.*s", (int)m->len, (const char *)t->blob + m->off)) ||
 	    txt_str(r, 0, "last=%s", last[0] ? last : "none") ||
 	    txt_str(r, 0, "successes=%" PRIu32,
 	            atomic_load_explicit(&h->successes, memory_order_relaxed)) ||
@@ -340,14 +358,16 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	if (changed > 0 ? txt_str(r, 0, "since=%" PRId64 "s", age < 0 ? 0 : age)
 	                : txt_str(r, 0, "since=start"))
 		goto fail;
-	if (svc->check_type == CHECK_NONE
-	        ? txt_str(r, 0, "check=none")
+	if (svc->check_type == CHECK_NONE ? txt_str(r, 0, "check=none")
+	    : svc->check_type == CHECK_TTL
+	        ? txt_str(r, 0, "check=ttl ttl=%" PRIu32 "ms", svc->ttl_ms)
 	        : txt_str(r, 0,
 	                  "check=%s interval=%" PRIu32 "ms timeout=%" PRIu32 "ms rise=%u fall=%u",
 	                  check_type_name((enum check_type)svc->check_type), svc->interval_ms,
 	                  svc->timeout_ms, svc->rise, svc->fall))
 		goto fail;
-	if (svc->check_type != CHECK_NONE && svc->unhealthy_interval_ms != svc->interval_ms &&
+	if (check_type_probed((enum check_type)svc->check_type) &&
+	    svc->unhealthy_interval_ms != svc->interval_ms &&
 	    txt_str(r, 0, "unhealthy_interval=%" PRIu32 "ms", svc->unhealthy_interval_ms))
 		goto fail;
 	txt_end(r, &x);
@@ -377,8 +397,9 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 		const struct dns_instance *in = &t->instances[svc->first_instance + i];
 		const uint8_t *label = inst_label(t, in);
 		unsigned status = atomic_load_explicit(&in->hs->status, memory_order_relaxed);
-		if (txt_str(r, TXT_MORE_MAX, "%.*s=%s", (int)label[0], (const char *)label + 1,
-		            health_status_name((enum health_status)status)))
+		if (txt_str(r, TXT_MORE_MAX, "%.*s=%s%s", (int)label[0], (const char *)label + 1,
+		            health_status_name((enum health_status)status),
+		            maint_of(t, svc, svc->first_instance + i) ? ",maintenance" : ""))
 			break;
 	}
 	if (i < svc->n_instances && txt_str(r, 0, "more=%" PRIu32, svc->n_instances - i))
@@ -400,8 +421,8 @@ static int w_health_zone(struct resp *r, size_t owner)
 	struct txt x;
 
 	for (size_t i = 0; i < t->n_services; i++) {
-		passing +=
-		    atomic_load_explicit(&t->services[i].hs->n_passing, memory_order_relaxed);
+		/* served: passing and not drained */
+		passing += atomic_load_explicit(&t->services[i].hs->n_served, memory_order_relaxed);
 		failing +=
 		    atomic_load_explicit(&t->services[i].hs->n_failing, memory_order_relaxed);
 	}
@@ -409,6 +430,7 @@ static int w_health_zone(struct resp *r, size_t owner)
 	    txt_str(r, 0, "instances=%zu", t->n_instances) ||
 	    txt_str(r, 0, "passing=%" PRIu64, passing) ||
 	    txt_str(r, 0, "failing=%" PRIu64, failing) ||
+	    (t->n_maints && txt_str(r, 0, "maintenance=%zu", t->n_maints)) ||
 	    txt_str(r, 0, "serial=%" PRIu32,
 	            atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed)) ||
 	    txt_str(r, 0, "ready=%s",

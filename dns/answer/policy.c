@@ -85,22 +85,27 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 {
 	uint64_t total = 0;
 	size_t i, positive = from;
+	/* slow_start: the instances of one node are of one service */
+	int64_t now =
+	    from < n && t->services[t->instances[a[from]].service].slow_start_ms ? dns_now_ms() : 0;
+#define W(k) dns_inst_weight(t, &t->instances[a[k]], now)
 	/* a[from..n) only: a prefix drawn earlier stays (dns_policy_more);
 	 * after a first call the positive weights are already in front, so the
 	 * swaps below change nothing */
 	for (i = from; i < n; i++)
-		if (t->instances[a[i]].weight) {
-			total += t->instances[a[i]].weight;
+		if (W(i)) {
+			total += W(i);
 			swap(a, positive++, i);
 		}
 	for (i = from; i < positive && i < want; i++) {
 		uint64_t r = dns_ctx_rand(ctx, total);
 		size_t j = i;
-		while (r >= t->instances[a[j]].weight)
-			r -= t->instances[a[j++]].weight;
-		total -= t->instances[a[j]].weight;
+		while (r >= W(j))
+			r -= W(j++);
+		total -= W(j);
 		swap(a, i, j);
 	}
+#undef W
 	shuffle(ctx, a, positive, n, want);
 }
 

@@ -63,6 +63,14 @@ int tb_grow(void **arr, size_t *cap, size_t need, size_t sz)
 	return 0;
 }
 
+int64_t dns_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int tb_blob_add(struct builder *b, const void *data, size_t len, uint32_t *off)
 {
 	struct dns_table *t = b->t;
@@ -329,6 +337,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->own_svc);
 	free(t->lists);
 	free(t->targets);
+	free(t->maints);
 	free(t);
 }
 

@@ -25,7 +25,7 @@ struct pending_rr {
 
 struct builder {
 	struct dns_table *t;
-	size_t blob_cap, nodes_cap, rrsets_cap, lists_cap, targets_cap;
+	size_t blob_cap, nodes_cap, rrsets_cap, lists_cap, targets_cap, maints_cap;
 	struct pending_rr *prr;
 	size_t n_prr, prr_cap;
 	uint8_t *tmp;

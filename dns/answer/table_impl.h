@@ -108,6 +108,15 @@ struct dns_instance {
 	const struct health_inst *hs;
 };
 
+/* A drained instance (README "Drain and maintenance"): its reason, for
+ * _health TXT (answers leave it out through its health cell's served). */
+struct dns_maint {
+	uint32_t inst; /* index into instances */
+	uint32_t off;  /* the reason's text in blob */
+	uint16_t len;  /* at most DNS_MAINT_TEXT_MAX */
+};
+#define DNS_MAINT_TEXT_MAX 200
+
 struct dns_ctx;
 struct dns_node;
 struct dns_table;
@@ -126,8 +135,10 @@ struct dns_service {
 	const struct health_svc *hs;
 	/* the check, for _health TXT */
 	uint8_t check_type; /* enum check_type */
-	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms;
+	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms, ttl_ms;
 	uint16_t rise, fall;
+	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
+	uint32_t slow_start_ms;        /* check.slow_start, 0: off */
 };
 
 struct dns_table {
@@ -149,6 +160,8 @@ struct dns_table {
 	size_t n_lists;
 	uint32_t *targets; /* see dns_rrset.first_target */
 	size_t n_targets;
+	struct dns_maint *maints; /* service by service */
+	size_t n_maints;
 	_Atomic uint32_t serial;    /* of the service zone, see dns_table_bump_serial() */
 	uint32_t apex_node;         /* the service zone's apex */
 	struct health_svc *own_svc; /* per service, n_served = all, until health is bound */
@@ -160,6 +173,27 @@ struct dns_table {
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
 };
+
+/* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */
+int64_t dns_now_ms(void);
+
+/* The weight of in as answered at now_ms: check.slow_start ramps a restored
+ * instance from 1 to its weight (0 stays 0); now_ms 0: no ramp looked at. */
+static inline uint16_t dns_inst_weight(const struct dns_table *t, const struct dns_instance *in,
+                                       int64_t now_ms)
+{
+	uint32_t ramp;
+	int64_t since;
+
+	/* now_ms 0 (no slow_start in this answer) costs nothing more */
+	if (!now_ms || in->weight <= 1 || !(ramp = t->services[in->service].slow_start_ms))
+		return in->weight;
+	since = now_ms - atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed);
+	if (since < 0 || since >= (int64_t)ramp ||
+	    !atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed))
+		return in->weight;
+	return (uint16_t)(1 + (uint64_t)(in->weight - 1) * (uint64_t)since / ramp);
+}
 
 /* The i-th instance of a SERVICE or SRV node. */
 static inline uint32_t dns_node_inst(const struct dns_table *t, const struct dns_node *n,

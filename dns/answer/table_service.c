@@ -107,10 +107,31 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	ds->hs = &t->own_svc[si];
 	ds->check_type = (uint8_t)s->check.type;
 	ds->interval_ms = s->check.interval_ms;
+	ds->ttl_ms = s->check.ttl_ms;
+	ds->slow_start_ms = s->check.slow_start_ms;
 	ds->unhealthy_interval_ms = s->check.unhealthy_interval_ms;
 	ds->timeout_ms = s->check.timeout_ms;
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
 	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
+
+	ds->first_maint = (uint32_t)t->n_maints;
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const char *why = registry_maintenance_of(s, &s->instances[i]);
+		struct dns_maint *m;
+		size_t len;
+
+		if (!why)
+			continue;
+		if (tb_grow((void **)&t->maints, &b->maints_cap, t->n_maints + 1, sizeof(*m)))
+			return tb_fail(b, "out of memory");
+		m = &t->maints[t->n_maints++];
+		len = strlen(why) < DNS_MAINT_TEXT_MAX ? strlen(why) : DNS_MAINT_TEXT_MAX;
+		m->inst = first + (uint32_t)i;
+		m->len = (uint16_t)len;
+		if (tb_blob_add(b, why, len, &m->off))
+			return tb_fail(b, "out of memory");
+		ds->n_maint++;
+	}
 
 	/* A service's address bodies side by side: an answer reads them all,
 	 * and with 100,000 services each cache line fetched is one miss */

@@ -3,7 +3,7 @@ TESTS += tests/system/run.sh
 AM_TESTS_ENVIRONMENT = SRVD='$(abs_top_builddir)/srvd'; PYTHON3='$(PYTHON3)'; \
 	export SRVD PYTHON3;
 EXTRA_DIST += tests/system/run.sh tests/system/conftest.py tests/system/test_answers.py \
-	tests/system/test_malformed.py tests/system/test_cli.py tests/system/test_health.py \
+	tests/system/test_malformed.py tests/system/test_cli.py tests/system/test_health.py tests/system/test_heartbeat.py tests/system/test_maintenance.py tests/system/test_srvctl.py tests/system/test_slow_start.py \
 	tests/system/test_reload.py \
 	tests/system/test_api.py tests/system/test_metrics.py tests/system/api_helpers.py \
 	tests/system/test_panic.py \

@@ -112,7 +112,7 @@ def test_installed_example_checks_only_loopback(installed):
         assert unchecked[s] or addr.is_loopback, "%s: %s is checked but not loopback" % (s, addr)
 
 
-@pytest.mark.parametrize("page", ["man8/srvd.8", "man5/srvd.yaml.5"])
+@pytest.mark.parametrize("page", ["man8/srvd.8", "man5/srvd.yaml.5", "man1/srvctl.1"])
 def test_man_pages_render_without_warnings(installed, page):
     dest = installed[0]
     found = [os.path.join(root, os.path.basename(page)) for root, _, files in os.walk(dest)
@@ -125,7 +125,15 @@ def test_man_pages_render_without_warnings(installed, page):
     p = subprocess.run(["man", "--warnings", "-l", found[0]], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=30, env=env)
     assert p.returncode == 0 and p.stderr == "", p.stderr
-    assert re.search(r"^NAME\n\s+srvd", p.stdout, re.M), p.stdout[:500]
+    assert re.search(r"^NAME\n\s+srv(d|ctl)\b", p.stdout, re.M), p.stdout[:500]
+
+
+def test_srvctl_installed_beside_srvd(installed):
+    """srvctl, the API's command-line client, goes where srvd goes and runs."""
+    ctl = os.path.join(os.path.dirname(installed[1]), "srvctl")
+    assert os.access(ctl, os.X_OK), os.listdir(os.path.dirname(installed[1]))
+    p = subprocess.run([ctl, "--version"], stdout=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.startswith("srvctl "), p.stdout
 
 
 def test_man_page_lists_every_schema_key(installed):

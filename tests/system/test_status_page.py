@@ -286,6 +286,38 @@ def test_page_shows_services_and_follows_backend_health(tmp_path, backends, chro
         "return document.getElementById('conn').className") == "bad", 5)
 
 
+def test_page_shows_maintenance(tmp_path, backends, chromium):
+    """A drained instance reads `passing maintenance=REASON`; a drained service says so in
+    its header (README "Drain and maintenance")."""
+    b = chromium
+    d = start(tmp_path, registry_text(services_yaml(backends)))
+    try:
+        b.open(page_url(d))
+        b.wait_for("web-1 passing", lambda: state_of(b, "web-1") == "passing", SEEN_WITHIN)
+        status, body = request_json(d, "PUT", "/v1/services/web/instances/web-1/maintenance",
+                                    {"reason": "kernel upgrade"})
+        assert status == 200, body
+        cell = ("return document.querySelector('tr[data-instance=\"web-1\"] td.state')"
+                ".textContent")
+        b.wait_for("web-1 in maintenance",
+                   lambda: b.js(cell) == "passing maintenance=kernel upgrade", SEEN_WITHIN)
+        b.wait_for("1/2 passing", lambda: "1/2 passing" in service_header(b, "web"),
+                   SEEN_WITHIN)
+        status, body = request_json(d, "PUT", "/v1/services/api/maintenance",
+                                    {"reason": "rack move"})
+        assert status == 200, body
+        b.wait_for("api in maintenance",
+                   lambda: "maintenance=rack move" in service_header(b, "api"), SEEN_WITHIN)
+        b.wait_for("the header's count", lambda: b.js(
+            "return document.getElementById('instances').textContent") ==
+            "1 / 4 passing, 3 in maintenance", SEEN_WITHIN)
+        st = request_json(d, "GET", "/v1/status")[1]
+        assert st["passing"] == 1 and st["drained"] == 3, st
+        shot(b, "status-page-maintenance.png")
+    finally:
+        d.stop()
+
+
 def test_page_counts_queries_and_shows_reload_errors_as_text(tmp_path, backends, chromium):
     b = chromium
     d = start(tmp_path, registry_text(services_yaml(backends)))

@@ -153,6 +153,30 @@ START_TEST(flapping_never_crosses)
 }
 END_TEST
 
+/* slow_start counts from a return (failing -> passing), not a first pass;
+ * a drained instance is passing but not served, and serves again undrained. */
+START_TEST(restore_and_drain)
+{
+	reset(1);
+	apply(1, "ok", 2000);
+	ck_assert_int_eq(atomic_load(&inst.restored_ms), 0);
+	for (int i = 0; i < 3; i++)
+		apply(0, "x", 3000 + i);
+	ck_assert_int_eq(status(), HEALTH_FAILING);
+	apply(1, "ok", 4000);
+	apply(1, "ok", 4001);
+	ck_assert_int_eq(status(), HEALTH_PASSING);
+	ck_assert_int_eq(atomic_load(&inst.restored_ms), 4001);
+	ck_assert_int_eq(health_machine_drain(&inst, &svc, 1), HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(atomic_load(&svc.n_served), 0);
+	apply(1, "ok", 5000);
+	ck_assert_int_eq(atomic_load(&inst.served), 0);
+	ck_assert_int_eq(health_machine_drain(&inst, &svc, 0), HEALTH_CHANGED_SERVED);
+	ck_assert_int_eq(atomic_load(&svc.n_served), 1);
+}
+END_TEST
+
 START_TEST(type_none_starts_served)
 {
 	reset(0);
@@ -210,14 +234,15 @@ static struct check_config cfg_ms(uint32_t interval, uint32_t unhealthy)
 }
 
 /* Every check type has a name the registry can parse, and every type but
- * none a probe: a type added to the enum without them fails here (and
+ * none and ttl a probe: a type added to the enum without them fails here (and
  * without a case in probe_ops_of(), the build). */
 START_TEST(every_check_type_is_complete)
 {
 	for (unsigned t = 0; t < CHECK_TYPES; t++) {
 		ck_assert_ptr_nonnull(check_type_names[t]);
 		ck_assert_str_eq(check_type_name((enum check_type)t), check_type_names[t]);
-		ck_assert_int_eq(check_type_probed((enum check_type)t), t != CHECK_NONE);
+		ck_assert_int_eq(check_type_probed((enum check_type)t),
+		                 t != CHECK_NONE && t != CHECK_TTL);
 		ck_assert_int_eq(health_probe_type_probed((enum check_type)t),
 		                 check_type_probed((enum check_type)t));
 	}
@@ -933,6 +958,7 @@ static Suite *suite(void)
 	tcase_add_test(m, first_failure_keeps_unserved);
 	tcase_add_test(m, rise_fall_counting);
 	tcase_add_test(m, flapping_never_crosses);
+	tcase_add_test(m, restore_and_drain);
 	tcase_add_test(m, type_none_starts_served);
 	tcase_add_test(m, panic_threshold);
 	suite_add_tcase(s, m);

@@ -510,7 +510,7 @@ static const struct bad_case bad_cases[] = {
      "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
     {"defaults: {check: {type: udp}}\n",
      "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, https, tls, grpc, "
-     "dns, exec, none"},
+     "dns, exec, ttl, none"},
     {"defaults: {check: {expect: 600}}\n",
      "x.yaml:1:28: defaults.check.expect: \"600\" is not an HTTP status or range (100..599, e.g. "
      "200 or 200-399)"},
@@ -918,8 +918,8 @@ START_TEST(test_reload_classes)
 	registry_restart_changes(a, b, collect, &r);
 	ck_assert_str_eq(r.text,
 	                 "server.listen: the old addresses keep serving until srvd is restarted\n"
-	                 "server.http or server.http_token: the control API keeps its settings "
-	                 "until srvd is restarted\n"
+	                 "server.http or server.http_token or server.heartbeat_token: the control "
+	                 "API keeps its settings until srvd is restarted\n"
 	                 "server.transfer.allow: the old list stays in use until srvd is "
 	                 "restarted\n");
 	/* one key of a group names the whole group, as the log always did */
@@ -1061,6 +1061,84 @@ START_TEST(test_check_fields)
 }
 END_TEST
 
+/* Drains: the file srvd writes parses back to the same list, set/clear
+ * report whether they changed it, and a registry points at its drains. */
+START_TEST(test_maintenance_round_trip)
+{
+	struct reg_maint *m = NULL, *back = NULL;
+	size_t n = 0, nb = 0;
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	char *text;
+
+	ck_assert_int_eq(registry_maint_set(&m, &n, "web", NULL, "rack \"7\"\n"), 1);
+	ck_assert_int_eq(registry_maint_set(&m, &n, "web", "w1", "disk"), 1);
+	ck_assert_int_eq(registry_maint_set(&m, &n, "web", "w1", "disk"), 0);
+	ck_assert_int_eq(registry_maint_set(&m, &n, "db", "d1", "x"), 1);
+	ck_assert_int_eq(registry_maint_set(&m, &n, "db", "d1", NULL), 1);
+	ck_assert_int_eq(registry_maint_set(&m, &n, "db", "d1", NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	text = registry_maint_format(m, n);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(registry_maint_parse(text, strlen(text), "m.yaml", &back, &nb, &errs), 0);
+	ck_assert_uint_eq(nb, 2);
+	ck_assert_str_eq(back[0].service, "web");
+	ck_assert_ptr_null(back[0].instance);
+	ck_assert_str_eq(back[0].reason, "rack \"7\"\n");
+	ck_assert_str_eq(back[1].instance, "w1");
+	free(text);
+	registry_maint_free(m, n);
+
+	ck_assert_int_eq(registry_load_string("services:\n  web:\n    port: 80\n    check: {type: "
+	                                      "none}\n    instances: [{name: w1, address: "
+	                                      "192.0.2.1}, {name: w2, address: 192.0.2.2}]\n",
+	                                      "x.yaml", &reg, NULL),
+	                 0);
+	registry_maint_attach(reg, back, nb);
+	ck_assert_str_eq(registry_maintenance_of(&reg->services[0], &reg->services[0].instances[0]),
+	                 "disk");
+	ck_assert_str_eq(registry_maintenance_of(&reg->services[0], &reg->services[0].instances[1]),
+	                 "rack \"7\"\n");
+	registry_free(reg);
+
+	ck_assert_int_eq(
+	    registry_maint_parse("{maintenance: [{instance: a}]}", 30, "m.yaml", &back, &nb, &errs),
+	    -1);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.lines[0], "m.yaml:1:16: maintenance: an entry needs service");
+	registry_errors_clear(&errs);
+}
+END_TEST
+
+/* deregister_after's rewrite of a fragment: the instance goes, every other
+ * value keeps its spelling and type (a quoted "007" stays a string). */
+START_TEST(test_fragment_drop_instance)
+{
+	const char *body =
+	    "{\"port\": 80, \"tags\": [\"007\"], \"check\": {\"type\": \"ttl\", "
+	    "\"ttl\": \"1s\"}, \"instances\": [{\"name\": \"a\", \"address\": "
+	    "\"::1\"}, {\"name\": \"B\", \"address\": \"127.0.0.2\", \"weight\": 7}]}";
+	char *text = NULL, *out = NULL, err[256];
+
+	ck_assert_int_eq(registry_fragment_text("web", body, strlen(body), &text, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(registry_fragment_drop_instance("web", text, "b", &out, err, sizeof(err)),
+	                 0);
+	ck_assert_msg(strstr(out,
+	                     "{\"port\": 80, \"tags\": [\"007\"], \"check\": {\"type\": \"ttl\", "
+	                     "\"ttl\": \"1s\"}, \"instances\": [{\"name\": \"a\", \"address\": "
+	                     "\"::1\"}]}") != NULL,
+	              "%s", out);
+	ck_assert_int_eq(registry_fragment_check(NULL, out, "web", NULL), 0);
+	free(out);
+	ck_assert_int_eq(registry_fragment_drop_instance("web", text, "c", &out, err, sizeof(err)),
+	                 -ENOENT);
+	ck_assert_int_eq(registry_fragment_drop_instance("db", text, "a", &out, err, sizeof(err)),
+	                 -EINVAL);
+	free(text);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1092,6 +1170,8 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_many_anchors);
 	tcase_add_test(tc, test_alias_budget);
 	tcase_add_test(tc, test_many_instances);
+	tcase_add_test(tc, test_maintenance_round_trip);
+	tcase_add_test(tc, test_fragment_drop_instance);
 	suite_add_tcase(s, tc);
 	return s;
 }
