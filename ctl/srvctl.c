@@ -268,8 +268,10 @@ static struct ydoc *parse(const struct reply *r)
 	return doc;
 }
 
-/* curl -f: an HTTP error is exit 22, with the API's message. */
-static void check(const struct reply *r)
+/* curl -f: an HTTP error is exit 22, with the API's message. For a body
+ * sent from file, every error first as FILE:LINE:COL (the API counts lines
+ * and columns in the body, which is the file). */
+static void check(const struct reply *r, const char *file)
 {
 	struct ydoc *doc = NULL;
 	const struct ynode *errs, *first;
@@ -279,6 +281,15 @@ static void check(const struct reply *r)
 		return;
 	if (ydoc_parse_string(r->body, r->len, "reply", &doc, ignore, NULL) == 0 &&
 	    (errs = get(doc->root, "errors")) && errs->kind == YNODE_SEQ && errs->n) {
+		for (size_t i = 0; file && i < errs->n; i++) {
+			const struct ynode *e = errs->items[i];
+
+			if (!get(e, "line") || get(e, "file"))
+				continue;
+			fprintf(stderr, "%s:%s:%s: %s%s%s\n", file, str(e, "line"),
+			        str(e, "column"), get(e, "path") ? str(e, "path") : "",
+			        get(e, "path") ? ": " : "", str(e, "message"));
+		}
 		first = errs->items[0];
 		if (get(first, "path"))
 			snprintf(msg, sizeof(msg), ": %s: %s", str(first, "path"),
@@ -495,7 +506,7 @@ int main(int argc, char **argv)
 	}
 	request(&o, method, path, body, &r);
 	free(body);
-	check(&r);
+	check(&r, strcmp(cmd, "register") == 0 ? argv[0] : NULL);
 	if (o.json) {
 		fwrite(r.body, 1, r.len, stdout);
 		free(r.body);

@@ -97,12 +97,20 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 			total += W(i);
 			swap(a, positive++, i);
 		}
+	/* the checker may restore an instance of this service meanwhile, and a
+	 * weight read again then differs from the one summed (it stays
+	 * positive): the draw stays among the positive ones and total >= 1 */
 	for (i = from; i < positive && i < want; i++) {
 		uint64_t r = dns_ctx_rand(ctx, total);
 		size_t j = i;
-		while (r >= W(j))
-			r -= W(j++);
-		total -= W(j);
+		uint16_t w;
+
+		while (j + 1 < positive && r >= (w = W(j))) {
+			r -= w;
+			j++;
+		}
+		w = W(j);
+		total = total > w ? total - w : 1;
 		swap(a, i, j);
 	}
 #undef W

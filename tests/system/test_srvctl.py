@@ -109,6 +109,11 @@ def test_srvctl_drives_the_api(tmp_path):
             f.write("port: 7000\ninstances:\n  - {name: a-1, address: 10.0.0.300}\n")
         p = ctl(d, "register", spec, tmp=tmp_path)
         assert p.returncode == 22 and ": 400: services.api.instances[0].address: " in p.stderr
+        # the error points into the file sent, as srvd -t would
+        col = "  - {name: a-1, address: 10.0.0.300}".index("10.0.0.300") + 1
+        assert p.stderr.splitlines()[0] == (
+            '%s:3:%d: services.api.instances[0].address: "10.0.0.300" is not an IPv4 or IPv6 '
+            'address' % (spec, col)), p.stderr
         p = ctl(d, "show", tmp=tmp_path)
         assert p.returncode == 2 and "usage: srvctl show SERVICE" in p.stderr
         p = ctl(d, "frobnicate", tmp=tmp_path)
