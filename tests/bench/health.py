@@ -16,7 +16,8 @@
 # cannot serve faster) instances, interval 1s, all passing against one backend of each
 # kind (tcp listeners; HTTP/1.1 and HTTPS servers on asyncio; gRPC health
 # servers, h2c and TLS, on grpcio; certificates from a CA the check trusts,
-# made with openssl), the backends on the client CPU. Each row: probes per
+# made with openssl; tls against the HTTPS server; dns against a UDP responder; exec runs
+# /bin/true), the backends on the client CPU. BENCH_COST_TYPES picks rows. Each row: probes per
 # second and the checker's (srvd's main thread's) CPU per probe.
 import os
 import selectors
@@ -50,7 +51,8 @@ CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 COST_N = int(os.environ.get("BENCH_COST_N", "1000"))
 COST_TLS_N = int(os.environ.get("BENCH_COST_TLS_N", "200"))
-COST_TYPES = os.environ.get("BENCH_COST_TYPES", "tcp http https grpc grpc-tls").split()
+COST_TYPES = os.environ.get("BENCH_COST_TYPES",
+                            "tcp http https tls grpc grpc-tls dns exec").split()
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -120,6 +122,17 @@ def serve_cost_backends(certdir):
         finally:
             writer.close()
 
+    class DnsBackend(asyncio.DatagramProtocol):
+        """Answers every query NOERROR with no records: the question echoed, QR set."""
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            if len(data) >= 12:
+                self.transport.sendto(data[:2] + bytes([data[2] | 0x80, 0]) +
+                                      data[4:6] + b"\0\0\0\0\0\0" + data[12:], addr)
+
     grpc_plain = GrpcHealth("127.0.0.242")
     grpc_tls = GrpcHealth("127.0.0.243", certs["good"])
 
@@ -130,6 +143,10 @@ def serve_cost_backends(certdir):
         print("https %s:%d" % https.sockets[0].getsockname(), flush=True)
         print("grpc %s:%d" % (grpc_plain.addr, grpc_plain.port), flush=True)
         print("grpc-tls %s:%d" % (grpc_tls.addr, grpc_tls.port), flush=True)
+        print("tls %s:%d" % https.sockets[0].getsockname(), flush=True)
+        dns_t, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            DnsBackend, local_addr=("127.0.0.244", 0))
+        print("dns %s:%d" % dns_t.get_extra_info("sockname"), flush=True)
         print("ca %s" % certs["ca"], flush=True)
         print("ready", flush=True)
         await asyncio.Event().wait()
@@ -187,7 +204,8 @@ def write_registry(path, check, listeners, port_base, tarpit=None):
 
 
 def cost_n(kind):
-    return COST_TLS_N if kind in ("https", "grpc-tls") else COST_N
+    # TLS: what a Python backend can serve; exec: a process per probe
+    return COST_TLS_N if kind in ("https", "tls", "grpc-tls", "exec") else COST_N
 
 
 def write_cost_registry(path, kind, addr, port, ca):
@@ -200,9 +218,15 @@ def write_cost_registry(path, kind, addr, port, ca):
         "https": "{type: https, interval: 1s, timeout: 500ms, %s}" % tls,
         "grpc": "{type: grpc, interval: 1s, timeout: 500ms}",
         "grpc-tls": "{type: grpc, interval: 1s, timeout: 500ms, %s}" % tls,
+        "tls": "{type: tls, interval: 1s, timeout: 500ms, %s}" % tls,
+        "dns": "{type: dns, interval: 1s, timeout: 500ms, dns: {name: probe.example.}}",
+        "exec": '{type: exec, interval: 1s, timeout: 500ms, command: ["/bin/true"]}',
     }[kind]
-    out = ["server:", '  listen: ["127.0.0.1:0"]', "  zone: " + ZONE,
-           "defaults:", "  check: " + check, "services:"]
+    out = ["server:", '  listen: ["127.0.0.1:0"]', "  zone: " + ZONE]
+    if kind == "exec":
+        # exec checks are off by default and never run as root
+        out += ["  exec_checks: true"] + (["  user: nobody"] if os.geteuid() == 0 else [])
+    out += ["defaults:", "  check: " + check, "services:"]
     per = 100
     for s in range((n + per - 1) // per):
         out += ["  s%03d:" % s, "    port: %d" % port, "    instances:"]
@@ -524,7 +548,8 @@ def main():
                                                       "--cost-backends", tmp]),
                                   stdout=subprocess.PIPE, text=True)
             try:
-                backends = {"tcp": listeners[0]}
+                # exec runs /bin/true: the address is only for the registry
+                backends = {"tcp": listeners[0], "exec": listeners[0]}
                 for line in bp.stdout:
                     w = line.split()
                     if w == ["ready"]:
