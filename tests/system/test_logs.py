@@ -206,7 +206,8 @@ def test_syslog_local0(tmp_path, monkeypatch):
             registry(log_queries="true", syslog="local0").replace(
                 "server:\n", "server:\n  http_token: secret\n"))
         d.proc.send_signal(signal.SIGHUP)
-        seen, m = read_syslog(sock, head + r"reload: server\.http or server\.http_token changed")
+        seen, m = read_syslog(sock, head + r"reload: server\.http or server\.http_token or "
+                              r"server\.heartbeat_token changed")
         assert int(m.group(1)) == LOCAL0 * 8 + 4  # local0.warning
         # syslog carries the message only: its own header has the time and pid
         assert all(" info: " not in s and " warning: " not in s for s in seen), seen
@@ -214,4 +215,5 @@ def test_syslog_local0(tmp_path, monkeypatch):
         d.stop()
         sock.close()
     # stderr keeps every line as well
-    assert re.search(r" warning: reload: server\.http or server\.http_token changed", d.stderr_text())
+    assert re.search(r" warning: reload: server\.http or server\.http_token or "
+                     r"server\.heartbeat_token changed", d.stderr_text())
