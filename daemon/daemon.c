@@ -437,7 +437,7 @@ int daemon_create(const struct daemon_options *o, struct daemon **out)
 	cfg.forward_timeout_ms = d->reg->server.forward_timeout_ms;
 	cfg.transfer_allow = d->reg->server.transfer_allow;
 	cfg.n_transfer_allow = d->reg->server.n_transfer_allow;
-	cfg.xfr_history = d->xfr_history; /* serial.c records a version per serial */
+	cfg.xfr_history = d->xfr_history; /* serial.c records a version per serial; NULL: off */
 	cfg.tsig_name = d->reg->server.tsig_name;
 	cfg.tsig_algorithm = d->reg->server.tsig_algorithm;
 	cfg.tsig_secret = d->reg->server.tsig_secret;

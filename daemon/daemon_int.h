@@ -59,7 +59,8 @@ struct daemon {
 	uint8_t *served;
 	size_t served_len;
 	struct event *ev_serial;
-	struct dns_xfr_history *xfr_history;
+	struct event *ev_record;             /* pending: a version to record and NOTIFY */
+	struct dns_xfr_history *xfr_history; /* NULL: transfers are off */
 	struct dns_notify *notify;
 	/* daemon_observe(): told of serial and health status changes */
 	void (*observer)(void *arg);
