@@ -41,9 +41,12 @@ struct api {
 	struct event *ev_beat;     /* keep-alive comments while streams are open */
 	struct http_req *resuming; /* a woken blocking query, being answered */
 	uint32_t serial_seen;
-	uint64_t events_seen;            /* health_events_total() told already */
-	const struct registry *reg_seen; /* the registry of sums */
-	struct api_svc_sum *sums;        /* its services, to name what a reload changed */
+	uint64_t events_seen; /* health_events_total() told already */
+	/* while streams are open: the registry of sums, its services (to name
+	 * what a reload changed) and the same sorted by name */
+	const struct registry *reg_seen;
+	struct api_svc_sum *sums;
+	const struct api_svc_sum **sums_by_name;
 	size_t n_sums;
 };
 

@@ -11,6 +11,10 @@
  * done, and a burst of changes costs one pass. A woken blocking query runs
  * its route again and so answers with the state of that moment.
  *
+ * Only open streams need to know what a reload changed: without one no
+ * service summaries are kept and a change costs no pass over the registry.
+ * With one, a reload's diff costs O(services log services).
+ *
  * Everything waiting sits in http.c's waiting pool (max_waiting, 503
  * beyond) with a deadline (`wait`, API_WAIT_DEFAULT_MS, at most
  * API_WAIT_MAX_MS); a stream is also bounded by what it may leave unsent
@@ -172,6 +176,8 @@ static int index_param(struct http_req *req, uint64_t *index)
 
 /* --- the waiters --- */
 
+static void free_sums(struct api *api);
+
 static void unlink_waiter(struct api_waiter *w)
 {
 	struct api *api = w->api;
@@ -182,8 +188,10 @@ static void unlink_waiter(struct api_waiter *w)
 		api->waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	if (w->stream && --api->n_streams == 0)
+	if (w->stream && --api->n_streams == 0) {
 		event_del(api->ev_beat);
+		free_sums(api); /* the next first stream takes them afresh */
+	}
 }
 
 static void free_waiter(struct api_waiter *w)
@@ -375,35 +383,59 @@ static void free_sums(struct api *api)
 	for (size_t i = 0; i < api->n_sums; i++)
 		free(api->sums[i].name);
 	free(api->sums);
+	free(api->sums_by_name);
 	api->sums = NULL;
+	api->sums_by_name = NULL;
 	api->n_sums = 0;
+	api->reg_seen = NULL;
 }
 
-/* Takes the registry's services as the ones the stream has told of. */
+static int cmp_sum(const void *a, const void *b)
+{
+	return strcmp((*(const struct api_svc_sum *const *)a)->name,
+	              (*(const struct api_svc_sum *const *)b)->name);
+}
+
+/* Takes the registry's services as the ones the streams have told of. */
 static void take_sums(struct api *api, const struct registry *reg)
 {
-	struct api_svc_sum *s = calloc(reg->n_services ? reg->n_services : 1, sizeof(*s));
+	size_t n = reg->n_services ? reg->n_services : 1;
+	struct api_svc_sum *s = calloc(n, sizeof(*s));
+	const struct api_svc_sum **by = malloc(n * sizeof(*by));
 
 	free_sums(api);
 	api->reg_seen = reg;
-	if (!s)
+	if (!s || !by) {
+		free(s);
+		free(by);
 		return;
+	}
 	for (size_t i = 0; i < reg->n_services; i++) {
 		s[i].name = strdup(reg->services[i].name);
 		s[i].hash = service_hash(&reg->services[i]);
 		if (!s[i].name)
 			break;
+		by[i] = &s[i];
 		api->n_sums = i + 1;
 	}
+	qsort(by, api->n_sums, sizeof(*by), cmp_sum);
 	api->sums = s;
+	api->sums_by_name = by;
 }
 
 static const struct api_svc_sum *find_sum(const struct api *api, const char *name)
 {
-	for (size_t i = 0; i < api->n_sums; i++)
-		if (strcmp(api->sums[i].name, name) == 0)
-			return &api->sums[i];
-	return NULL;
+	const struct api_svc_sum key = {(char *)name, 0}, *k = &key, **f;
+
+	if (!api->n_sums)
+		return NULL;
+	f = bsearch(&k, api->sums_by_name, api->n_sums, sizeof(*f), cmp_sum);
+	return f ? *f : NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static long find_service(const struct registry *reg, const char *name)
@@ -427,6 +459,7 @@ static void sse_event(struct evbuffer *out, const char *name, struct evbuffer *b
 static void registry_event(struct api *api, struct evbuffer *out, uint32_t serial)
 {
 	const struct registry *reg = api_registry(api);
+	const char **names;
 	struct evbuffer *b = evbuffer_new();
 	struct json j;
 	size_t n = 0;
@@ -444,9 +477,21 @@ static void registry_event(struct api *api, struct evbuffer *out, uint32_t seria
 	json_arr_end(&j);
 	json_key(&j, "removed");
 	json_arr_begin(&j);
-	for (size_t i = 0; i < api->n_sums; i++)
-		if (find_service(reg, api->sums[i].name) < 0 && ++n)
-			json_str(&j, api->sums[i].name);
+	/* the registry's names, sorted: a reload must not cost services^2 */
+	names = malloc((reg->n_services ? reg->n_services : 1) * sizeof(*names));
+	for (size_t i = 0; names && i < reg->n_services; i++)
+		names[i] = reg->services[i].name;
+	if (names)
+		qsort(names, reg->n_services, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < api->n_sums; i++) {
+		const char *key = api->sums[i].name;
+
+		if ((names ? !bsearch(&key, names, reg->n_services, sizeof(*names), cmp_str)
+		           : find_service(reg, key) < 0) &&
+		    ++n)
+			json_str(&j, key);
+	}
+	free(names);
 	json_arr_end(&j);
 	json_key(&j, "changed");
 	json_arr_begin(&j);
@@ -542,7 +587,7 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 	struct api *api = arg;
 	uint32_t serial = api_serial(api);
 	uint64_t total = health_events_total(api_health(api));
-	struct evbuffer *text = evbuffer_new();
+	struct evbuffer *text = api->n_streams ? evbuffer_new() : NULL;
 	struct api_waiter *w, *next;
 
 	(void)fd;
@@ -605,8 +650,10 @@ void api_events_stream(struct api *api, struct http_req *req)
 		return;
 	}
 	w->stream = 1;
-	if (api->n_streams++ == 0)
+	if (api->n_streams++ == 0) {
 		event_add(api->ev_beat, &beat);
+		take_sums(api, api_registry(api));
+	}
 	http_add_header(req, "Cache-Control", "no-store");
 	http_add_header(req, "X-Accel-Buffering", "no"); /* nginx in front: do not hold it */
 	http_stream_start(req, 200, "text/event-stream; charset=utf-8");
@@ -636,7 +683,6 @@ int api_watch_init(struct api *api)
 		return -1;
 	api->serial_seen = api_serial(api);
 	api->events_seen = health_events_total(api_health(api));
-	take_sums(api, api_registry(api));
 	if (api->ops.watch)
 		api->ops.watch(api->ops.ctx, on_daemon_change, api);
 	return 0;

@@ -10,6 +10,9 @@
  */
 #include "config.h"
 
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,10 +163,21 @@ static void free_retired(struct daemon_retired *r)
 	free(r);
 }
 
+void daemon_give_back(void)
+{
+#ifdef HAVE_MALLOC_TRIM
+	/* glibc keeps freed memory in its arenas unless the top of the heap is
+	 * free: without this RSS climbed to 2.2 x steady after 80 changes of a
+	 * large registry, each change's free pages held for the next one */
+	malloc_trim(0);
+#endif
+}
+
 static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct daemon_retired **pp = &d->retired;
+	int freed = 0;
 
 	while (*pp) {
 		struct daemon_retired *r = *pp;
@@ -175,7 +189,10 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 		*pp = r->next;
 		log_debug("reload: freed a retired table");
 		free_retired(r);
+		freed = 1;
 	}
+	if (freed)
+		daemon_give_back();
 	if (!d->retired)
 		event_del(d->ev_reclaim);
 }
@@ -439,7 +456,7 @@ int daemon_create(const struct daemon_options *o, struct daemon **out)
 	cfg.forward_timeout_ms = d->reg->server.forward_timeout_ms;
 	cfg.transfer_allow = d->reg->server.transfer_allow;
 	cfg.n_transfer_allow = d->reg->server.n_transfer_allow;
-	cfg.xfr_history = d->xfr_history; /* serial.c records a version per serial */
+	cfg.xfr_history = d->xfr_history; /* serial.c records a version per serial; NULL: off */
 	cfg.tsig_name = d->reg->server.tsig_name;
 	cfg.tsig_algorithm = d->reg->server.tsig_algorithm;
 	cfg.tsig_secret = d->reg->server.tsig_secret;

@@ -61,7 +61,8 @@ struct daemon {
 	uint8_t *served;
 	size_t served_len;
 	struct event *ev_serial;
-	struct dns_xfr_history *xfr_history;
+	struct event *ev_record;             /* pending: a version to record and NOTIFY */
+	struct dns_xfr_history *xfr_history; /* NULL: transfers are off */
 	struct dns_notify *notify;
 	/* deregister.c: instances over check.deregister_after, to remove */
 	struct daemon_expiry *expiries;
@@ -78,7 +79,11 @@ void daemon_on_health_change(void *arg);
 /* Points table at the cells of h, the checker built from the same
  * registry (dns_table_bind_state). Returns 0, or -1 if they do not match. */
 int daemon_bind_cells(struct dns_table *table, struct health *h);
-/* Queues table and health for freeing once no worker holds table. Takes both. */
+/* Returns the free pages of the heap to the system (malloc_trim() where
+ * there is one): after a reload or rejected load freed a registry or table. */
+void daemon_give_back(void);
+/* Queues table and health for freeing once no worker holds table. Takes both;
+ * gives the memory back once freed. */
 void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
 size_t daemon_count_instances(const struct registry *reg);
 /* Tells the observer (daemon_observe()) that something it follows changed. */

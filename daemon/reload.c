@@ -87,6 +87,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		log_info("reload (%s): nothing that alters an answer changed; serial %u stays", why,
 		         dns_table_serial(d->table));
 		reg_source_watch(d->src, d->reg);
+		daemon_give_back();
 		r = 0;
 		goto done;
 	}
@@ -134,6 +135,7 @@ reject:
 	health_free(health);
 	dns_table_free(table);
 	registry_free(reg);
+	daemon_give_back();
 	reject(d, why, e);
 	/* a symlink may point elsewhere now: follow it, so that a fix there is seen */
 	reg_source_watch(d->src, d->reg);

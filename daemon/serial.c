@@ -26,6 +26,15 @@
  * (notify.c) and the observer hears of it (daemon_observe()); the first NOTIFY only once the first
  * round of checks is done, so no secondary is invited to transfer a zone whose checked instances
  * are still unknown.
+ *
+ * Recording a version is a sorted copy of the whole zone: with transfers off
+ * (no server.transfer.allow at start, which a reload cannot change: every
+ * transfer is REFUSED) there is no history and nothing is recorded. With
+ * transfers on, the version and its NOTIFY wait for a zero timer, which
+ * libevent runs after the next poll, so the API's reply (written when its
+ * socket polls writable) goes out first. A transfer asking in between
+ * snapshots the live table itself (xfr.h), and when several changes fall
+ * before the timer only the newest is recorded: an IXFR then spans them.
  */
 #include "config.h"
 
@@ -77,7 +86,8 @@ static void remember_served(struct daemon *d)
 	d->served_len = s ? len : 0;
 }
 
-static void announce(struct daemon *d)
+/* Records the current version for IXFR and sends NOTIFY for it. */
+static void record_notify(struct daemon *d)
 {
 	uint32_t serial = dns_table_serial(d->table);
 
@@ -85,6 +95,23 @@ static void announce(struct daemon *d)
 		log_err("transfer: out of memory; serial %u is not in the IXFR history", serial);
 	if (d->ready) /* else daemon_serial_ready() announces */
 		dns_notify_send(d->notify, d->reg, serial);
+}
+
+static void on_record(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	record_notify(arg);
+}
+
+static void announce(struct daemon *d)
+{
+	static const struct timeval now = {0, 0};
+
+	if (d->xfr_history)
+		event_add(d->ev_record, &now); /* after the reply (see the top) */
+	else
+		record_notify(d);
 	daemon_changed(d);
 }
 
@@ -140,12 +167,15 @@ static void on_window(evutil_socket_t fd, short what, void *arg)
 int daemon_serial_init(struct daemon *d)
 {
 	d->ev_serial = event_new(d->base, -1, 0, on_window, d);
-	if (!d->ev_serial || dns_notify_create(d->base, &d->notify) < 0)
+	d->ev_record = event_new(d->base, -1, 0, on_record, d);
+	if (!d->ev_serial || !d->ev_record || dns_notify_create(d->base, &d->notify) < 0)
 		return -1;
+	remember_served(d);
+	if (d->reg->server.n_transfer_allow == 0)
+		return 0; /* nobody may transfer: no history to keep */
 	d->xfr_history = dns_xfr_history_create(0, 0);
 	if (!d->xfr_history)
 		return -1;
-	remember_served(d);
 	if (dns_xfr_history_record(d->xfr_history, d->table) < 0)
 		return -1;
 	return 0;
@@ -180,6 +210,9 @@ void daemon_serial_free(struct daemon *d)
 	if (d->ev_serial)
 		event_free(d->ev_serial);
 	d->ev_serial = NULL;
+	if (d->ev_record)
+		event_free(d->ev_record);
+	d->ev_record = NULL;
 	dns_notify_free(d->notify);
 	d->notify = NULL;
 	dns_xfr_history_free(d->xfr_history);

@@ -572,8 +572,10 @@ static int same_addr(const struct hinst *a, const struct hinst *b)
  * reload costs O(services + instances) rather than a scan of the old
  * registry per instance. Open addressing, load at most 1/2; a slot holds an
  * index + 1, 0 when empty. Only the first of equal keys is indexed, which is
- * the one a scan in registry order would find. */
+ * the one a scan in registry order would find. Built only when a guess
+ * fails (see health_take_over()). */
 struct old_index {
+	int built;
 	uint32_t *svc; /* old->svcs, by name; NULL: scan instead */
 	size_t svc_mask;
 	uint32_t *inst; /* old->insts, by (service index, name) */
@@ -636,6 +638,9 @@ static void old_index_build(struct old_index *ix, const struct health *old)
 {
 	size_t ns = index_slots(old->n_svcs), ni = index_slots(old->n_insts);
 
+	if (ix->built)
+		return;
+	ix->built = 1;
 	ix->svc = calloc(ns, sizeof(*ix->svc));
 	ix->inst = calloc(ni, sizeof(*ix->inst));
 	if (!ix->svc || !ix->inst) {
@@ -671,9 +676,17 @@ static void old_index_free(struct old_index *ix)
 	free(ix->inst);
 }
 
-/* The index of the first old service named name, or OLD_NONE. */
-static size_t find_old_svc(const struct old_index *ix, const struct health *old, const char *name)
+/* The index of the first old service named name, or OLD_NONE. guess is
+ * where it most likely is: names are unique in a registry (load.c refuses
+ * duplicates) and a change keeps the order of what it does not touch, so
+ * the one after the last found nearly always matches, and the index is
+ * built only when one does not. */
+static size_t find_old_svc(struct old_index *ix, const struct health *old, size_t guess,
+                           const char *name)
 {
+	if (guess < old->n_svcs && strcmp(old->svcs[guess].name, name) == 0)
+		return guess;
+	old_index_build(ix, old);
 	if (ix->svc) {
 		uint32_t v = *svc_slot(ix, old, name);
 		return v ? v - 1 : OLD_NONE;
@@ -684,12 +697,16 @@ static size_t find_old_svc(const struct old_index *ix, const struct health *old,
 	return OLD_NONE;
 }
 
-/* The first instance named name of old service svc, or NULL. */
-static struct hinst *find_old_inst(const struct old_index *ix, struct health *old, size_t svc,
-                                   const char *name)
+/* The first instance named name of old service svc, or NULL; guess: its
+ * likely position in the service (as for find_old_svc()). */
+static struct hinst *find_old_inst(struct old_index *ix, struct health *old, size_t svc,
+                                   size_t guess, const char *name)
 {
 	const struct hsvc *os = &old->svcs[svc];
 
+	if (guess < os->n && strcmp(old->insts[os->first + guess].name, name) == 0)
+		return &old->insts[os->first + guess];
+	old_index_build(ix, old);
 	if (ix->inst) {
 		uint32_t v = *inst_slot(ix, old, svc, name);
 		return v ? &old->insts[v - 1] : NULL;
@@ -746,18 +763,21 @@ size_t health_take_over(struct health *h, struct health *old)
 	h->local_failures = old->local_failures;
 	h->local_last_ms = old->local_last_ms;
 	health_set_max_inflight(h, old->max_inflight);
-	old_index_build(&ix, old);
-	for (size_t i = 0; i < h->n_svcs; i++) {
+	for (size_t i = 0, guess = 0; i < h->n_svcs; i++) {
 		struct hsvc *s = &h->svcs[i];
-		size_t os = find_old_svc(&ix, old, s->name);
+		size_t os = find_old_svc(&ix, old, guess, s->name), ij = 0;
 
+		if (os != OLD_NONE)
+			guess = os + 1;
 		/* a changed check starts the service's instances afresh */
 		if (os != OLD_NONE && !registry_check_equal(&old->svcs[os].cfg, &s->cfg))
 			os = OLD_NONE;
 		for (size_t j = 0; os != OLD_NONE && j < s->n; j++) {
 			struct hinst *in = &h->insts[s->first + j];
-			struct hinst *oi = find_old_inst(&ix, old, os, in->name);
+			struct hinst *oi = find_old_inst(&ix, old, os, ij, in->name);
 
+			if (oi)
+				ij = oi->id - old->svcs[os].first + 1;
 			if (oi && same_addr(oi, in)) {
 				carry(h, in, old, oi, now);
 				n++;

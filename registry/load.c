@@ -99,6 +99,15 @@ static int keep_doc(struct reg_loader *ld, struct ydoc *doc)
 	return 0;
 }
 
+static void free_docs(struct reg_loader *ld)
+{
+	for (size_t i = 0; i < ld->n_docs; i++)
+		ydoc_free(ld->docs[i]);
+	free(ld->docs);
+	ld->docs = NULL;
+	ld->n_docs = 0;
+}
+
 static const struct ynode *find_key(const struct ynode *map, const char *key)
 {
 	for (size_t i = 0; map && map->kind == YNODE_MAP && i < map->n; i++)
@@ -682,6 +691,10 @@ static int load(const char *name, const char *text, const struct sch_table *tabl
 	for (size_t i = 0; !ld.failed && i < ld.reg->n_zones; i++)
 		if (add_watch(ld.reg, ld.reg->zones[i].file) < 0)
 			reg_error_line(&ld, "out of memory");
+	/* every error that points into the files is known: the node trees
+	 * (the largest part of a load) go before the registry is assembled,
+	 * which lowers a reload's peak */
+	free_docs(&ld);
 	if (!ld.failed && assemble(&ld) < 0)
 		reg_error_line(&ld, "out of memory");
 done:
@@ -696,9 +709,7 @@ done:
 	for (size_t i = 0; i < ld.top.n_includes; i++)
 		free(ld.top.includes[i].text);
 	free(ld.top.includes);
-	for (size_t i = 0; i < ld.n_docs; i++)
-		ydoc_free(ld.docs[i]);
-	free(ld.docs);
+	free_docs(&ld);
 	for (size_t i = 0; ld.reg && i < ld.reg->n_zones; i++)
 		free(ld.zone_lines ? ld.zone_lines[i] : NULL);
 	free(ld.zone_lines);

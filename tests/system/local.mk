@@ -39,3 +39,4 @@ EXTRA_DIST += tests/system/test_check_types.py tests/system/check_backends.py
 EXTRA_DIST += tests/system/test_blocking.py tests/system/tools.py \
 	tests/system/test_haproxy.py tests/system/test_prometheus_sd.py \
 	tests/system/test_consul_api.py docs/haproxy.cfg
+EXTRA_DIST += tests/system/test_change_memory.py

@@ -268,3 +268,45 @@ class Stream:
 
     def close(self):
         self.sock.close()
+
+
+def test_registry_events_among_many_services(tmp_path):
+    """The registry event names what one change added, removed or changed among 500
+    services (looked up by name, not compared each with each), and a stream opened
+    after changes nobody streamed compares with the registry of its opening."""
+    many = "services:\n" + "".join(
+        "  m%03d:\n    check: {type: none}\n    instances:\n"
+        "      - {name: i, address: 192.0.2.%d, port: 80}\n" % (i, 1 + i % 250)
+        for i in range(500))
+    d = start(tmp_path, registry_text(NONE_DB), {"services.d/many.yaml": many})
+    try:
+        def put(name, addr):
+            request_json(d, "PUT", "/v1/services/" + name, {
+                "port": 80, "check": {"type": "none"},
+                "instances": [{"name": "i", "address": addr}]})
+
+        put("zz", "192.0.2.7")
+        put("aa", "192.0.2.8")  # two changes, no stream open
+        stream = Stream(d, "/v1/events?stream=1")
+        stream.event("serial")
+        put("aa", "192.0.2.9")
+        ev = stream.event("registry")
+        assert (ev["added"], ev["removed"], ev["changed"]) == ([], [], ["aa"])
+        status, _, _ = request(d, "DELETE", "/v1/services/zz")
+        assert status == 200
+        ev = stream.event("registry")
+        assert (ev["added"], ev["removed"], ev["changed"]) == ([], ["zz"], [])
+        put("m250x", "192.0.2.10")
+        ev = stream.event("registry")
+        assert (ev["added"], ev["removed"], ev["changed"]) == (["m250x"], [], [])
+        stream.close()
+        wait_until(lambda: waiting(d) == 0, 10 * SLOW, "the stream's slot freed", d)
+        put("m250x", "192.0.2.11")  # unseen: the next stream starts from here
+        stream = Stream(d, "/v1/events?stream=1")
+        stream.event("serial")
+        put("zz", "192.0.2.12")
+        ev = stream.event("registry")
+        assert (ev["added"], ev["removed"], ev["changed"]) == (["zz"], [], [])
+        stream.close()
+    finally:
+        d.stop()
