@@ -184,53 +184,30 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-/* `srvd -t` as root also says what start-up as root would refuse. */
-/* What the files source reads beside the registry (the drains file,
- * .srvd-maintenance.yaml): one that does not load fails the start, so it
- * fails -t too. Returns 0, or -1 after printing its errors. */
-static int check_source_extras(const char *path)
+/* `srvd -t`: the registry loaded once, through the files source as the start
+ * loads it (the main file, includes, zones and the drains file,
+ * .srvd-maintenance.yaml, whose failure fails the start too); as root, also
+ * what start-up as root would refuse. */
+static int check_file(const char *path)
 {
 	struct reg_source *src = NULL;
 	struct registry *reg = NULL;
 	struct reg_errors errs = {NULL, 0};
-	int rc = 0;
+	int status = 0;
 
-	if (registry_load_file(path, &reg, NULL) < 0)
-		return 0; /* registry_check_file() says why */
-	registry_free(reg);
-	reg = NULL;
 	if (reg_source_files_create(path, NULL, NULL, NULL, &src) < 0)
-		return 0;
-	if (reg_source_load(src, &reg, &errs) < 0) {
+		return registry_check_file(path, stdout);
+	if (reg_source_load(src, &reg, &errs) < 0 ||
+	    (geteuid() == 0 && daemon_unsafe_files(reg, &errs) != 0)) {
 		for (size_t i = 0; i < errs.n; i++)
 			printf("%s\n", errs.lines[i]);
-		rc = -1;
+		status = EXIT_CONFIG;
+	} else {
+		printf("%s: ok\n", path);
 	}
-	registry_free(reg);
 	registry_errors_clear(&errs);
+	registry_free(reg);
 	reg_source_free(src);
-	return rc;
-}
-
-static int check_file(const char *path)
-{
-	struct registry *reg = NULL;
-	struct reg_errors errs = {NULL, 0};
-	int status;
-
-	if (check_source_extras(path) < 0)
-		return EXIT_CONFIG;
-
-	if (geteuid() != 0 || registry_load_file(path, &reg, NULL) < 0 ||
-	    daemon_unsafe_files(reg, &errs) == 0) {
-		registry_free(reg);
-		return registry_check_file(path, stdout);
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		printf("%s\n", errs.lines[i]);
-	status = EXIT_CONFIG;
-	registry_errors_clear(&errs);
-	registry_free(reg);
 	return status;
 }
 
