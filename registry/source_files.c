@@ -272,6 +272,30 @@ static int make_undo(struct reg_write *w, const char *dir, const char *name, cha
 	return 0;
 }
 
+/* Writes text as dir/NAME.yaml (unless text is NULL: nothing changed) and
+ * keeps *old (the previous text, NULL for none; taken) for the undo. Sets
+ * w->result; 0 or -1. */
+static int write_kept(struct reg_write *w, const char *dir, const char *name, const char *text,
+                      char **old)
+{
+	int rc;
+
+	if (text && (rc = registry_fragment_write(dir, name, text)) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir, name,
+		         strerror(-rc));
+		return -1;
+	}
+	if (make_undo(w, dir, name, *old) < 0) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		return -1;
+	}
+	*old = NULL; /* the undo holds it */
+	w->result = REG_WRITE_OK;
+	return 0;
+}
+
 static void files_put(struct reg_source *s, const struct registry *current, const char *name,
                       const char *body, size_t len, struct reg_write *w)
 {
@@ -305,20 +329,8 @@ static void files_put(struct reg_source *s, const struct registry *current, cons
 		    name, dir, name);
 		goto done;
 	}
-	if ((rc = registry_fragment_write(dir, name, text)) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir, name,
-		         strerror(-rc));
-		goto done;
-	}
 	w->created = old == NULL;
-	if (make_undo(w, dir, name, old) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "out of memory");
-		goto done;
-	}
-	old = NULL; /* the undo holds it */
-	w->result = REG_WRITE_OK;
+	write_kept(w, dir, name, text, &old);
 done:
 	free(dir);
 	free(text);
@@ -395,19 +407,7 @@ static void files_delete_instance(struct reg_source *s, const struct registry *c
 		w->result = rc == -ENOENT ? REG_WRITE_NOT_FOUND : REG_WRITE_FAILED;
 		goto done;
 	}
-	if ((rc = registry_fragment_write(dir, service, text)) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
-		         service, strerror(-rc));
-		goto done;
-	}
-	if (make_undo(w, dir, service, old) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "out of memory");
-		goto done;
-	}
-	old = NULL;
-	w->result = REG_WRITE_OK;
+	write_kept(w, dir, service, text, &old);
 done:
 	free(dir);
 	free(old);
@@ -446,19 +446,7 @@ static void files_set_maint(struct reg_source *s, const struct registry *current
 		snprintf(w->message, sizeof(w->message), "out of memory");
 		goto done;
 	}
-	if (rc > 0 && (rc = registry_fragment_write(dir, REG_MAINT_NAME, text)) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir,
-		         REG_MAINT_NAME, strerror(-rc));
-		goto done;
-	}
-	if (make_undo(w, dir, REG_MAINT_NAME, old) < 0) {
-		w->result = REG_WRITE_FAILED;
-		snprintf(w->message, sizeof(w->message), "out of memory");
-		goto done;
-	}
-	old = NULL;
-	w->result = REG_WRITE_OK;
+	write_kept(w, dir, REG_MAINT_NAME, rc > 0 ? text : NULL, &old);
 done:
 	registry_maint_free(m, n);
 	free(dir);
