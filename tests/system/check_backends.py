@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # check_backends.py: real backends for the check types' tests: certificates, HTTP(S), gRPC.
-"""Backends on 127.0.0.x for test_check_types.py (and tests/bench/health.py).
+"""Backends on 127.0.0.x for the check tests (and tests/bench/health.py).
 
+- TcpBackend: accepts (and closes) TCP connections on addr:port; stop() closes
+  the port (connections refused), start() opens the same port again.
 - make_certs(folder): a CA and certificates made with the `openssl` command:
   good (api.internal and 127.0.0.1, by the CA), expired, wrongname
   (other.internal only), selfsigned (api.internal, its own issuer).
@@ -17,6 +19,7 @@
 
 import http.server
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -237,3 +240,43 @@ class GrpcHealth:
 
     def close(self):
         self.server.stop(0)
+
+
+class TcpBackend:
+    """Accepts connections on addr:port and closes them; stop() closes the port
+    (connections are then refused), start() opens the same port again."""
+
+    def __init__(self, addr="127.0.0.1", port=0):
+        self.addr, self.port = addr, port
+        self.sock = None
+        self.thread = None
+        self.running = False
+
+    def start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.addr, self.port))
+        s.listen(64)
+        s.settimeout(0.05)
+        self.sock, self.port, self.running = s, s.getsockname()[1], True
+        self.thread = threading.Thread(target=self._serve, args=(s,), daemon=True)
+        self.thread.start()
+        return self
+
+    def _serve(self, s):
+        while self.running:
+            try:
+                c, _ = s.accept()
+                c.close()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+
+    def stop(self):
+        if self.sock is None:
+            return
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+        self.sock = None

@@ -10,12 +10,9 @@ and shell scripts for exec. Each failure mode must withdraw its instance
 with its reason in `_health` TXT; the good ones are served.
 """
 
-import json
 import os
-import pwd
 import re
 import shutil
-import stat
 import tempfile
 import time
 

@@ -24,6 +24,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from check_backends import TcpBackend
 from conftest import HOST, Srvd, query, wait_until, write_registry
 
 ZONE = "svc.test."
@@ -38,46 +39,6 @@ CHECK = "interval: 200ms, timeout: 200ms, rise: 2, fall: 2"
 
 
 # --- backends ------------------------------------------------------------------------------
-
-
-class TcpBackend:
-    """Accepts connections on addr:port and closes them; stop() closes the port
-    (connections are then refused), start() opens the same port again."""
-
-    def __init__(self, addr=HOST, port=0):
-        self.addr, self.port = addr, port
-        self.sock = None
-        self.thread = None
-        self.running = False
-
-    def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.addr, self.port))
-        s.listen(64)
-        s.settimeout(0.05)
-        self.sock, self.port, self.running = s, s.getsockname()[1], True
-        self.thread = threading.Thread(target=self._serve, args=(s,), daemon=True)
-        self.thread.start()
-        return self
-
-    def _serve(self, s):
-        while self.running:
-            try:
-                c, _ = s.accept()
-                c.close()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-
-    def stop(self):
-        if self.sock is None:
-            return
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
-        self.sock = None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

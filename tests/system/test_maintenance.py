@@ -11,7 +11,6 @@ file in the include folder) and DELETE brings the instance back.
 
 import json
 import os
-import socket
 import threading
 import time
 
@@ -20,6 +19,7 @@ import dns.query
 import dns.rcode
 
 from api_helpers import ZONE, attach_api, registry_text, request, request_json, start
+from check_backends import TcpBackend
 from conftest import SLOW, Srvd, query, run_srvd, wait_until
 
 TOKEN = "admin-secret"
@@ -27,42 +27,16 @@ ADDRS = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
 
 
 class Listeners:
-    """Accepts (and closes) TCP connections on one port of several loopback addresses."""
+    """TCP backends on one port of several loopback addresses."""
 
     def __init__(self, addrs):
-        self.socks = []
-        port = 0
-        for a in addrs:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((a, port))
-            s.listen(64)
-            s.settimeout(0.05)
-            port = s.getsockname()[1]
-            self.socks.append(s)
-        self.port = port
-        self.running = True
-        self.threads = [threading.Thread(target=self._serve, args=(s,), daemon=True)
-                        for s in self.socks]
-        for t in self.threads:
-            t.start()
-
-    def _serve(self, s):
-        while self.running:
-            try:
-                c, _ = s.accept()
-                c.close()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
+        self.backends = [TcpBackend(addrs[0]).start()]
+        self.port = self.backends[0].port
+        self.backends += [TcpBackend(a, self.port).start() for a in addrs[1:]]
 
     def stop(self):
-        self.running = False
-        for t in self.threads:
-            t.join(2)
-        for s in self.socks:
-            s.close()
+        for b in self.backends:
+            b.stop()
 
 
 def services(port):
