@@ -839,6 +839,11 @@ int http_req_wait(struct http_req *req, void (*on_close)(struct http_req *req, v
 	c->state = C_WAITING;
 	s->n_active--;
 	s->n_waiting++;
+	/* a waiting request (a GET) needs no body: it must not hold its share
+	 * of the body budget for as long as it waits */
+	release_body(c);
+	if (req->body)
+		evbuffer_drain(req->body, evbuffer_get_length(req->body));
 	req->on_close = on_close;
 	req->close_arg = arg;
 	event_del(c->deadline);

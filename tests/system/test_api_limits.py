@@ -252,6 +252,35 @@ def test_body_budget_bounds_uploads_in_flight(tmp_path):
             s.close()
 
 
+def test_waiting_requests_do_not_hold_the_body_budget(tmp_path):
+    """16 blocking GETs that each came with a 1 MiB body (no token needed to
+    read): while they wait, the body budget is free for writes."""
+    d = start(tmp_path)
+    socks = []
+    body = b"x" * (1024 * 1024)
+    try:
+        s = connect(d, "127.0.0.60")
+        s.sendall(b"GET /v1/services HTTP/1.1\r\n\r\n")
+        index = read_response(s)[1]["x-srvd-index"]
+        s.close()
+        for i in range(16):
+            s = connect(d, "127.0.0.%d" % (61 + i % 4))
+            s.sendall(b"GET /v1/services?index=%s&wait=60s HTTP/1.1\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (index.encode(), len(body)) + body)
+            socks.append(s)
+        time.sleep(0.5)  # let srvd read them and park them
+        c = connect(d, "127.0.0.70")
+        c.sendall(b"PUT /v1/services/web HTTP/1.1\r\nAuthorization: Bearer t0ken\r\n"
+                  b"Content-Length: 2\r\n\r\n{}")
+        status = read_response(c, timeout=10)[0]
+        assert status != 503, "a write was refused while GETs waited with bodies"
+        c.close()
+    finally:
+        for s in socks:
+            s.close()
+        d.stop()
+
+
 def test_per_address_limit_leaves_room_for_others(tmp_path):
     """33 idle connections from one address: the 33rd is refused with 503; a
     client from another address is served."""
