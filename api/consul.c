@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -255,6 +256,60 @@ static void reply(struct http_req *req, struct evbuffer *buf, const struct json 
 	api_reply_json(req, 200, buf, j);
 }
 
+struct seen_tag {
+	const char *tag;
+	size_t pos; /* order of first appearance over the instances */
+};
+
+static int by_tag_then_pos(const void *a, const void *b)
+{
+	const struct seen_tag *x = a, *y = b;
+	int c = strcmp(x->tag, y->tag);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int by_pos(const void *a, const void *b)
+{
+	const struct seen_tag *x = a, *y = b;
+
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* The instances' tags that the service does not carry itself, each once, in
+ * the order they first appear: sorted, not compared pairwise, so that a
+ * service of many instances costs n log n. Returns 0, -1 out of memory. */
+static int json_instance_tags(struct json *j, const struct reg_service *s)
+{
+	struct seen_tag *all;
+	size_t n = 0, kept = 0;
+
+	for (size_t k = 0; k < s->n_instances; k++)
+		n += s->instances[k].n_tags;
+	if (!n)
+		return 0;
+	if (!(all = malloc(n * sizeof(*all))))
+		return -1;
+	n = 0;
+	for (size_t k = 0; k < s->n_instances; k++)
+		for (size_t t = 0; t < s->instances[k].n_tags; t++, n++)
+			all[n] = (struct seen_tag){s->instances[k].tags[t], n};
+	qsort(all, n, sizeof(*all), by_tag_then_pos);
+	for (size_t i = 0; i < n; i++) {
+		int dup = i > 0 && strcmp(all[i].tag, all[i - 1].tag) == 0;
+
+		for (size_t u = 0; u < s->n_tags && !dup; u++)
+			dup = strcmp(s->tags[u], all[i].tag) == 0;
+		if (!dup)
+			all[kept++] = all[i];
+	}
+	qsort(all, kept, sizeof(*all), by_pos);
+	for (size_t i = 0; i < kept; i++)
+		json_str(j, all[i].tag);
+	free(all);
+	return 0;
+}
+
 /* {"NAME": [tags of the service and of all its instances, once each]} */
 void api_consul_services(struct api *api, struct http_req *req, const char *arg)
 {
@@ -280,21 +335,8 @@ void api_consul_services(struct api *api, struct http_req *req, const char *arg)
 		json_arr_begin(&j);
 		for (size_t t = 0; t < s->n_tags; t++)
 			json_str(&j, s->tags[t]);
-		for (size_t k = 0; k < s->n_instances; k++)
-			for (size_t t = 0; t < s->instances[k].n_tags; t++) {
-				const char *tag = s->instances[k].tags[t];
-				int seen = 0;
-
-				for (size_t u = 0; u < s->n_tags && !seen; u++)
-					seen = strcmp(s->tags[u], tag) == 0;
-				for (size_t m = 0; m < k && !seen; m++)
-					for (size_t u = 0; u < s->instances[m].n_tags && !seen; u++)
-						seen = strcmp(s->instances[m].tags[u], tag) == 0;
-				for (size_t u = 0; u < t && !seen; u++)
-					seen = strcmp(s->instances[k].tags[u], tag) == 0;
-				if (!seen)
-					json_str(&j, tag);
-			}
+		if (json_instance_tags(&j, s) < 0)
+			j.failed = 1;
 		json_arr_end(&j);
 	}
 	json_obj_end(&j);
