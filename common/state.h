@@ -41,6 +41,7 @@ struct health_svc {
 	_Atomic uint32_t n_served;  /* instances with served == 1 */
 	_Atomic uint32_t n_passing; /* instances with status PASSING */
 	_Atomic uint32_t n_failing; /* instances with status FAILING */
+	_Atomic uint32_t n_drained; /* instances in maintenance: outside panic's count */
 	_Atomic uint8_t panic;      /* 1 while below panic_threshold */
 };
 

@@ -64,7 +64,14 @@ void health_machine_init(struct health_inst *inst, struct health_svc *svc, int c
 
 int health_machine_drain(struct health_inst *inst, struct health_svc *svc, int drained)
 {
-	atomic_store_explicit(&inst->drained, (uint8_t)(drained != 0), memory_order_relaxed);
+	drained = drained != 0;
+	if (atomic_load_explicit(&inst->drained, memory_order_relaxed) != drained) {
+		if (drained)
+			atomic_fetch_add_explicit(&svc->n_drained, 1, memory_order_relaxed);
+		else
+			atomic_fetch_sub_explicit(&svc->n_drained, 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&inst->drained, (uint8_t)drained, memory_order_relaxed);
 	return set_served(inst, svc,
 	                  !drained && atomic_load_explicit(&inst->status, memory_order_relaxed) ==
 	                                  HEALTH_PASSING);
@@ -141,9 +148,13 @@ int health_machine_panic(struct health_svc *svc, size_t n_instances, double thre
                          size_t pending)
 {
 	uint32_t served = atomic_load_explicit(&svc->n_served, memory_order_relaxed);
+	uint32_t drained = atomic_load_explicit(&svc->n_drained, memory_order_relaxed);
 	uint8_t old = atomic_load_explicit(&svc->panic, memory_order_relaxed);
 	uint8_t panic = 0;
 
+	/* drained instances are the operator's: never served, even in panic,
+	 * and not counted, so a service drained whole answers NODATA */
+	n_instances = drained < n_instances ? n_instances - drained : 0;
 	if (threshold > 0 && pending == 0 && n_instances > 0)
 		panic = (double)served < threshold * (double)n_instances;
 	if (panic == old)

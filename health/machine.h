@@ -45,7 +45,8 @@ void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
                          const struct health_inst *from);
 
 /* Recomputes svc->panic: on while fewer than threshold * n_instances
- * instances are served, off when threshold is 0 or while `pending`
+ * of the instances not drained are served (drained ones are never counted),
+ * off when threshold is 0 or while `pending`
  * instances still wait for their first result (so a starting service is
  * not in panic merely because nothing has been checked yet). Returns 1 when
  * the flag changed, else 0. */

@@ -221,7 +221,8 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	for (uint32_t i = 0; i < n->list_len && cnt < DNS_SCRATCH_MAX; i++) {
 		uint32_t idx = dns_node_inst(t, n, i);
 		const struct dns_instance *in = &t->instances[idx];
-		if (!panic && !atomic_load_explicit(&in->hs->served, memory_order_relaxed))
+		if (panic ? atomic_load_explicit(&in->hs->drained, memory_order_relaxed)
+		          : !atomic_load_explicit(&in->hs->served, memory_order_relaxed))
 			continue;
 		if (qtype != DNS_T_SRV && qtype != in->type)
 			continue;

@@ -252,6 +252,36 @@ def test_service_maintenance_and_errors(tmp_path):
         backends.stop()
 
 
+def test_panic_never_answers_drained_instances(tmp_path):
+    """panic_threshold counts and answers only the instances not drained: a
+    failing one among them puts the service in panic, which answers it but
+    no drained one; drained whole, the service answers NODATA."""
+    backends = Listeners(ADDRS)
+    text = services(backends.port).replace("    max_answers: 0\n",
+                                           "    max_answers: 0\n    panic_threshold: 0.5\n")
+    d = start(tmp_path, registry_text(text, token=TOKEN))
+    try:
+        wait_all_passing(d)
+        for inst in ("w1", "w2"):
+            status, body = request_json(d, "PUT", "/v1/services/web/instances/%s/maintenance"
+                                        % inst, {"reason": "r"}, TOKEN)
+            assert status == 200, body
+        assert a_set(d) == [ADDRS[2]]
+        backends.backends[2].stop()
+        wait_until(lambda: fields(d, "w3")["status"] == "failing", 10 * SLOW, "w3 failing", d)
+        # in panic: the failing w3, never the drained w1 and w2
+        wait_until(lambda: a_set(d) == [ADDRS[2]], 10 * SLOW, "panic answers w3 alone", d)
+        assert "panic=yes" in txt(d, "_health.web." + ZONE)
+        status, body = request_json(d, "PUT", "/v1/services/web/maintenance",
+                                    {"reason": "all"}, TOKEN)
+        assert status == 200, body
+        assert a_set(d) == []
+        assert "panic=no" in txt(d, "_health.web." + ZONE)
+    finally:
+        d.stop()
+        backends.stop()
+
+
 def test_drain_needs_an_include_folder(tmp_path):
     backends = Listeners(ADDRS)
     text = registry_text(services(backends.port), token=TOKEN).replace(
