@@ -35,8 +35,9 @@
 
 extern char **environ;
 
-#define EXEC_READ_CHUNK 65536
-#define REAP_POLL_MS    20 /* without pidfds (Linux < 5.3): waitpid() this often */
+#define EXEC_READ_CHUNK     65536
+#define EXEC_READS_PER_TURN 16 /* 1 MiB of output per turn of the event loop */
+#define REAP_POLL_MS        20 /* without pidfds (Linux < 5.3): waitpid() this often */
 
 struct exec_probe {
 	pid_t pid; /* 0 once reaped (or never started) */
@@ -151,12 +152,15 @@ static void exec_release(struct health_probe *p)
 	p->priv = NULL;
 }
 
-/* Reads what the pipe holds now; keeps the first line. Returns 1 at EOF. */
+/* Reads what the pipe holds now, at most EXEC_READS_PER_TURN chunks: a
+ * command that writes without pause must not keep the main thread here (the
+ * persistent event comes back for the rest, and the timeout still fires).
+ * Keeps the first line. Returns 1 at EOF. */
 static int drain(struct exec_probe *x)
 {
 	static char buf[EXEC_READ_CHUNK];
 
-	while (x->out >= 0) {
+	for (int turn = 0; x->out >= 0 && turn < EXEC_READS_PER_TURN; turn++) {
 		ssize_t n = read(x->out, buf, sizeof(buf));
 
 		if (n == 0)
@@ -176,7 +180,7 @@ static int drain(struct exec_probe *x)
 			}
 		}
 	}
-	return 1;
+	return x->out < 0;
 }
 
 static void verdict(struct health_probe *p)

@@ -269,6 +269,7 @@ SCRIPTS = {
     "args.sh": "#!/bin/sh\necho \"$1 $2 $3\" > \"$(dirname \"$0\")/run/args\"\nexit 0\n",
     "sleep.sh": "#!/bin/sh\necho $$ >> \"$(dirname \"$0\")/run/sleep.pids\"\nsleep 30\n",
     "mega.sh": "#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\0' x\necho\nexit 0\n",
+    "endless.sh": "#!/bin/sh\nexec yes endless\n",
 }
 
 
@@ -323,7 +324,8 @@ def test_exec_checks_exit_status_timeout_and_output(script_dir):
         ex("ok", "ok.sh") + ex("one", "one.sh") + ex("two", "two.sh") +
         ex("args", "args.sh", ", '{address}', 'port={port}', '{other}'") +
         ex("sleeper", "sleep.sh", check="interval: 1s, timeout: 300ms, rise: 1, fall: 1") +
-        ex("mega", "mega.sh", check="interval: 1s, timeout: 900ms, rise: 1, fall: 1"),
+        ex("mega", "mega.sh", check="interval: 1s, timeout: 900ms, rise: 1, fall: 1") +
+        ex("endless", "endless.sh", check="interval: 1s, timeout: 300ms, rise: 1, fall: 1"),
         exec_server())
     path = os.path.join(script_dir, "srvd.yaml")
     with open(path, "w") as f:
@@ -341,6 +343,9 @@ def test_exec_checks_exit_status_timeout_and_output(script_dir):
         assert served(d, "one") == [] and served(d, "two") == []
         # the sleeper runs into its timeout, several times
         wait_last(d, "sleeper", "timeout after 300 ms")
+        # a command that writes without end is cut off at its timeout too: reading
+        # its output never holds the checker (which also keeps the others going)
+        wait_last(d, "endless", "timeout after 300 ms")
         pids_file = os.path.join(script_dir, "run", "sleep.pids")
         wait_until(lambda: os.path.exists(pids_file) and len(open(pids_file).read().split()) >= 3,
                    BOUND, "three timed-out runs of sleep.sh", d)
