@@ -42,9 +42,8 @@ struct api {
 	struct http_req *resuming; /* a woken blocking query, being answered */
 	uint32_t serial_seen;
 	uint64_t events_seen; /* health_events_total() told already */
-	/* while streams are open: the registry of sums, its services (to name
-	 * what a reload changed) and the same sorted by name */
-	const struct registry *reg_seen;
+	/* while streams are open: the services the streams were last told of
+	 * (to name what a reload changed), and the same sorted by name */
 	struct api_svc_sum *sums;
 	const struct api_svc_sum **sums_by_name;
 	size_t n_sums;

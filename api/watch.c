@@ -387,7 +387,6 @@ static void free_sums(struct api *api)
 	api->sums = NULL;
 	api->sums_by_name = NULL;
 	api->n_sums = 0;
-	api->reg_seen = NULL;
 }
 
 static int cmp_sum(const void *a, const void *b)
@@ -404,7 +403,6 @@ static void take_sums(struct api *api, const struct registry *reg)
 	const struct api_svc_sum **by = malloc(n * sizeof(*by));
 
 	free_sums(api);
-	api->reg_seen = reg;
 	if (!s || !by) {
 		free(s);
 		free(by);
@@ -596,8 +594,10 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 		if (total != api->events_seen)
 			health_events(api, text, total);
 		if (serial != api->serial_seen) {
-			if (api_registry(api) != api->reg_seen)
-				registry_event(api, text, serial);
+			/* the diff, by name and hash, and not a pointer comparison:
+			 * after two reloads the registry may sit where the seen one
+			 * was freed */
+			registry_event(api, text, serial);
 			serial_event(api, text, serial);
 		}
 		write_streams(api, text);
