@@ -295,11 +295,13 @@ static void load_includes(struct reg_loader *ld)
 			 * that matched it, as zones: does */
 			reg_error(ld, inc->node, &inc->path, "\"%s\": %s: cannot open: %s",
 			          inc->text, f->path, strerror(f->open_errno));
-		} else if (f->parse_rc == 0 && keep_doc(ld, f->doc) == 0) {
-			if (f->doc->root)
-				sch_walk(ld, &reg_include_table, 0, f->doc->root, &ld->top, &mask,
+		} else if (f->parse_rc == 0) {
+			struct ydoc *doc = f->doc;
+
+			f->doc = NULL; /* keep_doc() takes it, or frees it when it cannot */
+			if (keep_doc(ld, doc) == 0 && doc->root)
+				sch_walk(ld, &reg_include_table, 0, doc->root, &ld->top, &mask,
 				         &top);
-			f->doc = NULL;
 		}
 		ydoc_free(f->doc); /* a failed parse may still have left one */
 		for (size_t k = 0; k < f->n_errs; k++)
