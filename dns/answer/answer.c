@@ -317,13 +317,25 @@ static const uint8_t *inst_label(const struct dns_table *t, const struct dns_ins
 	return t->blob + t->nodes[in->node].name_off;
 }
 
-/* The drain of instance i (an index into instances) of svc, or NULL. */
+/* The drain of instance i (an index into instances) of svc, or NULL. A
+ * service's drains are in instance order: a binary search, so that a
+ * _health TXT of a service with many drains stays cheap for the worker. */
 static const struct dns_maint *maint_of(const struct dns_table *t, const struct dns_service *svc,
                                         uint32_t i)
 {
-	for (uint32_t k = 0; k < svc->n_maint; k++)
-		if (t->maints[svc->first_maint + k].inst == i)
-			return &t->maints[svc->first_maint + k];
+	uint32_t lo = 0, hi = svc->n_maint;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct dns_maint *m = &t->maints[svc->first_maint + mid];
+
+		if (m->inst == i)
+			return m;
+		if (m->inst < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
