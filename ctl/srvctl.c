@@ -112,8 +112,9 @@ static void parse_api(struct opts *o)
 	snprintf(o->port, sizeof(o->port), "80");
 	if (*end == ':') {
 		n = strspn(end + 1, "0123456789");
-		if (n == 0 || n > 5 || (end[1 + n] && strcmp(end + 1 + n, "/") != 0))
-			die(EXIT_USAGE, "--api %s: bad port", o->api);
+		if (n == 0 || n > 5 || (end[1 + n] && strcmp(end + 1 + n, "/") != 0) ||
+		    strtoul(end + 1, NULL, 10) < 1 || strtoul(end + 1, NULL, 10) > 65535)
+			die(EXIT_USAGE, "--api %s: bad port (1..65535)", o->api);
 		memcpy(o->port, end + 1, n);
 		o->port[n] = '\0';
 	} else if (*end && strcmp(end, "/") != 0) {
@@ -134,10 +135,12 @@ static void read_token(struct opts *o)
 	n = fread(o->token, 1, sizeof(o->token) - 1, f);
 	fclose(f);
 	o->token[n] = '\0';
-	o->token[strcspn(o->token, "\r\n")] = '\0';
-	while (n &&
-	       (o->token[strlen(o->token) - 1] == ' ' || o->token[strlen(o->token) - 1] == '\t'))
-		o->token[strlen(o->token) - 1] = '\0', n--;
+	n = strcspn(o->token, "\r\n");
+	while (n && (o->token[n - 1] == ' ' || o->token[n - 1] == '\t'))
+		n--;
+	o->token[n] = '\0';
+	if (!n)
+		die(EXIT_USAGE, "--token-file %s: no token on its first line", o->token_file);
 }
 
 static void send_all(int fd, const char *buf, size_t len)
@@ -181,16 +184,25 @@ static void request(const struct opts *o, const char *method, const char *path, 
 		}
 	}
 	freeaddrinfo(res);
+	/* SO_SNDTIMEO bounds connect(): it then fails with EINPROGRESS */
+	if (fd < 0 && (err == EINPROGRESS || err == EAGAIN || err == ETIMEDOUT))
+		die(EXIT_TIMEOUT, "Failed to connect to %s port %s after %d s: Operation timed out",
+		    o->host, o->port, TIMEOUT_S);
 	if (fd < 0)
 		die(EXIT_CONNECT, "Failed to connect to %s port %s: %s", o->host, o->port,
 		    strerror(err));
-	snprintf(head, sizeof(head),
-	         "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: srvctl/" PACKAGE_VERSION
-	         "\r\nAccept: application/json\r\nConnection: close\r\n%s%s%sContent-Length: "
-	         "%zu\r\n%s\r\n",
-	         method, path, o->host, o->port, o->token[0] ? "Authorization: Bearer " : "",
-	         o->token, o->token[0] ? "\r\n" : "", body ? strlen(body) : 0,
-	         body ? "Content-Type: application/json\r\n" : "");
+	rc = snprintf(head, sizeof(head),
+	              "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: srvctl/" PACKAGE_VERSION
+	              "\r\nAccept: application/json\r\nConnection: close\r\n%s%s%sContent-Length: "
+	              "%zu\r\n%s\r\n",
+	              method, path, strchr(o->host, ':') ? "[" : "", o->host,
+	              strchr(o->host, ':') ? "]" : "", o->port,
+	              o->token[0] ? "Authorization: Bearer " : "", o->token,
+	              o->token[0] ? "\r\n" : "", body ? strlen(body) : 0,
+	              body ? "Content-Type: application/json\r\n" : "");
+	if (rc < 0 || (size_t)rc >= sizeof(head))
+		die(EXIT_USAGE, "the request head is over %zu bytes (token or names too long)",
+		    sizeof(head));
 	send_all(fd, head, strlen(head));
 	if (body)
 		send_all(fd, body, strlen(body));
@@ -226,6 +238,15 @@ static void request(const struct opts *o, const char *method, const char *path, 
 		die(EXIT_BADREPLY, "Weird server reply: no end of the head");
 	p += 4;
 	r->len = len - (size_t)(p - buf);
+	{
+		/* the server closes after the reply: a body shorter than its
+		 * Content-Length was cut off */
+		const char *cl = strcasestr(buf, "\r\nContent-Length:");
+
+		if (cl && cl < p && strtoull(cl + 17, NULL, 10) > r->len)
+			die(EXIT_BADREPLY, "the reply was cut off: %zu of %llu body bytes", r->len,
+			    strtoull(cl + 17, NULL, 10));
+	}
 	r->body = malloc(r->len + 1);
 	if (!r->body)
 		die(EXIT_RECV, "out of memory");
@@ -478,7 +499,7 @@ int main(int argc, char **argv)
 		if (!name[0])
 			die(EXIT_USAGE,
 			    "register %s: the file's name (without .yaml) names the service", file);
-		if (!(f = fopen(file, "r")))
+		if (!(f = ydoc_fopen(file)))
 			die(EXIT_USAGE, "register %s: %s", file, strerror(errno));
 		for (;;) {
 			if (cap - n < 4096 && !(body = realloc(body, cap = cap * 2 + 65536)))
@@ -488,6 +509,8 @@ int main(int argc, char **argv)
 				break;
 			n += got;
 		}
+		if (ferror(f))
+			die(EXIT_USAGE, "register %s: %s", file, strerror(errno));
 		fclose(f);
 		body[n] = '\0';
 		method = "PUT";

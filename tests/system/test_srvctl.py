@@ -129,3 +129,15 @@ def test_srvctl_drives_the_api(tmp_path):
     p = subprocess.run([SRVCTL, "--api", "https://127.0.0.1:1", "services"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     assert p.returncode == 2 and "only http://" in p.stderr
+    # a port past 65535 is a usage error, not another port (getaddrinfo would wrap it)
+    p = subprocess.run([SRVCTL, "--api", "http://127.0.0.1:99999", "services"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 2 and "bad port" in p.stderr, p
+    # a token file without a token: said at once, not a 401 later
+    blank = os.path.join(str(tmp_path), "blank-token")
+    with open(blank, "w") as f:
+        f.write(" \r\n")
+    p = subprocess.run([SRVCTL, "--api", "http://127.0.0.1:%d" % port, "--token-file", blank,
+                        "services"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=30)
+    assert p.returncode == 2 and "no token" in p.stderr, p
