@@ -417,7 +417,9 @@ static void sb_str(struct sbuf *b, const char *s)
 static int flow_plain_ok(const char *v)
 {
 	if (!v[0] || v[0] == ':' || v[0] == '-' || v[0] == '~')
-		return strcmp(v, "~") == 0 || (v[0] == '-' && v[1] >= '0' && v[1] <= '9');
+		if (strcmp(v, "~") != 0 && !(v[0] == '-' && v[1] >= '0' && v[1] <= '9'))
+			return 0;
+	/* a negative number too: every character must still be safe ("-1,ok" is not) */
 	for (const char *c = v; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		      (*c >= '0' && *c <= '9') || strchr("._:/+-", *c)))

@@ -219,11 +219,21 @@ int registry_maint_set(struct reg_maint **m, size_t *n, const char *service, con
 		if (!same_target(x, service, instance))
 			continue;
 		if (!reason) {
-			free(x->service);
-			free(x->instance);
-			free(x->reason);
-			memmove(x, x + 1, (*n - i - 1) * sizeof(*x));
-			(*n)--;
+			/* every entry for it: a hand-edited file may hold two */
+			size_t k = i;
+
+			for (size_t j = i; j < *n; j++) {
+				struct reg_maint *y = &(*m)[j];
+
+				if (same_target(y, service, instance)) {
+					free(y->service);
+					free(y->instance);
+					free(y->reason);
+				} else {
+					(*m)[k++] = *y;
+				}
+			}
+			*n = k;
 			return 1;
 		}
 		if (strcmp(x->reason, reason) == 0)

@@ -1078,6 +1078,20 @@ START_TEST(test_maintenance_round_trip)
 	ck_assert_int_eq(registry_maint_set(&m, &n, "db", "d1", NULL), 1);
 	ck_assert_int_eq(registry_maint_set(&m, &n, "db", "d1", NULL), 0);
 	ck_assert_uint_eq(n, 2);
+	/* a hand-edited file may name one target twice: undrain clears both */
+	ck_assert_int_eq(registry_maint_parse("{maintenance: [{service: db}, {service: web, "
+	                                      "instance: w9}, {service: DB}]}",
+	                                      strlen("{maintenance: [{service: db}, {service: web, "
+	                                             "instance: w9}, {service: DB}]}"),
+	                                      "m.yaml", &back, &nb, &errs),
+	                 0);
+	ck_assert_uint_eq(nb, 3);
+	ck_assert_int_eq(registry_maint_set(&back, &nb, "db", NULL, NULL), 1);
+	ck_assert_uint_eq(nb, 1);
+	ck_assert_str_eq(back[0].instance, "w9");
+	registry_maint_free(back, nb);
+	back = NULL;
+	nb = 0;
 	text = registry_maint_format(m, n);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(registry_maint_parse(text, strlen(text), "m.yaml", &back, &nb, &errs), 0);
@@ -1135,6 +1149,19 @@ START_TEST(test_fragment_drop_instance)
 	                 -ENOENT);
 	ck_assert_int_eq(registry_fragment_drop_instance("db", text, "a", &out, err, sizeof(err)),
 	                 -EINVAL);
+	free(text);
+
+	/* a plain value that starts like a negative number but holds a comma
+	 * must be quoted in flow style, or the comma splits it */
+	body = "port: 80\ncheck:\n  type: http\n  body_match: -1,ok\ninstances:\n"
+	       "  - {name: a, address: 127.0.0.1}\n  - {name: b, address: 127.0.0.2}\n";
+	ck_assert_int_eq(registry_fragment_text("web", body, strlen(body), &text, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(registry_fragment_drop_instance("web", text, "b", &out, err, sizeof(err)),
+	                 0);
+	ck_assert_msg(strstr(out, "\"-1,ok\"") != NULL, "%s", out);
+	ck_assert_int_eq(registry_fragment_check(NULL, out, "web", NULL), 0);
+	free(out);
 	free(text);
 }
 END_TEST
