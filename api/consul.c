@@ -310,6 +310,21 @@ static int json_instance_tags(struct json *j, const struct reg_service *s)
 	return 0;
 }
 
+/* The start of a read that may block: waits (returns NULL) while the index
+ * is current, answers 400 for a bad query, 500 without memory; else the
+ * buffer the route writes its answer into, with *q read. */
+static struct evbuffer *begin(struct api *api, struct http_req *req, api_route_fn route,
+                              const char *arg, struct consul_query *q)
+{
+	struct evbuffer *buf;
+
+	if (api_block(api, req, route, arg, API_INDEX_CONSUL) || read_query(req, q) < 0)
+		return NULL;
+	if (!(buf = evbuffer_new()))
+		http_reply(req, 500, NULL, NULL);
+	return buf;
+}
+
 /* {"NAME": [tags of the service and of all its instances, once each]} */
 void api_consul_services(struct api *api, struct http_req *req, const char *arg)
 {
@@ -318,13 +333,8 @@ void api_consul_services(struct api *api, struct http_req *req, const char *arg)
 	struct evbuffer *buf;
 	struct json j;
 
-	if (api_block(api, req, api_consul_services, arg, API_INDEX_CONSUL) ||
-	    read_query(req, &q) < 0)
+	if (!(buf = begin(api, req, api_consul_services, arg, &q)))
 		return;
-	if (!(buf = evbuffer_new())) {
-		http_reply(req, 500, NULL, NULL);
-		return;
-	}
 	reg = api_registry(api);
 	json_init(&j, buf);
 	json_obj_begin(&j);
@@ -352,14 +362,9 @@ void api_consul_catalog_service(struct api *api, struct http_req *req, const cha
 	struct json j;
 	long si;
 
-	if (api_block(api, req, api_consul_catalog_service, name, API_INDEX_CONSUL) ||
-	    read_query(req, &q) < 0)
+	if (!(buf = begin(api, req, api_consul_catalog_service, name, &q)))
 		return;
 	q.passing = 0;
-	if (!(buf = evbuffer_new())) {
-		http_reply(req, 500, NULL, NULL);
-		return;
-	}
 	si = service_index(api, name);
 	json_init(&j, buf);
 	json_arr_begin(&j);
@@ -403,13 +408,8 @@ void api_consul_health_service(struct api *api, struct http_req *req, const char
 	struct json j;
 	long si;
 
-	if (api_block(api, req, api_consul_health_service, name, API_INDEX_CONSUL) ||
-	    read_query(req, &q) < 0)
+	if (!(buf = begin(api, req, api_consul_health_service, name, &q)))
 		return;
-	if (!(buf = evbuffer_new())) {
-		http_reply(req, 500, NULL, NULL);
-		return;
-	}
 	si = service_index(api, name);
 	json_init(&j, buf);
 	json_arr_begin(&j);
