@@ -318,6 +318,19 @@ def query(d, name, rdtype, transport="udp", **kw):
     return dns.query.tcp(q, d.host, port=d.port, timeout=TIMEOUT)
 
 
+def health_fields(d, name):
+    """The _health TXT at name (e.g. _health.web-1.web.<zone>.) as a dict:
+    {"status": "passing", "served": "yes", "last": ...}."""
+    r = query(d, name, "TXT")
+    fields = {}
+    for rrset in r.answer:
+        for rd in rrset:
+            for s in rd.strings:
+                k, _, v = s.decode().partition("=")
+                fields[k] = v
+    return fields
+
+
 def wait_closed(sock, timeout):
     """True if the peer closes sock (EOF or reset) within timeout seconds."""
     end = time.monotonic() + timeout

@@ -20,7 +20,8 @@ import pytest
 
 from api_helpers import registry_text, request, request_json, start
 from check_backends import GrpcHealth, HttpBackend, make_certs
-from conftest import HOST, SLOW, Srvd, query, run_srvd, wait_until, write_registry
+from conftest import (HOST, SLOW, Srvd, health_fields, query, run_srvd, wait_until,
+                      write_registry)
 
 ZONE = "svc.test."
 CHECK = "interval: 300ms, timeout: 250ms, rise: 1, fall: 1"
@@ -29,14 +30,7 @@ BOUND = 8.0 * SLOW
 
 def health(d, svc, inst="i"):
     """The _health TXT of one instance as a dict (status, served, last, ...)."""
-    r = query(d, "_health.%s.%s.%s" % (inst, svc, ZONE), "TXT")
-    fields = {}
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                fields[k] = v
-    return fields
+    return health_fields(d, "_health.%s.%s.%s" % (inst, svc, ZONE))
 
 
 def served(d, svc):

@@ -16,7 +16,7 @@ import time
 import dns.rcode
 
 from api_helpers import ZONE, registry_text, request, request_json, start
-from conftest import SLOW, run_srvd, wait_until, query
+from conftest import SLOW, health_fields, query, run_srvd, wait_until
 
 ADMIN = "admin-secret"
 BEAT = "beat-secret"
@@ -51,14 +51,7 @@ def srv_targets(d):
 
 
 def health(d, inst):
-    r = query(d, "_health.%s.web.%s" % (inst, ZONE), "TXT")
-    fields = {}
-    for rrset in r.answer:
-        for rd in rrset:
-            for s in rd.strings:
-                k, _, v = s.decode().partition("=")
-                fields[k] = v
-    return fields
+    return health_fields(d, "_health.%s.web.%s" % (inst, ZONE))
 
 
 def beat(d, inst, what="pass", token=BEAT, body=None, service="web"):

@@ -20,7 +20,7 @@ import dns.rcode
 
 from api_helpers import ZONE, attach_api, registry_text, request, request_json, start
 from check_backends import TcpBackend
-from conftest import SLOW, Srvd, query, run_srvd, wait_until
+from conftest import SLOW, Srvd, health_fields, query, run_srvd, wait_until
 
 TOKEN = "admin-secret"
 ADDRS = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
@@ -71,7 +71,7 @@ def txt(d, name):
 
 
 def fields(d, inst):
-    return dict(s.partition("=")[::2] for s in txt(d, "_health.%s.web.%s" % (inst, ZONE)))
+    return health_fields(d, "_health.%s.web.%s" % (inst, ZONE))
 
 
 def serial(d):
