@@ -66,6 +66,16 @@ void daemon_apply_logging(const struct registry *reg)
 	log_set_queries(reg->server.log_queries);
 }
 
+int daemon_cells_match(const struct dns_table *table, struct health *h)
+{
+	const struct health_inst *inst;
+	const struct health_svc *svc;
+	size_t n_inst, n_svc;
+
+	health_cells(h, &inst, &n_inst, &svc, &n_svc);
+	return dns_table_state_fits(table, n_inst, n_svc);
+}
+
 int daemon_bind_cells(struct dns_table *table, struct health *h)
 {
 	const struct health_inst *inst;

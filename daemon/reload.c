@@ -5,7 +5,9 @@
  * built and its checker created while the workers keep answering from the
  * old table; nothing is touched until all of that succeeded. Then the new
  * checker takes over the state of the instances that survive, and the table
- * is published with one atomic swap. The old table and the old checker
+ * is published with one atomic swap. The table is a delta over the served
+ * one's base where it can be (dns_table_update()), so a change costs the
+ * services it touched in the table. The old table and the old checker
  * (whose state the old table points into) are retired together and freed
  * once no worker holds the table (server.c, daemon_retire()).
  */
@@ -95,7 +97,9 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	 * 1, now) (RFC 1982) never goes backwards, and a restart, starting at
 	 * now, stays above what secondaries saw (serial.c) */
 	serial = dns_serial_next(dns_table_serial(d->table));
-	if (dns_table_build(reg, serial, &table, err, sizeof(err)) < 0) {
+	/* a delta over the served table's base where the change allows:
+	 * the services it touched, not the registry (table_delta.c) */
+	if (dns_table_update(d->table, reg, serial, &table, err, sizeof(err)) < 0) {
 		snprintf(line, sizeof(line), "%s: %s", d->opt->config, err);
 		registry_errors_add(e, line);
 		goto reject;
@@ -105,12 +109,15 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		goto reject;
 	}
 	health_set_expire(health, daemon_on_expire, d);
-	if (daemon_bind_cells(table, health) < 0) {
+	if (!daemon_cells_match(table, health)) {
 		registry_errors_add(e, "internal error: health state does not match the table");
 		goto reject;
 	}
-	/* nothing fails from here on */
+	/* nothing fails from here on. The state first, then the binding: a
+	 * delta's binding moves the cells its base's instances read, in the
+	 * served view too, so they must hold the taken-over state by then */
 	kept = health_take_over(health, d->health);
+	daemon_bind_cells(table, health);
 	if (d->ready)
 		dns_table_set_ready(table, 1);
 	health_start(health);

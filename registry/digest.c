@@ -37,28 +37,40 @@ static void feed_zone(uint64_t *h, const struct reg_zone *z)
 	}
 }
 
-uint64_t registry_digest(const struct registry *reg)
+uint64_t registry_service_digest(const struct reg_service *s)
+{
+	uint64_t h = FNV_OFFSET;
+
+	sch_feed_str(&h, s->name);
+	sch_digest(&reg_service_table, s, &h);
+	sch_feed_u64(&h, s->n_instances);
+	for (size_t k = 0; k < s->n_instances; k++) {
+		sch_digest(&reg_instance_table, &s->instances[k], &h);
+		/* a drain takes an instance out of answers (and its reason is
+		 * in _health TXT) */
+		sch_feed_str(&h, registry_maintenance_of(s, &s->instances[k]));
+	}
+	return h;
+}
+
+uint64_t registry_rest_digest(const struct registry *reg)
 {
 	uint64_t h = FNV_OFFSET;
 
 	/* the builds' tables describe the public structs at their start */
 	sch_digest(&reg_server_table, &reg->server, &h);
-	sch_feed_u64(&h, reg->n_services);
-	for (size_t i = 0; i < reg->n_services; i++) {
-		const struct reg_service *s = &reg->services[i];
-
-		sch_feed_str(&h, s->name);
-		sch_digest(&reg_service_table, s, &h);
-		sch_feed_u64(&h, s->n_instances);
-		for (size_t k = 0; k < s->n_instances; k++) {
-			sch_digest(&reg_instance_table, &s->instances[k], &h);
-			/* a drain takes an instance out of answers (and its
-			 * reason is in _health TXT) */
-			sch_feed_str(&h, registry_maintenance_of(s, &s->instances[k]));
-		}
-	}
 	sch_feed_u64(&h, reg->n_zones);
 	for (size_t i = 0; i < reg->n_zones; i++)
 		feed_zone(&h, &reg->zones[i]);
+	return h;
+}
+
+uint64_t registry_digest(const struct registry *reg)
+{
+	uint64_t h = registry_rest_digest(reg);
+
+	sch_feed_u64(&h, reg->n_services);
+	for (size_t i = 0; i < reg->n_services; i++)
+		sch_feed_u64(&h, registry_service_digest(&reg->services[i]));
 	return h;
 }

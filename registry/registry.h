@@ -232,6 +232,12 @@ void registry_errors_clear(struct reg_errors *errs);
  * Borrows reg for the call. */
 uint64_t registry_digest(const struct registry *reg);
 
+/* The part of registry_digest() of one service (with its drains), and of
+ * all but the services (server, zones): an incremental build compares
+ * these to find what a change touched (dns/answer/table_delta.c). */
+uint64_t registry_service_digest(const struct reg_service *s);
+uint64_t registry_rest_digest(const struct registry *reg);
+
 /* For each group of server keys read only at start whose values differ
  * between old and reg, calls report with their paths ("server.http or
  * server.http_token") and what stays in use until a restart. */

@@ -51,6 +51,10 @@ struct writer {
 struct resp {
 	struct writer w;
 	struct dns_ctx *ctx;
+	/* the view asked (a whole table or a delta), and the table that holds
+	 * the node being answered (the view or its base): data comes from t,
+	 * the serial, readiness and counts of the whole from view */
+	const struct dns_table *view;
 	const struct dns_table *t;
 	const struct dns_query *q;
 	uint16_t rcode;
@@ -120,12 +124,11 @@ static size_t apex_in_qname(const struct dns_query *q, const uint8_t *apex, size
  * the writer's position (body_len bytes), if the body is zone's. */
 static void patch_serial(struct resp *r, uint32_t zone, size_t body_len)
 {
-	const struct dns_table *t = r->t;
-	uint16_t pos = t->zones[zone].serial_pos;
+	uint16_t pos = r->t->zones[zone].serial_pos;
 	if (pos)
-		dns_put32(
-		    r->w.out + r->w.len - body_len + pos,
-		    atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed));
+		dns_put32(r->w.out + r->w.len - body_len + pos,
+		          atomic_load_explicit(&((struct dns_table *)r->view)->serial,
+		                               memory_order_relaxed));
 }
 
 /* The zone's SOA with the negative TTL, in the authority section. */
@@ -426,27 +429,38 @@ fail:
 /* _health.<zone> TXT: the whole server at a glance. Sums the services'
  * counts (the checker keeps them per service): one pass over the services,
  * none over the instances. 0 written, -1 does not fit. */
+static void sum_served(const struct dns_table *t, const uint8_t *masked, uint64_t *passing,
+                       uint64_t *failing)
+{
+	for (size_t i = 0; i < t->n_services; i++) {
+		const struct health_svc *hs = t->services[i].hs;
+
+		if (masked && masked[i])
+			continue;
+		/* served: passing and not drained */
+		*passing += atomic_load_explicit(&hs->n_served, memory_order_relaxed);
+		*failing += atomic_load_explicit(&hs->n_failing, memory_order_relaxed);
+	}
+}
+
 static int w_health_zone(struct resp *r, size_t owner)
 {
-	const struct dns_table *t = r->t;
+	const struct dns_table *v = r->view;
 	uint64_t passing = 0, failing = 0;
 	struct txt x;
 
-	for (size_t i = 0; i < t->n_services; i++) {
-		/* served: passing and not drained */
-		passing += atomic_load_explicit(&t->services[i].hs->n_served, memory_order_relaxed);
-		failing +=
-		    atomic_load_explicit(&t->services[i].hs->n_failing, memory_order_relaxed);
-	}
-	if (txt_begin(r, owner, &x) || txt_str(r, 0, "services=%zu", t->n_services) ||
-	    txt_str(r, 0, "instances=%zu", t->n_instances) ||
+	sum_served(v, NULL, &passing, &failing);
+	if (v->base)
+		sum_served(v->base, v->masked, &passing, &failing);
+	if (txt_begin(r, owner, &x) || txt_str(r, 0, "services=%zu", v->view_services) ||
+	    txt_str(r, 0, "instances=%zu", v->view_instances) ||
 	    txt_str(r, 0, "passing=%" PRIu64, passing) ||
 	    txt_str(r, 0, "failing=%" PRIu64, failing) ||
-	    (t->n_maints && txt_str(r, 0, "maintenance=%zu", t->n_maints)) ||
+	    (v->view_maints && txt_str(r, 0, "maintenance=%zu", v->view_maints)) ||
 	    txt_str(r, 0, "serial=%" PRIu32,
-	            atomic_load_explicit(&((struct dns_table *)t)->serial, memory_order_relaxed)) ||
+	            atomic_load_explicit(&((struct dns_table *)v)->serial, memory_order_relaxed)) ||
 	    txt_str(r, 0, "ready=%s",
-	            atomic_load_explicit(&t->ready, memory_order_acquire) ? "yes" : "no")) {
+	            atomic_load_explicit(&v->ready, memory_order_acquire) ? "yes" : "no")) {
 		r->w.len = x.save;
 		return -1;
 	}
@@ -492,7 +506,7 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		static const uint8_t ready_a[] = {0, DNS_T_A, 0, DNS_C_IN, 0, 0, 0,
 		                                  0, 0,       4, 127,      0, 0, 1};
 		if ((qtype != DNS_T_A && qtype != DNS_T_ANY) ||
-		    !atomic_load_explicit(&r->t->ready, memory_order_acquire))
+		    !atomic_load_explicit(&r->view->ready, memory_order_acquire))
 			return 0;
 		if (w_rr(&r->w, owner, ready_a, sizeof(ready_a)))
 			return -1;
@@ -596,7 +610,6 @@ static int answer_chaos(struct resp *r)
 static int answer_in(struct resp *r)
 {
 	const struct dns_query *q = r->q;
-	const struct dns_table *t = r->t;
 	uint32_t node;
 	size_t off = 0;
 
@@ -608,10 +621,10 @@ static int answer_in(struct resp *r)
 		r->rcode = RCODE_NOTIMP;
 		return 1;
 	}
-	node = dns_table_lookup(t, q->lname, q->qname_len, q->lname_hash);
+	node = dns_view_lookup(r->view, &r->t, q->lname, q->qname_len, q->lname_hash);
 	if (node != DNS_NO_INDEX) {
-		if (t->nodes[node].kind == DNS_NODE_READY &&
-		    !atomic_load_explicit(&t->ready, memory_order_acquire))
+		if (r->t->nodes[node].kind == DNS_NODE_READY &&
+		    !atomic_load_explicit(&r->view->ready, memory_order_acquire))
 			return 0;
 		r->aa = 1;
 		if (answer_found(r, node))
@@ -621,12 +634,12 @@ static int answer_in(struct resp *r)
 	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
 	while (q->lname[off]) {
 		off += (size_t)q->lname[off] + 1;
-		node = dns_table_lookup(t, q->lname + off, q->qname_len - off,
-		                        dns_name_hash(q->lname + off, q->qname_len - off));
+		node = dns_view_lookup(r->view, &r->t, q->lname + off, q->qname_len - off,
+		                       dns_name_hash(q->lname + off, q->qname_len - off));
 		if (node != DNS_NO_INDEX) {
 			r->aa = 1;
 			r->rcode = RCODE_NXDOMAIN;
-			if (w_neg_soa(r, t->nodes[node].zone))
+			if (w_neg_soa(r, r->t->nodes[node].zone))
 				r->tc = 1;
 			return 1;
 		}
@@ -727,6 +740,7 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 
 	memset(&r, 0, sizeof(r));
 	r.ctx = ctx;
+	r.view = table;
 	r.t = table;
 	r.q = &q;
 	r.w.out = out;

@@ -214,7 +214,7 @@ int tb_dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t kind
 	uint32_t node;
 	struct dns_node *n;
 	char text[1024];
-	if (tb_node_get(b, name, len, &node))
+	if ((b->base && tb_delta_name(b, name, len)) || tb_node_get(b, name, len, &node))
 		return -1;
 	n = &b->t->nodes[node];
 	if (n->kind != DNS_NODE_PLAIN) {
@@ -245,88 +245,118 @@ int tb_dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t kind
 	return list_add(b, idx, n_idx, &n->list_off);
 }
 
-int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_table **out, char *err,
-                    size_t errlen)
+/* A table with room for n_svc services and n_inst instances (and the
+ * names they make), with the settings of reg. */
+int tb_begin(struct builder *b, const struct registry *reg, uint32_t serial, size_t n_svc,
+             size_t n_inst)
 {
-	struct builder b;
 	struct dns_table *t = calloc(1, sizeof(*t));
-	size_t n_inst = 0, max_inst = 0;
-	uint32_t *idx = NULL;
-	const char **tags = NULL;
+	size_t names = 3 * n_svc + 2 * n_inst + 1024, slots = 1024;
 
-	memset(&b, 0, sizeof(b));
-	b.t = t;
-	b.err = err;
-	b.errlen = errlen;
-	*out = NULL;
+	b->t = t;
 	if (!t)
-		return tb_fail(&b, "out of memory");
+		return tb_fail(b, "out of memory");
 	atomic_init(&t->serial, serial);
+	t->refs = 1;
 	t->edns_udp_size = reg->server.edns_udp_size < 512 ? 512 : reg->server.edns_udp_size;
 	t->rrl = (struct dns_rrl_config){reg->server.rrl.rate, reg->server.rrl.slip,
 	                                 reg->server.rrl.ipv4_prefix, reg->server.rrl.ipv6_prefix,
 	                                 reg->server.rrl.table_size};
 	atomic_init(&t->ready, 0);
+	t->instances = calloc(n_inst ? n_inst : 1, sizeof(*t->instances));
+	t->services = calloc(n_svc ? n_svc : 1, sizeof(*t->services));
+	t->own_svc = calloc(n_svc ? n_svc : 1, sizeof(*t->own_svc));
+	t->n_services = n_svc;
+	if (!t->instances || !t->services || !t->own_svc)
+		return tb_fail(b, "out of memory");
+	/* Sized up front from the registry (a service has 3 names, an
+	 * instance 2, plus tags and static names): growing by doubling rehashed
+	 * and copied everything ~20 times for 100,000 services. */
+	while (slots < 2 * names)
+		slots *= 2;
+	if (hash_resize(b, slots) ||
+	    tb_grow((void **)&t->nodes, &b->nodes_cap, names, sizeof(*t->nodes)) ||
+	    tb_grow((void **)&t->blob, &b->blob_cap, 64 * names, 1))
+		return tb_fail(b, "out of memory");
+	return tb_build_zones(b, reg, serial);
+}
+
+/* The CH TXT answers, last. */
+int tb_end(struct builder *b, const struct registry *reg)
+{
+	struct dns_table *t = b->t;
+
+	if (tb_build_rrsets(b))
+		return -1;
+	return tb_txt_ch(b, reg->server.version ? reg->server.version : "srvd " PACKAGE_VERSION,
+	                 &t->version_off, &t->version_len) ||
+	       tb_txt_ch(b, reg->server.identity ? reg->server.identity : "srvd", &t->identity_off,
+	                 &t->identity_len);
+}
+
+void tb_cleanup(struct builder *b)
+{
+	free(b->prr);
+	free(b->tmp);
+	free(b->idx);
+	free(b->tags);
+}
+
+int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_table **out, char *err,
+                    size_t errlen)
+{
+	struct builder b;
+	struct dns_table *t;
+	size_t n_inst = 0, max_inst = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.err = err;
+	b.errlen = errlen;
+	*out = NULL;
 	for (size_t i = 0; i < reg->n_services; i++) {
 		n_inst += reg->services[i].n_instances;
 		if (reg->services[i].n_instances > max_inst)
 			max_inst = reg->services[i].n_instances;
 	}
-	t->instances = calloc(n_inst ? n_inst : 1, sizeof(*t->instances));
-	t->services = calloc(reg->n_services ? reg->n_services : 1, sizeof(*t->services));
-	t->own_svc = calloc(reg->n_services ? reg->n_services : 1, sizeof(*t->own_svc));
-	idx = calloc(max_inst ? max_inst : 1, sizeof(*idx));
-	tags = calloc(4096, sizeof(*tags));
-	t->n_services = reg->n_services;
-	if (!t->instances || !t->services || !t->own_svc || !idx || !tags) {
+	b.idx = calloc(max_inst ? max_inst : 1, sizeof(*b.idx));
+	b.tags = calloc(4096, sizeof(*b.tags));
+	if (!b.idx || !b.tags) {
 		tb_fail(&b, "out of memory");
 		goto fail;
 	}
-	/* Sized up front from the registry (a service has 3 names, an
-	 * instance 2, plus tags and static names): growing by doubling rehashed
-	 * and copied everything ~20 times for 100,000 services. */
-	{
-		size_t names = 3 * reg->n_services + 2 * n_inst + 1024, slots = 1024;
-		while (slots < 2 * names)
-			slots *= 2;
-		if (hash_resize(&b, slots) ||
-		    tb_grow((void **)&t->nodes, &b.nodes_cap, names, sizeof(*t->nodes)) ||
-		    tb_grow((void **)&t->blob, &b.blob_cap, 64 * names, 1)) {
-			tb_fail(&b, "out of memory");
+	if (tb_begin(&b, reg, serial, reg->n_services, n_inst) || tb_build_static(&b, reg, serial))
+		goto fail;
+	t = b.t;
+	for (size_t i = 0; i < reg->n_services; i++) {
+		if (tb_build_service(&b, &reg->services[i], (uint32_t)i, b.idx, b.tags))
 			goto fail;
-		}
+		t->services[i].digest = registry_service_digest(&reg->services[i]);
 	}
-	if (tb_build_zones(&b, reg, serial) || tb_build_static(&b, reg, serial))
+	if (tb_end(&b, reg) || tb_whole_index(&b, reg))
 		goto fail;
-	for (size_t i = 0; i < reg->n_services; i++)
-		if (tb_build_service(&b, &reg->services[i], (uint32_t)i, idx, tags))
-			goto fail;
-	if (tb_build_rrsets(&b))
-		goto fail;
-	if (tb_txt_ch(&b, reg->server.version ? reg->server.version : "srvd " PACKAGE_VERSION,
-	              &t->version_off, &t->version_len) ||
-	    tb_txt_ch(&b, reg->server.identity ? reg->server.identity : "srvd", &t->identity_off,
-	              &t->identity_len))
-		goto fail;
-	free(b.prr);
-	free(b.tmp);
-	free(idx);
-	free(tags);
+	t->view_services = t->n_services;
+	t->view_instances = t->n_instances;
+	t->view_maints = t->n_maints;
+	tb_cleanup(&b);
 	*out = t;
 	return 0;
 fail:
-	free(b.prr);
-	free(b.tmp);
-	free(idx);
-	free(tags);
-	dns_table_free(t);
+	tb_cleanup(&b);
+	dns_table_free(b.t);
 	return -1;
 }
 
 void dns_table_free(struct dns_table *t)
 {
-	if (!t)
+	if (!t || --t->refs > 0)
 		return;
+	if (t->base)
+		dns_table_free(t->base);
+	free(t->masked);
+	free(t->hidden);
+	free(t->reg_map);
+	free(t->static_labels);
+	free(t->svc_index);
 	free(t->blob);
 	free(t->nodes);
 	free(t->hash);
@@ -346,16 +376,47 @@ void dns_table_set_ready(struct dns_table *t, int ready)
 	atomic_store_explicit(&t->ready, ready ? 1 : 0, memory_order_release);
 }
 
+int dns_table_state_fits(const struct dns_table *t, size_t n_inst, size_t n_svc)
+{
+	return n_inst == t->view_instances && n_svc == t->view_services;
+}
+
+/* One service's cells: the instances' and the service's. */
+static void bind_service(struct dns_table *t, struct dns_service *ds,
+                         const struct health_inst *inst, const struct health_svc *svc)
+{
+	for (uint32_t k = 0; k < ds->n_instances; k++)
+		atomic_store_explicit(&t->instances[ds->first_instance + k].hs, &inst[k],
+		                      memory_order_relaxed);
+	atomic_store_explicit(&ds->hs, svc, memory_order_relaxed);
+}
+
 int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc)
 {
-	if (n_inst != t->n_instances || n_svc != t->n_services)
+	size_t off = 0;
+
+	if (!dns_table_state_fits(t, n_inst, n_svc))
 		return -1;
-	for (size_t i = 0; i < n_inst; i++)
-		t->instances[i].hs = &inst[i];
-	for (size_t i = 0; i < n_svc; i++)
-		t->services[i].hs = &svc[i];
-	return 0;
+	if (!t->base) {
+		for (size_t i = 0; i < n_svc; i++)
+			bind_service(t, &t->services[i], &inst[t->services[i].first_instance],
+			             &svc[i]);
+		return 0;
+	}
+	/* a delta: its own services, and its base's that it keeps (whose
+	 * cells are the new checker's now; older views read them as well) */
+	for (size_t j = 0; j < n_svc; j++) {
+		uint32_t m = t->reg_map[j];
+		struct dns_table *in = m & DNS_REG_DELTA ? t : t->base;
+		struct dns_service *ds = &in->services[m & ~DNS_REG_DELTA];
+
+		if (off + ds->n_instances > n_inst)
+			return -1;
+		bind_service(in, ds, &inst[off], &svc[j]);
+		off += ds->n_instances;
+	}
+	return off == n_inst ? 0 : -1;
 }
 
 uint32_t dns_serial_next(uint32_t serial)
@@ -377,7 +438,7 @@ void dns_table_bump_serial(struct dns_table *t)
 
 size_t dns_table_size(const struct dns_table *t)
 {
-	return t->n_nodes;
+	return t->n_nodes + (t->base ? t->base->n_nodes : 0);
 }
 
 uint32_t dns_table_serial(const struct dns_table *t)

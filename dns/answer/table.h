@@ -27,7 +27,21 @@ struct health_svc;
 int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_table **out, char *err,
                     size_t errlen);
 
-/* Frees a table; accepts NULL. No worker may still use it. */
+/* The table for reg after a change, from cur (the table served now, or
+ * NULL): a delta over cur's base holding only the services that differ
+ * from it, when that can say the same (table_delta.c), else a whole table
+ * (dns_table_build()). Either answers exactly as dns_table_build(reg)
+ * would. cur stays valid and unchanged, but for the health cells its
+ * instances read (dns_table_bind_state() on the result moves those of the
+ * base to the new ones). Main thread; 0 or -1 with err. */
+int dns_table_update(const struct dns_table *cur, const struct registry *reg, uint32_t serial,
+                     struct dns_table **out, char *err, size_t errlen);
+
+/* 1 if t is a delta over a base table, 0 if whole. */
+int dns_table_is_delta(const struct dns_table *t);
+
+/* Frees a table (a delta: and its base, once no other delta holds it);
+ * accepts NULL. No worker may still use it. Main thread. */
 void dns_table_free(struct dns_table *table);
 
 /* The readiness name `_ready.<zone>` answers only once this is set. */
@@ -44,6 +58,8 @@ void dns_table_set_ready(struct dns_table *table, int ready);
  * table's. */
 int dns_table_bind_state(struct dns_table *table, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc);
+/* 1 if dns_table_bind_state() takes those counts (it cannot fail then). */
+int dns_table_state_fits(const struct dns_table *table, size_t n_inst, size_t n_svc);
 
 /* The serial that follows `serial`: max(serial + 1, unix time now) in RFC
  * 1982 serial arithmetic, so serials rise and stay near the clock. */

@@ -32,6 +32,13 @@ struct builder {
 	size_t tmp_len, tmp_cap;
 	char *err;
 	size_t errlen;
+	uint32_t *idx;     /* room for the instances of the largest service */
+	const char **tags; /* room for 4096 tag names */
+	/* building a delta over this whole table (table_delta.c): a name the
+	 * base holds live is a collision, settled by a whole build (`whole`) */
+	const struct dns_table *base;
+	const uint8_t *masked;
+	int whole;
 };
 
 /* Writes the message into b->err; returns -1 (for `return tb_fail(...)`). */
@@ -49,6 +56,20 @@ int tb_node_get(struct builder *b, const uint8_t *name, size_t len, uint32_t *ou
  * instances idx[n_idx] (one for INSTANCE and HEALTH_INST): 0 or -1. */
 int tb_dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t kind, uint32_t service,
                 const uint32_t *idx, size_t n_idx);
+
+/* The start of a build: the table, with room for n_svc services and n_inst
+ * instances, and its zones; then tb_end() (static RRsets, CH TXT), and
+ * tb_cleanup() whatever happened. 0 or -1. */
+int tb_begin(struct builder *b, const struct registry *reg, uint32_t serial, size_t n_svc,
+             size_t n_inst);
+int tb_end(struct builder *b, const struct registry *reg);
+void tb_cleanup(struct builder *b);
+
+/* table_delta.c: what a whole table keeps for the deltas over it (the
+ * services by name, the labels static records use): 0 or -1. */
+int tb_whole_index(struct builder *b, const struct registry *reg);
+/* A delta's dynamic name: -1 (with b->whole set) if the base holds it live. */
+int tb_delta_name(struct builder *b, const uint8_t *name, size_t len);
 
 /* table_static.c */
 int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t serial);

@@ -81,7 +81,12 @@ struct dns_node {
 	/* 1: the instances are list_off .. list_off + list_len - 1 themselves
 	 * (a whole service), so answers skip one cache miss into lists */
 	uint8_t list_is_range;
-	uint32_t service; /* dynamic nodes: the service index */
+	/* 1: a static record's owner is at or below this name (a delta must
+	 * not remove it with a service: table_delta.c) */
+	uint8_t static_below;
+	/* dynamic nodes: the service index; the empty non-terminal
+	 * _PROTO.<svc>.<zone> too, which exists only for its service */
+	uint32_t service;
 	_Atomic uint32_t rr_counter;
 };
 
@@ -104,8 +109,10 @@ struct dns_instance {
 	uint16_t weight;
 	uint32_t service;
 	uint32_t node; /* the instance's own node */
-	/* its health cell: the checker's (dns_table_bind_state) or always served */
-	const struct health_inst *hs;
+	/* its health cell: the checker's (dns_table_bind_state) or always
+	 * served; atomic because a delta's binding moves the cells of its
+	 * base's instances while older views still answer from them */
+	const struct health_inst *_Atomic hs;
 };
 
 /* A drained instance (README "Drain and maintenance"): its reason, for
@@ -132,7 +139,10 @@ struct dns_service {
 	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
 	/* n_served and panic (README "Health checks", Envoy's: answers include every instance):
 	 * the checker's, or the table's own (all served, no panic) */
-	const struct health_svc *hs;
+	const struct health_svc *_Atomic hs;
+	uint64_t digest;     /* registry_service_digest() of what it was built from */
+	uint32_t node;       /* its own name's node */
+	uint32_t proto_node; /* _PROTO.<zone>, the parent of _SVC._PROTO.<zone> */
 	/* the check, for _health TXT */
 	uint8_t check_type; /* enum check_type */
 	uint32_t interval_ms, unhealthy_interval_ms, timeout_ms, ttl_ms;
@@ -172,7 +182,42 @@ struct dns_table {
 	uint32_t version_off, identity_off;
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
+
+	/* A delta (table_delta.c): the services of a change over `base`, a
+	 * whole table whose replaced or removed services `masked` flags; every
+	 * other name answers from base. NULL: a whole table. */
+	struct dns_table *base;
+	uint8_t *masked;  /* base->n_services flags */
+	uint32_t *hidden; /* base's _PROTO.<zone> nodes no service is left under, sorted */
+	size_t n_hidden;
+	uint32_t *reg_map; /* per registry service: DNS_REG_DELTA | delta index, or base index */
+	size_t n_reg;
+	/* the view's counts, for _health.<zone> (whole: n_services ...) */
+	size_t view_services, view_instances, view_maints;
+	uint64_t rest_digest; /* registry_rest_digest(): what is not services */
+	int refs;             /* 1 + the deltas over this table (main thread) */
+	/* whole tables: hashes (dns_label_hash) of the labels under the apex
+	 * of static owners and of static rdata names in the service zone,
+	 * sorted: a service of one of these names changes by a whole build */
+	uint32_t *static_labels;
+	size_t n_static_labels;
+	uint32_t *svc_index; /* whole tables: service index + 1 by name, open addressing */
+	uint32_t svc_index_mask;
 };
+
+#define DNS_REG_DELTA 0x80000000u
+
+/* A base node is part of the view t (a delta): not of a service the delta
+ * replaced or removed, nor a _PROTO.<zone> left empty. */
+int dns_view_hidden(const struct dns_table *t, uint32_t node);
+static inline int dns_view_base_live(const struct dns_table *t, uint32_t node)
+{
+	const struct dns_node *n = &t->base->nodes[node];
+
+	if (n->service != DNS_NO_INDEX && t->masked[n->service])
+		return 0;
+	return !t->n_hidden || !dns_view_hidden(t, node);
+}
 
 /* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */
 int64_t dns_now_ms(void);
@@ -237,5 +282,25 @@ static inline int dns_rdata_name_at(uint16_t type)
 /* Finds the node of a lowercased wire name; DNS_NO_INDEX if absent. */
 uint32_t dns_table_lookup(const struct dns_table *t, const uint8_t *name, size_t len,
                           uint32_t hash);
+
+/* Finds a name in the view t (a whole table, or a delta over its base):
+ * the node, and in *sub the table that holds it (t or t->base). A delta's
+ * own services come first; its empty non-terminals only where the base has
+ * no live node of that name (the base's may hold static records). */
+static inline uint32_t dns_view_lookup(const struct dns_table *t, const struct dns_table **sub,
+                                       const uint8_t *name, size_t len, uint32_t hash)
+{
+	uint32_t i = dns_table_lookup(t, name, len, hash), b;
+
+	*sub = t;
+	if (!t->base || (i != DNS_NO_INDEX && t->nodes[i].kind != DNS_NODE_PLAIN))
+		return i;
+	b = dns_table_lookup(t->base, name, len, hash);
+	if (b != DNS_NO_INDEX && dns_view_base_live(t, b)) {
+		*sub = t->base;
+		return b;
+	}
+	return i;
+}
 
 #endif

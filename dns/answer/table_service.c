@@ -104,7 +104,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	atomic_init(&t->own_svc[si].n_passing, (uint32_t)s->n_instances);
 	atomic_init(&t->own_svc[si].n_failing, 0);
 	atomic_init(&t->own_svc[si].panic, 0);
-	ds->hs = &t->own_svc[si];
+	atomic_init(&ds->hs, &t->own_svc[si]);
 	ds->check_type = (uint8_t)s->check.type;
 	ds->interval_ms = s->check.interval_ms;
 	ds->ttl_ms = s->check.ttl_ms;
@@ -144,7 +144,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		di->type = v4 ? DNS_T_A : DNS_T_AAAA;
 		di->weight = in->weight;
 		di->service = si;
-		di->hs = &always_served;
+		atomic_init(&di->hs, &always_served);
 		dns_body_head(body, di->type, DNS_C_IN, s->ttl, alen_rd);
 		memcpy(body + 10, v4 ? (const void *)&in->addr.u.v4 : (const void *)&in->addr.u.v6,
 		       alen_rd);
@@ -191,6 +191,11 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, s->n_instances))
 		return nl ? -1 : tb_fail(b, "service %s: SRV name too long", s->name);
 
+	ds->node = dns_table_lookup(t, svc, sl, dns_name_hash(svc, sl));
+	/* _PROTO.<zone>, which services share (table_delta.c counts them) */
+	nl = dns_name_prepend(name, "", plabel, apex_c, alen);
+	ds->proto_node = nl ? dns_table_lookup(t, name, nl, dns_name_hash(name, nl)) : DNS_NO_INDEX;
+
 	n_tags = service_tags(s, tags, 4096);
 	for (size_t k = 0; k < n_tags; k++) {
 		size_t n = 0;
@@ -207,6 +212,14 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		/* a 63-octet tag has no room for the underscore: no SRV name then */
 		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
 			return -1;
+	}
+	/* _PROTO.<svc>.<zone>, above the _TAG._PROTO names, exists for this
+	 * service alone: a delta that replaces the service hides it */
+	if (n_tags) {
+		uint32_t ent = dns_table_lookup(t, proto_svc, pl, dns_name_hash(proto_svc, pl));
+
+		if (ent != DNS_NO_INDEX && t->nodes[ent].kind == DNS_NODE_PLAIN)
+			t->nodes[ent].service = si;
 	}
 	return 0;
 }

@@ -213,10 +213,18 @@ static int zone_fill(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t
 	z->blob_len = 0;
 	z->n = 0;
 	z->soa.len = 0;
-	if (add_node(z, t, t->apex_node, serial))
+	const struct dns_table *b = t->base ? t->base : t;
+
+	if (add_node(z, b, b->apex_node, serial))
 		return -1;
-	for (size_t i = 0; i < t->n_nodes; i++)
-		if (i != t->apex_node && t->nodes[i].zone == 0 &&
+	for (size_t i = 0; i < b->n_nodes; i++)
+		if (i != b->apex_node && b->nodes[i].zone == 0 &&
+		    (!t->base || dns_view_base_live(t, (uint32_t)i)) &&
+		    add_node(z, b, (uint32_t)i, serial))
+			return -1;
+	/* a delta: its own services (its other nodes hold no records) */
+	for (size_t i = 0; t->base && i < t->n_nodes; i++)
+		if (t->nodes[i].kind != DNS_NODE_PLAIN && t->nodes[i].zone == 0 &&
 		    add_node(z, t, (uint32_t)i, serial))
 			return -1;
 	return 0;
