@@ -150,6 +150,18 @@ def registry_corpus():
     c["include-and-zones"] = b"zones: [a.zone, /etc/passwd, ../x.zone]\ninclude: [\"*.yaml\", /etc/*]\n"
     c["anchors-and-merge"] = (b"defaults: &d {check: {type: none}}\nservices:\n  a: &a\n    port: 1\n"
                               b"    instances: [{name: i, address: 192.0.2.1}]\n  b: *a\n  c: {<<: *a}\n")
+    # two registries, the second a change of the first (fuzz_registry.c: the
+    # delta must answer as the whole build of the second)
+    svc = (b"defaults: {check: {type: none}, policy: fixed}\nservices:\n"
+           b"  a: {port: 80, tags: [t], instances: [{name: i, address: 192.0.2.1},"
+           b" {name: j, address: \"2001:db8::1\", tags: [u]}]}\n"
+           b"  b: {protocol: udp, port: 53, instances: [{name: k, address: 192.0.2.2}]}\n")
+    c["change-services"] = (
+        svc + b"#--\n" +
+        b"defaults: {check: {type: none}, policy: fixed}\nservices:\n"
+        b"  a: {port: 81, tags: [v], instances: [{name: i, address: 192.0.2.3, weight: 0}]}\n"
+        b"  c: {protocol: udp, port: 53, instances: [{name: k, address: 192.0.2.2}]}\n")
+    c["change-server"] = svc + b"#--\nserver: {ttl: 9}\n" + svc
     return c
 
 
