@@ -291,6 +291,8 @@ int tb_build_rrsets(struct builder *b)
 {
 	struct dns_table *t = b->t;
 	size_t i = 0;
+	if (!b->n_prr)
+		return 0; /* a delta: no static records (and prr is still NULL) */
 	qsort(b->prr, b->n_prr, sizeof(*b->prr), cmp_prr_type);
 	while (i < b->n_prr) {
 		size_t j = i;
