@@ -152,9 +152,9 @@ void api_json_errors(struct json *j, const struct reg_errors *errs, int in_body)
 	}
 }
 
-int api_reload(struct api *api, struct reg_errors *errs, const char **result)
+int api_reload(struct api *api, int full, struct reg_errors *errs, const char **result)
 {
-	int changed = 0, rc = api->ops.reload(api->ops.ctx, errs, &changed);
+	int changed = 0, rc = api->ops.reload(api->ops.ctx, full, errs, &changed);
 
 	*result = changed ? "ok" : "unchanged";
 	return rc;
@@ -220,7 +220,7 @@ static void route_reload(struct api *api, struct http_req *req, const char *arg)
 		http_reply(req, 500, NULL, NULL);
 		return;
 	}
-	rc = api_reload(api, &errs, &result);
+	rc = api_reload(api, 1, &errs, &result);
 	json_init(&j, buf);
 	json_obj_begin(&j);
 	json_kstr(&j, "result", rc == 0 ? result : "failed");

@@ -49,9 +49,11 @@ struct api_ops {
 	void (*figures)(void *ctx, struct api_figures *out);
 	/* Where the registry comes from: PUT and DELETE write through it. */
 	struct reg_source *(*source)(void *ctx);
-	/* Reloads the registry (trigger "api"): returns 0 and sets *changed (0:
-	 * nothing that alters an answer changed), or -1 with the errors in errs. */
-	int (*reload)(void *ctx, struct reg_errors *errs, int *changed);
+	/* Reloads the registry (trigger "api"): what the source saw change
+	 * (a write), or every file (full: POST /v1/reload, as SIGHUP). Returns
+	 * 0 and sets *changed (0: nothing that alters an answer changed), or -1
+	 * with the errors in errs. */
+	int (*reload)(void *ctx, int full, struct reg_errors *errs, int *changed);
 	/* Registers fn (NULL: none), to be called on the main thread after the
 	 * serial or an instance's health status changed: blocking queries and
 	 * the event stream wait for it. NULL: they only end at their wait. */

@@ -134,7 +134,7 @@ int api_query_flag(struct http_req *req, const char *key);
 
 /* Reloads through ops and sets *result to "ok" or "unchanged". Returns 0,
  * or -1 with the errors in errs. */
-int api_reload(struct api *api, struct reg_errors *errs, const char **result);
+int api_reload(struct api *api, int full, struct reg_errors *errs, const char **result);
 
 /* What ops reads, for the routes. */
 const struct registry *api_registry(const struct api *api);

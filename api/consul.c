@@ -94,7 +94,7 @@ static int has_tag(const struct reg_service *s, const struct reg_instance *in, c
 
 static int wanted(const struct api *api, const struct consul_query *q, size_t si, size_t k)
 {
-	const struct reg_service *s = &api_registry(api)->services[si];
+	const struct reg_service *s = api_registry(api)->services[si];
 
 	for (size_t t = 0; t < q->n_tags; t++)
 		if (!has_tag(s, &s->instances[k], q->tags[t]))
@@ -116,7 +116,7 @@ static long service_index(const struct api *api, const char *name)
 	for (size_t i = 0; i <= n; i++)
 		lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
 	for (size_t i = 0; i < reg->n_services; i++)
-		if (strcmp(reg->services[i].name, lower) == 0)
+		if (strcmp(reg->services[i]->name, lower) == 0)
 			return (long)i;
 	return -1;
 }
@@ -131,7 +131,7 @@ struct entry {
 
 static void entry_of(const struct api *api, size_t si, size_t k, struct entry *e)
 {
-	e->s = &api_registry(api)->services[si];
+	e->s = api_registry(api)->services[si];
 	e->in = &e->s->instances[k];
 	snprintf(e->id, sizeof(e->id), "%s.%s", e->in->name, e->s->name);
 	inet_ntop(e->in->addr.family, &e->in->addr.u, e->addr, sizeof(e->addr));
@@ -339,7 +339,7 @@ void api_consul_services(struct api *api, struct http_req *req, const char *arg)
 	json_init(&j, buf);
 	json_obj_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++) {
-		const struct reg_service *s = &reg->services[i];
+		const struct reg_service *s = reg->services[i];
 
 		json_key(&j, s->name);
 		json_arr_begin(&j);
@@ -368,7 +368,7 @@ void api_consul_catalog_service(struct api *api, struct http_req *req, const cha
 	si = service_index(api, name);
 	json_init(&j, buf);
 	json_arr_begin(&j);
-	for (size_t k = 0; si >= 0 && k < api_registry(api)->services[si].n_instances; k++) {
+	for (size_t k = 0; si >= 0 && k < api_registry(api)->services[si]->n_instances; k++) {
 		struct entry e;
 
 		if (!wanted(api, &q, (size_t)si, k))
@@ -413,7 +413,7 @@ void api_consul_health_service(struct api *api, struct http_req *req, const char
 	si = service_index(api, name);
 	json_init(&j, buf);
 	json_arr_begin(&j);
-	for (size_t k = 0; si >= 0 && k < api_registry(api)->services[si].n_instances; k++) {
+	for (size_t k = 0; si >= 0 && k < api_registry(api)->services[si]->n_instances; k++) {
 		struct entry e;
 
 		if (!wanted(api, &q, (size_t)si, k))

@@ -167,7 +167,7 @@ static void instance_families(struct mw *m, const struct metrics_input *in)
 	for (size_t i = 0; i < reg->n_services; i++) {
 		unsigned count[3] = {0, 0, 0};
 
-		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
+		for (size_t k = 0; k < reg->services[i]->n_instances; k++) {
 			struct health_inst *hi = health_instance(in->health, i, k);
 			unsigned st = hi ? atomic_load(&hi->status) : HEALTH_UNCHECKED;
 			if (st < 3)
@@ -175,7 +175,7 @@ static void instance_families(struct mw *m, const struct metrics_input *in)
 		}
 		for (unsigned s = 0; s < 3; s++) {
 			emit(m, "srvd_instances{service=\"");
-			label_value(m, reg->services[i].name);
+			label_value(m, reg->services[i]->name);
 			emit(m, "\",state=\"%s\"} %u\n", health_status_name(states[s]),
 			     count[states[s]]);
 		}
@@ -186,12 +186,12 @@ static void instance_families(struct mw *m, const struct metrics_input *in)
 	for (size_t i = 0; i < reg->n_services; i++) {
 		unsigned served = 0;
 
-		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
+		for (size_t k = 0; k < reg->services[i]->n_instances; k++) {
 			struct health_inst *hi = health_instance(in->health, i, k);
 			served += hi && atomic_load(&hi->served);
 		}
 		emit(m, "srvd_instances_served{service=\"");
-		label_value(m, reg->services[i].name);
+		label_value(m, reg->services[i]->name);
 		emit(m, "\"} %u\n", served);
 	}
 }

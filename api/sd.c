@@ -61,7 +61,7 @@ static void tags_label(struct json *j, const struct reg_service *s, const struct
  * api_label_name(). */
 static void target_group(struct json *j, const struct api *api, size_t si, size_t k)
 {
-	const struct reg_service *s = &api_registry(api)->services[si];
+	const struct reg_service *s = api_registry(api)->services[si];
 	const struct reg_instance *in = &s->instances[k];
 	char addr[INET6_ADDRSTRLEN], target[INET6_ADDRSTRLEN + 8];
 
@@ -112,9 +112,9 @@ void api_sd_prometheus(struct api *api, struct http_req *req, const char *arg)
 	json_init(&j, buf);
 	json_arr_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++) {
-		if (filter && strcmp(reg->services[i].name, only) != 0)
+		if (filter && strcmp(reg->services[i]->name, only) != 0)
 			continue;
-		for (size_t k = 0; k < reg->services[i].n_instances; k++)
+		for (size_t k = 0; k < reg->services[i]->n_instances; k++)
 			if (all || api_inst_passing(api, i, k))
 				target_group(&j, api, i, k);
 	}

@@ -154,7 +154,7 @@ static void json_check_field(void *arg, const struct reg_field *f)
 /* One service; with detail, its check and instances too. */
 static void json_service(struct json *j, const struct api *api, size_t i, int detail)
 {
-	const struct reg_service *s = &api_registry(api)->services[i];
+	const struct reg_service *s = api_registry(api)->services[i];
 	struct health *h = api_health(api);
 	struct health_svc *hs = health_service(h, i);
 	size_t passing = 0;
@@ -196,7 +196,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 static long find_index(const struct registry *reg, const char *name)
 {
 	for (size_t i = 0; i < reg->n_services; i++)
-		if (strcmp(reg->services[i].name, name) == 0)
+		if (strcmp(reg->services[i]->name, name) == 0)
 			return (long)i;
 	return -1;
 }
@@ -326,7 +326,7 @@ static int reload_or_undo(struct api *api, struct http_req *req, struct reg_writ
 {
 	struct reg_errors errs = {NULL, 0};
 
-	if (api_reload(api, &errs, result) == 0)
+	if (api_reload(api, 0, &errs, result) == 0)
 		return 0;
 	reg_source_undo(api_source(api), w);
 	reply_errors(req, 409, &errs, 0);
@@ -467,8 +467,8 @@ static int find_instance(struct api *api, struct http_req *req, const char *arg,
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return -1;
 	}
-	for (size_t k = 0; k < reg->services[i].n_instances; k++)
-		if (strcasecmp(reg->services[i].instances[k].name, slash + 1) == 0) {
+	for (size_t k = 0; k < reg->services[i]->n_instances; k++)
+		if (strcasecmp(reg->services[i]->instances[k].name, slash + 1) == 0) {
 			*svc = (size_t)i;
 			*inst = k;
 			return 0;
@@ -480,7 +480,7 @@ static int find_instance(struct api *api, struct http_req *req, const char *arg,
 /* Replies with the JSON of instance inst of service svc. */
 static void reply_instance(struct api *api, struct http_req *req, size_t svc, size_t inst)
 {
-	const struct reg_service *s = &api_registry(api)->services[svc];
+	const struct reg_service *s = api_registry(api)->services[svc];
 	struct evbuffer *buf = evbuffer_new();
 	struct json j;
 
@@ -505,7 +505,7 @@ static void heartbeat(struct api *api, struct http_req *req, const char *arg, in
 	if (health_heartbeat(api_health(api), svc, inst, pass, note) < 0) {
 		api_reply_error(
 		    req, 409, "service %s has check type %s: heartbeats are for check type ttl",
-		    reg->services[svc].name, check_type_name(reg->services[svc].check.type));
+		    reg->services[svc]->name, check_type_name(reg->services[svc]->check.type));
 		return;
 	}
 	reply_instance(api, req, svc, inst);
@@ -535,7 +535,7 @@ static void maintenance(struct api *api, struct http_req *req, const char *arg, 
 	if (slash) {
 		if (find_instance(api, req, arg, &svc, &inst) < 0)
 			return;
-		snprintf(ibuf, sizeof(ibuf), "%s", reg->services[svc].instances[inst].name);
+		snprintf(ibuf, sizeof(ibuf), "%s", reg->services[svc]->instances[inst].name);
 		iname = ibuf;
 	} else {
 		long i;
@@ -551,7 +551,7 @@ static void maintenance(struct api *api, struct http_req *req, const char *arg, 
 		return;
 	if (drain && !reason[0])
 		snprintf(reason, sizeof(reason), "no reason given");
-	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc]->name);
 	reg_source_set_maintenance(api_source(api), reg, sname, iname, drain ? reason : NULL, &w);
 	if (w.result != REG_WRITE_OK) {
 		reply_refused(req, &w);
@@ -593,8 +593,8 @@ void api_instance_delete(struct api *api, struct http_req *req, const char *arg)
 
 	if (find_instance(api, req, arg, &svc, &inst) < 0)
 		return;
-	snprintf(sname, sizeof(sname), "%s", reg->services[svc].name);
-	snprintf(iname, sizeof(iname), "%s", reg->services[svc].instances[inst].name);
+	snprintf(sname, sizeof(sname), "%s", reg->services[svc]->name);
+	snprintf(iname, sizeof(iname), "%s", reg->services[svc]->instances[inst].name);
 	reg_source_delete_instance(api_source(api), reg, sname, iname, &w);
 	if (w.result != REG_WRITE_OK) {
 		reply_refused(req, &w);

@@ -96,7 +96,7 @@ static void json_instance_counts(struct json *j, const struct api *api)
 	size_t n = 0, by_state[3] = {0, 0, 0}, drained = 0;
 
 	for (size_t i = 0; i < reg->n_services; i++)
-		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
+		for (size_t k = 0; k < reg->services[i]->n_instances; k++) {
 			struct health_inst *hi = health_instance(h, i, k);
 			unsigned st = hi ? (unsigned)atomic_load(&hi->status) : HEALTH_UNCHECKED;
 

@@ -409,8 +409,8 @@ static void take_sums(struct api *api, const struct registry *reg)
 		return;
 	}
 	for (size_t i = 0; i < reg->n_services; i++) {
-		s[i].name = strdup(reg->services[i].name);
-		s[i].hash = service_hash(&reg->services[i]);
+		s[i].name = strdup(reg->services[i]->name);
+		s[i].hash = service_hash(reg->services[i]);
 		if (!s[i].name)
 			break;
 		by[i] = &s[i];
@@ -439,7 +439,7 @@ static int cmp_str(const void *a, const void *b)
 static long find_service(const struct registry *reg, const char *name)
 {
 	for (size_t i = 0; i < reg->n_services; i++)
-		if (strcmp(reg->services[i].name, name) == 0)
+		if (strcmp(reg->services[i]->name, name) == 0)
 			return (long)i;
 	return -1;
 }
@@ -470,15 +470,15 @@ static void registry_event(struct api *api, struct evbuffer *out, uint32_t seria
 	json_key(&j, "added");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++)
-		if (!find_sum(api, reg->services[i].name) && ++n)
-			json_str(&j, reg->services[i].name);
+		if (!find_sum(api, reg->services[i]->name) && ++n)
+			json_str(&j, reg->services[i]->name);
 	json_arr_end(&j);
 	json_key(&j, "removed");
 	json_arr_begin(&j);
 	/* the registry's names, sorted: a reload must not cost services^2 */
 	names = malloc((reg->n_services ? reg->n_services : 1) * sizeof(*names));
 	for (size_t i = 0; names && i < reg->n_services; i++)
-		names[i] = reg->services[i].name;
+		names[i] = reg->services[i]->name;
 	if (names)
 		qsort(names, reg->n_services, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < api->n_sums; i++) {
@@ -494,10 +494,10 @@ static void registry_event(struct api *api, struct evbuffer *out, uint32_t seria
 	json_key(&j, "changed");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < reg->n_services; i++) {
-		const struct api_svc_sum *s = find_sum(api, reg->services[i].name);
+		const struct api_svc_sum *s = find_sum(api, reg->services[i]->name);
 
-		if (s && s->hash != service_hash(&reg->services[i]) && ++n)
-			json_str(&j, reg->services[i].name);
+		if (s && s->hash != service_hash(reg->services[i]) && ++n)
+			json_str(&j, reg->services[i]->name);
 	}
 	json_arr_end(&j);
 	json_obj_end(&j);
@@ -518,7 +518,7 @@ static void serial_event(struct api *api, struct evbuffer *out, uint32_t serial)
 	if (!b)
 		return;
 	for (size_t i = 0; i < reg->n_services; i++)
-		for (size_t k = 0; k < reg->services[i].n_instances; k++) {
+		for (size_t k = 0; k < reg->services[i]->n_instances; k++) {
 			n++;
 			passing += api_inst_passing(api, i, k);
 		}
@@ -554,8 +554,8 @@ static void health_events(struct api *api, struct evbuffer *out, uint64_t total)
 		json_obj_begin(&j);
 		api_json_event(&j, &ev[i]);
 		if (si >= 0)
-			for (size_t k = 0; k < reg->services[si].n_instances; k++)
-				if (strcmp(reg->services[si].instances[k].name, ev[i].instance) ==
+			for (size_t k = 0; k < reg->services[si]->n_instances; k++)
+				if (strcmp(reg->services[si]->instances[k].name, ev[i].instance) ==
 				    0)
 					json_kbool(&j, "passing",
 					           api_inst_passing(api, (size_t)si, k));

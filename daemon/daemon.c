@@ -48,7 +48,7 @@ size_t daemon_count_instances(const struct registry *reg)
 	size_t n = 0;
 
 	for (size_t i = 0; i < reg->n_services; i++)
-		n += reg->services[i].n_instances;
+		n += reg->services[i]->n_instances;
 	return n;
 }
 
@@ -136,12 +136,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 static void on_hup_reload(evutil_socket_t fd, short what, void *arg)
 {
+	daemon_reload_full(arg); /* SIGHUP: every file, whatever changed */
 	daemon_reload(arg, "SIGHUP", NULL);
 }
 
 /* The source saw its files change (after its debounce). The change names
- * what changed; the reload still loads everything (the source logged
- * which). */
+ * what changed (the source logged which); the reload loads that alone where
+ * it can (reg_source_update()). */
 static void on_source_change(void *arg, const struct reg_change *change)
 {
 	struct daemon *d = arg;

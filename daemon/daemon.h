@@ -70,6 +70,10 @@ struct daemon_reload_stats {
  * keeps serving. Main thread only. */
 int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs);
 
+/* The next daemon_reload() loads every file, not only what the source saw
+ * change (SIGHUP, POST /v1/reload: files edited with the watcher off). */
+void daemon_reload_full(struct daemon *d);
+
 /* The current registry, health checker and table. Valid on the main thread
  * until the next reload; borrowed. Registry and health are indexed alike
  * (service i, instance j). */

@@ -44,6 +44,7 @@ struct daemon {
 	const struct daemon_options *opt;
 	struct event_base *base;
 	struct registry *reg;    /* current */
+	int reload_full;         /* 1: the next reload loads every file (SIGHUP) */
 	struct dns_table *table; /* current, published to the workers */
 	struct health *health;   /* current, for reg and table */
 	uint64_t digest;         /* registry_digest(reg) */

@@ -257,12 +257,14 @@ static void api_watch_of(void *ctx, void (*fn)(void *arg), void *arg)
 	daemon_observe(ctx, fn, arg);
 }
 
-static int api_reload_of(void *ctx, struct reg_errors *errs, int *changed)
+static int api_reload_of(void *ctx, int full, struct reg_errors *errs, int *changed)
 {
 	struct daemon_reload_stats before, after;
 	int rc;
 
 	daemon_reload_stats(ctx, &before);
+	if (full)
+		daemon_reload_full(ctx);
 	rc = daemon_reload(ctx, "api", errs);
 	daemon_reload_stats(ctx, &after);
 	*changed = after.ok > before.ok;

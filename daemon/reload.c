@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* reload.c: re-reading the registry while serving (README "Reloading").
  *
- * Everything runs on the main thread: the new registry is loaded, its table
+ * Everything runs on the main thread: the new registry is loaded (only the
+ * files that changed, where the source can say which: reg_source_update()
+ * and registry_update(), sharing the other services), its table
  * built and its checker created while the workers keep answering from the
  * old table; nothing is touched until all of that succeeded. Then the new
  * checker takes over the state of the instances that survive, and the table
@@ -54,6 +56,11 @@ static void report_restart(void *arg, const char *keys, const char *text)
 	log_warn("reload: %s changed; %s", keys, text);
 }
 
+void daemon_reload_full(struct daemon *d)
+{
+	d->reload_full = 1;
+}
+
 int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
@@ -65,11 +72,20 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	uint32_t serial;
 	size_t kept;
 	char err[512], line[1100];
-	int r = -1;
+	int r = -1, rc, updated, full = d->reload_full;
 
-	/* the files are read now: what changed until here needs no second reload */
-	reg_source_drain(d->src);
-	if (reg_source_load(d->src, &reg, e) < 0) {
+	d->reload_full = 0;
+	/* what changed, at its cost (only the files or services it names),
+	 * else (SIGHUP, the main file) everything */
+	rc = full ? 1 : reg_source_update(d->src, d->reg, &reg, e);
+	updated = rc == 0;
+	if (rc > 0) {
+		/* the files are read now: what changed until here needs no
+		 * second reload */
+		reg_source_drain(d->src);
+		rc = reg_source_load(d->src, &reg, e);
+	}
+	if (rc < 0) {
 		if (e->n == 0)
 			registry_errors_add(e, "cannot load the registry");
 		goto reject;
@@ -82,6 +98,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	if (digest == d->digest) {
 		/* same answers: keep table, serial and health; the rest of the
 		 * file (e.g. server.watch) is taken over */
+		registry_adopt(reg, d->reg);
 		registry_free(d->reg);
 		d->reg = reg;
 		d->stats.unchanged++;
@@ -125,6 +142,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	daemon_retire(d, old, d->health);
 	d->table = table;
 	d->health = health;
+	registry_adopt(reg, d->reg);
 	registry_free(d->reg);
 	d->reg = reg;
 	d->digest = digest;
@@ -132,8 +150,11 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	daemon_apply_logging(reg);
 	d->stats.last_ok_ms = daemon_now_ms();
 	log_info(
-	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state)",
-	    why, serial, reg->n_services, daemon_count_instances(reg), kept);
+	    "reload (%s): serial %u, %zu services, %zu instances (%zu kept their health state; %s)",
+	    why, serial, reg->n_services, daemon_count_instances(reg), kept,
+	    !updated                    ? "every file read, table built whole"
+	    : dns_table_is_delta(table) ? "changed files read, changed services built"
+	                                : "changed files read, table built whole");
 	daemon_serial_reloaded(d);
 	reg_source_watch(d->src, d->reg);
 	registry_errors_clear(&local);

@@ -65,7 +65,7 @@ static uint8_t *served_set(struct daemon *d, size_t *len)
 		struct health_svc *hs = health_service(d->health, i);
 
 		s[k++] = hs ? atomic_load(&hs->panic) : 0;
-		for (size_t j = 0; j < reg->services[i].n_instances; j++) {
+		for (size_t j = 0; j < reg->services[i]->n_instances; j++) {
 			struct health_inst *hi = health_instance(d->health, i, j);
 
 			s[k++] = hi ? atomic_load(&hi->served) : 0;

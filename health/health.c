@@ -418,7 +418,7 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 	h->max_inflight = HEALTH_MAX_INFLIGHT;
 	health_rng_seed(&h->rng, random_seed());
 	for (size_t i = 0; i < reg->n_services; i++)
-		n += reg->services[i].n_instances;
+		n += reg->services[i]->n_instances;
 	h->n_svcs = reg->n_services;
 	h->n_insts = n;
 	/* +1: calloc(0) may return NULL */
@@ -429,7 +429,7 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 	if (!h->svcs || !h->svc_state || !h->insts || !h->inst_state)
 		goto fail;
 	for (size_t i = 0; i < reg->n_services; i++) {
-		const struct reg_service *rs = &reg->services[i];
+		const struct reg_service *rs = reg->services[i];
 		struct hsvc *s = &h->svcs[i];
 		int checked = rs->check.type != CHECK_NONE;
 

@@ -41,6 +41,11 @@ uint64_t registry_service_digest(const struct reg_service *s)
 {
 	uint64_t h = FNV_OFFSET;
 
+	/* immutable once in a registry: computed once (a change digests the
+	 * services it loaded, not the registry) */
+	if (s->digest_set)
+		return s->digest;
+
 	sch_feed_str(&h, s->name);
 	sch_digest(&reg_service_table, s, &h);
 	sch_feed_u64(&h, s->n_instances);
@@ -50,6 +55,8 @@ uint64_t registry_service_digest(const struct reg_service *s)
 		 * in _health TXT) */
 		sch_feed_str(&h, registry_maintenance_of(s, &s->instances[k]));
 	}
+	((struct reg_service *)s)->digest = h;
+	((struct reg_service *)s)->digest_set = 1;
 	return h;
 }
 
@@ -67,10 +74,13 @@ uint64_t registry_rest_digest(const struct registry *reg)
 
 uint64_t registry_digest(const struct registry *reg)
 {
-	uint64_t h = registry_rest_digest(reg);
+	uint64_t h = registry_rest_digest(reg), sum = 0;
 
-	sch_feed_u64(&h, reg->n_services);
+	/* the order of services alters no answer (a change may append the
+	 * service a file now holds): a sum of theirs */
 	for (size_t i = 0; i < reg->n_services; i++)
-		sch_feed_u64(&h, registry_service_digest(&reg->services[i]));
+		sum += registry_service_digest(reg->services[i]);
+	sch_feed_u64(&h, reg->n_services);
+	sch_feed_u64(&h, sum);
 	return h;
 }

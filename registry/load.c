@@ -510,6 +510,10 @@ static void resolve_services(struct reg_loader *ld)
 		}
 		reg_check_rules(ld, b, own, &path);
 		resolve_instances(ld, b, &path);
+		/* the file it came from (a change reloads it alone): the node
+		 * trees, which hold the names, go before assemble() */
+		if (b->key->file && !(b->svc.file = strdup(b->key->file)))
+			reg_error_line(ld, "out of memory");
 	}
 }
 
@@ -593,6 +597,8 @@ void reg_svc_build_free(struct reg_svc_build *b)
 {
 	free(b->svc.name);
 	b->svc.name = NULL;
+	free(b->svc.file);
+	b->svc.file = NULL;
 	sch_free(&reg_service_table, b);
 	for (size_t i = 0; i < b->n_inst; i++)
 		sch_free(&reg_instance_table, &b->inst[i]);
@@ -613,11 +619,14 @@ static int assemble(struct reg_loader *ld)
 		return -1;
 	for (size_t i = 0; i < ld->n_svcs; i++) {
 		struct reg_svc_build *b = &ld->svcs[i];
-		struct reg_service *svc = &reg->services[reg->n_services];
+		struct reg_service *svc = malloc(sizeof(*svc));
 		struct reg_instance *inst = calloc(b->n_inst ? b->n_inst : 1, sizeof(*inst));
 
-		if (!inst)
+		if (!svc || !inst) {
+			free(svc);
+			free(inst);
 			return -1;
+		}
 		for (size_t k = 0; k < b->n_inst; k++) {
 			inst[k] = b->inst[k].inst;
 			memset(&b->inst[k].inst, 0, sizeof(b->inst[k].inst));
@@ -625,8 +634,10 @@ static int assemble(struct reg_loader *ld)
 		*svc = b->svc;
 		svc->instances = inst;
 		svc->n_instances = b->n_inst;
+		svc->refs = 1;
+		svc->digest_set = 0;
 		memset(&b->svc, 0, sizeof(b->svc));
-		reg->n_services++;
+		reg->services[reg->n_services++] = svc;
 	}
 	return 0;
 }
@@ -743,37 +754,59 @@ int reg_load_include_string(const char *text, const char *name, const char *main
 	return load(name, text, &reg_include_table, main_file, 1, out, errs);
 }
 
+int reg_load_include_file(const char *path, const char *main_file, struct registry **out,
+                          struct reg_errors *errs)
+{
+	return load(path, NULL, &reg_include_table, main_file, 0, out, errs);
+}
+
+void registry_service_ref(struct reg_service *svc)
+{
+	svc->refs++;
+}
+
+void registry_service_unref(struct reg_service *svc)
+{
+	if (!svc || --svc->refs > 0)
+		return;
+	for (size_t k = 0; k < svc->n_instances; k++) {
+		free((char *)svc->instances[k].maintenance);
+		sch_free(&reg_instance_table, &svc->instances[k]);
+	}
+	free((char *)svc->maintenance);
+	free(svc->instances);
+	free(svc->name);
+	free(svc->file);
+	sch_free(&reg_service_table, svc);
+	free(svc);
+}
+
 void registry_free(struct registry *reg)
 {
 	if (!reg)
 		return;
-	sch_free(&reg_server_table, &reg->server);
-	for (size_t i = 0; i < reg->n_services; i++) {
-		struct reg_service *svc = &reg->services[i];
-
-		for (size_t k = 0; k < svc->n_instances; k++)
-			sch_free(&reg_instance_table, &svc->instances[k]);
-		free(svc->instances);
-		free(svc->name);
-		sch_free(&reg_service_table, svc);
-	}
+	for (size_t i = 0; i < reg->n_services; i++)
+		registry_service_unref(reg->services[i]);
 	free(reg->services);
-	for (size_t i = 0; i < reg->n_zones; i++)
-		reg_zone_free(&reg->zones[i]);
-	free(reg->zones);
-	for (size_t i = 0; i < reg->n_watch; i++)
-		free(reg->watch[i]);
-	free(reg->watch);
 	registry_maint_free(reg->maint, reg->n_maint);
-	free(reg->file);
+	if (!reg->borrows) {
+		sch_free(&reg_server_table, &reg->server);
+		for (size_t i = 0; i < reg->n_zones; i++)
+			reg_zone_free(&reg->zones[i]);
+		free(reg->zones);
+		for (size_t i = 0; i < reg->n_watch; i++)
+			free(reg->watch[i]);
+		free(reg->watch);
+		free(reg->file);
+	}
 	free(reg);
 }
 
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name)
 {
 	for (size_t i = 0; reg && i < reg->n_services; i++)
-		if (strcmp(reg->services[i].name, name) == 0)
-			return &reg->services[i];
+		if (strcmp(reg->services[i]->name, name) == 0)
+			return reg->services[i];
 	return NULL;
 }
 

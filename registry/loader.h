@@ -122,6 +122,11 @@ int reg_zones_check_services(struct reg_loader *ld);
 int reg_load_include_string(const char *text, const char *name, const char *main_file,
                             struct registry **out, struct reg_errors *errs);
 
+/* The same for include file path of main_file, as a full load reads it
+ * (its checks may be exec). */
+int reg_load_include_file(const char *path, const char *main_file, struct registry **out,
+                          struct reg_errors *errs);
+
 /* Joins a path relative to the folder of `base`; caller frees. */
 char *reg_path_join(const char *base, const char *rel);
 

@@ -1,7 +1,7 @@
 # registry: the model (services, instances, checks, server settings), its YAML schema and
 # loader with file:line:col errors, static zone files, and the one-service fragment files
 # the control API writes. A library of its own (libsrvd-registry.a) on libsrvd-common.a.
-libsrvd_registry_a_SOURCES += registry/registry.h registry/loader.h \
+libsrvd_registry_a_SOURCES += registry/registry.h registry/loader.h registry/update.c \
 	registry/ynode.c registry/ynode.h \
 	registry/schema.c registry/schema.h registry/types.c \
 	registry/tables.c registry/load.c registry/zone.c registry/digest.c \

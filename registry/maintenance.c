@@ -263,31 +263,52 @@ int registry_maint_set(struct reg_maint **m, size_t *n, const char *service, con
 	return 1;
 }
 
+/* Points s and its instances at their drains in m (copies: a service
+ * outlives the registry it was loaded with when a change keeps it); 0 or
+ * -ENOMEM. */
+int registry_maint_attach_service(struct reg_service *s, const struct reg_maint *m, size_t n)
+{
+	int rc = 0;
+
+	free((char *)s->maintenance);
+	s->maintenance = NULL;
+	for (size_t k = 0; k < s->n_instances; k++) {
+		free((char *)s->instances[k].maintenance);
+		s->instances[k].maintenance = NULL;
+	}
+	s->digest_set = 0;
+	/* few drains against many instances: a scan per drain */
+	for (size_t j = 0; j < n; j++) {
+		char **at = NULL;
+
+		if (strcmp(s->name, m[j].service) != 0)
+			continue;
+		if (!m[j].instance)
+			at = (char **)&s->maintenance;
+		for (size_t k = 0; !at && k < s->n_instances; k++)
+			if (strcmp(s->instances[k].name, m[j].instance) == 0)
+				at = (char **)&s->instances[k].maintenance;
+		if (at) {
+			char *copy = strdup(m[j].reason);
+
+			if (!copy) {
+				rc = -ENOMEM;
+				continue;
+			}
+			free(*at); /* the last of several drains of one target */
+			*at = copy;
+		}
+	}
+	return rc;
+}
+
 void registry_maint_attach(struct registry *reg, struct reg_maint *m, size_t n)
 {
 	registry_maint_free(reg->maint, reg->n_maint);
 	reg->maint = m;
 	reg->n_maint = n;
-	for (size_t i = 0; i < reg->n_services; i++) {
-		struct reg_service *s = &reg->services[i];
-
-		s->maintenance = NULL;
-		for (size_t k = 0; k < s->n_instances; k++)
-			s->instances[k].maintenance = NULL;
-	}
-	/* few drains against many instances: a scan per drain */
-	for (size_t j = 0; j < n; j++) {
-		struct reg_service *s = NULL;
-
-		for (size_t i = 0; i < reg->n_services && !s; i++)
-			if (strcmp(reg->services[i].name, m[j].service) == 0)
-				s = &reg->services[i];
-		if (s && !m[j].instance)
-			s->maintenance = m[j].reason;
-		for (size_t k = 0; s && m[j].instance && k < s->n_instances; k++)
-			if (strcmp(s->instances[k].name, m[j].instance) == 0)
-				s->instances[k].maintenance = m[j].reason;
-	}
+	for (size_t i = 0; i < reg->n_services; i++)
+		(void)registry_maint_attach_service(reg->services[i], m, n);
 }
 
 const char *registry_maintenance_of(const struct reg_service *s, const struct reg_instance *inst)

@@ -53,8 +53,8 @@ struct reg_instance {
 	uint16_t priority; /* default 0 */
 	char **tags;       /* the instance's own tags, lowercased */
 	size_t n_tags;
-	/* drained: the reason of its own maintenance, else NULL (borrowed from
-	 * the registry's maint[]; see registry_maintenance_of()) */
+	/* drained: the reason of its own maintenance, else NULL (a copy of its
+	 * entry in the registry's maint[]; see registry_maintenance_of()) */
 	const char *maintenance;
 };
 
@@ -72,6 +72,13 @@ struct reg_service {
 	struct reg_instance *instances;
 	size_t n_instances;
 	const char *maintenance; /* the whole service drained: the reason, else NULL */
+	/* A service is shared by the registries that hold it (a change loads
+	 * the services it touched and keeps the others: registry_update()):
+	 * refs counts them. Immutable once in a registry. */
+	unsigned refs;
+	char *file;      /* the file it was defined in, as loaded (NULL: a string) */
+	uint64_t digest; /* registry_service_digest(), once computed (digest_set) */
+	int digest_set;
 };
 
 struct reg_listen {
@@ -157,7 +164,7 @@ struct reg_zone {
 struct registry {
 	char *file; /* the top-level file it was loaded from */
 	struct reg_server server;
-	struct reg_service *services; /* in file order (includes after the main file) */
+	struct reg_service **services; /* in file order (includes after the main file) */
 	size_t n_services;
 	struct reg_zone *zones;
 	size_t n_zones;
@@ -171,6 +178,9 @@ struct registry {
 	 * names not in the registry are kept, unused */
 	struct reg_maint *maint;
 	size_t n_maint;
+	/* 1: file, server, zones and watch are those of the registry this one
+	 * was updated from (registry_update()) until registry_adopt() */
+	int borrows;
 };
 
 /* One drain (README "Drain and maintenance"): an instance, or a whole
@@ -214,8 +224,31 @@ int registry_parse_listen(const char *text, struct reg_listen *out);
  * one per line (from the same tables the loader uses). */
 void registry_schema_print(FILE *out);
 
-/* Frees a registry; accepts NULL. */
+/* Frees a registry (its services once no other registry holds them);
+ * accepts NULL. Main thread (the counts are not atomic). */
 void registry_free(struct registry *reg);
+
+/* The registry after a change to include files of current (a file that
+ * is gone, or no longer defines a service, takes its services away): the
+ * services of `files` loaded anew, as in a full load, every other service
+ * of current shared, and the drains m (taken over, also on failure; the
+ * services whose drains differ from current's are loaded anew too). It
+ * borrows current's file, server, zones and watch list until
+ * registry_adopt(); free it with registry_free() either way. Returns 0 and
+ * sets *out; 1 when only a full load can say (a file outside every
+ * include glob, a service name defined twice, static zones, which are
+ * checked against every service); -1 with errors in errs (file:line:col). */
+int registry_update(const struct registry *current, char *const *files, size_t n_files,
+                    struct reg_maint *m, size_t n_maint, struct registry **out,
+                    struct reg_errors *errs);
+
+/* reg (from registry_update(from, ...)) takes over what it borrowed from
+ * `from`, which is left to be freed. */
+void registry_adopt(struct registry *reg, struct registry *from);
+
+/* One more registry holds svc / one fewer (the last frees it; NULL ok). */
+void registry_service_ref(struct reg_service *svc);
+void registry_service_unref(struct reg_service *svc);
 
 /* Appends a copy of line to errs (dropped when out of memory). */
 void registry_errors_add(struct reg_errors *errs, const char *line);
@@ -343,9 +376,14 @@ int registry_maint_set(struct reg_maint **m, size_t *n, const char *service, con
 
 void registry_maint_free(struct reg_maint *m, size_t n);
 
-/* Gives reg the drains m (taken over) and points its services' and
- * instances' `maintenance` at them. */
+/* Gives reg the drains m (taken over) and sets its services' and
+ * instances' `maintenance` from them (registry_maint_attach_service()).
+ * Only for a registry just loaded: its services are its own. */
 void registry_maint_attach(struct registry *reg, struct reg_maint *m, size_t n);
+/* Sets s's and its instances' `maintenance` to copies of their drains in m
+ * (a service is kept by the next registry when a change does not touch
+ * it); 0 or -ENOMEM. */
+int registry_maint_attach_service(struct reg_service *s, const struct reg_maint *m, size_t n);
 
 /* The reason instance inst of s is drained (its own, else its service's),
  * or NULL. */

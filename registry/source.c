@@ -69,3 +69,10 @@ void reg_source_free(struct reg_source *s)
 	if (s)
 		s->ops->free(s);
 }
+
+int reg_source_update(struct reg_source *s, const struct registry *current, struct registry **out,
+                      struct reg_errors *errs)
+{
+	*out = NULL;
+	return s->ops->update ? s->ops->update(s, current, out, errs) : 1;
+}

@@ -59,6 +59,12 @@ struct reg_source_ops {
 	const char *name; /* "files" */
 	/* Loads the whole registry (registry_load_file()'s contract). */
 	int (*load)(struct reg_source *s, struct registry **out, struct reg_errors *errs);
+	/* Loads what changed since the last load or update, sharing the rest
+	 * with current (the registry served, loaded by this source): 0 and
+	 * *out (registry_update()'s contract), 1 when only a full load can
+	 * say (then drain and load), -1 with errors. NULL: always full. */
+	int (*update)(struct reg_source *s, const struct registry *current,
+	              struct registry **out, struct reg_errors *errs);
 	/* Watches what reg was loaded from (again after every load; reg is
 	 * borrowed for the call) and calls fn when it changes; reg NULL stops. */
 	void (*watch)(struct reg_source *s, const struct registry *reg);
@@ -104,6 +110,8 @@ int reg_source_files_create(const char *config, struct event_base *base,
 
 /* The operations, through s->ops. */
 int reg_source_load(struct reg_source *s, struct registry **out, struct reg_errors *errs);
+int reg_source_update(struct reg_source *s, const struct registry *current,
+                      struct registry **out, struct reg_errors *errs);
 void reg_source_watch(struct reg_source *s, const struct registry *reg);
 void reg_source_drain(struct reg_source *s);
 void reg_source_put(struct reg_source *s, const struct registry *current, const char *name,

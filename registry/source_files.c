@@ -36,7 +36,62 @@ struct files_source {
 	char *inc_dir;
 	int inc_known;
 	struct stat inc_st;
+	/* what changed since the last load, for files_update(): include
+	 * files written (by the API) or seen changed (by the watcher), or
+	 * all (the main file, a zone file, a burst the watcher cannot name) */
+	char **dirty;
+	size_t n_dirty;
+	int dirty_all;
 };
+
+static const char maint_file[] = REG_MAINT_NAME ".yaml";
+
+static const char *base_name(const char *path)
+{
+	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+}
+
+/* path changed: the next update loads it again (the drains file is read
+ * at every update anyway). */
+static void mark_dirty(struct files_source *f, const char *path)
+{
+	char **grown;
+
+	if (strcmp(base_name(path), maint_file) == 0)
+		return;
+	for (size_t i = 0; i < f->n_dirty; i++)
+		if (strcmp(f->dirty[i], path) == 0)
+			return;
+	grown = realloc(f->dirty, (f->n_dirty + 1) * sizeof(*grown));
+	if (!grown || !(grown[f->n_dirty] = strdup(path))) {
+		if (grown)
+			f->dirty = grown;
+		f->dirty_all = 1; /* out of memory: a full load then */
+		return;
+	}
+	f->dirty = grown;
+	f->n_dirty++;
+}
+
+static void mark_dirty_in(struct files_source *f, const char *dir, const char *name)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.yaml", dir, name) >= sizeof(path))
+		f->dirty_all = 1;
+	else
+		mark_dirty(f, path);
+}
+
+static void clear_dirty(struct files_source *f)
+{
+	for (size_t i = 0; i < f->n_dirty; i++)
+		free(f->dirty[i]);
+	free(f->dirty);
+	f->dirty = NULL;
+	f->n_dirty = 0;
+	f->dirty_all = 0;
+}
 
 /* What a write changed, to put back: the file's old text, or none. */
 struct files_undo {
@@ -193,12 +248,36 @@ static int files_load(struct reg_source *s, struct registry **out, struct reg_er
 	free(text);
 	registry_maint_attach(*out, m, n);
 	f->loaded = 1;
+	clear_dirty(f); /* it read every file as it is now */
 	free_zones(f);
 	f->zones = calloc((*out)->n_zones + 1, sizeof(*f->zones));
 	for (size_t i = 0; f->zones && i < (*out)->n_zones; i++)
 		if ((f->zones[f->n_zones] = strdup((*out)->zones[i].file)))
 			f->n_zones++;
 	return 0;
+}
+
+/* What changed since the last load, at its cost (registry_update()): 0,
+ * 1 for a full load, -1 with errors. */
+static int files_update(struct reg_source *s, const struct registry *current, struct registry **out,
+                        struct reg_errors *errs)
+{
+	struct files_source *f = (struct files_source *)s;
+	struct reg_maint *m;
+	size_t n;
+	char *text;
+	int rc;
+
+	*out = NULL;
+	if (!f->loaded || !current || f->dirty_all)
+		return 1;
+	if (read_maint(f, NULL, &text, &m, &n, errs) < 0)
+		return -1;
+	free(text);
+	rc = registry_update(current, f->dirty, f->n_dirty, m, n, out, errs);
+	if (rc == 0)
+		clear_dirty(f);
+	return rc;
 }
 
 /* A burst of file changes: the main file or a zone file (or an unknown
@@ -221,6 +300,10 @@ static void on_files(void *arg, char *const *files, size_t n, int everything)
 			c.everything = strcmp(base, z) == 0;
 		}
 	}
+	if (c.everything)
+		f->dirty_all = 1;
+	for (size_t i = 0; i < n && !c.everything; i++)
+		mark_dirty(f, files[i]);
 	if (n)
 		log_info("files changed: %s%s%s", files[0], n > 1 ? " and more" : "",
 		         c.everything ? " (reloading everything)" : "");
@@ -275,11 +358,12 @@ static int make_undo(struct reg_write *w, const char *dir, const char *name, cha
 /* Writes text as dir/NAME.yaml (unless text is NULL: nothing changed) and
  * keeps *old (the previous text, NULL for none; taken) for the undo. Sets
  * w->result; 0 or -1. */
-static int write_kept(struct reg_write *w, const char *dir, const char *name, const char *text,
-                      char **old)
+static int write_kept(struct files_source *f, struct reg_write *w, const char *dir,
+                      const char *name, const char *text, char **old)
 {
 	int rc;
 
+	mark_dirty_in(f, dir, name);
 	if (text && (rc = registry_fragment_write(dir, name, text)) < 0) {
 		w->result = REG_WRITE_FAILED;
 		snprintf(w->message, sizeof(w->message), "cannot write %s/%s.yaml: %s", dir, name,
@@ -330,7 +414,7 @@ static void files_put(struct reg_source *s, const struct registry *current, cons
 		goto done;
 	}
 	w->created = old == NULL;
-	write_kept(w, dir, name, text, &old);
+	write_kept(f, w, dir, name, text, &old);
 done:
 	free(dir);
 	free(text);
@@ -364,6 +448,7 @@ static void files_delete(struct reg_source *s, const struct registry *current, c
 		         strerror(-rc));
 		goto done;
 	}
+	mark_dirty_in(f, dir, name);
 	if (make_undo(w, dir, name, old) < 0) {
 		w->result = REG_WRITE_FAILED;
 		snprintf(w->message, sizeof(w->message), "out of memory");
@@ -407,7 +492,7 @@ static void files_delete_instance(struct reg_source *s, const struct registry *c
 		w->result = rc == -ENOENT ? REG_WRITE_NOT_FOUND : REG_WRITE_FAILED;
 		goto done;
 	}
-	write_kept(w, dir, service, text, &old);
+	write_kept(f, w, dir, service, text, &old);
 done:
 	free(dir);
 	free(old);
@@ -446,7 +531,7 @@ static void files_set_maint(struct reg_source *s, const struct registry *current
 		snprintf(w->message, sizeof(w->message), "out of memory");
 		goto done;
 	}
-	write_kept(w, dir, REG_MAINT_NAME, rc > 0 ? text : NULL, &old);
+	write_kept(f, w, dir, REG_MAINT_NAME, rc > 0 ? text : NULL, &old);
 done:
 	registry_maint_free(m, n);
 	free(dir);
@@ -461,6 +546,7 @@ static void files_undo(struct reg_source *s, struct reg_write *w)
 
 	if (!u)
 		return;
+	mark_dirty_in((struct files_source *)s, u->dir, u->name);
 	rc = u->old ? registry_fragment_write(u->dir, u->name, u->old)
 	            : registry_fragment_remove(u->dir, u->name);
 	if (rc < 0 && rc != -ENOENT)
@@ -474,6 +560,7 @@ static void files_free(struct reg_source *s)
 
 	reg_watch_free(f->watch);
 	free_zones(f);
+	clear_dirty(f);
 	free(f->inc_dir);
 	free(f->config);
 	free(f);
@@ -482,6 +569,7 @@ static void files_free(struct reg_source *s)
 static const struct reg_source_ops files_ops = {
     .name = "files",
     .load = files_load,
+    .update = files_update,
     .watch = files_watch,
     .drain = files_drain,
     .put_service = files_put,

@@ -314,9 +314,9 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 	b.errlen = errlen;
 	*out = NULL;
 	for (size_t i = 0; i < reg->n_services; i++) {
-		n_inst += reg->services[i].n_instances;
-		if (reg->services[i].n_instances > max_inst)
-			max_inst = reg->services[i].n_instances;
+		n_inst += reg->services[i]->n_instances;
+		if (reg->services[i]->n_instances > max_inst)
+			max_inst = reg->services[i]->n_instances;
 	}
 	b.idx = calloc(max_inst ? max_inst : 1, sizeof(*b.idx));
 	b.tags = calloc(4096, sizeof(*b.tags));
@@ -328,9 +328,9 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 		goto fail;
 	t = b.t;
 	for (size_t i = 0; i < reg->n_services; i++) {
-		if (tb_build_service(&b, &reg->services[i], (uint32_t)i, b.idx, b.tags))
+		if (tb_build_service(&b, reg->services[i], (uint32_t)i, b.idx, b.tags))
 			goto fail;
-		t->services[i].digest = registry_service_digest(&reg->services[i]);
+		t->services[i].digest = registry_service_digest(reg->services[i]);
 	}
 	if (tb_end(&b, reg) || tb_whole_index(&b, reg))
 		goto fail;

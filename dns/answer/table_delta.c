@@ -208,7 +208,7 @@ static int delta_build(struct dns_table *base, const struct registry *reg, uint3
 		goto oom;
 	memset(masked, 1, base->n_services);
 	for (size_t j = 0; j < reg->n_services; j++) {
-		const struct reg_service *s = &reg->services[j];
+		const struct reg_service *s = reg->services[j];
 		uint64_t d = registry_service_digest(s);
 		uint32_t i = svc_find(base, s->name);
 
@@ -281,7 +281,7 @@ static int delta_build(struct dns_table *base, const struct registry *reg, uint3
 	for (size_t j = 0, k = 0; j < reg->n_services; j++) {
 		if (!(reg_map[j] & DNS_REG_DELTA))
 			continue;
-		if (tb_build_service(&b, &reg->services[j], (uint32_t)k, b.idx, b.tags))
+		if (tb_build_service(&b, reg->services[j], (uint32_t)k, b.idx, b.tags))
 			goto fail;
 		t->services[k].digest = digs[k];
 		k++;

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	t2 = now();
 	c2 = cpu();
 	for (size_t i = 0; i < reg->n_services; i++)
-		instances += reg->services[i].n_instances;
+		instances += reg->services[i]->n_instances;
 	services = reg->n_services;
 	printf("services %zu instances %zu load %.3f s build %.3f s total %.3f s (cpu %.3f + %.3f "
 	       "= %.3f s) peak_rss %.1f MiB\n",

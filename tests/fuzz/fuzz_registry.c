@@ -156,7 +156,7 @@ static void same_answers(const struct dns_table *inc, const struct dns_table *wh
                          const struct registry *names, const struct registry *reg)
 {
 	for (size_t i = 0; i < names->n_services; i++) {
-		const struct reg_service *s = &names->services[i];
+		const struct reg_service *s = names->services[i];
 		char srv[80];
 
 		same_answer(inc, whole, reg, s->name, NULL);

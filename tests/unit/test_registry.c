@@ -120,9 +120,9 @@ START_TEST(test_example)
 	ck_assert_ptr_nonnull(srv->identity);
 
 	ck_assert_uint_eq(reg->n_services, 3);
-	web = &reg->services[0];
-	api = &reg->services[1];
-	billing = &reg->services[2];
+	web = reg->services[0];
+	api = reg->services[1];
+	billing = reg->services[2];
 	ck_assert_str_eq(web->name, "web");
 	ck_assert_str_eq(api->name, "api");
 	ck_assert_str_eq(billing->name, "billing");
@@ -195,7 +195,7 @@ START_TEST(test_defaults)
 	struct registry *reg =
 	    load_ok("services: {a: {port: 80, instances: [{name: x, address: 127.0.0.1}]}}\n");
 	const struct reg_server *srv = &reg->server;
-	const struct reg_service *a = &reg->services[0];
+	const struct reg_service *a = reg->services[0];
 	struct check_config builtin;
 
 	ck_assert_uint_eq(srv->n_listen, 2);
@@ -284,7 +284,7 @@ START_TEST(test_resolution)
 	    "        weight: 0\n"
 	    "        priority: 65535\n");
 	const struct reg_server *srv = &reg->server;
-	const struct reg_service *a = &reg->services[0], *b = &reg->services[1];
+	const struct reg_service *a = reg->services[0], *b = reg->services[1];
 
 	ck_assert_str_eq(srv->zone, "example.com.");
 	ck_assert_str_eq(srv->soa.mname, "ns1.example.com.");
@@ -350,9 +350,9 @@ START_TEST(test_yaml_features)
 	            "  a: {port: 1, check: *c, instances: [{name: x, address: 192.0.2.1}]}\n"
 	            "  b: {port: 2, instances: }\n");
 
-	ck_assert_uint_eq(reg->services[0].check.rise, 5);
-	ck_assert_uint_eq(reg->services[1].n_instances, 0);
-	ck_assert_int_eq(reg->services[1].check.type, CHECK_NONE);
+	ck_assert_uint_eq(reg->services[0]->check.rise, 5);
+	ck_assert_uint_eq(reg->services[1]->n_instances, 0);
+	ck_assert_int_eq(reg->services[1]->check.type, CHECK_NONE);
 	registry_free(reg);
 	reg = load_ok("");
 	ck_assert_uint_eq(reg->n_services, 0);
@@ -600,11 +600,11 @@ START_TEST(test_includes)
 	struct registry *reg = load_file_ok(DATA "inc/main.yaml");
 
 	ck_assert_uint_eq(reg->n_services, 3);
-	ck_assert_str_eq(reg->services[0].name, "web");
-	ck_assert_str_eq(reg->services[1].name, "alpha");
-	ck_assert_uint_eq(reg->services[1].instances[0].port, 81);
-	ck_assert_str_eq(reg->services[2].name, "beta");
-	assert_addr(&reg->services[2].instances[0].addr, "2001:db8::2");
+	ck_assert_str_eq(reg->services[0]->name, "web");
+	ck_assert_str_eq(reg->services[1]->name, "alpha");
+	ck_assert_uint_eq(reg->services[1]->instances[0].port, 81);
+	ck_assert_str_eq(reg->services[2]->name, "beta");
+	assert_addr(&reg->services[2]->instances[0].addr, "2001:db8::2");
 	registry_free(reg);
 }
 END_TEST
@@ -645,7 +645,7 @@ START_TEST(test_includes_many)
 		char want[32];
 
 		snprintf(want, sizeof(want), "s%zu-0", i);
-		ck_assert_str_eq(reg->services[i * 200].name, want);
+		ck_assert_str_eq(reg->services[i * 200]->name, want);
 	}
 	registry_free(reg);
 
@@ -1006,12 +1006,12 @@ START_TEST(test_check_block)
 	              "1}]}\n"
 	              "  g2: {check: {type: grpc, tls: {}}, instances: [{name: i, address: "
 	              "127.0.0.1, port: 1}]}\n");
-	ck_assert_ptr_null(reg->services[0].check.more);
-	ck_assert_int_eq(check_more_of(&reg->services[0].check)->method, CHECK_GET);
+	ck_assert_ptr_null(reg->services[0]->check.more);
+	ck_assert_int_eq(check_more_of(&reg->services[0]->check)->method, CHECK_GET);
 	/* tls: {} says TLS for grpc, so it is part of the check */
-	ck_assert(!check_uses_tls(&reg->services[1].check));
-	ck_assert(check_uses_tls(&reg->services[2].check));
-	ck_assert(!registry_check_equal(&reg->services[1].check, &reg->services[2].check));
+	ck_assert(!check_uses_tls(&reg->services[1]->check));
+	ck_assert(check_uses_tls(&reg->services[2]->check));
+	ck_assert(!registry_check_equal(&reg->services[1]->check, &reg->services[2]->check));
 	registry_free(reg);
 }
 END_TEST
@@ -1109,9 +1109,9 @@ START_TEST(test_maintenance_round_trip)
 	                                      "x.yaml", &reg, NULL),
 	                 0);
 	registry_maint_attach(reg, back, nb);
-	ck_assert_str_eq(registry_maintenance_of(&reg->services[0], &reg->services[0].instances[0]),
+	ck_assert_str_eq(registry_maintenance_of(reg->services[0], &reg->services[0]->instances[0]),
 	                 "disk");
-	ck_assert_str_eq(registry_maintenance_of(&reg->services[0], &reg->services[0].instances[1]),
+	ck_assert_str_eq(registry_maintenance_of(reg->services[0], &reg->services[0]->instances[1]),
 	                 "rack \"7\"\n");
 	registry_free(reg);
 

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "registry/registry.h"
 #include "registry/source.h"
 #include "tests/unit/check_main.h"
 
@@ -170,6 +171,200 @@ START_TEST(test_change_names_the_file)
 }
 END_TEST
 
+/* registry_update() after random edits to include files (and drains)
+ * serves what a full load of the same files serves: the same services with
+ * the same digests. Fixed seeds. */
+#define U_FILES 6
+#define U_SVCS  12
+
+static uint64_t u_rng;
+
+static uint32_t u_rnd(uint32_t n)
+{
+	u_rng ^= u_rng << 13;
+	u_rng ^= u_rng >> 7;
+	u_rng ^= u_rng << 17;
+	return (uint32_t)(u_rng % n);
+}
+
+struct u_model {
+	int file[U_SVCS]; /* the file defining service i, -1 none */
+	int port[U_SVCS], n_inst[U_SVCS];
+	int drained[U_SVCS]; /* 0 no, 1 the service, 2 its first instance */
+	int dup;             /* a service also in a second file */
+};
+
+static void u_write(const struct u_model *m, int f)
+{
+	char path[192], text[4096];
+	size_t n = 0;
+	int any = 0;
+
+	snprintf(path, sizeof(path), "%s/f%d.yaml", inc_dir, f);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "services:\n");
+	for (int i = 0; i < U_SVCS; i++) {
+		if (m->file[i] != f && !(m->dup == i + 1 && f == (m->file[i] + 1) % U_FILES))
+			continue;
+		any = 1;
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		                      "  s%d:\n    port: %d\n    instances:\n", i, m->port[i]);
+		for (int k = 0; k < m->n_inst[i]; k++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+			                      "      - {name: i%d, address: 192.0.2.%d}\n", k,
+			                      10 + k);
+	}
+	if (any)
+		write_file(path, text);
+	else
+		unlink(path);
+}
+
+static struct reg_maint *u_drains(const struct u_model *m, size_t *n)
+{
+	struct reg_maint *v = NULL;
+
+	*n = 0;
+	for (int i = 0; i < U_SVCS; i++) {
+		char svc[16];
+
+		if (!m->drained[i] || m->file[i] < 0)
+			continue;
+		snprintf(svc, sizeof(svc), "s%d", i);
+		ck_assert_int_ge(registry_maint_set(&v, n, svc, m->drained[i] == 2 ? "i0" : NULL,
+		                                    m->drained[i] == 2 ? "disk" : "upgrade"),
+		                 0);
+	}
+	return v;
+}
+
+/* name=digest lines, sorted: what a registry serves */
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *u_served(const struct registry *reg)
+{
+	char **lines = calloc(reg->n_services + 1, sizeof(*lines)), *all = calloc(1, 65536);
+	size_t used = 0;
+
+	for (size_t i = 0; i < reg->n_services; i++) {
+		lines[i] = malloc(64);
+		snprintf(lines[i], 64, "%s=%016llx\n", reg->services[i]->name,
+		         (unsigned long long)registry_service_digest(reg->services[i]));
+	}
+	qsort(lines, reg->n_services, sizeof(*lines), cmp_line);
+	for (size_t i = 0; i < reg->n_services; i++) {
+		size_t l = strlen(lines[i]);
+
+		memcpy(all + used, lines[i], l + 1);
+		used += l;
+		free(lines[i]);
+	}
+	free(lines);
+	return all;
+}
+
+START_TEST(test_update_as_full)
+{
+	struct u_model m;
+	struct registry *cur = NULL;
+	struct reg_errors errs = {0};
+	int updates = 0;
+
+	memset(&m, 0, sizeof(m));
+	u_rng = 0x2545F4914F6CDD1DULL + (uint64_t)_i;
+	for (int i = 0; i < U_SVCS; i++) {
+		m.file[i] = u_rnd(3) ? (int)u_rnd(U_FILES) : -1;
+		m.port[i] = 80;
+		m.n_inst[i] = 1 + (int)u_rnd(3);
+	}
+	for (int f = 0; f < U_FILES; f++)
+		u_write(&m, f);
+	ck_assert_int_eq(registry_load_file(main_file, &cur, &errs), 0);
+	for (int step = 0; step < 60; step++) {
+		int i = (int)u_rnd(U_SVCS), touched[U_FILES] = {0};
+		char *paths[U_FILES], *want, *got;
+		size_t n_paths = 0, n_m;
+		struct reg_maint *dm;
+		struct registry *next = NULL, *full = NULL;
+		int rc, full_rc, was = m.file[i];
+
+		m.dup = 0;
+		switch (u_rnd(6)) {
+		case 0: /* moves to another file, or comes, or goes */
+			m.file[i] = u_rnd(4) ? (int)u_rnd(U_FILES) : -1;
+			break;
+		case 1:
+			m.port[i] = 80 + (int)u_rnd(5);
+			break;
+		case 2:
+			m.n_inst[i] = 1 + (int)u_rnd(3);
+			break;
+		case 3:
+			m.drained[i] = (int)u_rnd(3);
+			break;
+		case 4:
+			if (m.file[i] >= 0 && u_rnd(4) == 0)
+				m.dup = i + 1; /* defined twice: a full load's error */
+			break;
+		default:
+			break;
+		}
+		for (int f = 0; f < U_FILES; f++)
+			if (f == was || f == m.file[i] || (m.dup && f == (m.file[i] + 1) % U_FILES))
+				touched[f] = 1;
+		for (int f = 0; f < U_FILES; f++) {
+			if (!touched[f])
+				continue;
+			u_write(&m, f);
+			paths[n_paths] = malloc(192);
+			snprintf(paths[n_paths++], 192, "%s/f%d.yaml", inc_dir, f);
+		}
+		dm = u_drains(&m, &n_m);
+		rc = registry_update(cur, paths, n_paths, dm, n_m, &next, &errs);
+		registry_errors_clear(&errs);
+		full_rc = registry_load_file(main_file, &full, &errs);
+		registry_errors_clear(&errs);
+		if (m.dup) {
+			/* the update leaves it to the full load, which refuses */
+			ck_assert_int_eq(rc, 1);
+			ck_assert_int_eq(full_rc, -1);
+			m.dup = 0;
+			for (int f = 0; f < U_FILES; f++)
+				u_write(&m, f);
+		} else {
+			ck_assert_msg(rc == 0, "step %d: update %d", step, rc);
+			ck_assert_int_eq(full_rc, 0);
+			dm = u_drains(&m, &n_m);
+			registry_maint_attach(full, dm, n_m);
+			want = u_served(full);
+			got = u_served(next);
+			ck_assert_msg(strcmp(want, got) == 0, "step %d: full load\n%s\nupdate\n%s",
+			              step, want, got);
+			ck_assert_uint_eq(registry_digest(next), registry_digest(full));
+			free(want);
+			free(got);
+			registry_adopt(next, cur);
+			registry_free(cur);
+			cur = next;
+			updates++;
+		}
+		registry_free(full);
+		if (rc != 0) {
+			/* as the daemon: a full load, then on from it */
+			registry_free(next);
+			registry_free(cur);
+			ck_assert_int_eq(registry_load_file(main_file, &cur, &errs), 0);
+		}
+		for (size_t k = 0; k < n_paths; k++)
+			free(paths[k]);
+	}
+	ck_assert_int_ge(updates, 40);
+	registry_free(cur);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("source");
@@ -179,6 +374,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_load_write_undo);
 	tcase_add_test(tc, test_change_names_the_file);
+	tcase_add_loop_test(tc, test_update_as_full, 0, 4);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
