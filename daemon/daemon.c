@@ -68,22 +68,18 @@ void daemon_apply_logging(const struct registry *reg)
 
 int daemon_cells_match(const struct dns_table *table, struct health *h)
 {
-	const struct health_inst *inst;
-	const struct health_svc *svc;
-	size_t n_inst, n_svc;
+	return dns_table_state_fits(table, health_n_instances(h), health_n_services(h));
+}
 
-	health_cells(h, &inst, &n_inst, &svc, &n_svc);
-	return dns_table_state_fits(table, n_inst, n_svc);
+static void cells_of(void *arg, size_t j, const struct health_inst **inst, size_t *n,
+                     const struct health_svc **svc, uint64_t *block)
+{
+	*block = health_service_cells(arg, j, inst, n, svc);
 }
 
 int daemon_bind_cells(struct dns_table *table, struct health *h)
 {
-	const struct health_inst *inst;
-	const struct health_svc *svc;
-	size_t n_inst, n_svc;
-
-	health_cells(h, &inst, &n_inst, &svc, &n_svc);
-	return dns_table_bind_state(table, inst, n_inst, svc, n_svc);
+	return dns_table_bind(table, health_n_instances(h), health_n_services(h), cells_of, h);
 }
 
 /* The served set changed: SOA serial up (coalesced, serial.c), so
@@ -170,7 +166,7 @@ static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 static void free_retired(struct daemon_retired *r)
 {
 	dns_table_free(r->table);
-	health_free(r->health);
+	health_garbage_free(r->garbage);
 	free(r);
 }
 
@@ -208,7 +204,7 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 		event_del(d->ev_reclaim);
 }
 
-void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health)
+void daemon_retire(struct daemon *d, struct dns_table *table, struct health_garbage *garbage)
 {
 	const struct timeval tv = {0, DAEMON_RECLAIM_MS * 1000};
 	struct daemon_retired *r = calloc(1, sizeof(*r));
@@ -219,7 +215,7 @@ void daemon_retire(struct daemon *d, struct dns_table *table, struct health *hea
 		return;
 	}
 	r->table = table;
-	r->health = health;
+	r->garbage = garbage;
 	r->next = d->retired;
 	d->retired = r;
 	if (!event_pending(d->ev_reclaim, EV_TIMEOUT, NULL))

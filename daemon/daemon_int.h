@@ -34,7 +34,7 @@ struct daemon_user {
  * into: both are freed together once no worker holds the table. */
 struct daemon_retired {
 	struct dns_table *table;
-	struct health *health;
+	struct health_garbage *garbage; /* the checker's blocks the change dropped */
 	struct daemon_retired *next;
 };
 
@@ -87,7 +87,8 @@ int daemon_cells_match(const struct dns_table *table, struct health *h);
 void daemon_give_back(void);
 /* Queues table and health for freeing once no worker holds table. Takes both;
  * gives the memory back once freed. */
-void daemon_retire(struct daemon *d, struct dns_table *table, struct health *health);
+struct health_garbage;
+void daemon_retire(struct daemon *d, struct dns_table *table, struct health_garbage *garbage);
 size_t daemon_count_instances(const struct registry *reg);
 /* Tells the observer (daemon_observe()) that something it follows changed. */
 void daemon_changed(struct daemon *d);

@@ -67,7 +67,7 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	struct reg_errors *e = errs ? errs : &local;
 	struct registry *reg = NULL;
 	struct dns_table *table = NULL, *old;
-	struct health *health = NULL;
+	struct health_garbage *gone = NULL;
 	uint64_t digest;
 	uint32_t serial;
 	size_t kept;
@@ -121,27 +121,24 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 		registry_errors_add(e, line);
 		goto reject;
 	}
-	if (health_create(d->base, reg, daemon_on_health_change, d, &health) < 0) {
+	/* the checker keeps the blocks of the services the change did not
+	 * touch (their state, probes and the cells the tables read) and builds
+	 * the others, which take over from the blocks they replace */
+	if (health_update(d->health, reg, &kept, &gone) < 0) {
 		registry_errors_add(e, "out of memory");
-		goto reject;
-	}
-	health_set_expire(health, daemon_on_expire, d);
-	if (!daemon_cells_match(table, health)) {
-		registry_errors_add(e, "internal error: health state does not match the table");
 		goto reject;
 	}
 	/* nothing fails from here on. The state first, then the binding: a
 	 * delta's binding moves the cells its base's instances read, in the
 	 * served view too, so they must hold the taken-over state by then */
-	kept = health_take_over(health, d->health);
-	daemon_bind_cells(table, health);
+	if (daemon_bind_cells(table, d->health) < 0)
+		log_err("reload: internal error: health state does not match the table");
 	if (d->ready)
 		dns_table_set_ready(table, 1);
-	health_start(health);
 	old = dns_server_swap_table(d->srv, table);
-	daemon_retire(d, old, d->health);
+	/* the dropped blocks' cells go with the table that reads them */
+	daemon_retire(d, old, gone);
 	d->table = table;
-	d->health = health;
 	registry_adopt(reg, d->reg);
 	registry_free(d->reg);
 	d->reg = reg;
@@ -160,7 +157,6 @@ int daemon_reload(struct daemon *d, const char *why, struct reg_errors *errs)
 	registry_errors_clear(&local);
 	return 0;
 reject:
-	health_free(health);
 	dns_table_free(table);
 	registry_free(reg);
 	daemon_give_back();

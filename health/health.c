@@ -4,8 +4,13 @@
  *
  * Everything runs on the one event base given to health_create() (the main
  * thread's); DNS workers only read the struct health_inst / health_svc
- * arrays. An instance's timer is re-armed only once its probe reported, so
+ * cells. An instance's timer is re-armed only once its probe reported, so
  * an instance has at most one probe in flight or waiting.
+ *
+ * Each service is a block of its own (struct hsvc: its instances, their
+ * cells and its own), so that a change keeps the blocks of the services it
+ * did not touch, with their cells where the answer table points and their
+ * probes running, and builds only the others (health_update()).
  */
 #include "config.h"
 
@@ -27,17 +32,30 @@
 #include "health/sched.h"
 #include "registry/registry.h"
 
+struct hinst;
+
 struct hsvc {
+	struct health *h;
 	char *name;
 	struct check_config cfg;
 	double panic_threshold;
-	size_t first, n; /* its instances: insts[first .. first + n) */
-	size_t pending;  /* checked instances without a first result */
+	uint64_t digest;                /* registry_service_digest() it was made from */
+	const struct reg_service *from; /* the registry's service (identity only) */
+	size_t n;                       /* instances */
+	size_t pending;                 /* checked instances without a first result */
+	struct hinst *insts;            /* n */
+	struct health_inst *cells;      /* n, read by workers */
+	struct health_svc cell;         /* read by workers */
+	struct hsvc *hash_next;         /* h->by_name chain */
+	size_t index;                   /* in h->svcs, as of the last index_names() */
+	uint64_t number;                /* unique: which block a table is bound to */
+	int started;
+	int pending_counted; /* its pending are in h->pending */
 };
 
 /* The callback argument of a probe, with its own copy of the check: a
- * reload may hand a probe in flight to the instance's successor in a new
- * checker, and the old checker (whose config the probe would otherwise
+ * change may hand a probe in flight to the instance's successor in a new
+ * service block, and the old block (whose config the probe would otherwise
  * borrow) may be freed before the probe ends. */
 struct probe_ticket {
 	struct hinst *in;
@@ -45,11 +63,10 @@ struct probe_ticket {
 };
 
 struct hinst {
-	struct health *h;
-	uint32_t id; /* index in insts[] */
-	uint32_t svc;
+	struct hsvc *s;
+	struct health_inst *cell; /* &s->cells[its index] */
 	char *name;
-	struct reg_addr raddr; /* identity across reloads, with port */
+	struct reg_addr raddr; /* identity across changes, with port */
 	uint16_t port;
 	union {
 		struct sockaddr_in v4;
@@ -61,9 +78,12 @@ struct hinst {
 	struct probe_ticket *ticket; /* with probe */
 	int64_t started_ms;          /* monotonic */
 	int64_t due_ms;              /* monotonic time the timer fires, -1 if not armed */
-	int64_t first_due_ms;        /* for health_start(): FIRST_* or a monotonic time */
+	int64_t first_due_ms;        /* for starting: FIRST_* or a monotonic time */
 	int has_result;
 	int expired_told; /* deregister_after reported for this failing spell */
+	/* waiting for a probe slot (the in-flight bound): a FIFO */
+	struct hinst *wait_prev, *wait_next;
+	int waiting;
 };
 
 #define FIRST_RANDOM -1 /* a random offset within the interval */
@@ -74,15 +94,14 @@ struct health {
 	health_change_fn on_change;
 	void *arg;
 	struct health_rng rng;
-	struct health_limiter lim;
-	size_t max_inflight;
-	struct hsvc *svcs;
+	size_t max_inflight, in_flight;
+	struct hinst *wait_head, *wait_tail; /* due, waiting for a slot */
+	struct hsvc **svcs;                  /* in registry order */
 	size_t n_svcs;
-	struct hinst *insts;
 	size_t n_insts;
-	struct health_inst *inst_state; /* read by workers */
-	struct health_svc *svc_state;   /* read by workers */
-	size_t pending;                 /* over all services */
+	struct hsvc **by_name; /* chains through hash_next */
+	size_t by_name_mask;
+	size_t pending; /* over all services */
 	int started;
 	struct health_counters counters;
 	struct health_event events[HEALTH_EVENTS_MAX]; /* a ring: events[n_events % MAX] next */
@@ -97,6 +116,15 @@ struct health {
 	health_expire_fn expire_fn;
 	void *expire_arg;
 	struct event *expire_timer;
+	int expiring;    /* some service has deregister_after */
+	uint64_t blocks; /* service blocks made, to number them */
+};
+
+/* Service blocks a change dropped: probing nothing, their cells still
+ * readable until health_garbage_free(). */
+struct health_garbage {
+	struct hsvc **svcs;
+	size_t n;
 };
 
 #define HEALTH_LOCAL_QUIET_MS 2000
@@ -157,17 +185,50 @@ static void arm(struct hinst *in, int64_t delay_ms)
 	tv.tv_sec = (time_t)(delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
 	if (evtimer_add(in->timer, &tv) < 0)
-		log_err("%s/%s: cannot schedule the next check", in->h->svcs[in->svc].name,
-		        in->name);
+		log_err("%s/%s: cannot schedule the next check", in->s->name, in->name);
+}
+
+/* The in-flight bound (HEALTH_MAX_INFLIGHT): a due probe starts if a slot
+ * is free, else waits in a FIFO; one ending starts the first waiting. */
+static void wait_remove(struct health *h, struct hinst *in)
+{
+	if (!in->waiting)
+		return;
+	if (in->wait_prev)
+		in->wait_prev->wait_next = in->wait_next;
+	else
+		h->wait_head = in->wait_next;
+	if (in->wait_next)
+		in->wait_next->wait_prev = in->wait_prev;
+	else
+		h->wait_tail = in->wait_prev;
+	in->wait_prev = in->wait_next = NULL;
+	in->waiting = 0;
+}
+
+static void start_probe(struct hinst *in);
+
+/* A probe ended (or never started): the first waiting one takes its slot. */
+static void slot_done(struct health *h)
+{
+	struct hinst *next = h->wait_head;
+
+	if (h->in_flight > 0)
+		h->in_flight--;
+	if (!next)
+		return;
+	wait_remove(h, next);
+	h->in_flight++;
+	start_probe(next);
 }
 
 static void on_probe(int pass, const char *text, void *arg);
 
-/* Starts the probe of an instance the limiter admitted. */
+/* Starts the probe of an instance that has a slot. */
 static void start_probe(struct hinst *in)
 {
-	struct health *h = in->h;
-	struct hsvc *s = &h->svcs[in->svc];
+	struct hsvc *s = in->s;
+	struct health *h = s->h;
 	struct probe_ticket *t = malloc(sizeof(*t));
 	int r = -ENOMEM;
 
@@ -189,27 +250,37 @@ static void start_probe(struct hinst *in)
 	log_err("%s/%s: cannot start a check: %s", s->name, in->name, strerror(-r));
 	in->probe = NULL;
 	arm(in, health_sched_period(&h->rng, &s->cfg, HEALTH_PASSING));
-	{
-		uint32_t next;
-		if (health_limiter_done(&h->lim, &next))
-			start_probe(&h->insts[next]);
-	}
+	slot_done(h);
 }
 
 static void on_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct hinst *in = arg;
+	struct health *h = in->s->h;
 
+	(void)fd;
+	(void)what;
 	in->due_ms = -1;
-	if (health_limiter_admit(&in->h->lim, in->id) == 1)
+	if (h->in_flight < h->max_inflight) {
+		h->in_flight++;
 		start_probe(in);
+		return;
+	}
+	in->waiting = 1;
+	in->wait_prev = h->wait_tail;
+	in->wait_next = NULL;
+	if (h->wait_tail)
+		h->wait_tail->wait_next = in;
+	else
+		h->wait_head = in;
+	h->wait_tail = in;
 }
 
-static void log_panic(struct health *h, struct hsvc *s, struct health_svc *st)
+static void log_panic(struct hsvc *s)
 {
-	uint32_t served = atomic_load(&st->n_served);
+	uint32_t served = atomic_load(&s->cell.n_served);
 
-	if (atomic_load(&st->panic))
+	if (atomic_load(&s->cell.panic))
 		log_info("%s: panic: %u of %zu instances passing, below %.2f: answering with all",
 		         s->name, served, s->n, s->panic_threshold);
 	else
@@ -236,8 +307,7 @@ static void count_result(struct health *h, enum check_type type, int pass, const
  * period, so a shortage neither withdraws backends nor spins. */
 static void on_local_failure(struct health *h, struct hinst *in, const char *text)
 {
-	struct hsvc *s = &h->svcs[in->svc];
-	uint32_t next;
+	struct hsvc *s = in->s;
 
 	h->local_last_ms = mono_ms();
 	if (h->local_failures++ == 0)
@@ -246,9 +316,8 @@ static void on_local_failure(struct health *h, struct hinst *in, const char *tex
 		         "(logged again once they get sockets for %d s)",
 		         s->name, in->name, text, HEALTH_LOCAL_QUIET_MS / 1000);
 	log_debug("%s/%s: not probed: %s", s->name, in->name, text);
-	arm(in, health_sched_period(&h->rng, &s->cfg, atomic_load(&h->inst_state[in->id].status)));
-	if (health_limiter_done(&h->lim, &next))
-		start_probe(&h->insts[next]);
+	arm(in, health_sched_period(&h->rng, &s->cfg, atomic_load(&in->cell->status)));
+	slot_done(h);
 }
 
 /* Applies one result to an instance: the state machine, the logs, the
@@ -256,13 +325,12 @@ static void on_local_failure(struct health *h, struct hinst *in, const char *tex
 static enum health_status judge(struct health *h, struct hinst *in, uint32_t rise, uint32_t fall,
                                 int pass, const char *text, int64_t took_ms)
 {
-	struct hsvc *s = &h->svcs[in->svc];
-	struct health_inst *st = &h->inst_state[in->id];
-	struct health_svc *sst = &h->svc_state[in->svc];
+	struct hsvc *s = in->s;
+	struct health_inst *st = in->cell;
 	enum health_status from, to;
 	int changed, notify = 0;
 
-	changed = health_machine_apply(st, sst, rise, fall, pass, text, real_ms(), &from);
+	changed = health_machine_apply(st, &s->cell, rise, fall, pass, text, real_ms(), &from);
 	to = atomic_load(&st->status);
 	log_debug("%s/%s: %s %s (%lld ms)", s->name, in->name, pass ? "pass" : "fail", text,
 	          (long long)took_ms);
@@ -281,8 +349,8 @@ static enum health_status judge(struct health *h, struct hinst *in, uint32_t ris
 	}
 	if (changed & HEALTH_CHANGED_SERVED)
 		notify = 1;
-	if (health_machine_panic(sst, s->n, s->panic_threshold, s->pending)) {
-		log_panic(h, s, sst);
+	if (health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending)) {
+		log_panic(s);
 		notify = 1;
 	}
 	if (notify && h->on_change)
@@ -294,11 +362,10 @@ static void on_probe(int pass, const char *text, void *arg)
 {
 	struct probe_ticket *t = arg;
 	struct hinst *in = t->in;
-	struct health *h = in->h;
-	struct hsvc *s = &h->svcs[in->svc];
+	struct hsvc *s = in->s;
+	struct health *h = s->h;
 	enum health_status to;
 	int64_t now = mono_ms();
-	uint32_t next;
 
 	in->probe = NULL;
 	in->ticket = NULL;
@@ -316,8 +383,7 @@ static void on_probe(int pass, const char *text, void *arg)
 	}
 	to = judge(h, in, s->cfg.rise, s->cfg.fall, pass, text, now - in->started_ms);
 	arm(in, health_sched_next_due(&h->rng, &s->cfg, to, in->started_ms, now) - now);
-	if (health_limiter_done(&h->lim, &next))
-		start_probe(&h->insts[next]);
+	slot_done(h);
 }
 
 /* "30s", or "1500ms" when not whole seconds. */
@@ -335,11 +401,13 @@ static void ttl_text(uint32_t ms, char *buf, size_t len)
 static void on_ttl_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct hinst *in = arg;
-	struct health *h = in->h;
+	struct health *h = in->s->h;
 	char ttl[32], text[64];
 
+	(void)fd;
+	(void)what;
 	in->due_ms = -1;
-	ttl_text(h->svcs[in->svc].cfg.ttl_ms, ttl, sizeof(ttl));
+	ttl_text(in->s->cfg.ttl_ms, ttl, sizeof(ttl));
 	snprintf(text, sizeof(text), "ttl: no heartbeat for %s", ttl);
 	h->counters.probes[CHECK_TTL][HEALTH_OUTCOME_TIMEOUT]++;
 	judge(h, in, 1, 1, 0, text, 0);
@@ -347,17 +415,19 @@ static void on_ttl_due(evutil_socket_t fd, short what, void *arg)
 
 int health_heartbeat(struct health *h, size_t svc, size_t inst, int pass, const char *note)
 {
+	struct hsvc *s;
 	struct hinst *in;
 	const char *text = note && note[0] ? note : pass ? "ttl: pass" : "ttl: fail";
 
-	if (svc >= h->n_svcs || inst >= h->svcs[svc].n)
+	if (svc >= h->n_svcs || inst >= h->svcs[svc]->n)
 		return -ENOENT;
-	if (h->svcs[svc].cfg.type != CHECK_TTL)
+	s = h->svcs[svc];
+	if (s->cfg.type != CHECK_TTL)
 		return -EINVAL;
-	in = &h->insts[h->svcs[svc].first + inst];
+	in = &s->insts[inst];
 	h->counters.probes[CHECK_TTL][pass ? HEALTH_OUTCOME_PASS : HEALTH_OUTCOME_FAIL]++;
 	if (pass) {
-		arm(in, h->svcs[svc].cfg.ttl_ms);
+		arm(in, s->cfg.ttl_ms);
 	} else {
 		/* failed by its own word: stays failing (with its note) until it
 		 * passes again, so no deadline runs meanwhile */
@@ -400,12 +470,188 @@ static uint64_t random_seed(void)
 	return seed;
 }
 
+/* Stops everything s runs: probes cancelled, timers off, out of the FIFO
+ * (a probe moved to a successor is no longer s's). */
+static void svc_stop(struct hsvc *s)
+{
+	struct health *h = s->h;
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct hinst *in = &s->insts[i];
+
+		if (in->probe) {
+			health_probe_cancel(in->probe);
+			if (h->in_flight > 0)
+				h->in_flight--;
+		}
+		if (in->ticket)
+			check_config_release(&in->ticket->cfg);
+		free(in->ticket);
+		in->probe = NULL;
+		in->ticket = NULL;
+		wait_remove(h, in);
+		if (in->timer)
+			event_del(in->timer);
+		in->due_ms = -1;
+	}
+}
+
+static void svc_free(struct hsvc *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->insts && i < s->n; i++) {
+		struct hinst *in = &s->insts[i];
+
+		health_probe_cancel(in->probe);
+		if (in->ticket)
+			check_config_release(&in->ticket->cfg);
+		free(in->ticket);
+		if (in->timer)
+			event_free(in->timer);
+		free(in->name);
+	}
+	free(s->name);
+	check_config_release(&s->cfg);
+	free(s->insts);
+	free(s->cells);
+	free(s);
+}
+
+/* The block of service rs, in its start state: unchecked (or passing for
+ * check type none), not started. NULL on out of memory. */
+static struct hsvc *svc_new(struct health *h, const struct reg_service *rs, int64_t now)
+{
+	struct hsvc *s = calloc(1, sizeof(*s));
+	int checked = rs->check.type != CHECK_NONE;
+
+	if (!s)
+		return NULL;
+	s->h = h;
+	s->number = ++h->blocks;
+	s->n = rs->n_instances;
+	s->from = rs;
+	s->digest = registry_service_digest(rs);
+	s->panic_threshold = rs->panic_threshold;
+	s->name = strdup(rs->name);
+	s->insts = calloc(s->n + 1, sizeof(*s->insts));
+	s->cells = calloc(s->n + 1, sizeof(*s->cells));
+	check_config_copy(&s->cfg, &rs->check);
+	if (!s->name || !s->insts || !s->cells)
+		goto fail;
+	for (size_t j = 0; j < rs->n_instances; j++) {
+		const struct reg_instance *ri = &rs->instances[j];
+		struct hinst *in = &s->insts[j];
+
+		in->s = s;
+		in->cell = &s->cells[j];
+		in->raddr = ri->addr;
+		in->port = ri->port;
+		in->due_ms = -1;
+		in->first_due_ms = FIRST_RANDOM;
+		in->name = strdup(ri->name);
+		if (!in->name)
+			goto fail;
+		health_machine_init(in->cell, &s->cell, checked, now);
+		/* drained: still checked, never served */
+		health_machine_drain(in->cell, &s->cell, registry_maintenance_of(rs, ri) != NULL);
+		if (!checked)
+			continue;
+		if (sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, in, &in->addr_len) <
+		    0)
+			goto fail;
+		in->timer =
+		    evtimer_new(h->base, rs->check.type == CHECK_TTL ? on_ttl_due : on_due, in);
+		if (!in->timer)
+			goto fail;
+		s->pending++;
+	}
+	health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending);
+	return s;
+fail:
+	svc_free(s);
+	return NULL;
+}
+
+/* Arms the timers of a service block not started yet. */
+static void svc_start(struct hsvc *s)
+{
+	struct health *h = s->h;
+	int64_t now = mono_ms();
+
+	if (s->started)
+		return;
+	s->started = 1;
+	for (size_t i = 0; i < s->n; i++) {
+		struct hinst *in = &s->insts[i];
+
+		if (!in->timer || in->first_due_ms == FIRST_NONE)
+			continue;
+		if (in->first_due_ms == FIRST_RANDOM && s->cfg.type == CHECK_TTL)
+			arm(in, s->cfg.ttl_ms); /* its first heartbeat is due */
+		else if (in->first_due_ms == FIRST_RANDOM)
+			arm(in, health_sched_first_delay(&h->rng, &s->cfg));
+		else
+			arm(in, in->first_due_ms - now);
+	}
+}
+
+/* The services by name (the blocks of h->svcs). */
+static size_t name_hash(const char *name)
+{
+	uint64_t x = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		x = (x ^ *p) * 0x100000001b3ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(x ^ (x >> 31));
+}
+
+/* Indexes svcs[0..n) by name; 0 or -ENOMEM (then h keeps its index). */
+static int index_names(struct health *h, struct hsvc **svcs, size_t n)
+{
+	size_t size = 16;
+	struct hsvc **slots;
+
+	while (size < 2 * n)
+		size *= 2;
+	if (h->by_name && size == h->by_name_mask + 1) {
+		memset(h->by_name, 0, size * sizeof(*slots));
+		slots = h->by_name;
+	} else if (!(slots = calloc(size, sizeof(*slots)))) {
+		return -ENOMEM;
+	}
+	if (slots != h->by_name)
+		free(h->by_name);
+	h->by_name = slots;
+	h->by_name_mask = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		struct hsvc **b = &slots[name_hash(svcs[i]->name) & h->by_name_mask];
+
+		svcs[i]->hash_next = *b;
+		svcs[i]->index = i;
+		*b = svcs[i];
+	}
+	return 0;
+}
+
+static struct hsvc *find_name(const struct health *h, const char *name)
+{
+	struct hsvc *s;
+
+	if (!h->by_name)
+		return NULL;
+	for (s = h->by_name[name_hash(name) & h->by_name_mask]; s; s = s->hash_next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
 int health_create(struct event_base *base, const struct registry *reg, health_change_fn on_change,
                   void *arg, struct health **out)
 {
 	struct health *h;
 	int64_t now = real_ms();
-	size_t n = 0, k = 0;
 	int r = -ENOMEM;
 
 	*out = NULL;
@@ -417,71 +663,27 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 	h->arg = arg;
 	h->max_inflight = HEALTH_MAX_INFLIGHT;
 	health_rng_seed(&h->rng, random_seed());
-	for (size_t i = 0; i < reg->n_services; i++)
-		n += reg->services[i]->n_instances;
-	h->n_svcs = reg->n_services;
-	h->n_insts = n;
-	/* +1: calloc(0) may return NULL */
-	h->svcs = calloc(h->n_svcs + 1, sizeof(*h->svcs));
-	h->svc_state = calloc(h->n_svcs + 1, sizeof(*h->svc_state));
-	h->insts = calloc(n + 1, sizeof(*h->insts));
-	h->inst_state = calloc(n + 1, sizeof(*h->inst_state));
-	if (!h->svcs || !h->svc_state || !h->insts || !h->inst_state)
+	h->svcs = calloc(reg->n_services + 1, sizeof(*h->svcs));
+	if (!h->svcs)
 		goto fail;
 	for (size_t i = 0; i < reg->n_services; i++) {
-		const struct reg_service *rs = reg->services[i];
-		struct hsvc *s = &h->svcs[i];
-		int checked = rs->check.type != CHECK_NONE;
+		struct hsvc *s = svc_new(h, reg->services[i], now);
 
-		s->name = strdup(rs->name);
-		if (!s->name)
+		if (!s) {
+			r = reg->services[i]->n_instances ? -ENOMEM : -ENOMEM;
 			goto fail;
-		check_config_copy(&s->cfg, &rs->check);
+		}
 		if (check_tls_unverified(&s->cfg))
 			log_warn("%s: check.tls.verify is false: its instances' certificates are "
 			         "not verified",
 			         s->name);
-		s->panic_threshold = rs->panic_threshold;
-		s->first = k;
-		s->n = rs->n_instances;
-		for (size_t j = 0; j < rs->n_instances; j++, k++) {
-			const struct reg_instance *ri = &rs->instances[j];
-			struct hinst *in = &h->insts[k];
-
-			in->h = h;
-			in->id = (uint32_t)k;
-			in->svc = (uint32_t)i;
-			in->raddr = ri->addr;
-			in->port = ri->port;
-			in->due_ms = -1;
-			in->first_due_ms = FIRST_RANDOM;
-			in->name = strdup(ri->name);
-			if (!in->name)
-				goto fail;
-			health_machine_init(&h->inst_state[k], &h->svc_state[i], checked, now);
-			/* drained: still checked, never served */
-			health_machine_drain(&h->inst_state[k], &h->svc_state[i],
-			                     registry_maintenance_of(rs, ri) != NULL);
-			if (!checked)
-				continue;
-			r = sockaddr_of(ri, rs->check.port ? rs->check.port : ri->port, in,
-			                &in->addr_len);
-			if (r < 0)
-				goto fail;
-			r = -ENOMEM;
-			in->timer = evtimer_new(
-			    base, rs->check.type == CHECK_TTL ? on_ttl_due : on_due, in);
-			if (!in->timer)
-				goto fail;
-			s->pending++;
-			h->pending++;
-		}
-		health_machine_panic(&h->svc_state[i], s->n, s->panic_threshold, s->pending);
+		h->svcs[h->n_svcs++] = s;
+		h->n_insts += s->n;
+		h->pending += s->pending;
+		s->pending_counted = 1;
+		h->expiring |= s->cfg.deregister_after_ms != 0;
 	}
-	/* here rather than in health_start(): a reload must not fail after it
-	 * took the old checker's probes */
-	r = health_limiter_init(&h->lim, h->max_inflight, h->n_insts);
-	if (r < 0)
+	if (index_names(h, h->svcs, h->n_svcs) < 0)
 		goto fail;
 	*out = h;
 	return 0;
@@ -493,7 +695,6 @@ fail:
 void health_set_max_inflight(struct health *h, size_t max)
 {
 	h->max_inflight = max ? max : 1;
-	h->lim.max = h->max_inflight;
 }
 
 void health_set_expire(struct health *h, health_expire_fn fn, void *arg)
@@ -509,12 +710,14 @@ static void on_expire_look(evutil_socket_t fd, short what, void *arg)
 	struct health *h = arg;
 	int64_t now = real_ms();
 
+	(void)fd;
+	(void)what;
 	for (size_t i = 0; i < h->n_svcs && h->expire_fn; i++) {
-		const struct hsvc *s = &h->svcs[i];
+		struct hsvc *s = h->svcs[i];
 
 		for (size_t j = 0; s->cfg.deregister_after_ms && j < s->n; j++) {
-			struct hinst *in = &h->insts[s->first + j];
-			const struct health_inst *st = &h->inst_state[in->id];
+			struct hinst *in = &s->insts[j];
+			const struct health_inst *st = in->cell;
 			int64_t failing = now - atomic_load(&st->last_change_ms);
 
 			if (atomic_load(&st->status) != HEALTH_FAILING) {
@@ -526,40 +729,32 @@ static void on_expire_look(evutil_socket_t fd, short what, void *arg)
 				continue;
 			in->expired_told = 1;
 			h->expire_fn(h->expire_arg, s->name, in->name, failing);
+			/* the callee may have changed h (a removal): look again next second */
+			return;
 		}
 	}
 }
 
+/* The once-a-second look for deregister_after, while a service has one. */
+static void expire_timer_set(struct health *h)
+{
+	struct timeval second = {1, 0};
+
+	if (!h->started || !h->expiring || !h->expire_fn || h->expire_timer)
+		return;
+	h->expire_timer = event_new(h->base, -1, EV_PERSIST, on_expire_look, h);
+	if (!h->expire_timer || event_add(h->expire_timer, &second) < 0)
+		log_err("health: cannot schedule deregister_after; instances are not removed");
+}
+
 int health_start(struct health *h)
 {
-	int64_t now = mono_ms();
-	int expiring = 0;
-
 	if (h->started)
 		return 0;
 	h->started = 1;
+	expire_timer_set(h);
 	for (size_t i = 0; i < h->n_svcs; i++)
-		expiring |= h->svcs[i].cfg.deregister_after_ms != 0;
-	if (expiring && h->expire_fn) {
-		struct timeval second = {1, 0};
-
-		h->expire_timer = event_new(h->base, -1, EV_PERSIST, on_expire_look, h);
-		if (!h->expire_timer || event_add(h->expire_timer, &second) < 0)
-			log_err(
-			    "health: cannot schedule deregister_after; instances are not removed");
-	}
-	for (size_t i = 0; i < h->n_insts; i++) {
-		struct hinst *in = &h->insts[i];
-
-		if (!in->timer || in->first_due_ms == FIRST_NONE)
-			continue;
-		if (in->first_due_ms == FIRST_RANDOM && h->svcs[in->svc].cfg.type == CHECK_TTL)
-			arm(in, h->svcs[in->svc].cfg.ttl_ms); /* its first heartbeat is due */
-		else if (in->first_due_ms == FIRST_RANDOM)
-			arm(in, health_sched_first_delay(&h->rng, &h->svcs[in->svc].cfg));
-		else
-			arm(in, in->first_due_ms - now);
-	}
+		svc_start(h->svcs[i]);
 	return 0;
 }
 
@@ -568,169 +763,22 @@ static int same_addr(const struct hinst *a, const struct hinst *b)
 	return a->port == b->port && registry_addr_cmp(&a->raddr, &b->raddr) == 0;
 }
 
-/* An index of the old checker for health_take_over(), built once so that a
- * reload costs O(services + instances) rather than a scan of the old
- * registry per instance. Open addressing, load at most 1/2; a slot holds an
- * index + 1, 0 when empty. Only the first of equal keys is indexed, which is
- * the one a scan in registry order would find. Built only when a guess
- * fails (see health_take_over()). */
-struct old_index {
-	int built;
-	uint32_t *svc; /* old->svcs, by name; NULL: scan instead */
-	size_t svc_mask;
-	uint32_t *inst; /* old->insts, by (service index, name) */
-	size_t inst_mask;
-};
-
-#define OLD_NONE SIZE_MAX
-
-static uint64_t hash_name(const char *name, uint64_t h)
-{
-	/* FNV-1a, then a splitmix64 finalizer so the low bits (the slot) mix well */
-	h ^= 0xcbf29ce484222325ULL;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
-static size_t index_slots(size_t n)
-{
-	size_t cap = 2;
-
-	while (cap < 2 * n)
-		cap *= 2;
-	return cap;
-}
-
-/* The slot of the old service named name, or of the empty slot ending its probe. */
-static uint32_t *svc_slot(const struct old_index *ix, const struct health *old, const char *name)
-{
-	size_t i = hash_name(name, 0) & ix->svc_mask;
-
-	while (ix->svc[i] && strcmp(old->svcs[ix->svc[i] - 1].name, name) != 0)
-		i = (i + 1) & ix->svc_mask;
-	return &ix->svc[i];
-}
-
-static uint32_t *inst_slot(const struct old_index *ix, const struct health *old, size_t svc,
-                           const char *name)
-{
-	size_t i = hash_name(name, svc + 1) & ix->inst_mask;
-
-	for (;;) {
-		const struct hinst *oi;
-
-		if (!ix->inst[i])
-			break;
-		oi = &old->insts[ix->inst[i] - 1];
-		if (oi->svc == svc && strcmp(oi->name, name) == 0)
-			break;
-		i = (i + 1) & ix->inst_mask;
-	}
-	return &ix->inst[i];
-}
-
-/* Indexes old; leaves ix->svc NULL (callers then scan) when out of memory,
- * as a reload must not fail here. */
-static void old_index_build(struct old_index *ix, const struct health *old)
-{
-	size_t ns = index_slots(old->n_svcs), ni = index_slots(old->n_insts);
-
-	if (ix->built)
-		return;
-	ix->built = 1;
-	ix->svc = calloc(ns, sizeof(*ix->svc));
-	ix->inst = calloc(ni, sizeof(*ix->inst));
-	if (!ix->svc || !ix->inst) {
-		log_warn("health: out of memory for the reload index; scanning instead");
-		goto fail;
-	}
-	ix->svc_mask = ns - 1;
-	ix->inst_mask = ni - 1;
-	for (size_t i = 0; i < old->n_svcs; i++) {
-		uint32_t *slot = svc_slot(ix, old, old->svcs[i].name);
-
-		if (!*slot)
-			*slot = (uint32_t)i + 1;
-	}
-	for (size_t i = 0; i < old->n_insts; i++) {
-		const struct hinst *oi = &old->insts[i];
-		uint32_t *slot = inst_slot(ix, old, oi->svc, oi->name);
-
-		if (!*slot)
-			*slot = (uint32_t)i + 1;
-	}
-	return;
-fail:
-	free(ix->svc);
-	free(ix->inst);
-	ix->svc = NULL;
-	ix->inst = NULL;
-}
-
-static void old_index_free(struct old_index *ix)
-{
-	free(ix->svc);
-	free(ix->inst);
-}
-
-/* The index of the first old service named name, or OLD_NONE. guess is
- * where it most likely is: names are unique in a registry (load.c refuses
- * duplicates) and a change keeps the order of what it does not touch, so
- * the one after the last found nearly always matches, and the index is
- * built only when one does not. */
-static size_t find_old_svc(struct old_index *ix, const struct health *old, size_t guess,
-                           const char *name)
-{
-	if (guess < old->n_svcs && strcmp(old->svcs[guess].name, name) == 0)
-		return guess;
-	old_index_build(ix, old);
-	if (ix->svc) {
-		uint32_t v = *svc_slot(ix, old, name);
-		return v ? v - 1 : OLD_NONE;
-	}
-	for (size_t i = 0; i < old->n_svcs; i++)
-		if (strcmp(old->svcs[i].name, name) == 0)
-			return i;
-	return OLD_NONE;
-}
-
-/* The first instance named name of old service svc, or NULL; guess: its
- * likely position in the service (as for find_old_svc()). */
-static struct hinst *find_old_inst(struct old_index *ix, struct health *old, size_t svc,
-                                   size_t guess, const char *name)
-{
-	const struct hsvc *os = &old->svcs[svc];
-
-	if (guess < os->n && strcmp(old->insts[os->first + guess].name, name) == 0)
-		return &old->insts[os->first + guess];
-	old_index_build(ix, old);
-	if (ix->inst) {
-		uint32_t v = *inst_slot(ix, old, svc, name);
-		return v ? &old->insts[v - 1] : NULL;
-	}
-	for (size_t j = 0; j < os->n; j++)
-		if (strcmp(old->insts[os->first + j].name, name) == 0)
-			return &old->insts[os->first + j];
-	return NULL;
-}
-
 /* Moves the state, schedule and probe of oi into in (not yet started). */
-static void carry(struct health *h, struct hinst *in, struct health *old, struct hinst *oi,
-                  int64_t now)
+static void carry(struct hinst *in, struct hinst *oi, int64_t now)
 {
-	health_machine_copy(&h->inst_state[in->id], &h->svc_state[in->svc],
-	                    &old->inst_state[oi->id]);
+	struct hsvc *s = in->s;
+	struct health *h = s->h;
+
+	health_machine_copy(in->cell, &s->cell, oi->cell);
 	in->expired_told = oi->expired_told;
 	if (!in->timer)
 		return;
 	in->started_ms = oi->started_ms;
 	if (oi->has_result && !in->has_result) {
 		in->has_result = 1;
-		h->svcs[in->svc].pending--;
-		h->pending--;
+		s->pending--;
+		if (s->pending_counted)
+			h->pending--;
 	}
 	if (oi->probe) {
 		in->probe = oi->probe;
@@ -739,23 +787,59 @@ static void carry(struct health *h, struct hinst *in, struct health *old, struct
 		oi->probe = NULL;
 		oi->ticket = NULL;
 		in->first_due_ms = FIRST_NONE;
-		h->lim.in_flight++;
-	} else if (oi->due_ms >= 0) {
-		in->first_due_ms = oi->due_ms;
-	} else if (h->svcs[in->svc].cfg.type == CHECK_TTL) {
+		if (oi->s->h != h)
+			h->in_flight++; /* from another checker (health_take_over()) */
+	} else if (oi->due_ms >= 0 || oi->waiting) {
+		/* waiting for a slot: due now */
+		in->first_due_ms = oi->waiting ? now : oi->due_ms;
+	} else if (s->cfg.type == CHECK_TTL) {
 		/* a ttl instance without a deadline failed by its own word */
 		in->first_due_ms = FIRST_NONE;
 	} else {
-		/* it waited for a probe slot: due now */
 		in->first_due_ms = now;
 	}
+}
+
+/* The first instance of os named name; guess: its likely index. */
+static struct hinst *find_inst(struct hsvc *os, size_t guess, const char *name)
+{
+	if (guess < os->n && strcmp(os->insts[guess].name, name) == 0)
+		return &os->insts[guess];
+	for (size_t j = 0; j < os->n; j++)
+		if (strcmp(os->insts[j].name, name) == 0)
+			return &os->insts[j];
+	return NULL;
+}
+
+/* s (new) takes over what it can of os (the block of the same name it
+ * replaces): each instance of the same name, address and port, as long as
+ * the check is the same. Returns how many. */
+static size_t take_over_svc(struct hsvc *s, struct hsvc *os, int64_t now)
+{
+	size_t n = 0, guess = 0;
+
+	if (!os || !registry_check_equal(&os->cfg, &s->cfg))
+		return 0; /* a changed check starts the service's instances afresh */
+	/* few instances per service; many: their own index would pay */
+	for (size_t j = 0; j < s->n; j++) {
+		struct hinst *in = &s->insts[j];
+		struct hinst *oi = find_inst(os, guess, in->name);
+
+		if (oi)
+			guess = (size_t)(oi - os->insts) + 1;
+		if (oi && same_addr(oi, in)) {
+			carry(in, oi, now);
+			n++;
+		}
+	}
+	health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending);
+	return n;
 }
 
 size_t health_take_over(struct health *h, struct health *old)
 {
 	int64_t now = mono_ms();
 	size_t n = 0;
-	struct old_index ix = {0};
 
 	h->counters = old->counters;
 	memcpy(h->events, old->events, sizeof(h->events));
@@ -763,49 +847,121 @@ size_t health_take_over(struct health *h, struct health *old)
 	h->local_failures = old->local_failures;
 	h->local_last_ms = old->local_last_ms;
 	health_set_max_inflight(h, old->max_inflight);
-	for (size_t i = 0, guess = 0; i < h->n_svcs; i++) {
-		struct hsvc *s = &h->svcs[i];
-		size_t os = find_old_svc(&ix, old, guess, s->name), ij = 0;
-
-		if (os != OLD_NONE)
-			guess = os + 1;
-		/* a changed check starts the service's instances afresh */
-		if (os != OLD_NONE && !registry_check_equal(&old->svcs[os].cfg, &s->cfg))
-			os = OLD_NONE;
-		for (size_t j = 0; os != OLD_NONE && j < s->n; j++) {
-			struct hinst *in = &h->insts[s->first + j];
-			struct hinst *oi = find_old_inst(&ix, old, os, ij, in->name);
-
-			if (oi)
-				ij = oi->id - old->svcs[os].first + 1;
-			if (oi && same_addr(oi, in)) {
-				carry(h, in, old, oi, now);
-				n++;
-			}
-		}
-		health_machine_panic(&h->svc_state[i], s->n, s->panic_threshold, s->pending);
-	}
-	old_index_free(&ix);
-	/* old keeps its state arrays for a table that may still read them,
-	 * but runs nothing more */
+	for (size_t i = 0; i < h->n_svcs; i++)
+		n += take_over_svc(h->svcs[i], find_name(old, h->svcs[i]->name), now);
+	/* old keeps its cells for a table that may still read them, but runs
+	 * nothing more */
 	old->on_change = NULL;
 	old->expire_fn = NULL;
 	if (old->expire_timer)
 		event_del(old->expire_timer);
-	for (size_t i = 0; i < old->n_insts; i++) {
-		struct hinst *oi = &old->insts[i];
-
-		health_probe_cancel(oi->probe);
-		if (oi->ticket)
-			check_config_release(&oi->ticket->cfg);
-		free(oi->ticket);
-		oi->probe = NULL;
-		oi->ticket = NULL;
-		if (oi->timer)
-			event_del(oi->timer);
-		oi->due_ms = -1;
-	}
+	for (size_t i = 0; i < old->n_svcs; i++)
+		svc_stop(old->svcs[i]);
 	return n;
+}
+
+int health_update(struct health *h, const struct registry *reg, size_t *kept,
+                  struct health_garbage **gone)
+{
+	struct hsvc **svcs = calloc(reg->n_services + 1, sizeof(*svcs));
+	struct health_garbage *g = calloc(1, sizeof(*g));
+	uint8_t *used = calloc(h->n_svcs + 1, 1);
+	int64_t now = real_ms(), mono = mono_ms();
+	size_t cursor = 0, n_insts = 0, n_gone = 0;
+
+	*gone = NULL;
+	*kept = 0;
+	if (!svcs || !g || !used || !(g->svcs = calloc(h->n_svcs + 1, sizeof(*g->svcs))))
+		goto oom;
+	/* 1. the blocks that stay: the same service of the registry (a change
+	 * keeps their order: the next one nearly always), else one of the
+	 * same name and digest (a full load); the others are built anew */
+	for (size_t j = 0; j < reg->n_services; j++) {
+		const struct reg_service *rs = reg->services[j];
+		struct hsvc *s = NULL;
+
+		if (cursor < h->n_svcs && h->svcs[cursor]->from == rs)
+			s = h->svcs[cursor];
+		else if ((s = find_name(h, rs->name)) && s->digest != registry_service_digest(rs))
+			s = NULL;
+		if (s && !used[s->index]) {
+			used[s->index] = 1;
+			cursor = s->index + 1;
+			svcs[j] = s;
+			n_insts += s->n;
+			*kept += s->n;
+			continue;
+		}
+		if (!(svcs[j] = svc_new(h, rs, now)))
+			goto oom;
+		n_insts += svcs[j]->n;
+	}
+	/* 2. nothing fails from here on: each new block takes over from the
+	 * block of its name it replaces; the blocks left stop */
+	for (size_t j = 0; j < reg->n_services; j++) {
+		struct hsvc *os;
+
+		if (svcs[j]->started || svcs[j]->from != reg->services[j])
+			continue;
+		os = find_name(h, svcs[j]->name);
+		if (os && !used[os->index])
+			*kept += take_over_svc(svcs[j], os, mono);
+	}
+	for (size_t i = 0; i < h->n_svcs; i++) {
+		if (used[i])
+			continue;
+		svc_stop(h->svcs[i]);
+		h->pending -= h->svcs[i]->pending;
+		g->svcs[n_gone++] = h->svcs[i];
+	}
+	g->n = n_gone;
+	free(h->svcs);
+	h->svcs = svcs;
+	h->n_svcs = reg->n_services;
+	h->n_insts = n_insts;
+	h->expiring = 0;
+	if (index_names(h, h->svcs, h->n_svcs) < 0)
+		log_warn("health: out of memory for the index of services");
+	for (size_t j = 0; j < h->n_svcs; j++) {
+		struct hsvc *s = h->svcs[j];
+
+		s->from = reg->services[j];
+		h->expiring |= s->cfg.deregister_after_ms != 0;
+		if (!s->pending_counted) {
+			h->pending += s->pending;
+			s->pending_counted = 1;
+			if (check_tls_unverified(&s->cfg))
+				log_warn("%s: check.tls.verify is false: its instances' "
+				         "certificates are not verified",
+				         s->name);
+		}
+		if (h->started)
+			svc_start(s);
+	}
+	expire_timer_set(h);
+	free(used);
+	*gone = g;
+	return 0;
+oom:
+	for (size_t j = 0; svcs && j < reg->n_services; j++)
+		if (svcs[j] && (svcs[j]->index >= h->n_svcs || h->svcs[svcs[j]->index] != svcs[j]))
+			svc_free(svcs[j]);
+	free(svcs);
+	free(used);
+	if (g)
+		free(g->svcs);
+	free(g);
+	return -ENOMEM;
+}
+
+void health_garbage_free(struct health_garbage *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		svc_free(g->svcs[i]);
+	free(g->svcs);
+	free(g);
 }
 
 int health_first_round_done(const struct health *h)
@@ -815,23 +971,33 @@ int health_first_round_done(const struct health *h)
 
 struct health_inst *health_instance(struct health *h, size_t svc, size_t inst)
 {
-	if (svc >= h->n_svcs || inst >= h->svcs[svc].n)
+	if (svc >= h->n_svcs || inst >= h->svcs[svc]->n)
 		return NULL;
-	return &h->inst_state[h->svcs[svc].first + inst];
-}
-
-void health_cells(struct health *h, const struct health_inst **inst, size_t *n_inst,
-                  const struct health_svc **svc, size_t *n_svc)
-{
-	*inst = h->inst_state;
-	*n_inst = h->n_insts;
-	*svc = h->svc_state;
-	*n_svc = h->n_svcs;
+	return &h->svcs[svc]->cells[inst];
 }
 
 struct health_svc *health_service(struct health *h, size_t svc)
 {
-	return svc < h->n_svcs ? &h->svc_state[svc] : NULL;
+	return svc < h->n_svcs ? &h->svcs[svc]->cell : NULL;
+}
+
+size_t health_n_services(const struct health *h)
+{
+	return h->n_svcs;
+}
+
+size_t health_n_instances(const struct health *h)
+{
+	return h->n_insts;
+}
+
+uint64_t health_service_cells(struct health *h, size_t svc, const struct health_inst **inst,
+                              size_t *n, const struct health_svc **cell)
+{
+	*inst = h->svcs[svc]->cells;
+	*n = h->svcs[svc]->n;
+	*cell = &h->svcs[svc]->cell;
+	return h->svcs[svc]->number;
 }
 
 void health_get_counters(const struct health *h, struct health_counters *out)
@@ -860,27 +1026,11 @@ void health_free(struct health *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; h->insts && i < h->n_insts; i++) {
-		struct hinst *in = &h->insts[i];
-
-		health_probe_cancel(in->probe);
-		if (in->ticket)
-			check_config_release(&in->ticket->cfg);
-		free(in->ticket);
-		if (in->timer)
-			event_free(in->timer);
-		free(in->name);
-	}
-	for (size_t i = 0; h->svcs && i < h->n_svcs; i++) {
-		free(h->svcs[i].name);
-		check_config_release(&h->svcs[i].cfg);
-	}
-	health_limiter_free(&h->lim);
+	for (size_t i = 0; h->svcs && i < h->n_svcs; i++)
+		svc_free(h->svcs[i]);
 	if (h->expire_timer)
 		event_free(h->expire_timer);
-	free(h->insts);
-	free(h->inst_state);
 	free(h->svcs);
-	free(h->svc_state);
+	free(h->by_name);
 	free(h);
 }

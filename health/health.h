@@ -4,9 +4,10 @@
  *
  * A struct health owns one struct health_inst per instance and one struct
  * health_svc per service of a registry, indexed by service and instance
- * index in registry order. DNS workers read them lock-free (state.h); only
- * the main thread's event loop writes them. Probes (tcp, http) run on that
- * base, at most HEALTH_MAX_INFLIGHT at a time; the others wait in a queue.
+ * index in registry order, in one block per service, which a change
+ * (health_update()) keeps for the services it did not touch. DNS workers read them lock-free
+ * (state.h); only the main thread's event loop writes them. Probes (tcp, http) run on that base, at
+ * most HEALTH_MAX_INFLIGHT at a time; the others wait in a queue.
  */
 #ifndef SRVD_HEALTH_HEALTH_H
 #define SRVD_HEALTH_HEALTH_H
@@ -50,11 +51,30 @@ int health_start(struct health *h);
  * nothing is checked), else 0. */
 int health_first_round_done(const struct health *h);
 
-/* The cells the answer table reads (dns_table_bind_state): every
- * instance's, service by service in registry order, and every service's.
- * Valid until health_free(). */
-void health_cells(struct health *h, const struct health_inst **inst, size_t *n_inst,
-                  const struct health_svc **svc, size_t *n_svc);
+/* The cells the answer table reads (dns_table_bind()) of service svc
+ * (registry order): its instances' (*n) and its own. Valid until
+ * health_free(), or until the garbage of the health_update() that dropped
+ * the service is freed. Returns the number of the block that holds them:
+ * never 0, never given to another block. */
+uint64_t health_service_cells(struct health *h, size_t svc, const struct health_inst **inst,
+                              size_t *n, const struct health_svc **cell);
+size_t health_n_services(const struct health *h);
+size_t health_n_instances(const struct health *h);
+
+/* Moves h to reg, a change of the registry it checks: each service that
+ * is the same as before (the same registry object, or the same name and
+ * registry_service_digest()) keeps its block (state, probes, schedule and
+ * the cells tables point at); the others get new blocks, which take over
+ * the state of each instance of the same name, address and port from the
+ * block they replace (health_take_over()'s rules) and start at once if h
+ * did. The blocks dropped stop probing; their cells stay readable in
+ * *gone until health_garbage_free() (once no table reads them). *kept:
+ * instances that kept or took over their state. Returns 0, or -ENOMEM with
+ * h unchanged. Main thread. */
+struct health_garbage;
+int health_update(struct health *h, const struct registry *reg, size_t *kept,
+                  struct health_garbage **gone);
+void health_garbage_free(struct health_garbage *g); /* accepts NULL */
 
 /* The state of instance inst of service svc (registry order), or NULL when
  * out of range. The pointers stay valid until health_free(). */

@@ -391,32 +391,62 @@ static void bind_service(struct dns_table *t, struct dns_service *ds,
 	atomic_store_explicit(&ds->hs, svc, memory_order_relaxed);
 }
 
+int dns_table_bind(struct dns_table *t, size_t n_inst, size_t n_svc, dns_cells_fn cells, void *arg)
+{
+	if (!dns_table_state_fits(t, n_inst, n_svc))
+		return -1;
+	for (size_t j = 0; j < n_svc; j++) {
+		uint32_t m = t->reg_map ? t->reg_map[j] : (uint32_t)j;
+		struct dns_table *in = !t->base || m & DNS_REG_DELTA ? t : t->base;
+		struct dns_service *ds = &in->services[m & ~DNS_REG_DELTA];
+		const struct health_inst *inst;
+		const struct health_svc *svc;
+		uint64_t block = 0;
+		size_t n;
+
+		cells(arg, j, &inst, &n, &svc, &block);
+		if (n != ds->n_instances)
+			return -1;
+		/* a base's service already on these cells (the checker kept its
+		 * block; blocks are numbered, never reused): nothing to move */
+		if (in != t && block && ds->block == block)
+			continue;
+		bind_service(in, ds, inst, svc);
+		ds->block = block;
+	}
+	return 0;
+}
+
+/* dns_table_bind() over flat arrays, service by service. */
+struct flat_cells {
+	const struct health_inst *inst;
+	const struct health_svc *svc;
+	const struct dns_table *t;
+	size_t at;
+};
+
+static void flat_cells(void *arg, size_t j, const struct health_inst **inst, size_t *n,
+                       const struct health_svc **svc, uint64_t *block)
+{
+	struct flat_cells *f = arg;
+	uint32_t m = f->t->reg_map ? f->t->reg_map[j] : (uint32_t)j;
+	const struct dns_table *in = !f->t->base || m & DNS_REG_DELTA ? f->t : f->t->base;
+
+	if (j == 0)
+		f->at = 0;
+	*n = in->services[m & ~DNS_REG_DELTA].n_instances;
+	*inst = &f->inst[f->at];
+	*svc = &f->svc[j];
+	*block = 0; /* unknown: bind */
+	f->at += *n;
+}
+
 int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc)
 {
-	size_t off = 0;
+	struct flat_cells f = {inst, svc, t, 0};
 
-	if (!dns_table_state_fits(t, n_inst, n_svc))
-		return -1;
-	if (!t->base) {
-		for (size_t i = 0; i < n_svc; i++)
-			bind_service(t, &t->services[i], &inst[t->services[i].first_instance],
-			             &svc[i]);
-		return 0;
-	}
-	/* a delta: its own services, and its base's that it keeps (whose
-	 * cells are the new checker's now; older views read them as well) */
-	for (size_t j = 0; j < n_svc; j++) {
-		uint32_t m = t->reg_map[j];
-		struct dns_table *in = m & DNS_REG_DELTA ? t : t->base;
-		struct dns_service *ds = &in->services[m & ~DNS_REG_DELTA];
-
-		if (off + ds->n_instances > n_inst)
-			return -1;
-		bind_service(in, ds, &inst[off], &svc[j]);
-		off += ds->n_instances;
-	}
-	return off == n_inst ? 0 : -1;
+	return dns_table_bind(t, n_inst, n_svc, flat_cells, &f);
 }
 
 uint32_t dns_serial_next(uint32_t serial)

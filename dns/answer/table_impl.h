@@ -141,6 +141,7 @@ struct dns_service {
 	 * the checker's, or the table's own (all served, no panic) */
 	const struct health_svc *_Atomic hs;
 	uint64_t digest;     /* registry_service_digest() of what it was built from */
+	uint64_t block;      /* the checker's block its cells are in (dns_table_bind()) */
 	uint32_t node;       /* its own name's node */
 	uint32_t proto_node; /* _PROTO.<zone>, the parent of _SVC._PROTO.<zone> */
 	/* the check, for _health TXT */

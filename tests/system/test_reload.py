@@ -367,7 +367,7 @@ def test_health_state_survives_reload(tmp_path):
     assert answered[0] > 20
     assert not gaps, "good/g1 left the answers during a reload: %r" % gaps[:5]
     assert count_log(d, r"kept their health state") >= 6
-    assert re.search(r"\(3 kept their health state\)", d.stderr_text())
+    assert re.search(r"\(3 kept their health state;", d.stderr_text())
     d.stop()
 
 

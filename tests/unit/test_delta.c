@@ -460,6 +460,7 @@ START_TEST(delta_or_whole)
 	ck_assert_int_eq(dns_table_is_delta(t2), 0);
 	registry_free(reg);
 	/* www CNAME web: a service named web changes by a whole build */
+	dns_table_free(t1);
 	dns_table_free(t0);
 	t0 = t2;
 	random_svc(&m.s[10]);

@@ -1027,6 +1027,80 @@ START_TEST(take_over_by_name)
 }
 END_TEST
 
+/* health_update() keeps the block (the very cells) of every service the
+ * change did not touch, by identity or by name and digest, builds the
+ * others, which take over their instances' state by name, and hands the
+ * dropped blocks over as garbage, stopped. */
+START_TEST(update_keeps_untouched_blocks)
+{
+	static const int old_order[] = {0, 1, 2, 3, 4, 5, -1};
+	static const int new_order[] = {9, 0, 1, 2, 3, 5, -1};
+	struct registry *reg = takeover_reg(old_order, -1, 0), *reg2, *reg3;
+	struct health *h = NULL;
+	struct health_garbage *gone = NULL;
+	const struct health_inst *cells[6], *c;
+	const struct health_svc *sc;
+	uint64_t blocks[6];
+	size_t kept, n;
+
+	ck_assert_int_eq(health_create(base, reg, NULL, NULL, &h), 0);
+	for (size_t i = 0; i < 6; i++) {
+		blocks[i] = health_service_cells(h, i, &cells[i], &n, &sc);
+		for (size_t j = 0; j < 3; j++) {
+			int pass = takeover_passing((int)i, (int)j);
+			health_machine_apply(health_instance(h, i, j), health_service(h, i), 1, 1,
+			                     pass, pass ? "up" : "down", 1000, NULL);
+		}
+	}
+	/* the same registry: every block kept, by identity */
+	ck_assert_int_eq(health_update(h, reg, &kept, &gone), 0);
+	ck_assert_uint_eq(kept, 18);
+	for (size_t i = 0; i < 6; i++) {
+		ck_assert_uint_eq(health_service_cells(h, i, &c, &n, &sc), blocks[i]);
+		ck_assert_ptr_eq(c, cells[i]);
+	}
+	health_garbage_free(gone);
+	/* a full load of it (new objects): kept by name and digest */
+	reg3 = takeover_reg(old_order, -1, 0);
+	ck_assert_int_eq(health_update(h, reg3, &kept, &gone), 0);
+	ck_assert_uint_eq(kept, 18);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_uint_eq(health_service_cells(h, i, &c, &n, &sc), blocks[i]);
+	health_garbage_free(gone);
+	/* s9 in front, s4 gone, s3 reversed, s2/i1 on another port: s0, s1 and
+	 * s5 keep their blocks; s2 and s3 get new ones that take over by name */
+	reg2 = takeover_reg(new_order, 2, 1);
+	ck_assert_int_eq(health_update(h, reg2, &kept, &gone), 0);
+	ck_assert_uint_eq(kept, 14);
+	ck_assert_uint_eq(health_n_services(h), 6);
+	ck_assert_uint_eq(health_n_instances(h), 18);
+	ck_assert_uint_eq(health_service_cells(h, 1, &c, &n, &sc), blocks[0]);
+	ck_assert_uint_eq(health_service_cells(h, 2, &c, &n, &sc), blocks[1]);
+	ck_assert_uint_eq(health_service_cells(h, 5, &c, &n, &sc), blocks[5]);
+	ck_assert_uint_ne(health_service_cells(h, 3, &c, &n, &sc), blocks[2]);
+	ck_assert_uint_ne(health_service_cells(h, 4, &c, &n, &sc), blocks[3]);
+	for (size_t i = 0; i < 6; i++) {
+		int si = new_order[i];
+		for (size_t k = 0; k < 3; k++) {
+			int j = si == 3 ? 2 - (int)k : (int)k;
+			enum health_status want =
+			    takeover_passing(si, j) ? HEALTH_PASSING : HEALTH_FAILING;
+			if (si == 9 || (si == 2 && j == 1))
+				want = HEALTH_UNCHECKED;
+			ck_assert_int_eq(atomic_load(&health_instance(h, i, k)->status), want);
+		}
+	}
+	/* the dropped blocks' cells (s2, s3, s4) are still readable */
+	ck_assert_int_eq(atomic_load(&cells[4][0].status),
+	                 takeover_passing(4, 0) ? HEALTH_PASSING : HEALTH_FAILING);
+	health_garbage_free(gone);
+	health_free(h);
+	registry_free(reg3);
+	registry_free(reg2);
+	registry_free(reg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("health");
@@ -1067,6 +1141,7 @@ static Suite *suite(void)
 	tcase_add_test(net, probe_cancel_no_callback);
 	tcase_add_test(net, checker_follows_backends);
 	tcase_add_test(net, take_over_by_name);
+	tcase_add_test(net, update_keeps_untouched_blocks);
 	suite_add_tcase(s, net);
 	return s;
 }
