@@ -40,7 +40,7 @@ struct hsvc {
 	struct check_config cfg;
 	double panic_threshold;
 	uint64_t digest;                /* registry_service_digest() it was made from */
-	const struct reg_service *from; /* the registry's service (identity only) */
+	const struct reg_service *from; /* the registry's service: held, compared, not read */
 	size_t n;                       /* instances */
 	size_t pending;                 /* checked instances without a first result */
 	struct hinst *insts;            /* n */
@@ -513,6 +513,7 @@ static void svc_free(struct hsvc *s)
 	}
 	free(s->name);
 	check_config_release(&s->cfg);
+	registry_service_unref((struct reg_service *)s->from);
 	free(s->insts);
 	free(s->cells);
 	free(s);
@@ -530,6 +531,9 @@ static struct hsvc *svc_new(struct health *h, const struct reg_service *rs, int6
 	s->h = h;
 	s->number = ++h->blocks;
 	s->n = rs->n_instances;
+	/* held, so that no other service can take its address while the
+	 * block compares itself with it (health_update()) */
+	registry_service_ref((struct reg_service *)rs);
 	s->from = rs;
 	s->digest = registry_service_digest(rs);
 	s->panic_threshold = rs->panic_threshold;
@@ -925,7 +929,11 @@ int health_update(struct health *h, const struct registry *reg, size_t *kept,
 	for (size_t j = 0; j < h->n_svcs; j++) {
 		struct hsvc *s = h->svcs[j];
 
-		s->from = reg->services[j];
+		if (s->from != reg->services[j]) {
+			registry_service_ref(reg->services[j]);
+			registry_service_unref((struct reg_service *)s->from);
+			s->from = reg->services[j];
+		}
 		h->expiring |= s->cfg.deregister_after_ms != 0;
 		if (!s->pending_counted) {
 			h->pending += s->pending;
