@@ -72,6 +72,7 @@ struct reg_service {
 	struct reg_instance *instances;
 	size_t n_instances;
 	const char *maintenance; /* the whole service drained: the reason, else NULL */
+	int failover;            /* 1: A/AAAA carry only the lowest priority tier that passes */
 };
 
 struct reg_listen {

@@ -366,6 +366,15 @@ static const struct sch_item service_items[] = {
      .flags = SCH_SERVICE,
      .custom = parse_instances,
      .doc = "list of instances"},
+    {.key = "failover",
+     .reload = SCH_ANSWERS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "false",
+     SV(failover),
+     .names = bool_names,
+     .doc = "A/AAAA answers carry only the lowest priority that has a passing instance "
+            "(SRV keeps every priority)"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};

@@ -23,6 +23,7 @@
 #include "dns/answer/answer.h"
 #include "dns/answer/name.h"
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "dns/answer/table_impl.h"
 #include "dns/answer/wire.h"
 #include "common/check.h"
@@ -389,6 +390,19 @@ fail:
 	return -1;
 }
 
+/* The service's answer features in its _health TXT (select.h): the tier
+ * that serves A/AAAA ("none" while no instance is served). */
+static int w_health_select(struct resp *r, const struct dns_service *svc)
+{
+	int32_t tier;
+
+	if (!(svc->select & DNS_SEL_FAILOVER))
+		return 0;
+	tier = dns_failover_tier(r->t, svc);
+	return tier < 0 ? txt_str(r, TXT_MORE_MAX, "tier=none")
+	                : txt_str(r, TXT_MORE_MAX, "tier=%" PRId32, tier);
+}
+
 /* _health.<svc>.<zone> TXT: the counts, then one string per instance as far
  * as they fit, then "more=N" for those left out (a summary, not a reason to
  * truncate). 0 written, -1 does not fit. */
@@ -404,6 +418,8 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 	    txt_str(r, TXT_MORE_MAX, "panic=%s",
 	            atomic_load_explicit(&svc->hs->panic, memory_order_acquire) ? "yes" : "no") ||
 	    txt_str(r, TXT_MORE_MAX, "policy=%s", svc->policy_name))
+		goto fail;
+	if (svc->select && w_health_select(r, svc))
 		goto fail;
 	for (i = 0; i < svc->n_instances; i++) {
 		const struct dns_instance *in = &t->instances[svc->first_instance + i];

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "registry/registry.h"
 
 static uint64_t rotl(uint64_t x, int k)
@@ -228,6 +229,8 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 			continue;
 		a[cnt++] = idx;
 	}
+	if (svc->select)
+		cnt = dns_select(ctx, t, svc, qtype, a, cnt);
 	*n_cand = cnt;
 	if (cnt == 0)
 		return 0;

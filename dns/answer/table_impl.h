@@ -106,6 +106,7 @@ struct dns_instance {
 	uint32_t node; /* the instance's own node */
 	/* its health cell: the checker's (dns_table_bind_state) or always served */
 	const struct health_inst *hs;
+	uint16_t priority; /* its SRV priority: the failover tier (select.c) */
 };
 
 /* A drained instance (README "Drain and maintenance"): its reason, for
@@ -139,7 +140,13 @@ struct dns_service {
 	uint16_t rise, fall;
 	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
 	uint32_t slow_start_ms;        /* check.slow_start, 0: off */
+	/* answer features beyond the policy (select.c): any bit set sends the
+	 * candidates through dns_select(); 0 costs plain answers one test */
+	uint8_t select;
 };
+
+/* dns_service.select bits */
+#define DNS_SEL_FAILOVER 0x01u /* failover: true */
 
 struct dns_table {
 	uint8_t *blob;

@@ -11,6 +11,7 @@
 
 #include "dns/answer/name.h"
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "dns/answer/table_build.h"
 #include "dns/answer/wire.h"
 #include "registry/registry.h"
@@ -208,5 +209,5 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
 			return -1;
 	}
-	return 0;
+	return tb_build_select(b, s, si);
 }

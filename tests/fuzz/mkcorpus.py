@@ -147,6 +147,11 @@ def registry_corpus():
         b" interval: 250ms, timeout: 100ms, rise: 1, fall: 1, unhealthy_interval: 1m}}\n"
         b"services: {a: {port: 1, panic_threshold: 0.5, instances: [{name: x, address: 127.0.0.2,"
         b" weight: 0, priority: 65535, tags: [t]}, {name: y, address: \"::1\", port: 65535}]}}\n")
+    c["answer-features"] = (
+        b"server: {zone: s.test.}\n"
+        b"defaults: {check: {type: none}, failover: false}\n"
+        b"services: {a: {port: 1, failover: true, instances: [{name: x, address: 192.0.2.1,"
+        b" priority: 1}, {name: y, address: \"2001:db8::1\", priority: 0}]}}\n")
     c["include-and-zones"] = b"zones: [a.zone, /etc/passwd, ../x.zone]\ninclude: [\"*.yaml\", /etc/*]\n"
     c["anchors-and-merge"] = (b"defaults: &d {check: {type: none}}\nservices:\n  a: &a\n    port: 1\n"
                               b"    instances: [{name: i, address: 192.0.2.1}]\n  b: *a\n  c: {<<: *a}\n")

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# test_select.py: failover tiers, locality, sticky order, tag pairs and adaptive TTL over the wire.
+"""Answers that choose among the passing instances beyond the policy
+(README "Failover, locality and sticky answers"), through the real daemon:
+backends are loopback TCP ports that the tests close and open again, and
+queries go with dnspython and dig."""
+
+import subprocess
+
+import dns.rcode
+import pytest
+
+from check_backends import TcpBackend
+from conftest import HOST, health_fields, query, wait_until
+
+ZONE = "svc.test."
+CHECK = "check: {type: tcp, interval: 100ms, timeout: 90ms, rise: 1, fall: 1}"
+
+
+def addrs(d, name, rdtype="A"):
+    r = query(d, name, rdtype)
+    assert r.rcode() == dns.rcode.NOERROR, r
+    return sorted(rd.to_text() for rrset in r.answer for rd in rrset)
+
+
+def dig(d, *args):
+    """dig's short output lines for a query to daemon d."""
+    out = subprocess.run(["dig", "@" + d.host, "-p", str(d.port), "+short", "+tries=1",
+                          "+time=2"] + list(args), capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    return out.split()
+
+
+@pytest.fixture
+def backends():
+    started = []
+
+    def start(*hosts):
+        for h in hosts:
+            started.append(TcpBackend(h).start())
+        return started[-len(hosts):]
+
+    yield start
+    for b in started:
+        b.stop()
+
+
+def test_failover_moves_to_the_next_tier_and_back(srvd_factory, backends):
+    a1, a2, b1 = backends("127.0.0.1", "127.0.0.2", "127.0.0.3")
+    d = srvd_factory(
+        "server: {zone: %s}\n"
+        "services:\n"
+        "  web:\n"
+        "    port: 80\n"
+        "    failover: true\n"
+        "    %s\n"
+        "    instances:\n"
+        "      - {name: a1, address: 127.0.0.1, port: %d, priority: 0}\n"
+        "      - {name: a2, address: 127.0.0.2, port: %d, priority: 0}\n"
+        "      - {name: b1, address: 127.0.0.3, port: %d, priority: 1}\n"
+        % (ZONE, CHECK, a1.port, a2.port, b1.port), ZONE)
+    name = "web." + ZONE
+    wait_until(lambda: addrs(d, name) == ["127.0.0.1", "127.0.0.2"], 10, "tier 0 serves", d)
+    assert dig(d, name, "A") and sorted(dig(d, name, "A")) == ["127.0.0.1", "127.0.0.2"]
+    assert health_fields(d, "_health." + name)["tier"] == "0"
+    # SRV keeps every tier
+    assert len(query(d, "_web._tcp." + ZONE, "SRV").answer[0]) == 3
+
+    a1.stop()
+    wait_until(lambda: addrs(d, name) == ["127.0.0.2"], 10, "a1 withdrawn", d)
+    a2.stop()
+    wait_until(lambda: addrs(d, name) == ["127.0.0.3"], 10, "tier 1 takes over", d)
+    assert dig(d, name, "A") == ["127.0.0.3"]
+    assert health_fields(d, "_health." + name)["tier"] == "1"
+    assert len(query(d, "_web._tcp." + ZONE, "SRV").answer[0]) == 1
+
+    a2.start()
+    wait_until(lambda: addrs(d, name) == ["127.0.0.2"], 10, "tier 0 back", d)
+    assert health_fields(d, "_health." + name)["tier"] == "0"
