@@ -608,6 +608,22 @@ static int answer_chaos(struct resp *r)
 	return 0;
 }
 
+/* TAG1.TAG2.SVC.<zone>, whose parent TAG2.SVC.<zone> is node: the
+ * instances carrying both tags (select.h). 1 answered, 0 no such pair. */
+static int answer_pair(struct resp *r, uint32_t node)
+{
+	uint32_t m = dns_pair_lookup(r->t, r->q->lname, r->q->qname_len, node);
+
+	if (m == DNS_NO_INDEX)
+		return 0;
+	r->aa = 1;
+	r->ctx->pair = &r->t->nodes[m];
+	if (answer_found(r, node))
+		r->tc = 1;
+	r->ctx->pair = NULL;
+	return 1;
+}
+
 /* Returns 1 to answer, 0 to drop (_ready before the table is ready). */
 static int answer_in(struct resp *r)
 {
@@ -639,6 +655,9 @@ static int answer_in(struct resp *r)
 		off += (size_t)q->lname[off] + 1;
 		node = dns_table_lookup(t, q->lname + off, q->qname_len - off,
 		                        dns_name_hash(q->lname + off, q->qname_len - off));
+		if (node != DNS_NO_INDEX && off == (size_t)q->lname[0] + 1 &&
+		    t->nodes[node].kind == DNS_NODE_SERVICE && answer_pair(r, node))
+			return 1;
 		if (node != DNS_NO_INDEX) {
 			r->aa = 1;
 			r->rcode = RCODE_NXDOMAIN;

@@ -229,6 +229,8 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 			continue;
 		a[cnt++] = idx;
 	}
+	if (ctx->pair)
+		cnt = dns_pair_filter(t, ctx->pair, a, cnt);
 	if (svc->select)
 		cnt = dns_select(ctx, t, svc, qtype, a, cnt);
 	*n_cand = cnt;

@@ -34,6 +34,9 @@ struct dns_ctx {
 	uint32_t offsets[DNS_SCRATCH_MAX];
 	uint32_t seen_gen;
 	struct dns_seen_slot seen[DNS_SEEN_SLOTS];
+	/* per query: a tag pair TAG1.TAG2.SVC.<zone> (select.c) answers with
+	 * the instances of its TAG2 node that the TAG1 node also lists */
+	const struct dns_node *pair;
 };
 
 /* Orders a[from..cnt) so that the first `want` entries are in the policy's

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* select.c: failover tiers (select.h). A service with failover: true
- * answers A/AAAA with the instances of its lowest priority that has a
- * served instance (Consul's prepared-query failover, gdnsd's multifo); SRV
- * keeps every priority, since SRV clients choose by priority themselves. */
+/* select.c: failover tiers and tag pairs (select.h). A service with
+ * failover: true answers A/AAAA with the instances of its lowest priority
+ * that has a served instance (Consul's prepared-query failover, gdnsd's
+ * multifo); SRV keeps every priority, since SRV clients choose by priority
+ * themselves. A tag pair TAG1.TAG2.SVC.<zone> is the intersection of two
+ * tag nodes, whose instance lists are both in ascending order: a merge, per
+ * query, so the table holds no node per pair. */
 #include "config.h"
+
+#include <string.h>
 
 #include "dns/answer/policy.h"
 #include "dns/answer/select.h"
@@ -52,4 +57,74 @@ size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct d
 		}
 	}
 	return cnt;
+}
+
+/* 1 if n is a tag node: a SERVICE node whose parent is its service's node
+ * (the service's own node has the zone apex above it). */
+static int is_tag_node(const struct dns_table *t, const struct dns_node *n)
+{
+	const uint8_t *name = t->blob + n->name_off;
+	size_t skip = (size_t)name[0] + 1;
+	uint32_t p;
+
+	if (n->kind != DNS_NODE_SERVICE || n->name_len <= skip)
+		return 0;
+	p = dns_table_lookup(t, name + skip, n->name_len - skip,
+	                     dns_name_hash(name + skip, n->name_len - skip));
+	return p != DNS_NO_INDEX && t->nodes[p].kind == DNS_NODE_SERVICE &&
+	       t->nodes[p].service == n->service;
+}
+
+/* 1 if the sorted instance lists of n and m meet. */
+static int lists_meet(const struct dns_table *t, const struct dns_node *n, const struct dns_node *m)
+{
+	uint32_t i = 0, k = 0;
+
+	while (i < n->list_len && k < m->list_len) {
+		uint32_t x = dns_node_inst(t, n, i), y = dns_node_inst(t, m, k);
+
+		if (x == y)
+			return 1;
+		if (x < y)
+			i++;
+		else
+			k++;
+	}
+	return 0;
+}
+
+uint32_t dns_pair_lookup(const struct dns_table *t, const uint8_t *name, size_t len,
+                         uint32_t parent)
+{
+	const struct dns_node *p = &t->nodes[parent];
+	const uint8_t *pname = t->blob + p->name_off;
+	size_t l1 = (size_t)name[0] + 1, l2 = (size_t)pname[0] + 1;
+	uint8_t other[256];
+	uint32_t m;
+
+	/* name is TAG1 + parent; other is TAG1 + SVC.<zone> */
+	if (p->kind != DNS_NODE_SERVICE || len != l1 + p->name_len || !is_tag_node(t, p))
+		return DNS_NO_INDEX;
+	memcpy(other, name, l1);
+	memcpy(other + l1, pname + l2, p->name_len - l2);
+	m = dns_table_lookup(t, other, len - l2, dns_name_hash(other, len - l2));
+	if (m == DNS_NO_INDEX || m == parent || t->nodes[m].kind != DNS_NODE_SERVICE ||
+	    t->nodes[m].service != p->service || !is_tag_node(t, &t->nodes[m]) ||
+	    !lists_meet(t, p, &t->nodes[m]))
+		return DNS_NO_INDEX;
+	return m;
+}
+
+size_t dns_pair_filter(const struct dns_table *t, const struct dns_node *m, uint32_t *a, size_t cnt)
+{
+	size_t k = 0;
+	uint32_t j = 0;
+
+	for (size_t i = 0; i < cnt; i++) {
+		while (j < m->list_len && dns_node_inst(t, m, j) < a[i])
+			j++;
+		if (j < m->list_len && dns_node_inst(t, m, j) == a[i])
+			a[k++] = a[i];
+	}
+	return k;
 }

@@ -31,4 +31,18 @@ int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *s
 size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_service *svc,
                   uint16_t qtype, uint32_t *a, size_t cnt);
 
+/* Tag pairs TAG1.TAG2.SVC.<zone> (either order), computed per query and
+ * never in the table (nor in zone transfers). For a name absent from the
+ * table whose parent is node parent: the node of TAG1.SVC.<zone> when
+ * parent is a tag node TAG2.SVC.<zone> of the same service and some
+ * instance carries both tags, else DNS_NO_INDEX. name: the lowercased wire
+ * name asked (len bytes). */
+uint32_t dns_pair_lookup(const struct dns_table *t, const uint8_t *name, size_t len,
+                         uint32_t parent);
+
+/* Keeps the candidates a[0..cnt) (in list order) that the tag node m also
+ * lists; returns how many. */
+size_t dns_pair_filter(const struct dns_table *t, const struct dns_node *m, uint32_t *a,
+                       size_t cnt);
+
 #endif

@@ -58,7 +58,10 @@ def answer_corpus():
              ("_ready.svc.example.", "A"), ("_health.web.svc.example.", "TXT"),
              ("_health.web-1.web.svc.example.", "TXT"), ("_health.big.svc.example.", "TXT"),
              ("svc.example.", "AXFR"), ("svc.example.", "MAILB"), ("web.svc.example.", "TYPE65535"),
-             ("web.svc.example.", "TYPE0")]
+             ("web.svc.example.", "TYPE0"),
+             # answer features (README "Failover, locality and sticky answers")
+             ("green.blue.api.svc.example.", "A"), ("canary.http.web.svc.example.", "SRV"),
+             ("_health.api.svc.example.", "TXT")]
     for i, (n, t) in enumerate(names):
         c["q%02d-%s-%s" % (i, n.strip(".").replace(".", "_")[:30] or "root", t)] = query(n, t)
     c["case-mixed"] = query("WeB.SvC.ExAmPlE.", "SRV")

@@ -77,3 +77,24 @@ def test_failover_moves_to_the_next_tier_and_back(srvd_factory, backends):
     a2.start()
     wait_until(lambda: addrs(d, name) == ["127.0.0.2"], 10, "tier 0 back", d)
     assert health_fields(d, "_health." + name)["tier"] == "0"
+
+
+def test_tag_pairs(srvd_factory):
+    d = srvd_factory(
+        "server: {zone: %s}\n"
+        "defaults: {check: {type: none}}\n"
+        "services:\n"
+        "  web:\n"
+        "    port: 80\n"
+        "    instances:\n"
+        "      - {name: w1, address: 192.0.2.1, tags: [canary, v2]}\n"
+        "      - {name: w2, address: 192.0.2.2, tags: [v2]}\n"
+        "      - {name: w3, address: 192.0.2.3, tags: [canary]}\n" % ZONE, ZONE)
+    assert dig(d, "canary.v2.web." + ZONE, "A") == ["192.0.2.1"]
+    assert dig(d, "v2.canary.web." + ZONE, "A") == ["192.0.2.1"]
+    assert dig(d, "canary.v2.web." + ZONE, "SRV") == ["0", "1", "80", "w1.web." + ZONE]
+    assert sorted(dig(d, "v2.web." + ZONE, "A")) == ["192.0.2.1", "192.0.2.2"]
+    r = query(d, "w2.v2.web." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN, r
+    r = query(d, "v2.v2.web." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN, r

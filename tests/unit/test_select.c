@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_select.c: the answer features beyond the policy (README "Failover,
  * locality and sticky answers"), through dns_answer() and ldns: failover
- * tiers. */
+ * tiers, tag pairs. */
 #include "config.h"
 
 #include <check.h>
@@ -186,6 +186,86 @@ START_TEST(failover_errors)
 }
 END_TEST
 
+static const char *pairs_yaml = "server: {zone: svc.example.}\n"
+                                "defaults: {policy: fixed, check: {type: none}}\n"
+                                "services:\n"
+                                "  web:\n"
+                                "    port: 80\n"
+                                "    tags: [http]\n"
+                                "    instances:\n"
+                                "      - {name: w1, address: 192.0.2.1, tags: [canary, v2]}\n"
+                                "      - {name: w2, address: 192.0.2.2, tags: [v2]}\n"
+                                "      - {name: w3, address: 192.0.2.3, tags: [canary, solo]}\n"
+                                "      - {name: w4, address: 192.0.2.4, tags: [v2, canary]}\n"
+                                "  api:\n"
+                                "    port: 80\n"
+                                "    instances:\n"
+                                "      - {name: a1, address: 192.0.2.9, tags: [v2]}\n";
+
+static int rcode_of(const struct dns_table *t, const char *name, ldns_rr_type type)
+{
+	ldns_pkt *p = tu_q(ctx, t, name, type);
+	int rc;
+
+	ck_assert_ptr_nonnull(p);
+	rc = (int)ldns_pkt_get_rcode(p);
+	ldns_pkt_free(p);
+	return rc;
+}
+
+/* TAG1.TAG2.SVC.<zone>, either order: instances carrying both tags (service
+ * tags count for all); a pair nobody carries, a repeated tag, an instance
+ * name or a tag of another service is NXDOMAIN. */
+START_TEST(tag_pairs)
+{
+	struct dns_table *t = tu_table(pairs_yaml);
+	struct tu_health *h = tu_health_bind(t);
+	ldns_pkt *p;
+
+	ck_assert_str_eq(ask(t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 "192.0.2.1 192.0.2.4");
+	ck_assert_str_eq(ask(t, "V2.Canary.web.svc.example.", LDNS_RR_TYPE_A),
+	                 "192.0.2.1 192.0.2.4");
+	ck_assert_str_eq(ask(t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_SRV),
+	                 "w1.web.svc.example. w4.web.svc.example.");
+	ck_assert_str_eq(ask(t, "http.canary.web.svc.example.", LDNS_RR_TYPE_A),
+	                 "192.0.2.1 192.0.2.3 192.0.2.4");
+	ck_assert_str_eq(ask(t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_AAAA), "");
+	ck_assert_str_eq(ask(t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_TXT), "");
+	/* health applies: w4 down, then w1 too (NODATA: the pair exists) */
+	tu_health_set(h, 0, 3, 0);
+	ck_assert_str_eq(ask(t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_A), "192.0.2.1");
+	tu_health_set(h, 0, 0, 0);
+	p = tu_q(ctx, t, "canary.v2.web.svc.example.", LDNS_RR_TYPE_A);
+	tu_assert_ok(p, 0);
+	ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 1);
+	ldns_pkt_free(p);
+
+	ck_assert_int_eq(rcode_of(t, "solo.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "v2.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "blue.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "w2.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "canary.w1.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "v2.web.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "web.web.svc.example.", LDNS_RR_TYPE_A), LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "v2.api.svc.example.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR);
+	ck_assert_int_eq(rcode_of(t, "canary.v2.api.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "x.canary.v2.web.svc.example.", LDNS_RR_TYPE_A),
+	                 LDNS_RCODE_NXDOMAIN);
+	ck_assert_int_eq(rcode_of(t, "_health.canary.v2.web.svc.example.", LDNS_RR_TYPE_TXT),
+	                 LDNS_RCODE_NXDOMAIN);
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
@@ -195,6 +275,7 @@ static Suite *select_suite(void)
 	tcase_add_test(tc, failover_tiers);
 	tcase_add_test(tc, failover_panic);
 	tcase_add_test(tc, failover_errors);
+	tcase_add_test(tc, tag_pairs);
 	suite_add_tcase(s, tc);
 	return s;
 }
