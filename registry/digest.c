@@ -49,6 +49,7 @@ uint64_t registry_digest(const struct registry *reg)
 
 		sch_feed_str(&h, s->name);
 		sch_digest(&reg_service_table, s, &h);
+		sch_feed_u64(&h, (uint64_t)s->has_ttl_min); /* ttl_min: 0 differs from unset */
 		sch_feed_u64(&h, s->n_instances);
 		for (size_t k = 0; k < s->n_instances; k++) {
 			sch_digest(&reg_instance_table, &s->instances[k], &h);

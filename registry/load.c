@@ -509,6 +509,7 @@ static void resolve_services(struct reg_loader *ld)
 			sch_path_pop(&path, old);
 		}
 		reg_check_rules(ld, b, own, &path);
+		reg_resolve_answers(ld, b, &path);
 		resolve_instances(ld, b, &path);
 	}
 }

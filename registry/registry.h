@@ -73,6 +73,8 @@ struct reg_service {
 	size_t n_instances;
 	const char *maintenance; /* the whole service drained: the reason, else NULL */
 	int failover;            /* 1: A/AAAA carry only the lowest priority tier that passes */
+	uint32_t ttl_min;        /* TTL while the service is unstable, if has_ttl_min */
+	int has_ttl_min;         /* resolved: ttl_min is set here or in defaults */
 };
 
 struct reg_listen {

@@ -375,6 +375,14 @@ static const struct sch_item service_items[] = {
      .names = bool_names,
      .doc = "A/AAAA answers carry only the lowest priority that has a passing instance "
             "(SRV keeps every priority)"},
+    {.key = "ttl_min",
+     .reload = SCH_ANSWERS,
+     .type = SCH_UINT,
+     .flags = SCH_ALL,
+     .max = U32MAX_TTL,
+     SV(ttl_min),
+     .doc = "TTL of the answers while an instance fails, ramps (slow_start) or changed "
+            "state within the last ttl seconds; at most ttl, default: off"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};

@@ -221,6 +221,15 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	size_t n_cand, ordered = dns_policy_order(ctx, t, n, qtype, &n_cand), want = ordered;
 	size_t written = 0;
 	int dedupe;
+	/* ttl_min (select.h): the TTL of the moment, patched into each body */
+	int64_t ttl = ordered && (t->services[n->service].select & DNS_SEL_TTL_MIN)
+	                  ? (int64_t)dns_ttl_now(&t->services[n->service], dns_now_ms())
+	                  : -1;
+#define PATCH_TTL(body_len)                                                                        \
+	do {                                                                                       \
+		if (ttl >= 0)                                                                      \
+			dns_put32(r->w.out + r->w.len - (body_len) + 4, (uint32_t)ttl);            \
+	} while (0)
 	if (qtype == DNS_T_SRV) {
 		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
 
@@ -233,14 +242,17 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 			if (now)
 				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
 				          dns_inst_weight(t, in, now));
+			PATCH_TTL(in->srv_len);
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}
 		/* targets are the instances' own names: each address once */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
-			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
+			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len)) {
+				PATCH_TTL(in->addr_len);
 				r->w.ar++;
+			}
 		}
 		return ordered > 0;
 	}
@@ -259,10 +271,12 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 			continue;
 		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
 			return -1;
+		PATCH_TTL(in->addr_len);
 		r->w.an++;
 		written++;
 	}
 	return written > 0;
+#undef PATCH_TTL
 }
 
 /* One TXT record being written: its character-strings are appended until
@@ -390,12 +404,16 @@ fail:
 	return -1;
 }
 
-/* The service's answer features in its _health TXT (select.h): the tier
- * that serves A/AAAA ("none" while no instance is served). */
+/* The service's answer features in its _health TXT (select.h): the TTL
+ * answers carry now (ttl_min), the tier that serves A/AAAA ("none" while no
+ * instance is served). */
 static int w_health_select(struct resp *r, const struct dns_service *svc)
 {
 	int32_t tier;
 
+	if ((svc->select & DNS_SEL_TTL_MIN) &&
+	    txt_str(r, TXT_MORE_MAX, "ttl=%" PRIu32, dns_ttl_now(svc, dns_now_ms())))
+		return -1;
 	if (!(svc->select & DNS_SEL_FAILOVER))
 		return 0;
 	tier = dns_failover_tier(r->t, svc);

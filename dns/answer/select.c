@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* select.c: failover tiers and tag pairs (select.h). A service with
+/* select.c: failover tiers, adaptive TTL and tag pairs (select.h). A service with
  * failover: true answers A/AAAA with the instances of its lowest priority
  * that has a served instance (Consul's prepared-query failover, gdnsd's
  * multifo); SRV keeps every priority, since SRV clients choose by priority
@@ -24,7 +24,24 @@ int tb_build_select(struct builder *b, const struct reg_service *s, uint32_t si)
 		t->instances[ds->first_instance + i].priority = s->instances[i].priority;
 	if (s->failover)
 		ds->select |= DNS_SEL_FAILOVER;
+	ds->ttl = s->ttl;
+	ds->ttl_min = s->ttl_min;
+	if (s->has_ttl_min)
+		ds->select |= DNS_SEL_TTL_MIN;
 	return 0;
+}
+
+uint32_t dns_ttl_now(const struct dns_service *svc, int64_t now_ms)
+{
+	const struct health_svc *h = svc->hs;
+	int64_t changed = atomic_load_explicit(&h->last_change_ms, memory_order_relaxed);
+	int64_t restored = atomic_load_explicit(&h->last_restored_ms, memory_order_relaxed);
+
+	if (atomic_load_explicit(&h->n_passing, memory_order_relaxed) != svc->n_instances ||
+	    (changed && now_ms - changed < (int64_t)svc->ttl * 1000) ||
+	    (restored && now_ms - restored < (int64_t)svc->slow_start_ms))
+		return svc->ttl_min;
+	return svc->ttl;
 }
 
 int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *svc)

@@ -31,6 +31,12 @@ int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *s
 size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_service *svc,
                   uint16_t qtype, uint32_t *a, size_t cnt);
 
+/* The TTL answers of svc carry now: ttl_min while the service is unstable
+ * (an instance not passing, restored within check.slow_start, or any
+ * status change within the last ttl seconds), else ttl. now_ms: the
+ * CLOCK_REALTIME time in ms (dns_now_ms). */
+uint32_t dns_ttl_now(const struct dns_service *svc, int64_t now_ms);
+
 /* Tag pairs TAG1.TAG2.SVC.<zone> (either order), computed per query and
  * never in the table (nor in zone transfers). For a name absent from the
  * table whose parent is node parent: the node of TAG1.SVC.<zone> when

@@ -143,10 +143,12 @@ struct dns_service {
 	/* answer features beyond the policy (select.c): any bit set sends the
 	 * candidates through dns_select(); 0 costs plain answers one test */
 	uint8_t select;
+	uint32_t ttl, ttl_min; /* ttl_min: while unstable, with DNS_SEL_TTL_MIN */
 };
 
 /* dns_service.select bits */
 #define DNS_SEL_FAILOVER 0x01u /* failover: true */
+#define DNS_SEL_TTL_MIN  0x02u /* ttl_min set: answers may carry it instead of ttl */
 
 struct dns_table {
 	uint8_t *blob;

@@ -152,7 +152,7 @@ def registry_corpus():
         b" weight: 0, priority: 65535, tags: [t]}, {name: y, address: \"::1\", port: 65535}]}}\n")
     c["answer-features"] = (
         b"server: {zone: s.test.}\n"
-        b"defaults: {check: {type: none}, failover: false}\n"
+        b"defaults: {check: {type: none}, failover: false, ttl_min: 1}\n"
         b"services: {a: {port: 1, failover: true, instances: [{name: x, address: 192.0.2.1,"
         b" priority: 1}, {name: y, address: \"2001:db8::1\", priority: 0}]}}\n")
     c["include-and-zones"] = b"zones: [a.zone, /etc/passwd, ../x.zone]\ninclude: [\"*.yaml\", /etc/*]\n"

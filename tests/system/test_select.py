@@ -98,3 +98,36 @@ def test_tag_pairs(srvd_factory):
     assert r.rcode() == dns.rcode.NXDOMAIN, r
     r = query(d, "v2.v2.web." + ZONE, "A")
     assert r.rcode() == dns.rcode.NXDOMAIN, r
+
+
+def test_adaptive_ttl_follows_the_checks(srvd_factory, backends):
+    up, flappy = backends("127.0.0.1", "127.0.0.2")
+    d = srvd_factory(
+        "server: {zone: %s}\n"
+        "services:\n"
+        "  web:\n"
+        "    port: 80\n"
+        "    ttl: 5\n"
+        "    ttl_min: 1\n"
+        "    %s\n"
+        "    instances:\n"
+        "      - {name: w1, address: 127.0.0.1, port: %d}\n"
+        "      - {name: w2, address: 127.0.0.2, port: %d}\n"
+        % (ZONE, CHECK, up.port, flappy.port), ZONE)
+    name = "web." + ZONE
+
+    def answer():
+        r = query(d, name, "A")
+        return sorted(rd.to_text() for rd in r.answer[0]) if r.answer else [], \
+            r.answer[0].ttl if r.answer else None
+
+    # the first results are changes: ttl_min, then ttl once 5 s went by without one
+    wait_until(lambda: answer() == (["127.0.0.1", "127.0.0.2"], 5), 15, "stable: ttl", d)
+    assert health_fields(d, "_health." + name)["ttl"] == "5"
+    flappy.stop()
+    wait_until(lambda: answer() == (["127.0.0.1"], 1), 10, "failing: ttl_min", d)
+    flappy.start()
+    # the first answer with w2 back follows its change by far less than 5 s
+    wait_until(lambda: answer()[0] == ["127.0.0.1", "127.0.0.2"], 10, "w2 back", d)
+    assert answer()[1] == 1
+    wait_until(lambda: answer()[1] == 5, 15, "stable again: ttl", d)

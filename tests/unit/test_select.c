@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_select.c: the answer features beyond the policy (README "Failover,
  * locality and sticky answers"), through dns_answer() and ldns: failover
- * tiers, tag pairs. */
+ * tiers, tag pairs, adaptive TTL. */
 #include "config.h"
 
 #include <check.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/answer/table_impl.h"
 #include "registry/registry.h"
 #include "tests/unit/answer_util.h"
 #include "tests/unit/check_main.h"
@@ -266,6 +267,95 @@ START_TEST(tag_pairs)
 }
 END_TEST
 
+static const char *ttl_yaml = "server: {zone: svc.example.}\n"
+                              "defaults: {policy: fixed, check: {type: tcp, slow_start: 60s}}\n"
+                              "services:\n"
+                              "  web:\n"
+                              "    port: 80\n"
+                              "    ttl: 30\n"
+                              "    ttl_min: 2\n"
+                              "    instances:\n"
+                              "      - {name: w1, address: 192.0.2.1}\n"
+                              "      - {name: w2, address: 192.0.2.2}\n"
+                              "  plain:\n"
+                              "    port: 80\n"
+                              "    ttl: 30\n"
+                              "    instances:\n"
+                              "      - {name: p1, address: 192.0.2.3}\n"
+                              "      - {name: p2, address: 192.0.2.4}\n";
+
+/* The TTL of every record in the answer and additional sections of
+ * name/type: one value, or -1 if they differ (or there are none). */
+static long ttl_of(const struct dns_table *t, const char *name, ldns_rr_type type)
+{
+	ldns_pkt *p = tu_q(ctx, t, name, type);
+	long ttl = -2;
+
+	ck_assert_ptr_nonnull(p);
+	for (int sec = 0; sec < 2; sec++) {
+		const ldns_rr_list *l = sec ? ldns_pkt_additional(p) : ldns_pkt_answer(p);
+
+		for (size_t i = 0; i < tu_count(l); i++) {
+			long v = (long)ldns_rr_ttl(ldns_rr_list_rr(l, i));
+
+			ttl = ttl == -2 || ttl == v ? v : -1;
+		}
+	}
+	ldns_pkt_free(p);
+	return ttl == -2 ? -1 : ttl;
+}
+
+/* ttl_min while an instance is not passing, restored within slow_start or
+ * any status changed within the last ttl seconds; ttl once stable. */
+START_TEST(adaptive_ttl)
+{
+	struct dns_table *t = tu_table(ttl_yaml);
+	struct tu_health *h = tu_health_bind(t);
+	int64_t now = dns_now_ms();
+
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_A), 30);
+	ck_assert_int_eq(ttl_of(t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV), 30);
+	ck_assert_ptr_nonnull(strstr(health_txt(t, "_health.web.svc.example."), "|ttl=30|"));
+
+	tu_health_set(h, 0, 1, 0);
+	tu_health_set(h, 1, 1, 0);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_A), 2);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_SRV), 2);
+	ck_assert_int_eq(ttl_of(t, "w2.web.svc.example.", LDNS_RR_TYPE_A), 2);
+	ck_assert_ptr_nonnull(strstr(health_txt(t, "_health.web.svc.example."), "|ttl=2|"));
+	/* without ttl_min a failing instance changes nothing */
+	ck_assert_int_eq(ttl_of(t, "plain.svc.example.", LDNS_RR_TYPE_A), 30);
+	ck_assert_ptr_null(strstr(health_txt(t, "_health.plain.svc.example."), "ttl="));
+
+	/* back, but changed 10 s ago: still ttl_min; 31 s ago: ttl */
+	tu_health_set(h, 0, 1, 1);
+	atomic_store(&h->svc[0].last_change_ms, now - 10000);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_A), 2);
+	atomic_store(&h->svc[0].last_change_ms, now - 31000);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_A), 30);
+	/* restored 40 s ago: still in its 60 s slow start */
+	atomic_store(&h->svc[0].last_restored_ms, now - 40000);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_SRV), 2);
+	atomic_store(&h->svc[0].last_restored_ms, now - 61000);
+	ck_assert_int_eq(ttl_of(t, "web.svc.example.", LDNS_RR_TYPE_SRV), 30);
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(adaptive_ttl_errors)
+{
+	ck_assert_str_eq(
+	    load_errors("services:\n  web:\n    port: 1\n    ttl: 10\n    ttl_min: 11\n"),
+	    "t.yaml:5:14: services.web.ttl_min: 11 exceeds ttl 10");
+	ck_assert_str_eq(load_errors("defaults: {ttl_min: 6}\n"
+	                             "services:\n  web:\n    port: 1\n"),
+	                 "t.yaml:3:3: services.web.ttl_min: 6 exceeds ttl 5");
+	ck_assert_str_eq(load_errors("services:\n  web: {port: 1, ttl_min: -1}\n"),
+	                 "t.yaml:2:27: services.web.ttl_min: \"-1\" is not an unsigned integer");
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
@@ -276,6 +366,8 @@ static Suite *select_suite(void)
 	tcase_add_test(tc, failover_panic);
 	tcase_add_test(tc, failover_errors);
 	tcase_add_test(tc, tag_pairs);
+	tcase_add_test(tc, adaptive_ttl);
+	tcase_add_test(tc, adaptive_ttl_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
