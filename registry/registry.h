@@ -28,10 +28,11 @@ enum reg_policy {
 	REG_POLICY_RANDOM,
 	REG_POLICY_WEIGHTED,
 	REG_POLICY_FIXED,
-	REG_POLICIES /* the number of policies, not a policy */
+	REG_POLICY_HASHED, /* rendezvous hash of the client's subnet: stable per client */
+	REG_POLICIES       /* the number of policies, not a policy */
 };
 
-/* Returns "round-robin", "random", "weighted" or "fixed". */
+/* Returns "round-robin", "random", "weighted", "fixed" or "hashed". */
 const char *registry_policy_name(enum reg_policy policy);
 
 struct reg_addr {

@@ -29,11 +29,9 @@ _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 _Static_assert(SCH_MAP_PRESENT == CHECK_MAP_PRESENT, "one bit says a boxed map was written");
 
 static const char *const policy_names[REG_POLICIES + 1] = {
-    [REG_POLICY_ROUND_ROBIN] = "round-robin",
-    [REG_POLICY_RANDOM] = "random",
-    [REG_POLICY_WEIGHTED] = "weighted",
-    [REG_POLICY_FIXED] = "fixed",
-    [REG_POLICIES] = NULL,
+    [REG_POLICY_ROUND_ROBIN] = "round-robin", [REG_POLICY_RANDOM] = "random",
+    [REG_POLICY_WEIGHTED] = "weighted",       [REG_POLICY_FIXED] = "fixed",
+    [REG_POLICY_HASHED] = "hashed",           [REG_POLICIES] = NULL,
 };
 static const char *const bool_names[] = {"false", "true", NULL};
 /* in enum reg_syslog order */

@@ -689,6 +689,13 @@ static int answer_in(struct resp *r)
 	return 1;
 }
 
+/* The bytes of the ECS option echoed in the OPT rdata: code, length,
+ * family, prefixes, the address cut to its source prefix. */
+static size_t ecs_len(const struct dns_query *q)
+{
+	return 4 + 4 + ((size_t)q->ecs_source + 7) / 8;
+}
+
 /* Header flags, counts and the OPT record. */
 static size_t finish(struct resp *r, struct dns_answer_info *info)
 {
@@ -710,6 +717,20 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 		dns_put16(p + 9, 0);
 		r->w.len += OPT_LEN;
 		r->w.ar++;
+		if (q->ecs && r->rcode != RCODE_FORMERR) {
+			size_t n = ecs_len(q);
+
+			/* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as
+			 * asked, SCOPE what the answer depended on */
+			dns_put16(p + 9, (uint16_t)n);
+			dns_put16(p + 11, DNS_OPT_ECS);
+			dns_put16(p + 13, (uint16_t)(n - 4));
+			dns_put16(p + 15, q->ecs_family);
+			p[17] = q->ecs_source;
+			p[18] = r->ctx->scope;
+			memcpy(p + 19, q->ecs_addr, n - 8);
+			r->w.len += n;
+		}
 	}
 	dns_put16(o, q->id);
 	o[2] = (uint8_t)(0x80 | (q->opcode << 3) | (r->aa ? 0x04 : 0) | (r->tc ? 0x02 : 0) | q->rd);
@@ -749,10 +770,17 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
                   size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
                   struct dns_answer_info *info)
 {
+	return dns_answer_client(ctx, table, query, qlen, transport, NULL, out, outcap, info);
+}
+
+size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
+                         size_t qlen, enum dns_transport transport, const struct sockaddr *client,
+                         uint8_t *out, size_t outcap, struct dns_answer_info *info)
+{
 	struct dns_query q;
 	struct resp r;
 	enum dns_parse_result pr = dns_query_parse(query, qlen, &q);
-	size_t limit, qsize;
+	size_t limit, qsize, opt;
 
 	if (info) {
 		memset(info, 0, sizeof(*info));
@@ -775,7 +803,9 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	if (limit > outcap)
 		limit = outcap;
 	qsize = q.question_ok ? q.qname_len + 4 : 0;
-	if (limit < 12 + qsize + (q.edns ? OPT_LEN : 0))
+	/* room kept for the OPT record, with the ECS option echoed */
+	opt = q.edns ? OPT_LEN + (q.ecs && pr == DNS_PARSE_OK ? ecs_len(&q) : 0) : 0;
+	if (limit < 12 + qsize + opt)
 		return 0; /* the caller's buffer cannot hold even the question */
 
 	memset(&r, 0, sizeof(r));
@@ -783,7 +813,10 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	r.t = table;
 	r.q = &q;
 	r.w.out = out;
-	r.w.lim = limit - (q.edns ? OPT_LEN : 0);
+	r.w.lim = limit - opt;
+	ctx->peer = client;
+	ctx->query = &q;
+	ctx->scope = 0;
 	/* over TCP there is no bigger transport to retry on: a partial answer
 	 * of whole records with TC is more use than an empty one */
 	r.keep_partial = transport == DNS_TCP;

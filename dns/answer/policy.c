@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* policy.c: answer ordering, one function per policy (round-robin, random,
- * weighted, fixed) chosen in dns_policy_of(), and the per-worker random
+ * weighted, fixed, hashed) chosen in dns_policy_of(), and the per-worker random
  * generator. A new policy is a value of enum reg_policy, its name in the
  * registry's table and a function and case here: a case left out fails the
  * build (-Wswitch). */
@@ -172,6 +172,100 @@ static void order_fixed(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	(void)want;
 }
 
+/* The 64-bit finaliser of splitmix64: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static void swap_scored(uint32_t *a, uint64_t *k, size_t i, size_t j)
+{
+	uint64_t x = k[i];
+
+	k[i] = k[j];
+	k[j] = x;
+	swap(a, i, j);
+}
+
+/* Sifts k[root] down the min-heap k[0..n) (with a alongside). */
+static void sift_min(uint32_t *a, uint64_t *k, size_t root, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * root + 1;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && k[c + 1] < k[c])
+			c++;
+		if (k[root] <= k[c])
+			return;
+		swap_scored(a, k, root, c);
+		root = c;
+	}
+}
+
+/* The subnet a client is hashed by: /24 of IPv4, /56 of IPv6, or a shorter
+ * ECS source prefix; 0 bits (nobody known) gives one order for all. */
+static uint64_t client_key(struct dns_ctx *ctx)
+{
+	struct dns_client c;
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned bits, cap;
+
+	if (dns_client_get(ctx, &c) < 0)
+		return h;
+	cap = c.v6 ? 56 : 24;
+	bits = c.bits < cap ? c.bits : cap;
+	dns_client_scope(ctx, bits);
+	h = (h ^ c.v6) * 0x100000001b3ull;
+	for (unsigned i = 0; i < (bits + 7) / 8; i++) {
+		uint8_t byte = c.addr[i];
+
+		if (8 * (i + 1) > bits)
+			byte &= (uint8_t)(0xFF << (8 * (i + 1) - bits));
+		h = (h ^ byte) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Rendezvous (highest random weight) hashing: each candidate scores a hash
+ * of the client's subnet and its name, the highest first. A client sees one
+ * order; when an instance leaves, only the clients that had it first move,
+ * each to its own next choice. weight plays no part. */
+static void order_hashed(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                         uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	uint64_t ck = client_key(ctx), *k = ctx->keys;
+
+	(void)n;
+	for (size_t i = from; i < cnt; i++)
+		k[i] =
+		    mix64(ck ^ ((uint64_t)t->instances[a[i]].hkey << 32 | t->instances[a[i]].hkey));
+	if (want > cnt)
+		want = cnt;
+	if (want - from <= 8 || want < from) {
+		/* a few first places: pick each, cnt x want */
+		for (size_t i = from; i < want; i++) {
+			size_t best = i;
+
+			for (size_t j = i + 1; j < cnt; j++)
+				if (k[j] > k[best] || (k[j] == k[best] && a[j] < a[best]))
+					best = j;
+			swap_scored(a, k, i, best);
+		}
+		return;
+	}
+	/* many: heapsort over a min-heap leaves them highest first */
+	for (size_t i = (cnt - from) / 2; i-- > 0;)
+		sift_min(a + from, k + from, i, cnt - from);
+	for (size_t m = cnt - from; m > 1; m--) {
+		swap_scored(a + from, k + from, 0, m - 1);
+		sift_min(a + from, k + from, 0, m - 1);
+	}
+}
+
 dns_policy_fn dns_policy_of(enum reg_policy policy)
 {
 	switch (policy) {
@@ -183,6 +277,8 @@ dns_policy_fn dns_policy_of(enum reg_policy policy)
 		return order_weighted;
 	case REG_POLICY_FIXED:
 		return order_fixed;
+	case REG_POLICY_HASHED:
+		return order_hashed;
 	case REG_POLICIES:
 		break;
 	}

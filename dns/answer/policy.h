@@ -10,6 +10,7 @@
 
 #include "dns/answer/answer.h"
 #include "dns/answer/table_impl.h"
+#include "dns/answer/wire.h"
 #include "registry/registry.h"
 
 /* At most this many instances take part in one answer's ordering: 65535
@@ -37,6 +38,13 @@ struct dns_ctx {
 	/* per query: a tag pair TAG1.TAG2.SVC.<zone> (select.c) answers with
 	 * the instances of its TAG2 node that the TAG1 node also lists */
 	const struct dns_node *pair;
+	/* per query: who asks (select.h: dns_client_get), and the ECS scope
+	 * prefix length the answer has depended on so far */
+	const struct sockaddr *peer;
+	const struct dns_query *query;
+	uint8_t scope;
+	/* scores of the candidates while policy hashed orders them */
+	uint64_t keys[DNS_SCRATCH_MAX];
 };
 
 /* Orders a[from..cnt) so that the first `want` entries are in the policy's

@@ -8,7 +8,9 @@
  * query, so the table holds no node per pair. */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/answer/policy.h"
 #include "dns/answer/select.h"
@@ -20,8 +22,15 @@ int tb_build_select(struct builder *b, const struct reg_service *s, uint32_t si)
 	struct dns_table *t = b->t;
 	struct dns_service *ds = &t->services[si];
 
-	for (size_t i = 0; i < s->n_instances; i++)
-		t->instances[ds->first_instance + i].priority = s->instances[i].priority;
+	for (size_t i = 0; i < s->n_instances; i++) {
+		struct dns_instance *in = &t->instances[ds->first_instance + i];
+
+		in->priority = s->instances[i].priority;
+		/* its name, not its place or address: a client's order survives
+		 * reloads and other instances coming and going */
+		in->hkey = dns_name_hash((const uint8_t *)s->instances[i].name,
+		                         strlen(s->instances[i].name));
+	}
 	if (s->failover)
 		ds->select |= DNS_SEL_FAILOVER;
 	ds->ttl = s->ttl;
@@ -144,4 +153,44 @@ size_t dns_pair_filter(const struct dns_table *t, const struct dns_node *m, uint
 			a[k++] = a[i];
 	}
 	return k;
+}
+
+int dns_client_get(const struct dns_ctx *ctx, struct dns_client *c)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	const struct dns_query *q = ctx->query;
+
+	memset(c, 0, sizeof(*c));
+	if (q && q->ecs) {
+		if (q->ecs_source == 0)
+			return -1;
+		c->v6 = q->ecs_family == 2;
+		c->bits = q->ecs_source;
+		c->ecs = 1;
+		memcpy(c->addr, q->ecs_addr, sizeof(c->addr));
+		return 0;
+	}
+	if (!ctx->peer)
+		return -1;
+	if (ctx->peer->sa_family == AF_INET) {
+		memcpy(c->addr, &((const struct sockaddr_in *)(const void *)ctx->peer)->sin_addr,
+		       4);
+		c->bits = 32;
+		return 0;
+	}
+	if (ctx->peer->sa_family == AF_INET6) {
+		const uint8_t *a =
+		    ((const struct sockaddr_in6 *)(const void *)ctx->peer)->sin6_addr.s6_addr;
+
+		if (!memcmp(a, v4mapped, sizeof(v4mapped))) {
+			memcpy(c->addr, a + 12, 4);
+			c->bits = 32;
+			return 0;
+		}
+		memcpy(c->addr, a, 16);
+		c->v6 = 1;
+		c->bits = 128;
+		return 0;
+	}
+	return -1;
 }

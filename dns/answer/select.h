@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/answer/policy.h"
 #include "dns/answer/table_impl.h"
 
 struct builder;
@@ -36,6 +37,29 @@ size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct d
  * status change within the last ttl seconds), else ttl. now_ms: the
  * CLOCK_REALTIME time in ms (dns_now_ms). */
 uint32_t dns_ttl_now(const struct dns_service *svc, int64_t now_ms);
+
+/* Who asks, for answers that depend on it: the EDNS Client Subnet of the
+ * query when it has one, else its source address. */
+struct dns_client {
+	uint8_t v6;       /* 0: IPv4 (addr[0..4)), 1: IPv6 */
+	uint8_t bits;     /* leading bits of addr that are known: the ECS source
+	                   * prefix, or 32 / 128 for a source address */
+	uint8_t ecs;      /* from the ECS option: the reply echoes a scope */
+	uint8_t addr[16]; /* zero past `bits` */
+};
+
+/* Fills *c for the current query of ctx: 0, or -1 when nothing is known
+ * (no source address, or an ECS source prefix of 0, which asks for an
+ * answer that does not depend on the client). */
+int dns_client_get(const struct dns_ctx *ctx, struct dns_client *c);
+
+/* The answer depended on the first `bits` bits of the client's address:
+ * raises the ECS scope prefix length of the reply to that. */
+static inline void dns_client_scope(struct dns_ctx *ctx, unsigned bits)
+{
+	if (ctx->scope < bits)
+		ctx->scope = (uint8_t)bits;
+}
 
 /* Tag pairs TAG1.TAG2.SVC.<zone> (either order), computed per query and
  * never in the table (nor in zone transfers). For a name absent from the

@@ -107,6 +107,7 @@ struct dns_instance {
 	/* its health cell: the checker's (dns_table_bind_state) or always served */
 	const struct health_inst *hs;
 	uint16_t priority; /* its SRV priority: the failover tier (select.c) */
+	uint32_t hkey;     /* a hash of its name: its part in policy hashed's scores */
 };
 
 /* A drained instance (README "Drain and maintenance"): its reason, for

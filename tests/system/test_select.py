@@ -7,11 +7,14 @@ queries go with dnspython and dig."""
 
 import subprocess
 
+import dns.edns
+import dns.message
+import dns.query
 import dns.rcode
 import pytest
 
 from check_backends import TcpBackend
-from conftest import HOST, health_fields, query, wait_until
+from conftest import HOST, TIMEOUT, health_fields, query, wait_until
 
 ZONE = "svc.test."
 CHECK = "check: {type: tcp, interval: 100ms, timeout: 90ms, rise: 1, fall: 1}"
@@ -131,3 +134,61 @@ def test_adaptive_ttl_follows_the_checks(srvd_factory, backends):
     wait_until(lambda: answer()[0] == ["127.0.0.1", "127.0.0.2"], 10, "w2 back", d)
     assert answer()[1] == 1
     wait_until(lambda: answer()[1] == 5, 15, "stable again: ttl", d)
+
+
+def ecs_query(d, name, prefix, rdtype="A", source=None):
+    """dnspython query with an EDNS Client Subnet option; returns (addresses in
+    order, the reply's ECS option or None)."""
+    addr, bits = prefix.split("/")
+    q = dns.message.make_query(name, rdtype, use_edns=0,
+                               options=[dns.edns.ECSOption(addr, int(bits))])
+    r = dns.query.udp(q, d.host, port=d.port, timeout=TIMEOUT, source=source)
+    assert r.rcode() == dns.rcode.NOERROR, r
+    ecs = [o for o in r.options if isinstance(o, dns.edns.ECSOption)]
+    return [rd.to_text() for rrset in r.answer for rd in rrset], (ecs[0] if ecs else None)
+
+
+def test_hashed_sticks_per_client_subnet_and_moves_only_a_leavers_clients(srvd_factory,
+                                                                           backends):
+    bs = backends("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+    d = srvd_factory(
+        "server: {zone: %s, max_answers: 0}\n"
+        "services:\n"
+        "  web:\n"
+        "    port: 80\n"
+        "    policy: hashed\n"
+        "    %s\n"
+        "    instances:\n" % (ZONE, CHECK)
+        + "".join("      - {name: w%d, address: %s, port: %d}\n" % (i, b.addr, b.port)
+                  for i, b in enumerate(bs)), ZONE)
+    name = "web." + ZONE
+    wait_until(lambda: len(addrs(d, name)) == 4, 10, "all four pass", d)
+    subnets = ["10.%d.%d.0/24" % (i // 256, i % 256) for i in range(400)]
+    before = {}
+    for s in subnets:
+        order, ecs = ecs_query(d, name, s)
+        assert len(order) == 4 and ecs.scopelen == 24 and ecs.srclen == 24, (order, ecs)
+        before[s] = order
+        # another host of the subnet, and the same one again: the same order
+        assert ecs_query(d, name, s.replace(".0/24", ".77/32"))[0] == order
+    firsts = [before[s][0] for s in subnets]
+    for b in bs:
+        assert 50 < firsts.count(b.addr) < 150, {a: firsts.count(a) for a in set(firsts)}
+    # dig shows the scope: the answer depends on the /24
+    out = subprocess.run(["dig", "@" + d.host, "-p", str(d.port), "+subnet=10.1.2.0/24",
+                          name, "A"], capture_output=True, text=True, timeout=10).stdout
+    assert "CLIENT-SUBNET: 10.1.2.0/24/24" in out, out
+    # without ECS the source address counts: 127.0.1.1 and 127.0.1.2 share a /24
+    q = dns.message.make_query(name, "A")
+    one = dns.query.udp(q, d.host, port=d.port, timeout=TIMEOUT, source="127.0.1.1")
+    two = dns.query.udp(q, d.host, port=d.port, timeout=TIMEOUT, source="127.0.1.2")
+    assert [rd.to_text() for rd in one.answer[0]] == [rd.to_text() for rd in two.answer[0]]
+
+    bs[2].stop()
+    wait_until(lambda: len(addrs(d, name)) == 3, 10, "w2 withdrawn", d)
+    moved = 0
+    for s in subnets:
+        order, _ = ecs_query(d, name, s)
+        assert order == [a for a in before[s] if a != bs[2].addr], (s, before[s], order)
+        moved += before[s][0] == bs[2].addr
+    assert moved == firsts.count(bs[2].addr)

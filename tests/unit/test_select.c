@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_select.c: the answer features beyond the policy (README "Failover,
  * locality and sticky answers"), through dns_answer() and ldns: failover
- * tiers, tag pairs, adaptive TTL. */
+ * tiers, tag pairs, adaptive TTL, policy hashed, EDNS Client Subnet. */
 #include "config.h"
 
 #include <check.h>
@@ -356,6 +356,255 @@ START_TEST(adaptive_ttl_errors)
 }
 END_TEST
 
+static const char *hashed_yaml = "server: {zone: svc.example., max_answers: 8}\n"
+                                 "defaults: {check: {type: none}}\n"
+                                 "services:\n"
+                                 "  web:\n"
+                                 "    port: 80\n"
+                                 "    policy: hashed\n"
+                                 "    instances:\n"
+                                 "      - {name: w0, address: 192.0.2.10}\n"
+                                 "      - {name: w1, address: 192.0.2.11}\n"
+                                 "      - {name: w2, address: 192.0.2.12}\n"
+                                 "      - {name: w3, address: 192.0.2.13}\n"
+                                 "      - {name: w4, address: 192.0.2.14}\n"
+                                 "      - {name: w5, address: 192.0.2.15}\n"
+                                 "      - {name: w6, address: 192.0.2.16}\n"
+                                 "      - {name: w7, address: 192.0.2.17}\n"
+                                 "  rr:\n"
+                                 "    port: 80\n"
+                                 "    instances:\n"
+                                 "      - {name: r0, address: 192.0.2.20}\n";
+
+/* The answers to name/type from client, with the ECS option ecs (NULL:
+ * none); *scope gets the reply's ECS scope (-1: no ECS in the reply). */
+static const char *ask_from(const struct dns_table *t, const char *name, ldns_rr_type type,
+                            const char *client, const char *ecs, int *scope)
+{
+	static char buf[4096];
+	uint8_t opt[32];
+	struct tu_opts o = {.edns = 1, .client = client};
+	unsigned fam, src, scp;
+	char addr[64];
+	ldns_pkt *p;
+
+	if (ecs) {
+		o.options = opt;
+		o.options_len = tu_ecs(ecs, opt);
+	}
+	p = tu_ask(ctx, t, name, type, LDNS_RR_CLASS_IN, &o, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	snprintf(buf, sizeof(buf), "%s", answers(p));
+	if (scope)
+		*scope = tu_ecs_of(p, &fam, &src, &scp, addr, sizeof(addr)) ? (int)scp : -1;
+	ldns_pkt_free(p);
+	return buf;
+}
+
+/* One client subnet sees one order; subnets spread over the instances. */
+START_TEST(hashed_is_stable_per_subnet)
+{
+	struct dns_table *t = tu_table(hashed_yaml);
+	unsigned first[8] = {0};
+	char a[64], b[64], order[4096];
+
+	for (int i = 0; i < 1024; i++) {
+		snprintf(a, sizeof(a), "10.%d.%d.1", i / 256, i % 256);
+		snprintf(b, sizeof(b), "10.%d.%d.254", i / 256, i % 256);
+		snprintf(order, sizeof(order), "%s",
+		         ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, a, NULL, NULL));
+		ck_assert_str_eq(ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, b, NULL, NULL),
+		                 order);
+		ck_assert_str_eq(ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, a, NULL, NULL),
+		                 order);
+		/* every instance once */
+		ck_assert_uint_eq(strlen(order), 8 * strlen("192.0.2.10") + 7);
+		first[order[9] - '0']++;
+	}
+	/* 1024 subnets over 8 instances: 128 each on average */
+	for (int k = 0; k < 8; k++)
+		ck_assert(first[k] > 80 && first[k] < 180);
+	/* IPv6 clients by /56 */
+	snprintf(order, sizeof(order), "%s",
+	         ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "2001:db8:1:200::1", NULL, NULL));
+	ck_assert_str_eq(
+	    ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "2001:db8:1:2ff::9", NULL, NULL),
+	    order);
+	/* SRV in the same order */
+	snprintf(order, sizeof(order), "%s",
+	         ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "10.0.7.1", NULL, NULL));
+	ck_assert_int_eq(
+	    ask_from(t, "web.svc.example.", LDNS_RR_TYPE_SRV, "10.0.7.1", NULL, NULL)[1], order[9]);
+	dns_table_free(t);
+}
+END_TEST
+
+/* Rendezvous hashing: when an instance leaves, exactly the clients that
+ * had it first move, each to its own second choice; the others keep theirs. */
+START_TEST(hashed_moves_only_the_clients_of_a_leaver)
+{
+	struct dns_table *t = tu_table(hashed_yaml);
+	struct tu_health *h = tu_health_bind(t);
+	static char before[1024][128];
+	char a[64];
+	size_t moved = 0;
+
+	for (int i = 0; i < 1024; i++) {
+		snprintf(a, sizeof(a), "10.%d.%d.1", i / 256, i % 256);
+		snprintf(before[i], sizeof(before[i]), "%s",
+		         ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, a, NULL, NULL));
+	}
+	tu_health_set(h, 0, 3, 0);
+	for (int i = 0; i < 1024; i++) {
+		const char *now;
+
+		snprintf(a, sizeof(a), "10.%d.%d.1", i / 256, i % 256);
+		now = ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, a, NULL, NULL);
+		if (!strncmp(before[i], "192.0.2.13", 10)) {
+			/* its second becomes its first */
+			ck_assert(!strncmp(now, before[i] + 11, 10));
+			moved++;
+		} else {
+			ck_assert(!strncmp(now, before[i], 10));
+		}
+		/* the order of the rest is kept */
+		ck_assert_ptr_null(strstr(now, "192.0.2.13"));
+	}
+	ck_assert(moved > 80 && moved < 180);
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+/* ECS (RFC 7871): the option stands for the client, and comes back with the
+ * scope the answer depended on: the /24 (or shorter prefix) for hashed,
+ * 0 for an answer that depends on nobody. */
+START_TEST(hashed_by_client_subnet)
+{
+	struct dns_table *t = tu_table(hashed_yaml);
+	char order[4096];
+	int scope;
+
+	snprintf(order, sizeof(order), "%s",
+	         ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "10.1.2.77", NULL, &scope));
+	ck_assert_int_eq(scope, -1);
+	ck_assert_str_eq(
+	    ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "10.1.2.0/24", &scope),
+	    order);
+	ck_assert_int_eq(scope, 24);
+	ck_assert_str_eq(
+	    ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "10.1.2.77/32", &scope),
+	    order);
+	ck_assert_int_eq(scope, 24);
+	ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "10.1.0.0/16", &scope);
+	ck_assert_int_eq(scope, 16);
+	ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "2001:db8:1:200::/64", &scope);
+	ck_assert_int_eq(scope, 56);
+	/* /0: an answer for everybody */
+	ask_from(t, "web.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "0.0.0.0/0", &scope);
+	ck_assert_int_eq(scope, 0);
+	ask_from(t, "rr.svc.example.", LDNS_RR_TYPE_A, "127.0.0.1", "10.1.2.0/24", &scope);
+	ck_assert_int_eq(scope, 0);
+	/* no candidate to order: nothing depended on the client */
+	ask_from(t, "web.svc.example.", LDNS_RR_TYPE_AAAA, "127.0.0.1", "10.1.2.0/24", &scope);
+	ck_assert_int_eq(scope, 0);
+	dns_table_free(t);
+}
+END_TEST
+
+/* A malformed ECS option is FORMERR (RFC 7871 7.1), with nothing echoed. */
+START_TEST(ecs_malformed)
+{
+	static const uint8_t bad[][12] = {
+	    /* the length of the option data, then the data */
+	    {7, 0, 3, 24, 0, 10, 1, 2},       /* family 3 */
+	    {9, 0, 1, 33, 0, 10, 1, 2, 3, 4}, /* /33 for IPv4 */
+	    {8, 0, 1, 24, 0, 10, 1, 2, 3},    /* 4 address bytes for /24 */
+	    {6, 0, 1, 24, 0, 10, 1},          /* 2 for /24 */
+	    {7, 0, 1, 20, 0, 10, 1, 0x0F},    /* bits past /20 */
+	    {3, 0, 1, 0},                     /* shorter than its header */
+	};
+	struct dns_table *t = tu_table(hashed_yaml);
+	uint8_t out[DNS_MAX_MSG];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 1; i++) {
+		uint8_t q[128], opt[32];
+		size_t n = 0, olen;
+		ldns_pkt *p;
+		unsigned f, so, sc;
+		char addr[64];
+
+		if (i < sizeof(bad) / sizeof(bad[0])) {
+			/* code 8, then the length of the bytes given */
+			opt[0] = 0;
+			opt[1] = 8;
+			opt[2] = 0;
+			opt[3] = bad[i][0];
+			memcpy(opt + 4, bad[i] + 1, bad[i][0]);
+			olen = 4 + (size_t)bad[i][0];
+		} else {
+			/* two good options */
+			olen = tu_ecs("10.1.2.0/24", opt);
+			olen += tu_ecs("10.1.2.0/24", opt + olen);
+		}
+		memcpy(q, "\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01", 12);
+		n = 12;
+		memcpy(q + n, "\3web\3svc\7example\0\0\1\0\1", 21);
+		n += 21;
+		memcpy(q + n, "\0\0\51\4\xd0\0\0\0\0", 9);
+		n += 9;
+		q[n++] = (uint8_t)(olen >> 8);
+		q[n++] = (uint8_t)olen;
+		memcpy(q + n, opt, olen);
+		n += olen;
+		n = tu_raw(ctx, t, q, n, DNS_UDP, out);
+		ck_assert_uint_gt(n, 0);
+		ck_assert_int_eq(ldns_wire2pkt(&p, out, n), LDNS_STATUS_OK);
+		ck_assert_msg(ldns_pkt_get_rcode(p) == LDNS_RCODE_FORMERR, "case %zu", i);
+		ck_assert(!tu_ecs_of(p, &f, &so, &sc, addr, sizeof(addr)));
+		ldns_pkt_free(p);
+	}
+	dns_table_free(t);
+}
+END_TEST
+
+/* The echo: family, source prefix and address as asked. */
+START_TEST(ecs_echo)
+{
+	struct dns_table *t = tu_table(hashed_yaml);
+	uint8_t opt[32];
+	struct tu_opts o = {.edns = 1, .options = opt};
+	unsigned f, so, sc;
+	char addr[64];
+	ldns_pkt *p;
+
+	o.options_len = tu_ecs("2001:db8:1:200::/56", opt);
+	p = tu_ask(ctx, t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, &o, NULL);
+	ck_assert(tu_ecs_of(p, &f, &so, &sc, addr, sizeof(addr)));
+	ck_assert_uint_eq(f, 2);
+	ck_assert_uint_eq(so, 56);
+	ck_assert_uint_eq(sc, 56);
+	ck_assert_str_eq(addr, "2001:db8:1:200::");
+	ldns_pkt_free(p);
+	o.options_len = tu_ecs("10.1.2.0/23", opt);
+	p = tu_ask(ctx, t, "rr.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, &o, NULL);
+	ck_assert(tu_ecs_of(p, &f, &so, &sc, addr, sizeof(addr)));
+	ck_assert_uint_eq(f, 1);
+	ck_assert_uint_eq(so, 23);
+	ck_assert_uint_eq(sc, 0);
+	ck_assert_str_eq(addr, "10.1.2.0");
+	ldns_pkt_free(p);
+	/* NXDOMAIN echoes it too */
+	p = tu_ask(ctx, t, "nothere.svc.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, &o, NULL);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ck_assert(tu_ecs_of(p, &f, &so, &sc, addr, sizeof(addr)));
+	ck_assert_uint_eq(sc, 0);
+	ldns_pkt_free(p);
+	dns_table_free(t);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
@@ -368,6 +617,11 @@ static Suite *select_suite(void)
 	tcase_add_test(tc, tag_pairs);
 	tcase_add_test(tc, adaptive_ttl);
 	tcase_add_test(tc, adaptive_ttl_errors);
+	tcase_add_test(tc, hashed_is_stable_per_subnet);
+	tcase_add_test(tc, hashed_moves_only_the_clients_of_a_leaver);
+	tcase_add_test(tc, hashed_by_client_subnet);
+	tcase_add_test(tc, ecs_malformed);
+	tcase_add_test(tc, ecs_echo);
 	suite_add_tcase(s, tc);
 	return s;
 }
