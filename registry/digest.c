@@ -43,6 +43,14 @@ uint64_t registry_digest(const struct registry *reg)
 
 	/* the builds' tables describe the public structs at their start */
 	sch_digest(&reg_server_table, &reg->server, &h);
+	/* server.sites, a custom row: locality answers follow it */
+	sch_feed_u64(&h, reg->server.n_sites);
+	for (size_t i = 0; i < reg->server.n_sites; i++) {
+		sch_feed_str(&h, reg->server.sites[i].name);
+		sch_feed_u64(&h, reg->server.sites[i].n_prefixes);
+		for (size_t k = 0; k < reg->server.sites[i].n_prefixes; k++)
+			sch_feed_str(&h, reg->server.sites[i].prefixes[k]);
+	}
 	sch_feed_u64(&h, reg->n_services);
 	for (size_t i = 0; i < reg->n_services; i++) {
 		const struct reg_service *s = &reg->services[i];

@@ -705,6 +705,7 @@ done:
 		reg_svc_build_free(&ld.svcs[i]);
 	free(ld.svcs);
 	reg_svc_build_free(&ld.top.defaults);
+	reg_sites_free(&ld.top.server.srv);
 	sch_free(&reg_server_table, &ld.top.server);
 	for (size_t i = 0; i < ld.top.n_zones; i++)
 		free(ld.top.zones[i].text);
@@ -748,6 +749,7 @@ void registry_free(struct registry *reg)
 {
 	if (!reg)
 		return;
+	reg_sites_free(&reg->server);
 	sch_free(&reg_server_table, &reg->server);
 	for (size_t i = 0; i < reg->n_services; i++) {
 		struct reg_service *svc = &reg->services[i];

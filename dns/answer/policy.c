@@ -118,21 +118,11 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 	shuffle(ctx, a, positive, n, want);
 }
 
-/* Rotates a[0..cnt) left by the node's counter, once per query (a
- * continuation, from > 0, has everything ordered already). */
-static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
-                              uint32_t *a, size_t from, size_t cnt, size_t want)
+/* Rotates a[0..cnt) left by start % cnt. */
+static void rotate(uint32_t *a, size_t cnt, uint32_t start)
 {
-	uint32_t start;
-	size_t s, i, j;
+	size_t s = cnt ? start % cnt : 0, i, j;
 
-	(void)ctx;
-	(void)t;
-	(void)want;
-	if (from > 0)
-		return;
-	start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
-	s = start % cnt;
 	if (!s)
 		return;
 	/* three reversals, in place */
@@ -142,6 +132,22 @@ static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, st
 		swap(a, i, j);
 	for (i = 0, j = cnt - 1; i < j; i++, j--)
 		swap(a, i, j);
+}
+
+/* Rotates a[0..cnt) left by the node's counter, once per query (a
+ * continuation, from > 0, has everything ordered already). */
+static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                              uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	uint32_t start;
+
+	(void)ctx;
+	(void)t;
+	(void)want;
+	if (from > 0)
+		return;
+	start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+	rotate(a, cnt, start);
 }
 
 static void order_random(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
@@ -291,9 +297,11 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	uint32_t *a = ctx->scratch;
 	const struct dns_service *svc;
 	size_t cnt = 0, want;
+	uint16_t prefer = 0;
 	int panic;
 
 	*n_cand = 0;
+	ctx->ordered_all = 0;
 	if (n->kind == DNS_NODE_INSTANCE) {
 		const struct dns_instance *in = &t->instances[n->list_off];
 		if (qtype != in->type)
@@ -328,11 +336,30 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	if (ctx->pair)
 		cnt = dns_pair_filter(t, ctx->pair, a, cnt);
 	if (svc->select)
-		cnt = dns_select(ctx, t, svc, qtype, a, cnt);
+		cnt = dns_select(ctx, t, svc, qtype, a, cnt, &prefer);
 	*n_cand = cnt;
 	if (cnt == 0)
 		return 0;
 	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
+	if (prefer) {
+		/* locality prefer: the client's site first, each part in the
+		 * policy's order, whole (so dns_policy_more has nothing to do);
+		 * round-robin turns both parts by the one count of this query */
+		size_t k = dns_local_first(ctx, t, a, cnt, prefer);
+
+		if (svc->order == order_round_robin) {
+			uint32_t start =
+			    atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+
+			rotate(a, k, start);
+			rotate(a + k, cnt - k, start);
+		} else {
+			svc->order(ctx, t, n, a, 0, k, k);
+			svc->order(ctx, t, n, a + k, 0, cnt - k, cnt - k);
+		}
+		ctx->ordered_all = 1;
+		return want;
+	}
 	svc->order(ctx, t, n, a, 0, cnt, want);
 	return want;
 }
@@ -344,6 +371,8 @@ size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const str
 	if (have >= n_cand)
 		return n_cand;
 	upto = more < n_cand - have ? have + more : n_cand;
+	if (ctx->ordered_all)
+		return upto;
 	/* round-robin and fixed ordered every candidate at once */
 	t->services[n->service].order(ctx, t, (struct dns_node *)n, ctx->scratch, have, n_cand,
 	                              upto);

@@ -45,6 +45,9 @@ struct dns_ctx {
 	uint8_t scope;
 	/* scores of the candidates while policy hashed orders them */
 	uint64_t keys[DNS_SCRATCH_MAX];
+	/* 1: dns_policy_order() ordered every candidate (locality prefer put
+	 * the local ones first), so dns_policy_more() has nothing to draw */
+	uint8_t ordered_all;
 };
 
 /* Orders a[from..cnt) so that the first `want` entries are in the policy's

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* select.c: failover tiers, adaptive TTL and tag pairs (select.h). A service with
+/* select.c: failover tiers, locality, adaptive TTL and tag pairs (select.h). A service with
  * failover: true answers A/AAAA with the instances of its lowest priority
  * that has a served instance (Consul's prepared-query failover, gdnsd's
  * multifo); SRV keeps every priority, since SRV clients choose by priority
@@ -9,9 +9,11 @@
 #include "config.h"
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/addr.h"
 #include "dns/answer/policy.h"
 #include "dns/answer/select.h"
 #include "dns/answer/table_build.h"
@@ -33,6 +35,18 @@ int tb_build_select(struct builder *b, const struct reg_service *s, uint32_t si)
 	}
 	if (s->failover)
 		ds->select |= DNS_SEL_FAILOVER;
+	for (size_t i = 0; i < s->n_instances; i++) {
+		const char *site = s->instances[i].site;
+
+		for (size_t k = 0; site && k < b->n_sites; k++)
+			if (!strcmp(b->sites[k].name, site))
+				t->instances[ds->first_instance + i].site = (uint16_t)(k + 1);
+	}
+	if (s->locality != REG_LOCALITY_OFF) {
+		ds->select |= DNS_SEL_LOCALITY;
+		ds->locality = (uint8_t)s->locality;
+		ds->min_local = (uint16_t)s->min_local;
+	}
 	ds->ttl = s->ttl;
 	ds->ttl_min = s->ttl_min;
 	if (s->has_ttl_min)
@@ -67,10 +81,133 @@ int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *s
 	return tier;
 }
 
-size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_service *svc,
-                  uint16_t qtype, uint32_t *a, size_t cnt)
+/* Leading bits that two addresses share, up to max. */
+static unsigned common_bits(const uint8_t *x, const uint8_t *y, unsigned max)
 {
-	(void)ctx;
+	unsigned n = 0;
+
+	while (n < max && n % 8 == 0 && max - n >= 8 && x[n / 8] == y[n / 8])
+		n += 8;
+	while (n < max && !((x[n / 8] ^ y[n / 8]) & (0x80u >> (n % 8))))
+		n++;
+	return n;
+}
+
+/* The client's site (index + 1; 0: in none) by longest prefix, and in
+ * *scope the leading bits of its address that decide it: every address
+ * sharing them is in the same site, for the ECS scope (RFC 7871 7.2.1). */
+static uint16_t client_site(const struct dns_table *t, const struct dns_client *c, unsigned *scope)
+{
+	uint16_t site = 0;
+	unsigned sc = 0;
+
+	for (size_t i = 0; i < t->n_site_prefixes; i++) {
+		const struct dns_site_prefix *p = &t->site_prefixes[i];
+		unsigned same, need;
+
+		if (p->v6 != c->v6)
+			continue;
+		same = common_bits(p->addr, c->addr, p->bits);
+		/* longest first: the first that holds the client is its site */
+		if (same == p->bits && !site)
+			site = p->site;
+		need = same == p->bits ? p->bits : same + 1;
+		if (need > sc)
+			sc = need;
+	}
+	*scope = sc;
+	return site;
+}
+
+/* Locality: the client's site, strict keeping only its instances while at
+ * least min_local of them are candidates. */
+static size_t select_local(struct dns_ctx *ctx, const struct dns_table *t,
+                           const struct dns_service *svc, uint32_t *a, size_t cnt, uint16_t *prefer)
+{
+	struct dns_client c;
+	unsigned scope;
+	uint16_t site;
+	size_t local = 0;
+
+	if (dns_client_get(ctx, &c) < 0)
+		return cnt;
+	site = client_site(t, &c, &scope);
+	dns_client_scope(ctx, scope);
+	for (size_t i = 0; site && i < cnt; i++)
+		local += t->instances[a[i]].site == site;
+	if (local == 0 || local == cnt)
+		return cnt;
+	if (svc->locality == REG_LOCALITY_STRICT && local >= svc->min_local) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < cnt; i++)
+			if (t->instances[a[i]].site == site)
+				a[k++] = a[i];
+		return k;
+	}
+	*prefer = site;
+	return cnt;
+}
+
+size_t dns_local_first(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a, size_t cnt,
+                       uint16_t site)
+{
+	uint32_t *rest = ctx->offsets;
+	size_t k = 0, r = 0;
+
+	for (size_t i = 0; i < cnt; i++) {
+		if (t->instances[a[i]].site == site)
+			a[k++] = a[i];
+		else
+			rest[r++] = a[i];
+	}
+	memcpy(a + k, rest, r * sizeof(*a));
+	return k;
+}
+
+int tb_build_sites(struct builder *b, const struct registry *reg)
+{
+	struct dns_table *t = b->t;
+	size_t n = 0;
+
+	b->sites = reg->server.sites;
+	b->n_sites = reg->server.n_sites;
+	for (size_t i = 0; i < b->n_sites; i++)
+		n += b->sites[i].n_prefixes;
+	if (!n)
+		return 0;
+	t->site_prefixes = calloc(n, sizeof(*t->site_prefixes));
+	if (!t->site_prefixes)
+		return tb_fail(b, "out of memory");
+	for (size_t i = 0; i < b->n_sites; i++)
+		for (size_t k = 0; k < b->sites[i].n_prefixes; k++) {
+			struct dns_site_prefix *p = &t->site_prefixes[t->n_site_prefixes];
+			unsigned bits;
+			int v6;
+
+			if (addr_parse_prefix(b->sites[i].prefixes[k], &v6, p->addr, &bits) < 0)
+				return tb_fail(b, "server.sites.%s: bad prefix %s",
+				               b->sites[i].name, b->sites[i].prefixes[k]);
+			p->v6 = (uint8_t)v6;
+			p->bits = (uint8_t)bits;
+			p->site = (uint16_t)(i + 1);
+			t->n_site_prefixes++;
+		}
+	/* longest first, so the first prefix that holds a client is its site */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && t->site_prefixes[k].bits > t->site_prefixes[k - 1].bits;
+		     k--) {
+			struct dns_site_prefix x = t->site_prefixes[k];
+
+			t->site_prefixes[k] = t->site_prefixes[k - 1];
+			t->site_prefixes[k - 1] = x;
+		}
+	return 0;
+}
+
+size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_service *svc,
+                  uint16_t qtype, uint32_t *a, size_t cnt, uint16_t *prefer)
+{
 	if ((svc->select & DNS_SEL_FAILOVER) && qtype != DNS_T_SRV) {
 		int32_t tier = dns_failover_tier(t, svc);
 		size_t k = 0;
@@ -82,6 +219,8 @@ size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct d
 			cnt = k;
 		}
 	}
+	if ((svc->select & DNS_SEL_LOCALITY) && cnt)
+		cnt = select_local(ctx, t, svc, a, cnt, prefer);
 	return cnt;
 }
 

@@ -28,9 +28,16 @@ int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *s
 
 /* Narrows the candidates a[0..cnt) of an answer of qtype for svc (its
  * `select` bits are set) to those its features keep; returns how many are
- * left, in place and in their order. */
+ * left, in place and in their order. *prefer (0 unless set): the client's
+ * site, whose instances go first once the policy has ordered them all
+ * (dns_local_first). */
 size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_service *svc,
-                  uint16_t qtype, uint32_t *a, size_t cnt);
+                  uint16_t qtype, uint32_t *a, size_t cnt, uint16_t *prefer);
+
+/* Moves the instances of site to the front of a[0..cnt), each part in its
+ * order (uses ctx->offsets as scratch); returns how many are of site. */
+size_t dns_local_first(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a, size_t cnt,
+                       uint16_t site);
 
 /* The TTL answers of svc carry now: ttl_min while the service is unstable
  * (an instance not passing, restored within check.slow_start, or any

@@ -296,7 +296,8 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 			goto fail;
 		}
 	}
-	if (tb_build_zones(&b, reg, serial) || tb_build_static(&b, reg, serial))
+	if (tb_build_zones(&b, reg, serial) || tb_build_static(&b, reg, serial) ||
+	    tb_build_sites(&b, reg))
 		goto fail;
 	for (size_t i = 0; i < reg->n_services; i++)
 		if (tb_build_service(&b, &reg->services[i], (uint32_t)i, idx, tags))
@@ -338,6 +339,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->lists);
 	free(t->targets);
 	free(t->maints);
+	free(t->site_prefixes);
 	free(t);
 }
 

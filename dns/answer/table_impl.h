@@ -108,6 +108,15 @@ struct dns_instance {
 	const struct health_inst *hs;
 	uint16_t priority; /* its SRV priority: the failover tier (select.c) */
 	uint32_t hkey;     /* a hash of its name: its part in policy hashed's scores */
+	uint16_t site;     /* its site (locality): index in server.sites + 1, 0 = none */
+};
+
+/* One prefix of server.sites (locality, select.c). */
+struct dns_site_prefix {
+	uint8_t v6;    /* 0: IPv4 in addr[0..4) */
+	uint8_t bits;  /* prefix length */
+	uint16_t site; /* index in server.sites + 1 */
+	uint8_t addr[16];
 };
 
 /* A drained instance (README "Drain and maintenance"): its reason, for
@@ -145,11 +154,14 @@ struct dns_service {
 	 * candidates through dns_select(); 0 costs plain answers one test */
 	uint8_t select;
 	uint32_t ttl, ttl_min; /* ttl_min: while unstable, with DNS_SEL_TTL_MIN */
+	uint8_t locality;      /* enum reg_locality, with DNS_SEL_LOCALITY */
+	uint16_t min_local;
 };
 
 /* dns_service.select bits */
 #define DNS_SEL_FAILOVER 0x01u /* failover: true */
 #define DNS_SEL_TTL_MIN  0x02u /* ttl_min set: answers may carry it instead of ttl */
+#define DNS_SEL_LOCALITY 0x04u /* locality prefer or strict */
 
 struct dns_table {
 	uint8_t *blob;
@@ -182,6 +194,8 @@ struct dns_table {
 	uint32_t version_off, identity_off;
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
+	struct dns_site_prefix *site_prefixes; /* server.sites, longest prefix first */
+	size_t n_site_prefixes;
 };
 
 /* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */

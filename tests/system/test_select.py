@@ -192,3 +192,55 @@ def test_hashed_sticks_per_client_subnet_and_moves_only_a_leavers_clients(srvd_f
         assert order == [a for a in before[s] if a != bs[2].addr], (s, before[s], order)
         moved += before[s][0] == bs[2].addr
     assert moved == firsts.count(bs[2].addr)
+
+
+def test_locality_by_client_subnet(srvd_factory, backends):
+    e1, e2, w1 = backends("127.0.0.1", "127.0.0.2", "127.0.0.3")
+    d = srvd_factory(
+        "server:\n"
+        "  zone: %s\n"
+        "  sites: {east: [10.1.0.0/16], west: [10.2.0.0/16, \"2001:db8:2::/48\"]}\n"
+        "defaults: {policy: fixed}\n"
+        "services:\n"
+        "  web:\n"
+        "    port: 80\n"
+        "    locality: prefer\n"
+        "    check: {type: none}\n"
+        "    instances:\n"
+        "      - {name: w1, address: 192.0.2.1, site: west}\n"
+        "      - {name: e1, address: 192.0.2.2, site: east}\n"
+        "      - {name: x1, address: 192.0.2.3}\n"
+        "  api:\n"
+        "    port: 80\n"
+        "    locality: strict\n"
+        "    min_local: 2\n"
+        "    %s\n"
+        "    instances:\n"
+        "      - {name: e1, address: 127.0.0.1, port: %d, site: east}\n"
+        "      - {name: e2, address: 127.0.0.2, port: %d, site: east}\n"
+        "      - {name: w1, address: 127.0.0.3, port: %d, site: west}\n"
+        % (ZONE, CHECK, e1.port, e2.port, w1.port), ZONE)
+    web, api = "web." + ZONE, "api." + ZONE
+    order, ecs = ecs_query(d, web, "10.1.7.0/24")
+    assert order == ["192.0.2.2", "192.0.2.1", "192.0.2.3"] and ecs.scopelen == 16, (order, ecs)
+    order, ecs = ecs_query(d, web, "2001:db8:2:5::/64")
+    assert order == ["192.0.2.1", "192.0.2.2", "192.0.2.3"] and ecs.scopelen == 48, (order, ecs)
+    # no site: the policy's order; the scope says where sites start to differ
+    order, ecs = ecs_query(d, web, "192.168.1.0/24")
+    assert order == ["192.0.2.1", "192.0.2.2", "192.0.2.3"] and ecs.scopelen == 1, (order, ecs)
+    # no ECS: the source address, here 127.0.0.1, in no site
+    assert [rd.to_text() for rd in query(d, web, "A").answer[0]] == \
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    assert dig(d, web, "A", "+subnet=10.2.0.0/24") == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    assert dig(d, web, "A", "+subnet=10.1.0.0/24") == ["192.0.2.2", "192.0.2.1", "192.0.2.3"]
+
+    # strict: only the east instances while two of them pass
+    wait_until(lambda: len(addrs(d, api)) == 3, 10, "api passes", d)
+    assert ecs_query(d, api, "10.1.0.0/24")[0] == ["127.0.0.1", "127.0.0.2"]
+    assert ecs_query(d, api, "10.2.0.0/24")[0] == ["127.0.0.3", "127.0.0.1", "127.0.0.2"]
+    e2.stop()
+    wait_until(lambda: ecs_query(d, api, "10.1.0.0/24")[0] == ["127.0.0.1", "127.0.0.3"], 10,
+               "below min_local: the other sites too", d)
+    e2.start()
+    wait_until(lambda: ecs_query(d, api, "10.1.0.0/24")[0] == ["127.0.0.1", "127.0.0.2"], 10,
+               "east alone again", d)

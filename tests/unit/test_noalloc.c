@@ -30,7 +30,7 @@
  * instances are on 127.0.0.x and whose state the test sets by hand. */
 static const char *const yaml =
     "server: {zone: svc.example., max_answers: 8, edns_udp_size: 1232,\n"
-    "         identity: test-id, version: test-version}\n"
+    "         identity: test-id, version: test-version, sites: {east: [10.1.0.0/16]}}\n"
     "zones: [static.zone]\n"
     "defaults: {check: {type: none}}\n"
     "services:\n"
@@ -82,8 +82,10 @@ static const char *const yaml =
     "    policy: hashed\n"
     "    failover: true\n"
     "    ttl_min: 1\n"
+    "    locality: prefer\n"
     "    instances: [{name: e1, address: 192.0.2.51, priority: 1},\n"
-    "                {name: e2, address: 192.0.2.52, priority: 0}]\n";
+    "                {name: e2, address: 192.0.2.52, priority: 0, site: east},\n"
+    "                {name: e3, address: 192.0.2.53, priority: 0}]\n";
 
 struct q {
 	const char *what;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_select.c: the answer features beyond the policy (README "Failover,
  * locality and sticky answers"), through dns_answer() and ldns: failover
- * tiers, tag pairs, adaptive TTL, policy hashed, EDNS Client Subnet. */
+ * tiers, tag pairs, adaptive TTL, policy hashed, EDNS Client Subnet,
+ * locality. */
 #include "config.h"
 
 #include <check.h>
@@ -605,6 +606,141 @@ START_TEST(ecs_echo)
 }
 END_TEST
 
+static const char *locality_yaml =
+    "server:\n"
+    "  zone: svc.example.\n"
+    "  max_answers: 0\n"
+    "  sites: {east: [10.1.0.0/16], west: [10.2.0.0/16, \"2001:db8:2::/48\"],\n"
+    "          core: 10.1.5.0/24}\n"
+    "defaults: {policy: fixed, check: {type: none}}\n"
+    "services:\n"
+    "  web:\n"
+    "    port: 80\n"
+    "    locality: prefer\n"
+    "    instances:\n"
+    "      - {name: n1, address: 192.0.2.1}\n"
+    "      - {name: w1, address: 192.0.2.2, site: west}\n"
+    "      - {name: e1, address: 192.0.2.3, site: east}\n"
+    "      - {name: c1, address: 192.0.2.4, site: core}\n"
+    "      - {name: e2, address: 192.0.2.5, site: east}\n"
+    "      - {name: w2, address: 192.0.2.6, site: west}\n"
+    "  strict:\n"
+    "    port: 80\n"
+    "    locality: strict\n"
+    "    min_local: 2\n"
+    "    instances:\n"
+    "      - {name: w1, address: 192.0.2.2, site: west}\n"
+    "      - {name: e1, address: 192.0.2.3, site: east}\n"
+    "      - {name: e2, address: 192.0.2.5, site: east}\n"
+    "  rr:\n"
+    "    port: 80\n"
+    "    policy: round-robin\n"
+    "    locality: prefer\n"
+    "    max_answers: 2\n"
+    "    instances:\n"
+    "      - {name: w1, address: 192.0.2.2, site: west}\n"
+    "      - {name: e1, address: 192.0.2.3, site: east}\n"
+    "      - {name: e2, address: 192.0.2.5, site: east}\n"
+    "      - {name: e3, address: 192.0.2.7, site: east}\n";
+
+/* The client's own site first (by its address, or ECS with the scope that
+ * decides its site), the longest prefix deciding; no site: policy order. */
+START_TEST(locality_prefer)
+{
+	struct dns_table *t = tu_table(locality_yaml);
+	const char *web = "web.svc.example.";
+	int scope;
+
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "10.1.2.3", NULL, NULL),
+	                 "192.0.2.3 192.0.2.5 192.0.2.1 192.0.2.2 192.0.2.4 192.0.2.6");
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "10.2.9.9", NULL, NULL),
+	                 "192.0.2.2 192.0.2.6 192.0.2.1 192.0.2.3 192.0.2.4 192.0.2.5");
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "10.1.5.7", NULL, NULL),
+	                 "192.0.2.4 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.5 192.0.2.6");
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "2001:db8:2:1::5", NULL, NULL),
+	                 "192.0.2.2 192.0.2.6 192.0.2.1 192.0.2.3 192.0.2.4 192.0.2.5");
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "192.168.1.1", NULL, NULL),
+	                 "192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5 192.0.2.6");
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_SRV, "10.2.9.9", NULL, NULL),
+	                 "w1.web.svc.example. w2.web.svc.example. n1.web.svc.example. "
+	                 "e1.web.svc.example. c1.web.svc.example. e2.web.svc.example.");
+	/* ECS stands for the client; the scope is what decides its site */
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "10.1.2.3", "10.2.0.0/24", &scope),
+	                 "192.0.2.2 192.0.2.6 192.0.2.1 192.0.2.3 192.0.2.4 192.0.2.5");
+	ck_assert_int_eq(scope, 16);
+	ask_from(t, web, LDNS_RR_TYPE_A, "10.1.2.3", "10.1.5.0/24", &scope);
+	ck_assert_int_eq(scope, 24);
+	/* 10.1.0.0/16 holds core's /24: the answer is for 10.1.0.0/22 only */
+	ck_assert_str_eq(ask_from(t, web, LDNS_RR_TYPE_A, "10.2.2.2", "10.1.0.0/16", &scope),
+	                 "192.0.2.3 192.0.2.5 192.0.2.1 192.0.2.2 192.0.2.4 192.0.2.6");
+	ck_assert_int_eq(scope, 22);
+	/* in no site: still decided by the address, down to where sites differ */
+	ask_from(t, web, LDNS_RR_TYPE_A, "10.1.2.3", "192.168.0.0/16", &scope);
+	ck_assert_int_eq(scope, 1);
+	dns_table_free(t);
+}
+END_TEST
+
+/* strict: only the client's site while min_local of it pass, else every
+ * site, its own first; the policy's order and max_answers within. */
+START_TEST(locality_strict)
+{
+	struct dns_table *t = tu_table(locality_yaml);
+	struct tu_health *h = tu_health_bind(t);
+	const char *svc = "strict.svc.example.";
+	char first[64];
+
+	ck_assert_str_eq(ask_from(t, svc, LDNS_RR_TYPE_A, "10.1.2.3", NULL, NULL),
+	                 "192.0.2.3 192.0.2.5");
+	ck_assert_str_eq(ask_from(t, svc, LDNS_RR_TYPE_A, "10.2.2.3", NULL, NULL),
+	                 "192.0.2.2 192.0.2.3 192.0.2.5");
+	tu_health_set(h, 1, 2, 0);
+	ck_assert_str_eq(ask_from(t, svc, LDNS_RR_TYPE_A, "10.1.2.3", NULL, NULL),
+	                 "192.0.2.3 192.0.2.2");
+	/* round-robin within the client's site, max_answers 2 */
+	snprintf(first, sizeof(first), "%s",
+	         ask_from(t, "rr.svc.example.", LDNS_RR_TYPE_A, "10.1.2.3", NULL, NULL));
+	for (int i = 0; i < 6; i++) {
+		const char *got =
+		    ask_from(t, "rr.svc.example.", LDNS_RR_TYPE_A, "10.1.2.3", NULL, NULL);
+
+		ck_assert_uint_eq(strlen(got), 2 * strlen("192.0.2.3") + 1);
+		ck_assert_ptr_null(strstr(got, "192.0.2.2"));
+		if (i % 3 == 2)
+			ck_assert_str_eq(got, first);
+		else
+			ck_assert_str_ne(got, first);
+	}
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(locality_errors)
+{
+	ck_assert_str_eq(
+	    load_errors("server: {sites: {east: [10.1.0.0/16]}}\n"
+	                "services:\n  web:\n    port: 1\n"
+	                "    instances: [{name: a, address: 192.0.2.1, site: north}]\n"),
+	    "t.yaml:5:53: services.web.instances[0].site: \"north\" is not a site of server.sites");
+	ck_assert_str_eq(load_errors("services:\n  web: {port: 1, locality: prefer}\n"),
+	                 "t.yaml:2:28: services.web.locality: needs server.sites (the client "
+	                 "address prefixes of each site)");
+	ck_assert_str_eq(load_errors("server: {sites: {a: [10.1.0.0/16], b: [10.1.0.0/16]}}\n"),
+	                 "t.yaml:1:40: server.sites.b[0]: 10.1.0.0/16 is already in site \"a\"");
+	ck_assert_str_eq(load_errors("server: {sites: {a: [10.1.0.0/33]}}\n"),
+	                 "t.yaml:1:22: server.sites.a[0]: \"10.1.0.0/33\" is not an address or "
+	                 "prefix (e.g. 127.0.0.0/8 or ::1)");
+	ck_assert_str_eq(load_errors("server: {sites: [10.1.0.0/16]}\n"),
+	                 "t.yaml:1:17: server.sites: expected a mapping of site names to address "
+	                 "prefixes, got a list");
+	ck_assert_str_eq(load_errors("server: {sites: {a_b: 10.1.0.0/16}}\n"),
+	                 "t.yaml:1:18: server.sites.a_b: \"a_b\" is not a DNS label");
+	ck_assert_str_eq(load_errors("services:\n  web: {port: 1, min_local: 0}\n"),
+	                 "t.yaml:2:29: services.web.min_local: 0 is out of range (1..65535)");
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
@@ -622,6 +758,9 @@ static Suite *select_suite(void)
 	tcase_add_test(tc, hashed_by_client_subnet);
 	tcase_add_test(tc, ecs_malformed);
 	tcase_add_test(tc, ecs_echo);
+	tcase_add_test(tc, locality_prefer);
+	tcase_add_test(tc, locality_strict);
+	tcase_add_test(tc, locality_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
