@@ -214,22 +214,14 @@ static void w_targets(struct resp *r, const struct dns_rrset *s)
 
 /* The instances' records in policy order; for SRV, the targets' addresses
  * follow in additional as far as they fit (whole records, no TC). */
-static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+static inline __attribute__((always_inline)) int w_records(struct resp *r, struct dns_node *n,
+                                                           uint16_t qtype, size_t owner)
 {
 	const struct dns_table *t = r->t;
 	struct dns_ctx *ctx = r->ctx;
 	size_t n_cand, ordered = dns_policy_order(ctx, t, n, qtype, &n_cand), want = ordered;
 	size_t written = 0;
 	int dedupe;
-	/* ttl_min (select.h): the TTL of the moment, patched into each body */
-	int64_t ttl = ordered && (t->services[n->service].select & DNS_SEL_TTL_MIN)
-	                  ? (int64_t)dns_ttl_now(&t->services[n->service], dns_now_ms())
-	                  : -1;
-#define PATCH_TTL(body_len)                                                                        \
-	do {                                                                                       \
-		if (ttl >= 0)                                                                      \
-			dns_put32(r->w.out + r->w.len - (body_len) + 4, (uint32_t)ttl);            \
-	} while (0)
 	if (qtype == DNS_T_SRV) {
 		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
 
@@ -242,17 +234,14 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 			if (now)
 				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
 				          dns_inst_weight(t, in, now));
-			PATCH_TTL(in->srv_len);
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}
 		/* targets are the instances' own names: each address once */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
-			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len)) {
-				PATCH_TTL(in->addr_len);
+			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
 				r->w.ar++;
-			}
 		}
 		return ordered > 0;
 	}
@@ -271,12 +260,33 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 			continue;
 		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
 			return -1;
-		PATCH_TTL(in->addr_len);
 		r->w.an++;
 		written++;
 	}
 	return written > 0;
-#undef PATCH_TTL
+}
+
+/* ttl_min (select.h): the TTL of the moment into every record written
+ * since start (owner, then a body whose TTL is 4 bytes in). */
+static void patch_ttls(struct resp *r, size_t start, uint32_t ttl)
+{
+	uint8_t *o = r->w.out;
+
+	for (size_t p = start; p < r->w.len;) {
+		p += (o[p] & 0xC0) == 0xC0 ? 2 : dns_name_wire_len(o + p);
+		dns_put32(o + p + 4, ttl);
+		p += 10 + (size_t)(o[p + 8] << 8 | o[p + 9]);
+	}
+}
+
+static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+{
+	size_t start = r->w.len;
+	int rc = w_records(r, n, qtype, owner);
+
+	if ((r->t->services[n->service].select & DNS_SEL_TTL_MIN) && r->w.len > start)
+		patch_ttls(r, start, dns_ttl_now(&r->t->services[n->service], dns_now_ms()));
+	return rc;
 }
 
 /* One TXT record being written: its character-strings are appended until
@@ -626,20 +636,42 @@ static int answer_chaos(struct resp *r)
 	return 0;
 }
 
-/* TAG1.TAG2.SVC.<zone>, whose parent TAG2.SVC.<zone> is node: the
- * instances carrying both tags (select.h). 1 answered, 0 no such pair. */
-static int answer_pair(struct resp *r, uint32_t node)
+/* A name absent from the table: NXDOMAIN at its closest existing ancestor
+ * (in its zone), REFUSED when that is in no zone, and DNS_NO_INDEX is
+ * returned; or the node to answer from for a tag pair TAG1.TAG2.SVC.<zone>
+ * (its parent, with ctx->pair the node of TAG1.SVC.<zone>: select.h). */
+static uint32_t answer_absent(struct resp *r)
 {
-	uint32_t m = dns_pair_lookup(r->t, r->q->lname, r->q->qname_len, node);
+	const struct dns_query *q = r->q;
+	const struct dns_table *t = r->t;
+	uint32_t node;
+	size_t off = 0;
 
-	if (m == DNS_NO_INDEX)
-		return 0;
-	r->aa = 1;
-	r->ctx->pair = &r->t->nodes[m];
-	if (answer_found(r, node))
-		r->tc = 1;
-	r->ctx->pair = NULL;
-	return 1;
+	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
+	while (q->lname[off]) {
+		off += (size_t)q->lname[off] + 1;
+		node = dns_table_lookup(t, q->lname + off, q->qname_len - off,
+		                        dns_name_hash(q->lname + off, q->qname_len - off));
+		if (node != DNS_NO_INDEX) {
+			if (off == (size_t)q->lname[0] + 1 &&
+			    t->nodes[node].kind == DNS_NODE_SERVICE) {
+				uint32_t m = dns_pair_lookup(t, q->lname, q->qname_len, node);
+
+				if (m != DNS_NO_INDEX) {
+					r->ctx->pair = &t->nodes[m];
+					return node;
+				}
+			}
+			r->aa = 1;
+			r->rcode = RCODE_NXDOMAIN;
+			if (w_neg_soa(r, t->nodes[node].zone))
+				r->tc = 1;
+			return DNS_NO_INDEX;
+		}
+	}
+	r->rcode = RCODE_REFUSED;
+	r->not_ours = 1;
+	return DNS_NO_INDEX;
 }
 
 /* Returns 1 to answer, 0 to drop (_ready before the table is ready). */
@@ -648,7 +680,6 @@ static int answer_in(struct resp *r)
 	const struct dns_query *q = r->q;
 	const struct dns_table *t = r->t;
 	uint32_t node;
-	size_t off = 0;
 
 	if (q->qtype == DNS_T_AXFR || q->qtype == DNS_T_IXFR) {
 		r->rcode = RCODE_REFUSED;
@@ -659,33 +690,14 @@ static int answer_in(struct resp *r)
 		return 1;
 	}
 	node = dns_table_lookup(t, q->lname, q->qname_len, q->lname_hash);
-	if (node != DNS_NO_INDEX) {
-		if (t->nodes[node].kind == DNS_NODE_READY &&
-		    !atomic_load_explicit(&t->ready, memory_order_acquire))
-			return 0;
-		r->aa = 1;
-		if (answer_found(r, node))
-			r->tc = 1;
+	if (node == DNS_NO_INDEX && (node = answer_absent(r)) == DNS_NO_INDEX)
 		return 1;
-	}
-	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
-	while (q->lname[off]) {
-		off += (size_t)q->lname[off] + 1;
-		node = dns_table_lookup(t, q->lname + off, q->qname_len - off,
-		                        dns_name_hash(q->lname + off, q->qname_len - off));
-		if (node != DNS_NO_INDEX && off == (size_t)q->lname[0] + 1 &&
-		    t->nodes[node].kind == DNS_NODE_SERVICE && answer_pair(r, node))
-			return 1;
-		if (node != DNS_NO_INDEX) {
-			r->aa = 1;
-			r->rcode = RCODE_NXDOMAIN;
-			if (w_neg_soa(r, t->nodes[node].zone))
-				r->tc = 1;
-			return 1;
-		}
-	}
-	r->rcode = RCODE_REFUSED;
-	r->not_ours = 1;
+	if (t->nodes[node].kind == DNS_NODE_READY &&
+	    !atomic_load_explicit(&t->ready, memory_order_acquire))
+		return 0;
+	r->aa = 1;
+	if (answer_found(r, node))
+		r->tc = 1;
 	return 1;
 }
 
@@ -717,7 +729,7 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 		dns_put16(p + 9, 0);
 		r->w.len += OPT_LEN;
 		r->w.ar++;
-		if (q->ecs && r->rcode != RCODE_FORMERR) {
+		if (__builtin_expect(q->ecs, 0) && r->rcode != RCODE_FORMERR) {
 			size_t n = ecs_len(q);
 
 			/* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as
@@ -770,13 +782,6 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
                   size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
                   struct dns_answer_info *info)
 {
-	return dns_answer_client(ctx, table, query, qlen, transport, NULL, out, outcap, info);
-}
-
-size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
-                         size_t qlen, enum dns_transport transport, const struct sockaddr *client,
-                         uint8_t *out, size_t outcap, struct dns_answer_info *info)
-{
 	struct dns_query q;
 	struct resp r;
 	enum dns_parse_result pr = dns_query_parse(query, qlen, &q);
@@ -804,7 +809,9 @@ size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, con
 		limit = outcap;
 	qsize = q.question_ok ? q.qname_len + 4 : 0;
 	/* room kept for the OPT record, with the ECS option echoed */
-	opt = q.edns ? OPT_LEN + (q.ecs && pr == DNS_PARSE_OK ? ecs_len(&q) : 0) : 0;
+	opt = q.edns ? OPT_LEN : 0;
+	if (__builtin_expect(q.ecs, 0) && pr == DNS_PARSE_OK)
+		opt += ecs_len(&q);
 	if (limit < 12 + qsize + opt)
 		return 0; /* the caller's buffer cannot hold even the question */
 
@@ -814,9 +821,9 @@ size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, con
 	r.q = &q;
 	r.w.out = out;
 	r.w.lim = limit - opt;
-	ctx->peer = client;
 	ctx->query = &q;
 	ctx->scope = 0;
+	ctx->pair = NULL;
 	/* over TCP there is no bigger transport to retry on: a partial answer
 	 * of whole records with TC is more use than an empty one */
 	r.keep_partial = transport == DNS_TCP;
@@ -835,4 +842,18 @@ size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, con
 	else if (!answer_in(&r))
 		return 0;
 	return finish(&r, info);
+}
+
+size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
+                         size_t qlen, enum dns_transport transport, const struct sockaddr *client,
+                         uint8_t *out, size_t outcap, struct dns_answer_info *info)
+{
+	size_t n;
+
+	/* the client stays in ctx for this call only: dns_answer() alone
+	 * knows nobody (ctx->peer is NULL from dns_ctx_create()) */
+	ctx->peer = client;
+	n = dns_answer(ctx, table, query, qlen, transport, out, outcap, info);
+	ctx->peer = NULL;
+	return n;
 }

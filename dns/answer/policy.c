@@ -118,10 +118,10 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 	shuffle(ctx, a, positive, n, want);
 }
 
-/* Rotates a[0..cnt) left by start % cnt. */
-static void rotate(uint32_t *a, size_t cnt, uint32_t start)
+/* Rotates a[0..cnt) left by start % cnt (cnt > 0). */
+static inline __attribute__((always_inline)) void rotate(uint32_t *a, size_t cnt, uint32_t start)
 {
-	size_t s = cnt ? start % cnt : 0, i, j;
+	size_t s = start % cnt, i, j;
 
 	if (!s)
 		return;
@@ -248,7 +248,7 @@ static void order_hashed(struct dns_ctx *ctx, const struct dns_table *t, struct 
 	(void)n;
 	for (size_t i = from; i < cnt; i++)
 		k[i] =
-		    mix64(ck ^ ((uint64_t)t->instances[a[i]].hkey << 32 | t->instances[a[i]].hkey));
+		    mix64(ck ^ ((uint64_t)t->inst_sel[a[i]].hkey << 32 | t->inst_sel[a[i]].hkey));
 	if (want > cnt)
 		want = cnt;
 	if (want - from <= 8 || want < from) {
@@ -291,17 +291,55 @@ dns_policy_fn dns_policy_of(enum reg_policy policy)
 	return NULL;
 }
 
+/* The rest of dns_policy_order() for a service with answer features
+ * (select.h): the candidates a[0..cnt) narrowed, then ordered. Apart, so
+ * that plain services pay one test for them. */
+static size_t order_selected(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                             const struct dns_service *svc, uint16_t qtype, size_t cnt,
+                             size_t *n_cand)
+{
+	uint32_t *a = ctx->scratch;
+	uint16_t prefer = 0;
+	size_t want;
+
+	ctx->ordered_all = 0;
+	cnt = dns_select(ctx, t, svc, qtype, a, cnt, &prefer);
+	*n_cand = cnt;
+	if (cnt == 0)
+		return 0;
+	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
+	if (prefer) {
+		/* locality prefer: the client's site first, each part in the
+		 * policy's order, whole (so dns_policy_more has nothing to do);
+		 * round-robin turns both parts by the one count of this query */
+		size_t k = dns_local_first(ctx, t, a, cnt, prefer);
+
+		if (svc->order == order_round_robin) {
+			uint32_t start =
+			    atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+
+			rotate(a, k, start);
+			rotate(a + k, cnt - k, start);
+		} else {
+			svc->order(ctx, t, n, a, 0, k, k);
+			svc->order(ctx, t, n, a + k, 0, cnt - k, cnt - k);
+		}
+		ctx->ordered_all = 1;
+		return want;
+	}
+	svc->order(ctx, t, n, a, 0, cnt, want);
+	return want;
+}
+
 size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
                         uint16_t qtype, size_t *n_cand)
 {
 	uint32_t *a = ctx->scratch;
 	const struct dns_service *svc;
 	size_t cnt = 0, want;
-	uint16_t prefer = 0;
 	int panic;
 
 	*n_cand = 0;
-	ctx->ordered_all = 0;
 	if (n->kind == DNS_NODE_INSTANCE) {
 		const struct dns_instance *in = &t->instances[n->list_off];
 		if (qtype != in->type)
@@ -336,30 +374,11 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	if (ctx->pair)
 		cnt = dns_pair_filter(t, ctx->pair, a, cnt);
 	if (svc->select)
-		cnt = dns_select(ctx, t, svc, qtype, a, cnt, &prefer);
+		return order_selected(ctx, t, n, svc, qtype, cnt, n_cand);
 	*n_cand = cnt;
 	if (cnt == 0)
 		return 0;
 	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
-	if (prefer) {
-		/* locality prefer: the client's site first, each part in the
-		 * policy's order, whole (so dns_policy_more has nothing to do);
-		 * round-robin turns both parts by the one count of this query */
-		size_t k = dns_local_first(ctx, t, a, cnt, prefer);
-
-		if (svc->order == order_round_robin) {
-			uint32_t start =
-			    atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
-
-			rotate(a, k, start);
-			rotate(a + k, cnt - k, start);
-		} else {
-			svc->order(ctx, t, n, a, 0, k, k);
-			svc->order(ctx, t, n, a + k, 0, cnt - k, cnt - k);
-		}
-		ctx->ordered_all = 1;
-		return want;
-	}
 	svc->order(ctx, t, n, a, 0, cnt, want);
 	return want;
 }
@@ -371,7 +390,7 @@ size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const str
 	if (have >= n_cand)
 		return n_cand;
 	upto = more < n_cand - have ? have + more : n_cand;
-	if (ctx->ordered_all)
+	if (t->services[n->service].select && ctx->ordered_all)
 		return upto;
 	/* round-robin and fixed ordered every candidate at once */
 	t->services[n->service].order(ctx, t, (struct dns_node *)n, ctx->scratch, have, n_cand,

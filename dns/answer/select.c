@@ -23,25 +23,10 @@ int tb_build_select(struct builder *b, const struct reg_service *s, uint32_t si)
 {
 	struct dns_table *t = b->t;
 	struct dns_service *ds = &t->services[si];
+	size_t first = ds->first_instance, end = first + s->n_instances;
 
-	for (size_t i = 0; i < s->n_instances; i++) {
-		struct dns_instance *in = &t->instances[ds->first_instance + i];
-
-		in->priority = s->instances[i].priority;
-		/* its name, not its place or address: a client's order survives
-		 * reloads and other instances coming and going */
-		in->hkey = dns_name_hash((const uint8_t *)s->instances[i].name,
-		                         strlen(s->instances[i].name));
-	}
 	if (s->failover)
 		ds->select |= DNS_SEL_FAILOVER;
-	for (size_t i = 0; i < s->n_instances; i++) {
-		const char *site = s->instances[i].site;
-
-		for (size_t k = 0; site && k < b->n_sites; k++)
-			if (!strcmp(b->sites[k].name, site))
-				t->instances[ds->first_instance + i].site = (uint16_t)(k + 1);
-	}
 	if (s->locality != REG_LOCALITY_OFF) {
 		ds->select |= DNS_SEL_LOCALITY;
 		ds->locality = (uint8_t)s->locality;
@@ -51,6 +36,29 @@ int tb_build_select(struct builder *b, const struct reg_service *s, uint32_t si)
 	ds->ttl_min = s->ttl_min;
 	if (s->has_ttl_min)
 		ds->select |= DNS_SEL_TTL_MIN;
+	if (!ds->select && s->policy != REG_POLICY_HASHED)
+		return 0;
+	/* zeroed up to here: the services before that have no feature */
+	if (end > b->inst_sel_cap) {
+		size_t old = b->inst_sel_cap;
+
+		if (tb_grow((void **)&t->inst_sel, &b->inst_sel_cap, end, sizeof(*t->inst_sel)))
+			return tb_fail(b, "out of memory");
+		memset(t->inst_sel + old, 0, (b->inst_sel_cap - old) * sizeof(*t->inst_sel));
+	}
+	for (size_t i = 0; i < s->n_instances; i++) {
+		struct dns_inst_sel *in = &t->inst_sel[first + i];
+		const char *site = s->instances[i].site;
+
+		in->priority = s->instances[i].priority;
+		/* its name, not its place or address: a client's order survives
+		 * reloads and other instances coming and going */
+		in->hkey = dns_name_hash((const uint8_t *)s->instances[i].name,
+		                         strlen(s->instances[i].name));
+		for (size_t k = 0; site && k < b->n_sites; k++)
+			if (!strcmp(b->sites[k].name, site))
+				in->site = (uint16_t)(k + 1);
+	}
 	return 0;
 }
 
@@ -71,12 +79,12 @@ int32_t dns_failover_tier(const struct dns_table *t, const struct dns_service *s
 {
 	int32_t tier = -1;
 
-	for (uint32_t i = 0; i < svc->n_instances; i++) {
-		const struct dns_instance *in = &t->instances[svc->first_instance + i];
+	for (uint32_t i = svc->first_instance; i < svc->first_instance + svc->n_instances; i++) {
+		uint16_t prio = t->inst_sel[i].priority;
 
-		if ((tier < 0 || in->priority < tier) &&
-		    atomic_load_explicit(&in->hs->served, memory_order_relaxed))
-			tier = in->priority;
+		if ((tier < 0 || prio < tier) &&
+		    atomic_load_explicit(&t->instances[i].hs->served, memory_order_relaxed))
+			tier = prio;
 	}
 	return tier;
 }
@@ -134,14 +142,14 @@ static size_t select_local(struct dns_ctx *ctx, const struct dns_table *t,
 	site = client_site(t, &c, &scope);
 	dns_client_scope(ctx, scope);
 	for (size_t i = 0; site && i < cnt; i++)
-		local += t->instances[a[i]].site == site;
+		local += t->inst_sel[a[i]].site == site;
 	if (local == 0 || local == cnt)
 		return cnt;
 	if (svc->locality == REG_LOCALITY_STRICT && local >= svc->min_local) {
 		size_t k = 0;
 
 		for (size_t i = 0; i < cnt; i++)
-			if (t->instances[a[i]].site == site)
+			if (t->inst_sel[a[i]].site == site)
 				a[k++] = a[i];
 		return k;
 	}
@@ -156,7 +164,7 @@ size_t dns_local_first(struct dns_ctx *ctx, const struct dns_table *t, uint32_t 
 	size_t k = 0, r = 0;
 
 	for (size_t i = 0; i < cnt; i++) {
-		if (t->instances[a[i]].site == site)
+		if (t->inst_sel[a[i]].site == site)
 			a[k++] = a[i];
 		else
 			rest[r++] = a[i];
@@ -214,7 +222,7 @@ size_t dns_select(struct dns_ctx *ctx, const struct dns_table *t, const struct d
 
 		if (tier >= 0) {
 			for (size_t i = 0; i < cnt; i++)
-				if (t->instances[a[i]].priority == (uint32_t)tier)
+				if (t->inst_sel[a[i]].priority == (uint32_t)tier)
 					a[k++] = a[i];
 			cnt = k;
 		}

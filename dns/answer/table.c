@@ -340,6 +340,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->targets);
 	free(t->maints);
 	free(t->site_prefixes);
+	free(t->inst_sel);
 	free(t);
 }
 

@@ -35,6 +35,7 @@ struct builder {
 	/* server.sites, for the instances' site numbers (select.c) */
 	const struct reg_site *sites;
 	size_t n_sites;
+	size_t inst_sel_cap;
 };
 
 /* Writes the message into b->err; returns -1 (for `return tb_fail(...)`). */

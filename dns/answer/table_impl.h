@@ -106,8 +106,15 @@ struct dns_instance {
 	uint32_t node; /* the instance's own node */
 	/* its health cell: the checker's (dns_table_bind_state) or always served */
 	const struct health_inst *hs;
-	uint16_t priority; /* its SRV priority: the failover tier (select.c) */
+};
+
+/* What the answer features (select.c) read of an instance, apart from
+ * struct dns_instance so that plain answers index 32-byte entries: in
+ * dns_table.inst_sel, parallel to instances as far as the last service
+ * that has a feature (or policy hashed) reaches. */
+struct dns_inst_sel {
 	uint32_t hkey;     /* a hash of its name: its part in policy hashed's scores */
+	uint16_t priority; /* its SRV priority: the failover tier */
 	uint16_t site;     /* its site (locality): index in server.sites + 1, 0 = none */
 };
 
@@ -196,6 +203,7 @@ struct dns_table {
 	_Atomic int ready;
 	struct dns_site_prefix *site_prefixes; /* server.sites, longest prefix first */
 	size_t n_site_prefixes;
+	struct dns_inst_sel *inst_sel; /* see struct dns_inst_sel */
 };
 
 /* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */

@@ -118,8 +118,10 @@ static int parse_ecs(const uint8_t *o, size_t len, struct dns_query *q)
 }
 
 /* OPT rdata: a run of {code, length, data} options filling it exactly;
- * Client Subnet is read, the others skipped. */
-static int opt_options_ok(const uint8_t *rd, size_t rdlen, struct dns_query *q)
+ * Client Subnet is read, the others skipped. Apart from the walk of the
+ * records (cold): most queries carry no option. */
+__attribute__((cold, noinline)) static int opt_options_ok(const uint8_t *rd, size_t rdlen,
+                                                          struct dns_query *q)
 {
 	size_t p = 0;
 	while (p < rdlen) {
@@ -154,7 +156,7 @@ static int parse_records(const uint8_t *pkt, size_t len, size_t pos, unsigned an
 		if (type == DNS_T_OPT) {
 			const uint8_t *h = pkt + pos;
 			if (i < an_ns || !root || opts++ ||
-			    !opt_options_ok(pkt + pos + 10, rdlen, q))
+			    (rdlen && !opt_options_ok(pkt + pos + 10, rdlen, q)))
 				return -1;
 			q->edns = 1;
 			q->edns_size = get16(h + 2);

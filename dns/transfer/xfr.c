@@ -143,9 +143,10 @@ static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const 
 		int32_t tier = svc->select & DNS_SEL_FAILOVER ? dns_failover_tier(t, svc) : -1;
 
 		for (uint32_t i = 0; i < n->list_len; i++) {
-			const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
+			uint32_t k = dns_node_inst(t, n, i);
+			const struct dns_instance *in = &t->instances[k];
 			if (inst_served(in, panic) &&
-			    (tier < 0 || in->priority == (uint32_t)tier) &&
+			    (tier < 0 || t->inst_sel[k].priority == (uint32_t)tier) &&
 			    add_rec(z, owner, n->name_len, t->blob + in->addr_off, in->addr_len, 0))
 				return -1;
 		}
