@@ -407,6 +407,13 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	    svc->unhealthy_interval_ms != svc->interval_ms &&
 	    txt_str(r, 0, "unhealthy_interval=%" PRIu32 "ms", svc->unhealthy_interval_ms))
 		goto fail;
+	/* locality: its site (select.h) */
+	if ((svc->select & DNS_SEL_LOCALITY) && t->inst_sel[n->list_off].site) {
+		const uint8_t *site = t->blob + t->site_names[t->inst_sel[n->list_off].site - 1];
+
+		if (txt_str(r, 0, "site=%.*s", (int)site[0], (const char *)site + 1))
+			goto fail;
+	}
 	txt_end(r, &x);
 	return 0;
 fail:
@@ -415,14 +422,18 @@ fail:
 }
 
 /* The service's answer features in its _health TXT (select.h): the TTL
- * answers carry now (ttl_min), the tier that serves A/AAAA ("none" while no
- * instance is served). */
+ * answers carry now (ttl_min), its locality, the tier that serves A/AAAA
+ * ("none" while no instance is served). */
 static int w_health_select(struct resp *r, const struct dns_service *svc)
 {
 	int32_t tier;
 
 	if ((svc->select & DNS_SEL_TTL_MIN) &&
 	    txt_str(r, TXT_MORE_MAX, "ttl=%" PRIu32, dns_ttl_now(svc, dns_now_ms())))
+		return -1;
+	if ((svc->select & DNS_SEL_LOCALITY) &&
+	    txt_str(r, TXT_MORE_MAX, "locality=%s",
+	            svc->locality == REG_LOCALITY_STRICT ? "strict" : "prefer"))
 		return -1;
 	if (!(svc->select & DNS_SEL_FAILOVER))
 		return 0;

@@ -182,6 +182,21 @@ int tb_build_sites(struct builder *b, const struct registry *reg)
 	b->n_sites = reg->server.n_sites;
 	for (size_t i = 0; i < b->n_sites; i++)
 		n += b->sites[i].n_prefixes;
+	if (!b->n_sites)
+		return 0;
+	/* the names, for _health TXT */
+	t->site_names = calloc(b->n_sites, sizeof(*t->site_names));
+	if (!t->site_names)
+		return tb_fail(b, "out of memory");
+	for (size_t i = 0; i < b->n_sites; i++) {
+		uint8_t label[64];
+		size_t len = strlen(b->sites[i].name);
+
+		label[0] = (uint8_t)(len < 63 ? len : 63);
+		memcpy(label + 1, b->sites[i].name, label[0]);
+		if (tb_blob_add(b, label, 1 + (size_t)label[0], &t->site_names[i]))
+			return -1;
+	}
 	if (!n)
 		return 0;
 	t->site_prefixes = calloc(n, sizeof(*t->site_prefixes));

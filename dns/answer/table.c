@@ -341,6 +341,7 @@ void dns_table_free(struct dns_table *t)
 	free(t->maints);
 	free(t->site_prefixes);
 	free(t->inst_sel);
+	free(t->site_names);
 	free(t);
 }
 

@@ -204,6 +204,7 @@ struct dns_table {
 	struct dns_site_prefix *site_prefixes; /* server.sites, longest prefix first */
 	size_t n_site_prefixes;
 	struct dns_inst_sel *inst_sel; /* see struct dns_inst_sel */
+	uint32_t *site_names;          /* per site: its name in blob, length first */
 };
 
 /* CLOCK_REALTIME in ms, for slow_start (the health cells' clock). */

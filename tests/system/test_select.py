@@ -234,6 +234,10 @@ def test_locality_by_client_subnet(srvd_factory, backends):
     assert dig(d, web, "A", "+subnet=10.2.0.0/24") == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
     assert dig(d, web, "A", "+subnet=10.1.0.0/24") == ["192.0.2.2", "192.0.2.1", "192.0.2.3"]
 
+    assert health_fields(d, "_health." + web)["locality"] == "prefer"
+    assert health_fields(d, "_health.e1." + web)["site"] == "east"
+    assert "site" not in health_fields(d, "_health.x1." + web)
+
     # strict: only the east instances while two of them pass
     wait_until(lambda: len(addrs(d, api)) == 3, 10, "api passes", d)
     assert ecs_query(d, api, "10.1.0.0/24")[0] == ["127.0.0.1", "127.0.0.2"]

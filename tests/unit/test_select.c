@@ -677,6 +677,11 @@ START_TEST(locality_prefer)
 	/* in no site: still decided by the address, down to where sites differ */
 	ask_from(t, web, LDNS_RR_TYPE_A, "10.1.2.3", "192.168.0.0/16", &scope);
 	ck_assert_int_eq(scope, 1);
+	/* _health says the locality and each instance's site */
+	ck_assert_ptr_nonnull(
+	    strstr(health_txt(t, "_health.web.svc.example."), "|locality=prefer|"));
+	ck_assert_ptr_nonnull(strstr(health_txt(t, "_health.e1.web.svc.example."), "|site=east"));
+	ck_assert_ptr_null(strstr(health_txt(t, "_health.n1.web.svc.example."), "site="));
 	dns_table_free(t);
 }
 END_TEST
