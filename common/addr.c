@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int addr_parse_hostport(const char *text, struct sockaddr_storage *out, socklen_t *len,
@@ -108,4 +109,42 @@ int addr_same(const struct sockaddr *a, const struct sockaddr *b)
 int addr_same_host(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return same(a, b, 0);
+}
+
+int addr_parse_prefix(const char *text, int *v6, uint8_t addr[16], unsigned *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	size_t len = strlen(text);
+	unsigned max;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len + 1);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		*v6 = 0;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		*v6 = 1;
+		max = 128;
+	} else {
+		return -1;
+	}
+	*bits = max;
+	if (slash) {
+		unsigned long v;
+
+		if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+			return -1;
+		v = strtoul(slash + 1, &end, 10);
+		if (*end || v > max)
+			return -1;
+		*bits = (unsigned)v;
+	}
+	for (unsigned i = *bits; i < max; i++)
+		addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
+	return 0;
 }

@@ -24,4 +24,10 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t len);
 int addr_same(const struct sockaddr *a, const struct sockaddr *b);
 int addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
 
+/* Parses "10.1.0.0/16", "2001:db8::/48" or a lone address (a prefix of its
+ * full length) into *v6 (0 IPv4, 1 IPv6), addr (16 bytes: IPv4 in the
+ * first 4, zero past the prefix) and *bits. Returns 0, or -1 if text is
+ * not one. (server.sites; transfer.allow keeps its own in xfr_acl.c.) */
+int addr_parse_prefix(const char *text, int *v6, uint8_t addr[16], unsigned *bits);
+
 #endif

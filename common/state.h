@@ -43,6 +43,10 @@ struct health_svc {
 	_Atomic uint32_t n_failing; /* instances with status FAILING */
 	_Atomic uint32_t n_drained; /* instances in maintenance: outside panic's count */
 	_Atomic uint8_t panic;      /* 1 while below panic_threshold */
+	/* CLOCK_REALTIME ms of the latest status change and restore of any of
+	 * its instances, 0 = none (ttl_min: answers of an unstable service) */
+	_Atomic int64_t last_change_ms;
+	_Atomic int64_t last_restored_ms;
 };
 
 /* Copies the last result of inst into buf (NUL-terminated, at most len

@@ -33,6 +33,13 @@ static void set_status(struct health_inst *inst, struct health_svc *svc, enum he
 	atomic_store_explicit(&inst->last_change_ms, now_ms, memory_order_release);
 }
 
+/* Raises a service's time of its latest change to ms (ttl_min). */
+static void svc_latest(_Atomic int64_t *at, int64_t ms)
+{
+	if (atomic_load_explicit(at, memory_order_relaxed) < ms)
+		atomic_store_explicit(at, ms, memory_order_relaxed);
+}
+
 /* Returns HEALTH_CHANGED_SERVED when the flag moved. */
 static int set_served(struct health_inst *inst, struct health_svc *svc, int served)
 {
@@ -117,8 +124,11 @@ int health_machine_apply(struct health_inst *inst, struct health_svc *svc, uint3
 	}
 	if (next != old) {
 		/* slow_start ramps from here: a return, not a first pass */
-		if (old == HEALTH_FAILING && next == HEALTH_PASSING)
+		if (old == HEALTH_FAILING && next == HEALTH_PASSING) {
 			atomic_store_explicit(&inst->restored_ms, now_ms, memory_order_relaxed);
+			svc_latest(&svc->last_restored_ms, now_ms);
+		}
+		svc_latest(&svc->last_change_ms, now_ms);
 		set_status(inst, svc, next, now_ms);
 		changed |= HEALTH_CHANGED_STATUS;
 	}
@@ -140,6 +150,10 @@ void health_machine_copy(struct health_inst *inst, struct health_svc *svc,
 	atomic_store(&inst->failures, atomic_load(&from->failures));
 	atomic_store(&inst->last_check_ms, atomic_load(&from->last_check_ms));
 	atomic_store(&inst->restored_ms, atomic_load(&from->restored_ms));
+	/* a reload keeps what ttl_min knows of the instance's last changes */
+	if (atomic_load(&from->successes) || atomic_load(&from->failures))
+		svc_latest(&svc->last_change_ms, atomic_load(&from->last_change_ms));
+	svc_latest(&svc->last_restored_ms, atomic_load(&from->restored_ms));
 	health_inst_result(from, text, sizeof(text));
 	health_inst_set_result(inst, text);
 }

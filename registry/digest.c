@@ -48,6 +48,7 @@ uint64_t registry_service_digest(const struct reg_service *s)
 
 	sch_feed_str(&h, s->name);
 	sch_digest(&reg_service_table, s, &h);
+	sch_feed_u64(&h, (uint64_t)s->has_ttl_min); /* ttl_min: 0 differs from unset */
 	sch_feed_u64(&h, s->n_instances);
 	for (size_t k = 0; k < s->n_instances; k++) {
 		sch_digest(&reg_instance_table, &s->instances[k], &h);
@@ -66,6 +67,14 @@ uint64_t registry_rest_digest(const struct registry *reg)
 
 	/* the builds' tables describe the public structs at their start */
 	sch_digest(&reg_server_table, &reg->server, &h);
+	/* server.sites, a custom row: locality answers follow it */
+	sch_feed_u64(&h, reg->server.n_sites);
+	for (size_t i = 0; i < reg->server.n_sites; i++) {
+		sch_feed_str(&h, reg->server.sites[i].name);
+		sch_feed_u64(&h, reg->server.sites[i].n_prefixes);
+		for (size_t k = 0; k < reg->server.sites[i].n_prefixes; k++)
+			sch_feed_str(&h, reg->server.sites[i].prefixes[k]);
+	}
 	sch_feed_u64(&h, reg->n_zones);
 	for (size_t i = 0; i < reg->n_zones; i++)
 		feed_zone(&h, &reg->zones[i]);

@@ -509,6 +509,7 @@ static void resolve_services(struct reg_loader *ld)
 			sch_path_pop(&path, old);
 		}
 		reg_check_rules(ld, b, own, &path);
+		reg_resolve_answers(ld, b, &path);
 		resolve_instances(ld, b, &path);
 		/* the file it came from (a change reloads it alone): the node
 		 * trees, which hold the names, go before assemble() */
@@ -715,6 +716,7 @@ done:
 		reg_svc_build_free(&ld.svcs[i]);
 	free(ld.svcs);
 	reg_svc_build_free(&ld.top.defaults);
+	reg_sites_free(&ld.top.server.srv);
 	sch_free(&reg_server_table, &ld.top.server);
 	for (size_t i = 0; i < ld.top.n_zones; i++)
 		free(ld.top.zones[i].text);
@@ -790,6 +792,7 @@ void registry_free(struct registry *reg)
 	free(reg->services);
 	registry_maint_free(reg->maint, reg->n_maint);
 	if (!reg->borrows) {
+		reg_sites_free(&reg->server);
 		sch_free(&reg_server_table, &reg->server);
 		for (size_t i = 0; i < reg->n_zones; i++)
 			reg_zone_free(&reg->zones[i]);

@@ -106,6 +106,17 @@ const struct reg_svc_build *reg_svc_first(const struct reg_loader *ld, const cha
 const struct reg_svc_build *reg_svc_next(const struct reg_loader *ld,
                                          const struct reg_svc_build *b);
 
+/* The answer keys of service b that depend on others (answers.c): ttl_min
+ * against ttl, locality and its instances' sites against server.sites.
+ * Reports at path (services.NAME). */
+void reg_resolve_answers(struct reg_loader *ld, struct reg_svc_build *b, struct sch_path *path);
+
+/* server.sites (answers.c): the custom parser of its schema row, and the
+ * free of what it holds (sch_free leaves custom items to their owner). */
+int reg_parse_sites(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                    void *target, struct sch_path *path);
+void reg_sites_free(struct reg_server *srv);
+
 /* Static zones (zone.c): reads every zones: file into ld->reg->zones and
  * checks it against the service zone and the services. */
 int reg_zones_load(struct reg_loader *ld);

@@ -5,5 +5,5 @@ libsrvd_registry_a_SOURCES += registry/registry.h registry/loader.h registry/upd
 	registry/ynode.c registry/ynode.h \
 	registry/schema.c registry/schema.h registry/types.c \
 	registry/tables.c registry/load.c registry/zone.c registry/digest.c \
-	registry/fields.c registry/checkrules.c registry/fragment.c registry/maintenance.c registry/source.h registry/source.c \
+	registry/fields.c registry/checkrules.c registry/answers.c registry/fragment.c registry/maintenance.c registry/source.h registry/source.c \
 	registry/source_files.c registry/watch.c registry/watch.h

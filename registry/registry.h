@@ -28,10 +28,11 @@ enum reg_policy {
 	REG_POLICY_RANDOM,
 	REG_POLICY_WEIGHTED,
 	REG_POLICY_FIXED,
-	REG_POLICIES /* the number of policies, not a policy */
+	REG_POLICY_HASHED, /* rendezvous hash of the client's subnet: stable per client */
+	REG_POLICIES       /* the number of policies, not a policy */
 };
 
-/* Returns "round-robin", "random", "weighted" or "fixed". */
+/* Returns "round-robin", "random", "weighted", "fixed" or "hashed". */
 const char *registry_policy_name(enum reg_policy policy);
 
 struct reg_addr {
@@ -56,6 +57,7 @@ struct reg_instance {
 	/* drained: the reason of its own maintenance, else NULL (a copy of its
 	 * entry in the registry's maint[]; see registry_maintenance_of()) */
 	const char *maintenance;
+	char *site; /* a key of server.sites (locality), or NULL */
 };
 
 struct reg_service {
@@ -79,6 +81,21 @@ struct reg_service {
 	char *file;      /* the file it was defined in, as loaded (NULL: a string) */
 	uint64_t digest; /* registry_service_digest(), once computed (digest_set) */
 	int digest_set;
+	int failover;            /* 1: A/AAAA carry only the lowest priority tier that passes */
+	uint32_t ttl_min;        /* TTL while the service is unstable, if has_ttl_min */
+	int has_ttl_min;         /* resolved: ttl_min is set here or in defaults */
+	int locality;            /* enum reg_locality */
+	uint32_t min_local;      /* locality strict: local instances that must pass */
+};
+
+/* services.NAME.locality: how the client's own site (server.sites) comes first. */
+enum reg_locality { REG_LOCALITY_OFF = 0, REG_LOCALITY_PREFER, REG_LOCALITY_STRICT };
+
+/* server.sites: a site and the client address prefixes that are in it. */
+struct reg_site {
+	char *name;      /* DNS label, lowercased */
+	char **prefixes; /* "10.1.0.0/16", "2001:db8::/48", as written */
+	size_t n_prefixes;
 };
 
 struct reg_listen {
@@ -148,6 +165,8 @@ struct reg_server {
 	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
 	struct reg_rrl rrl;
 	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
+	struct reg_site *sites; /* server.sites, in file order */
+	size_t n_sites;
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone

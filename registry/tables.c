@@ -29,13 +29,13 @@ _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
 _Static_assert(SCH_MAP_PRESENT == CHECK_MAP_PRESENT, "one bit says a boxed map was written");
 
 static const char *const policy_names[REG_POLICIES + 1] = {
-    [REG_POLICY_ROUND_ROBIN] = "round-robin",
-    [REG_POLICY_RANDOM] = "random",
-    [REG_POLICY_WEIGHTED] = "weighted",
-    [REG_POLICY_FIXED] = "fixed",
-    [REG_POLICIES] = NULL,
+    [REG_POLICY_ROUND_ROBIN] = "round-robin", [REG_POLICY_RANDOM] = "random",
+    [REG_POLICY_WEIGHTED] = "weighted",       [REG_POLICY_FIXED] = "fixed",
+    [REG_POLICY_HASHED] = "hashed",           [REG_POLICIES] = NULL,
 };
 static const char *const bool_names[] = {"false", "true", NULL};
+/* in enum reg_locality order */
+static const char *const locality_names[] = {"off", "prefer", "strict", NULL};
 /* in enum reg_syslog order */
 static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
                                            "local1", "local2", "local3", "local4",
@@ -366,6 +366,42 @@ static const struct sch_item service_items[] = {
      .flags = SCH_SERVICE,
      .custom = parse_instances,
      .doc = "list of instances"},
+    {.key = "failover",
+     .reload = SCH_ANSWERS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "false",
+     SV(failover),
+     .names = bool_names,
+     .doc = "A/AAAA answers carry only the lowest priority that has a passing instance "
+            "(SRV keeps every priority)"},
+    {.key = "ttl_min",
+     .reload = SCH_ANSWERS,
+     .type = SCH_UINT,
+     .flags = SCH_ALL,
+     .max = U32MAX_TTL,
+     SV(ttl_min),
+     .doc = "TTL of the answers while an instance fails, ramps (slow_start) or changed "
+            "state within the last ttl seconds; at most ttl, default: off"},
+    {.key = "locality",
+     .reload = SCH_ANSWERS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "off",
+     SV(locality),
+     .names = locality_names,
+     .doc = "prefer: instances of the client's site (server.sites) first; strict: only "
+            "those while at least min_local pass"},
+    {.key = "min_local",
+     .reload = SCH_ANSWERS,
+     .type = SCH_UINT,
+     .flags = SCH_ALL,
+     .def = "1",
+     .min = 1,
+     .max = 65535,
+     SV(min_local),
+     .doc = "locality strict: below this many passing local instances, the others answer "
+            "too"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};
@@ -413,6 +449,11 @@ static const struct sch_item instance_items[] = {
      .offset = offsetof(struct reg_inst_build, inst.tags),
      .aux = offsetof(struct reg_inst_build, inst.n_tags),
      .doc = "tags of this instance"},
+    {.key = "site",
+     .reload = SCH_ANSWERS,
+     .type = SCH_LABEL,
+     IN(site),
+     .doc = "its site, a key of server.sites (locality)"},
 };
 const struct sch_table reg_instance_table = {
     instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};
@@ -713,6 +754,12 @@ static const struct sch_item server_items[] = {
      .aux = offsetof(struct reg_srv_build, rrl_set),
      .children = &rrl_table,
      .doc = "response rate limiting of UDP answers (off by default)"},
+    {.key = "sites",
+     .reload = SCH_ANSWERS,
+     .type = SCH_CUSTOM,
+     .custom = reg_parse_sites,
+     .doc = "sites by name, each a list of client address prefixes (locality), e.g. "
+            "{east: [10.1.0.0/16]}"},
 };
 const struct sch_table reg_server_table = {
     server_items, sizeof(server_items) / sizeof(server_items[0]), NULL, NULL};

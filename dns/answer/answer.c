@@ -23,6 +23,7 @@
 #include "dns/answer/answer.h"
 #include "dns/answer/name.h"
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "dns/answer/table_impl.h"
 #include "dns/answer/wire.h"
 #include "common/check.h"
@@ -216,7 +217,8 @@ static void w_targets(struct resp *r, const struct dns_rrset *s)
 
 /* The instances' records in policy order; for SRV, the targets' addresses
  * follow in additional as far as they fit (whole records, no TC). */
-static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+static inline __attribute__((always_inline)) int w_records(struct resp *r, struct dns_node *n,
+                                                           uint16_t qtype, size_t owner)
 {
 	const struct dns_table *t = r->t;
 	struct dns_ctx *ctx = r->ctx;
@@ -265,6 +267,29 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 		written++;
 	}
 	return written > 0;
+}
+
+/* ttl_min (select.h): the TTL of the moment into every record written
+ * since start (owner, then a body whose TTL is 4 bytes in). */
+static void patch_ttls(struct resp *r, size_t start, uint32_t ttl)
+{
+	uint8_t *o = r->w.out;
+
+	for (size_t p = start; p < r->w.len;) {
+		p += (o[p] & 0xC0) == 0xC0 ? 2 : dns_name_wire_len(o + p);
+		dns_put32(o + p + 4, ttl);
+		p += 10 + (size_t)(o[p + 8] << 8 | o[p + 9]);
+	}
+}
+
+static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
+{
+	size_t start = r->w.len;
+	int rc = w_records(r, n, qtype, owner);
+
+	if ((r->t->services[n->service].select & DNS_SEL_TTL_MIN) && r->w.len > start)
+		patch_ttls(r, start, dns_ttl_now(&r->t->services[n->service], dns_now_ms()));
+	return rc;
 }
 
 /* One TXT record being written: its character-strings are appended until
@@ -385,11 +410,39 @@ static int w_health_inst(struct resp *r, const struct dns_node *n, size_t owner)
 	    svc->unhealthy_interval_ms != svc->interval_ms &&
 	    txt_str(r, 0, "unhealthy_interval=%" PRIu32 "ms", svc->unhealthy_interval_ms))
 		goto fail;
+	/* locality: its site (select.h) */
+	if ((svc->select & DNS_SEL_LOCALITY) && t->inst_sel[n->list_off].site) {
+		const uint8_t *site = t->blob + t->site_names[t->inst_sel[n->list_off].site - 1];
+
+		if (txt_str(r, 0, "site=%.*s", (int)site[0], (const char *)site + 1))
+			goto fail;
+	}
 	txt_end(r, &x);
 	return 0;
 fail:
 	r->w.len = x.save;
 	return -1;
+}
+
+/* The service's answer features in its _health TXT (select.h): the TTL
+ * answers carry now (ttl_min), its locality, the tier that serves A/AAAA
+ * ("none" while no instance is served). */
+static int w_health_select(struct resp *r, const struct dns_service *svc)
+{
+	int32_t tier;
+
+	if ((svc->select & DNS_SEL_TTL_MIN) &&
+	    txt_str(r, TXT_MORE_MAX, "ttl=%" PRIu32, dns_ttl_now(svc, dns_now_ms())))
+		return -1;
+	if ((svc->select & DNS_SEL_LOCALITY) &&
+	    txt_str(r, TXT_MORE_MAX, "locality=%s",
+	            svc->locality == REG_LOCALITY_STRICT ? "strict" : "prefer"))
+		return -1;
+	if (!(svc->select & DNS_SEL_FAILOVER))
+		return 0;
+	tier = dns_failover_tier(r->t, svc);
+	return tier < 0 ? txt_str(r, TXT_MORE_MAX, "tier=none")
+	                : txt_str(r, TXT_MORE_MAX, "tier=%" PRId32, tier);
 }
 
 /* _health.<svc>.<zone> TXT: the counts, then one string per instance as far
@@ -407,6 +460,8 @@ static int w_health_svc(struct resp *r, const struct dns_node *n, size_t owner)
 	    txt_str(r, TXT_MORE_MAX, "panic=%s",
 	            atomic_load_explicit(&svc->hs->panic, memory_order_acquire) ? "yes" : "no") ||
 	    txt_str(r, TXT_MORE_MAX, "policy=%s", svc->policy_name))
+		goto fail;
+	if (svc->select && w_health_select(r, svc))
 		goto fail;
 	for (i = 0; i < svc->n_instances; i++) {
 		const struct dns_instance *in = &t->instances[svc->first_instance + i];
@@ -606,12 +661,50 @@ static int answer_chaos(struct resp *r)
 	return 0;
 }
 
+/* A name absent from the table: NXDOMAIN at its closest existing ancestor
+ * (in its zone), REFUSED when that is in no zone, and DNS_NO_INDEX is
+ * returned; or the node to answer from for a tag pair TAG1.TAG2.SVC.<zone>
+ * (its parent, with ctx->pair the node of TAG1.SVC.<zone>: select.h). */
+static uint32_t answer_absent(struct resp *r)
+{
+	const struct dns_query *q = r->q;
+	uint32_t node;
+	size_t off = 0;
+
+	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
+	while (q->lname[off]) {
+		off += (size_t)q->lname[off] + 1;
+		node = dns_view_lookup(r->view, &r->t, q->lname + off, q->qname_len - off,
+		                       dns_name_hash(q->lname + off, q->qname_len - off));
+		if (node != DNS_NO_INDEX) {
+			const struct dns_table *t = r->t;
+
+			if (off == (size_t)q->lname[0] + 1 &&
+			    t->nodes[node].kind == DNS_NODE_SERVICE) {
+				uint32_t m = dns_pair_lookup(t, q->lname, q->qname_len, node);
+
+				if (m != DNS_NO_INDEX) {
+					r->ctx->pair = &t->nodes[m];
+					return node;
+				}
+			}
+			r->aa = 1;
+			r->rcode = RCODE_NXDOMAIN;
+			if (w_neg_soa(r, t->nodes[node].zone))
+				r->tc = 1;
+			return DNS_NO_INDEX;
+		}
+	}
+	r->rcode = RCODE_REFUSED;
+	r->not_ours = 1;
+	return DNS_NO_INDEX;
+}
+
 /* Returns 1 to answer, 0 to drop (_ready before the table is ready). */
 static int answer_in(struct resp *r)
 {
 	const struct dns_query *q = r->q;
 	uint32_t node;
-	size_t off = 0;
 
 	if (q->qtype == DNS_T_AXFR || q->qtype == DNS_T_IXFR) {
 		r->rcode = RCODE_REFUSED;
@@ -622,31 +715,22 @@ static int answer_in(struct resp *r)
 		return 1;
 	}
 	node = dns_view_lookup(r->view, &r->t, q->lname, q->qname_len, q->lname_hash);
-	if (node != DNS_NO_INDEX) {
-		if (r->t->nodes[node].kind == DNS_NODE_READY &&
-		    !atomic_load_explicit(&r->view->ready, memory_order_acquire))
-			return 0;
-		r->aa = 1;
-		if (answer_found(r, node))
-			r->tc = 1;
+	if (node == DNS_NO_INDEX && (node = answer_absent(r)) == DNS_NO_INDEX)
 		return 1;
-	}
-	/* closest existing ancestor: NXDOMAIN in its zone, or not ours at all */
-	while (q->lname[off]) {
-		off += (size_t)q->lname[off] + 1;
-		node = dns_view_lookup(r->view, &r->t, q->lname + off, q->qname_len - off,
-		                       dns_name_hash(q->lname + off, q->qname_len - off));
-		if (node != DNS_NO_INDEX) {
-			r->aa = 1;
-			r->rcode = RCODE_NXDOMAIN;
-			if (w_neg_soa(r, r->t->nodes[node].zone))
-				r->tc = 1;
-			return 1;
-		}
-	}
-	r->rcode = RCODE_REFUSED;
-	r->not_ours = 1;
+	if (r->t->nodes[node].kind == DNS_NODE_READY &&
+	    !atomic_load_explicit(&r->view->ready, memory_order_acquire))
+		return 0;
+	r->aa = 1;
+	if (answer_found(r, node))
+		r->tc = 1;
 	return 1;
+}
+
+/* The bytes of the ECS option echoed in the OPT rdata: code, length,
+ * family, prefixes, the address cut to its source prefix. */
+static size_t ecs_len(const struct dns_query *q)
+{
+	return 4 + 4 + ((size_t)q->ecs_source + 7) / 8;
 }
 
 /* Header flags, counts and the OPT record. */
@@ -670,6 +754,20 @@ static size_t finish(struct resp *r, struct dns_answer_info *info)
 		dns_put16(p + 9, 0);
 		r->w.len += OPT_LEN;
 		r->w.ar++;
+		if (__builtin_expect(q->ecs, 0) && r->rcode != RCODE_FORMERR) {
+			size_t n = ecs_len(q);
+
+			/* RFC 7871 7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as
+			 * asked, SCOPE what the answer depended on */
+			dns_put16(p + 9, (uint16_t)n);
+			dns_put16(p + 11, DNS_OPT_ECS);
+			dns_put16(p + 13, (uint16_t)(n - 4));
+			dns_put16(p + 15, q->ecs_family);
+			p[17] = q->ecs_source;
+			p[18] = r->ctx->scope;
+			memcpy(p + 19, q->ecs_addr, n - 8);
+			r->w.len += n;
+		}
 	}
 	dns_put16(o, q->id);
 	o[2] = (uint8_t)(0x80 | (q->opcode << 3) | (r->aa ? 0x04 : 0) | (r->tc ? 0x02 : 0) | q->rd);
@@ -712,7 +810,7 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	struct dns_query q;
 	struct resp r;
 	enum dns_parse_result pr = dns_query_parse(query, qlen, &q);
-	size_t limit, qsize;
+	size_t limit, qsize, opt;
 
 	if (info) {
 		memset(info, 0, sizeof(*info));
@@ -735,7 +833,11 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	if (limit > outcap)
 		limit = outcap;
 	qsize = q.question_ok ? q.qname_len + 4 : 0;
-	if (limit < 12 + qsize + (q.edns ? OPT_LEN : 0))
+	/* room kept for the OPT record, with the ECS option echoed */
+	opt = q.edns ? OPT_LEN : 0;
+	if (__builtin_expect(q.ecs, 0) && pr == DNS_PARSE_OK)
+		opt += ecs_len(&q);
+	if (limit < 12 + qsize + opt)
 		return 0; /* the caller's buffer cannot hold even the question */
 
 	memset(&r, 0, sizeof(r));
@@ -744,7 +846,10 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	r.t = table;
 	r.q = &q;
 	r.w.out = out;
-	r.w.lim = limit - (q.edns ? OPT_LEN : 0);
+	r.w.lim = limit - opt;
+	ctx->query = &q;
+	ctx->scope = 0;
+	ctx->pair = NULL;
 	/* over TCP there is no bigger transport to retry on: a partial answer
 	 * of whole records with TC is more use than an empty one */
 	r.keep_partial = transport == DNS_TCP;
@@ -763,4 +868,18 @@ size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint
 	else if (!answer_in(&r))
 		return 0;
 	return finish(&r, info);
+}
+
+size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
+                         size_t qlen, enum dns_transport transport, const struct sockaddr *client,
+                         uint8_t *out, size_t outcap, struct dns_answer_info *info)
+{
+	size_t n;
+
+	/* the client stays in ctx for this call only: dns_answer() alone
+	 * knows nobody (ctx->peer is NULL from dns_ctx_create()) */
+	ctx->peer = client;
+	n = dns_answer(ctx, table, query, qlen, transport, out, outcap, info);
+	ctx->peer = NULL;
+	return n;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct dns_table;
 
@@ -46,5 +47,14 @@ void dns_ctx_free(struct dns_ctx *ctx);
 size_t dns_answer(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
                   size_t qlen, enum dns_transport transport, uint8_t *out, size_t outcap,
                   struct dns_answer_info *info);
+
+/* As dns_answer(), for a query whose source address is client (AF_INET or
+ * AF_INET6, IPv4-mapped IPv6 read as IPv4; NULL: unknown): the answers that
+ * depend on who asks (locality, policy hashed) use the query's EDNS Client
+ * Subnet option when it has one (RFC 7871, echoed with the scope prefix
+ * length the answer depended on), else client. Borrows client for the call. */
+size_t dns_answer_client(struct dns_ctx *ctx, const struct dns_table *table, const uint8_t *query,
+                         size_t qlen, enum dns_transport transport, const struct sockaddr *client,
+                         uint8_t *out, size_t outcap, struct dns_answer_info *info);
 
 #endif

@@ -5,4 +5,5 @@ libsrvd_answer_a_SOURCES += dns/answer/answer.c dns/answer/answer.h dns/answer/t
 	dns/answer/table_static.c dns/answer/table_service.c dns/answer/table_delta.c \
 	dns/answer/table.h dns/answer/table_impl.h dns/answer/policy.c dns/answer/policy.h \
 	dns/answer/wire.c dns/answer/wire.h dns/answer/name.c dns/answer/name.h \
-	dns/answer/rrl.c dns/answer/rrl.h
+	dns/answer/rrl.c dns/answer/rrl.h \
+	dns/answer/select.c dns/answer/select.h

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* policy.c: answer ordering, one function per policy (round-robin, random,
- * weighted, fixed) chosen in dns_policy_of(), and the per-worker random
+ * weighted, fixed, hashed) chosen in dns_policy_of(), and the per-worker random
  * generator. A new policy is a value of enum reg_policy, its name in the
  * registry's table and a function and case here: a case left out fails the
  * build (-Wswitch). */
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "registry/registry.h"
 
 static uint64_t rotl(uint64_t x, int k)
@@ -117,21 +118,11 @@ static void weighted(struct dns_ctx *ctx, const struct dns_table *t, uint32_t *a
 	shuffle(ctx, a, positive, n, want);
 }
 
-/* Rotates a[0..cnt) left by the node's counter, once per query (a
- * continuation, from > 0, has everything ordered already). */
-static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
-                              uint32_t *a, size_t from, size_t cnt, size_t want)
+/* Rotates a[0..cnt) left by start % cnt (cnt > 0). */
+static inline __attribute__((always_inline)) void rotate(uint32_t *a, size_t cnt, uint32_t start)
 {
-	uint32_t start;
-	size_t s, i, j;
+	size_t s = start % cnt, i, j;
 
-	(void)ctx;
-	(void)t;
-	(void)want;
-	if (from > 0)
-		return;
-	start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
-	s = start % cnt;
 	if (!s)
 		return;
 	/* three reversals, in place */
@@ -141,6 +132,22 @@ static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, st
 		swap(a, i, j);
 	for (i = 0, j = cnt - 1; i < j; i++, j--)
 		swap(a, i, j);
+}
+
+/* Rotates a[0..cnt) left by the node's counter, once per query (a
+ * continuation, from > 0, has everything ordered already). */
+static void order_round_robin(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                              uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	uint32_t start;
+
+	(void)ctx;
+	(void)t;
+	(void)want;
+	if (from > 0)
+		return;
+	start = atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+	rotate(a, cnt, start);
 }
 
 static void order_random(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
@@ -171,6 +178,100 @@ static void order_fixed(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	(void)want;
 }
 
+/* The 64-bit finaliser of splitmix64: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static void swap_scored(uint32_t *a, uint64_t *k, size_t i, size_t j)
+{
+	uint64_t x = k[i];
+
+	k[i] = k[j];
+	k[j] = x;
+	swap(a, i, j);
+}
+
+/* Sifts k[root] down the min-heap k[0..n) (with a alongside). */
+static void sift_min(uint32_t *a, uint64_t *k, size_t root, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * root + 1;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && k[c + 1] < k[c])
+			c++;
+		if (k[root] <= k[c])
+			return;
+		swap_scored(a, k, root, c);
+		root = c;
+	}
+}
+
+/* The subnet a client is hashed by: /24 of IPv4, /56 of IPv6, or a shorter
+ * ECS source prefix; 0 bits (nobody known) gives one order for all. */
+static uint64_t client_key(struct dns_ctx *ctx)
+{
+	struct dns_client c;
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned bits, cap;
+
+	if (dns_client_get(ctx, &c) < 0)
+		return h;
+	cap = c.v6 ? 56 : 24;
+	bits = c.bits < cap ? c.bits : cap;
+	dns_client_scope(ctx, bits);
+	h = (h ^ c.v6) * 0x100000001b3ull;
+	for (unsigned i = 0; i < (bits + 7) / 8; i++) {
+		uint8_t byte = c.addr[i];
+
+		if (8 * (i + 1) > bits)
+			byte &= (uint8_t)(0xFF << (8 * (i + 1) - bits));
+		h = (h ^ byte) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Rendezvous (highest random weight) hashing: each candidate scores a hash
+ * of the client's subnet and its name, the highest first. A client sees one
+ * order; when an instance leaves, only the clients that had it first move,
+ * each to its own next choice. weight plays no part. */
+static void order_hashed(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                         uint32_t *a, size_t from, size_t cnt, size_t want)
+{
+	uint64_t ck = client_key(ctx), *k = ctx->keys;
+
+	(void)n;
+	for (size_t i = from; i < cnt; i++)
+		k[i] =
+		    mix64(ck ^ ((uint64_t)t->inst_sel[a[i]].hkey << 32 | t->inst_sel[a[i]].hkey));
+	if (want > cnt)
+		want = cnt;
+	if (want - from <= 8 || want < from) {
+		/* a few first places: pick each, cnt x want */
+		for (size_t i = from; i < want; i++) {
+			size_t best = i;
+
+			for (size_t j = i + 1; j < cnt; j++)
+				if (k[j] > k[best] || (k[j] == k[best] && a[j] < a[best]))
+					best = j;
+			swap_scored(a, k, i, best);
+		}
+		return;
+	}
+	/* many: heapsort over a min-heap leaves them highest first */
+	for (size_t i = (cnt - from) / 2; i-- > 0;)
+		sift_min(a + from, k + from, i, cnt - from);
+	for (size_t m = cnt - from; m > 1; m--) {
+		swap_scored(a + from, k + from, 0, m - 1);
+		sift_min(a + from, k + from, 0, m - 1);
+	}
+}
+
 dns_policy_fn dns_policy_of(enum reg_policy policy)
 {
 	switch (policy) {
@@ -182,10 +283,52 @@ dns_policy_fn dns_policy_of(enum reg_policy policy)
 		return order_weighted;
 	case REG_POLICY_FIXED:
 		return order_fixed;
+	case REG_POLICY_HASHED:
+		return order_hashed;
 	case REG_POLICIES:
 		break;
 	}
 	return NULL;
+}
+
+/* The rest of dns_policy_order() for a service with answer features
+ * (select.h): the candidates a[0..cnt) narrowed, then ordered. Apart, so
+ * that plain services pay one test for them. */
+static size_t order_selected(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
+                             const struct dns_service *svc, uint16_t qtype, size_t cnt,
+                             size_t *n_cand)
+{
+	uint32_t *a = ctx->scratch;
+	uint16_t prefer = 0;
+	size_t want;
+
+	ctx->ordered_all = 0;
+	cnt = dns_select(ctx, t, svc, qtype, a, cnt, &prefer);
+	*n_cand = cnt;
+	if (cnt == 0)
+		return 0;
+	want = svc->max_answers && svc->max_answers < cnt ? svc->max_answers : cnt;
+	if (prefer) {
+		/* locality prefer: the client's site first, each part in the
+		 * policy's order, whole (so dns_policy_more has nothing to do);
+		 * round-robin turns both parts by the one count of this query */
+		size_t k = dns_local_first(ctx, t, a, cnt, prefer);
+
+		if (svc->order == order_round_robin) {
+			uint32_t start =
+			    atomic_fetch_add_explicit(&n->rr_counter, 1, memory_order_relaxed);
+
+			rotate(a, k, start);
+			rotate(a + k, cnt - k, start);
+		} else {
+			svc->order(ctx, t, n, a, 0, k, k);
+			svc->order(ctx, t, n, a + k, 0, cnt - k, cnt - k);
+		}
+		ctx->ordered_all = 1;
+		return want;
+	}
+	svc->order(ctx, t, n, a, 0, cnt, want);
+	return want;
 }
 
 size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
@@ -228,6 +371,10 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 			continue;
 		a[cnt++] = idx;
 	}
+	if (ctx->pair)
+		cnt = dns_pair_filter(t, ctx->pair, a, cnt);
+	if (svc->select)
+		return order_selected(ctx, t, n, svc, qtype, cnt, n_cand);
 	*n_cand = cnt;
 	if (cnt == 0)
 		return 0;
@@ -243,6 +390,8 @@ size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const str
 	if (have >= n_cand)
 		return n_cand;
 	upto = more < n_cand - have ? have + more : n_cand;
+	if (t->services[n->service].select && ctx->ordered_all)
+		return upto;
 	/* round-robin and fixed ordered every candidate at once */
 	t->services[n->service].order(ctx, t, (struct dns_node *)n, ctx->scratch, have, n_cand,
 	                              upto);

@@ -10,6 +10,7 @@
 
 #include "dns/answer/answer.h"
 #include "dns/answer/table_impl.h"
+#include "dns/answer/wire.h"
 #include "registry/registry.h"
 
 /* At most this many instances take part in one answer's ordering: 65535
@@ -34,6 +35,19 @@ struct dns_ctx {
 	uint32_t offsets[DNS_SCRATCH_MAX];
 	uint32_t seen_gen;
 	struct dns_seen_slot seen[DNS_SEEN_SLOTS];
+	/* per query: a tag pair TAG1.TAG2.SVC.<zone> (select.c) answers with
+	 * the instances of its TAG2 node that the TAG1 node also lists */
+	const struct dns_node *pair;
+	/* per query: who asks (select.h: dns_client_get), and the ECS scope
+	 * prefix length the answer has depended on so far */
+	const struct sockaddr *peer;
+	const struct dns_query *query;
+	uint8_t scope;
+	/* scores of the candidates while policy hashed orders them */
+	uint64_t keys[DNS_SCRATCH_MAX];
+	/* 1: dns_policy_order() ordered every candidate (locality prefer put
+	 * the local ones first), so dns_policy_more() has nothing to draw */
+	uint8_t ordered_all;
 };
 
 /* Orders a[from..cnt) so that the first `want` entries are in the policy's

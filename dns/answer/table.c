@@ -324,7 +324,8 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 		tb_fail(&b, "out of memory");
 		goto fail;
 	}
-	if (tb_begin(&b, reg, serial, reg->n_services, n_inst) || tb_build_static(&b, reg, serial))
+	if (tb_begin(&b, reg, serial, reg->n_services, n_inst) || tb_build_static(&b, reg, serial) ||
+	    tb_build_sites(&b, reg))
 		goto fail;
 	t = b.t;
 	for (size_t i = 0; i < reg->n_services; i++) {
@@ -368,6 +369,9 @@ void dns_table_free(struct dns_table *t)
 	free(t->lists);
 	free(t->targets);
 	free(t->maints);
+	free(t->site_prefixes);
+	free(t->inst_sel);
+	free(t->site_names);
 	free(t);
 }
 

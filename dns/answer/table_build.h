@@ -39,6 +39,10 @@ struct builder {
 	const struct dns_table *base;
 	const uint8_t *masked;
 	int whole;
+	/* server.sites, for the instances' site numbers (select.c) */
+	const struct reg_site *sites;
+	size_t n_sites;
+	size_t inst_sel_cap;
 };
 
 /* Writes the message into b->err; returns -1 (for `return tb_fail(...)`). */
@@ -77,6 +81,9 @@ int tb_build_static(struct builder *b, const struct registry *reg, uint32_t seri
 int tb_build_rrsets(struct builder *b);
 /* A CH TXT body (TTL 0) of text into the blob: 0 or -1. */
 int tb_txt_ch(struct builder *b, const char *text, uint32_t *off, uint16_t *len);
+
+/* select.c: server.sites into t->site_prefixes: 0 or -1. */
+int tb_build_sites(struct builder *b, const struct registry *reg);
 
 /* table_service.c: service si's instances and names; idx has room for its
  * instances, tags for 4096 tag names. */

@@ -271,7 +271,7 @@ static int delta_build(struct dns_table *base, const struct registry *reg, uint3
 	b.tags = calloc(4096, sizeof(*b.tags));
 	if (!b.idx || !b.tags)
 		goto oom;
-	if (tb_begin(&b, reg, serial, n_changed, changed_inst))
+	if (tb_begin(&b, reg, serial, n_changed, changed_inst) || tb_build_sites(&b, reg))
 		goto fail;
 	t = b.t;
 	memcpy(apex, t->blob + t->zones[0].apex_off, t->zones[0].apex_len);

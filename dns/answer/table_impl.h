@@ -115,6 +115,24 @@ struct dns_instance {
 	const struct health_inst *_Atomic hs;
 };
 
+/* What the answer features (select.c) read of an instance, apart from
+ * struct dns_instance so that plain answers index 32-byte entries: in
+ * dns_table.inst_sel, parallel to instances as far as the last service
+ * that has a feature (or policy hashed) reaches. */
+struct dns_inst_sel {
+	uint32_t hkey;     /* a hash of its name: its part in policy hashed's scores */
+	uint16_t priority; /* its SRV priority: the failover tier */
+	uint16_t site;     /* its site (locality): index in server.sites + 1, 0 = none */
+};
+
+/* One prefix of server.sites (locality, select.c). */
+struct dns_site_prefix {
+	uint8_t v6;    /* 0: IPv4 in addr[0..4) */
+	uint8_t bits;  /* prefix length */
+	uint16_t site; /* index in server.sites + 1 */
+	uint8_t addr[16];
+};
+
 /* A drained instance (README "Drain and maintenance"): its reason, for
  * _health TXT (answers leave it out through its health cell's served). */
 struct dns_maint {
@@ -150,7 +168,18 @@ struct dns_service {
 	uint16_t rise, fall;
 	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
 	uint32_t slow_start_ms;        /* check.slow_start, 0: off */
+	/* answer features beyond the policy (select.c): any bit set sends the
+	 * candidates through dns_select(); 0 costs plain answers one test */
+	uint8_t select;
+	uint32_t ttl, ttl_min; /* ttl_min: while unstable, with DNS_SEL_TTL_MIN */
+	uint8_t locality;      /* enum reg_locality, with DNS_SEL_LOCALITY */
+	uint16_t min_local;
 };
+
+/* dns_service.select bits */
+#define DNS_SEL_FAILOVER 0x01u /* failover: true */
+#define DNS_SEL_TTL_MIN  0x02u /* ttl_min set: answers may carry it instead of ttl */
+#define DNS_SEL_LOCALITY 0x04u /* locality prefer or strict */
 
 struct dns_table {
 	uint8_t *blob;
@@ -183,6 +212,10 @@ struct dns_table {
 	uint32_t version_off, identity_off;
 	uint16_t version_len, identity_len;
 	_Atomic int ready;
+	struct dns_site_prefix *site_prefixes; /* server.sites, longest prefix first */
+	size_t n_site_prefixes;
+	struct dns_inst_sel *inst_sel; /* see struct dns_inst_sel */
+	uint32_t *site_names;          /* per site: its name in blob, length first */
 
 	/* A delta (table_delta.c): the services of a change over `base`, a
 	 * whole table whose replaced or removed services `masked` flags; every

@@ -11,6 +11,7 @@
 
 #include "dns/answer/name.h"
 #include "dns/answer/policy.h"
+#include "dns/answer/select.h"
 #include "dns/answer/table_build.h"
 #include "dns/answer/wire.h"
 #include "registry/registry.h"
@@ -221,5 +222,5 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (ent != DNS_NO_INDEX && t->nodes[ent].kind == DNS_NODE_PLAIN)
 			t->nodes[ent].service = si;
 	}
-	return 0;
+	return tb_build_select(b, s, si);
 }

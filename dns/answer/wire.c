@@ -88,14 +88,53 @@ static int skip_name(const uint8_t *pkt, size_t len, size_t *pos, int *is_root)
 	return 0;
 }
 
-/* OPT rdata: a run of {code, length, data} options filling it exactly. */
-static int opt_options_ok(const uint8_t *rd, size_t rdlen)
+/* One EDNS Client Subnet option (RFC 7871 6): FAMILY, SOURCE and SCOPE
+ * PREFIX-LENGTH, then ADDRESS cut to the source prefix; 0 or -1 malformed.
+ * The query's SCOPE is ignored (it should be 0): the reply sets its own. */
+static int parse_ecs(const uint8_t *o, size_t len, struct dns_query *q)
+{
+	uint16_t family;
+	uint8_t source;
+	size_t alen;
+
+	if (q->ecs || len < 4)
+		return -1;
+	family = get16(o);
+	source = o[2];
+	alen = len - 4;
+	if ((family != 1 || source > 32) && (family != 2 || source > 128))
+		return -1;
+	if (alen != ((size_t)source + 7) / 8)
+		return -1;
+	/* bits past the prefix in its last octet must be zero */
+	if (source % 8 && (o[4 + alen - 1] & (0xFF >> (source % 8))))
+		return -1;
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, o + 4, alen);
+	q->ecs_family = family;
+	q->ecs_source = source;
+	q->ecs = 1;
+	return 0;
+}
+
+/* OPT rdata: a run of {code, length, data} options filling it exactly;
+ * Client Subnet is read, the others skipped. Apart from the walk of the
+ * records (cold): most queries carry no option. */
+__attribute__((cold, noinline)) static int opt_options_ok(const uint8_t *rd, size_t rdlen,
+                                                          struct dns_query *q)
 {
 	size_t p = 0;
 	while (p < rdlen) {
+		size_t olen;
+
 		if (rdlen - p < 4)
 			return 0;
-		p += 4 + (size_t)get16(rd + p + 2);
+		olen = get16(rd + p + 2);
+		if (olen > rdlen - p - 4)
+			return 0;
+		if (get16(rd + p) == DNS_OPT_ECS && parse_ecs(rd + p + 4, olen, q))
+			return 0;
+		p += 4 + olen;
 	}
 	return p == rdlen;
 }
@@ -116,7 +155,8 @@ static int parse_records(const uint8_t *pkt, size_t len, size_t pos, unsigned an
 			return -1;
 		if (type == DNS_T_OPT) {
 			const uint8_t *h = pkt + pos;
-			if (i < an_ns || !root || opts++ || !opt_options_ok(pkt + pos + 10, rdlen))
+			if (i < an_ns || !root || opts++ ||
+			    (rdlen && !opt_options_ok(pkt + pos + 10, rdlen, q)))
 				return -1;
 			q->edns = 1;
 			q->edns_size = get16(h + 2);

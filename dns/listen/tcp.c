@@ -150,8 +150,8 @@ static size_t conn_answer(void *arg, const uint8_t *query, size_t qlen, uint8_t 
 	CNT_INC(w->cnt.queries_tcp);
 	memset(&info, 0, sizeof(info));
 	t0 = dns_stats_now_ns();
-	len = dns_answer(w->ctx, server_table_acquire(w), query, qlen, DNS_TCP, out, DNS_MAX_MSG,
-	                 &info);
+	len = dns_answer_client(w->ctx, server_table_acquire(w), query, qlen, DNS_TCP,
+	                        (const struct sockaddr *)&c->peer, out, DNS_MAX_MSG, &info);
 	server_table_release(w);
 	dns_stats_record(&w->qstats, DNS_TCP, &info, qlen, len, dns_stats_now_ns() - t0);
 	if (info.forward && w->fwd && len > 0) {

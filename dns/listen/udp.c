@@ -267,8 +267,9 @@ static int udp_batch(struct udp_sock *u)
 		}
 		memset(&info, 0, sizeof(info));
 		t0 = dns_stats_now_ns();
-		len = dns_answer(w->ctx, table, w->rbuf[i], w->rmsg[i].msg_len, DNS_UDP,
-		                 w->arena + used, DNS_MAX_MSG, &info);
+		len = dns_answer_client(w->ctx, table, w->rbuf[i], w->rmsg[i].msg_len, DNS_UDP,
+		                        (const struct sockaddr *)&w->peer[i], w->arena + used,
+		                        DNS_MAX_MSG, &info);
 		dns_stats_record(&w->qstats, DNS_UDP, &info, w->rmsg[i].msg_len, len,
 		                 dns_stats_now_ns() - t0);
 		if (info.forward && w->fwd && len > 0) {

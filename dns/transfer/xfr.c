@@ -27,6 +27,7 @@
 
 #include "dns/answer/answer.h"
 #include "dns/answer/name.h"
+#include "dns/answer/select.h"
 #include "dns/answer/table_impl.h"
 #include "dns/answer/wire.h"
 #include "dns/transfer/xfr.h"
@@ -138,9 +139,14 @@ static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const 
 	int panic = atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
 
 	if (n->kind == DNS_NODE_SERVICE) {
+		/* failover: A/AAAA of the serving tier only, as answers give them */
+		int32_t tier = svc->select & DNS_SEL_FAILOVER ? dns_failover_tier(t, svc) : -1;
+
 		for (uint32_t i = 0; i < n->list_len; i++) {
-			const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
+			uint32_t k = dns_node_inst(t, n, i);
+			const struct dns_instance *in = &t->instances[k];
 			if (inst_served(in, panic) &&
+			    (tier < 0 || t->inst_sel[k].priority == (uint32_t)tier) &&
 			    add_rec(z, owner, n->name_len, t->blob + in->addr_off, in->addr_len, 0))
 				return -1;
 		}

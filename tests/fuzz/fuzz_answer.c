@@ -8,6 +8,9 @@
  * opcode other than QUERY gets exactly a bare NOTIMP header. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,9 +135,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("out of memory");
 	memcpy(q, data, size);
 	for (int tr = DNS_UDP; tr <= DNS_TCP; tr++) {
+		/* TCP from a client in site east (locality), UDP from nobody known */
+		struct sockaddr_in east = {.sin_family = AF_INET,
+		                           .sin_addr.s_addr = htonl(0x0A010203)};
+
 		memset(out, 0xA5, DNS_MAX_MSG);
-		n = dns_answer(fuzz_ctx(), fuzz_table(), q, size, (enum dns_transport)tr, out,
-		               DNS_MAX_MSG, NULL);
+		n = dns_answer_client(fuzz_ctx(), fuzz_table(), q, size, (enum dns_transport)tr,
+		                      tr == DNS_TCP ? (const struct sockaddr *)&east : NULL, out,
+		                      DNS_MAX_MSG, NULL);
 		check(q, size, (enum dns_transport)tr, out, n);
 	}
 	free(q);

@@ -58,7 +58,10 @@ def answer_corpus():
              ("_ready.svc.example.", "A"), ("_health.web.svc.example.", "TXT"),
              ("_health.web-1.web.svc.example.", "TXT"), ("_health.big.svc.example.", "TXT"),
              ("svc.example.", "AXFR"), ("svc.example.", "MAILB"), ("web.svc.example.", "TYPE65535"),
-             ("web.svc.example.", "TYPE0")]
+             ("web.svc.example.", "TYPE0"),
+             # answer features (README "Failover, locality and sticky answers")
+             ("green.blue.api.svc.example.", "A"), ("canary.http.web.svc.example.", "SRV"),
+             ("_health.api.svc.example.", "TXT")]
     for i, (n, t) in enumerate(names):
         c["q%02d-%s-%s" % (i, n.strip(".").replace(".", "_")[:30] or "root", t)] = query(n, t)
     c["case-mixed"] = query("WeB.SvC.ExAmPlE.", "SRV")
@@ -108,6 +111,13 @@ def answer_corpus():
     c["truncated-20"] = full[:20]
     c["truncated-11"] = full[:11]
     c["trailing"] = query("web.svc.example.", "A") + b"garbage"
+    # EDNS Client Subnet (RFC 7871): well-formed for the sticky service, and malformed
+    for name, (addr, bits) in (("ecs-v4", ("10.1.2.0", 24)), ("ecs-v6", ("2001:db8::", 56)),
+                               ("ecs-zero", ("0.0.0.0", 0))):
+        c[name] = dns.message.make_query("sticky.svc.example.", "A", use_edns=0, id=0x1234,
+                                         options=[dns.edns.ECSOption(addr, bits)]).to_wire()
+    ecs = b"\0\0\x29\x04\xd0\0\0\0\0\0\x0b\0\x08\0\x07\0\x03\x18\0\x0a\x01\x02"
+    c["ecs-bad-family"] = hdr(ar=1) + wname("sticky.svc.example.") + b"\0\1\0\1" + ecs
     return c
 
 
@@ -147,6 +157,12 @@ def registry_corpus():
         b" interval: 250ms, timeout: 100ms, rise: 1, fall: 1, unhealthy_interval: 1m}}\n"
         b"services: {a: {port: 1, panic_threshold: 0.5, instances: [{name: x, address: 127.0.0.2,"
         b" weight: 0, priority: 65535, tags: [t]}, {name: y, address: \"::1\", port: 65535}]}}\n")
+    c["answer-features"] = (
+        b"server: {zone: s.test., sites: {e: [10.1.0.0/16, \"::1\"], w: 10.2.0.0/16}}\n"
+        b"defaults: {check: {type: none}, failover: false, ttl_min: 1}\n"
+        b"services: {a: {port: 1, failover: true, policy: hashed, instances: [{name: x, address: 192.0.2.1,"
+        b" priority: 1, site: e}, {name: y, address: \"2001:db8::1\", priority: 0}],"
+        b" locality: strict, min_local: 2}}\n")
     c["include-and-zones"] = b"zones: [a.zone, /etc/passwd, ../x.zone]\ninclude: [\"*.yaml\", /etc/*]\n"
     c["anchors-and-merge"] = (b"defaults: &d {check: {type: none}}\nservices:\n  a: &a\n    port: 1\n"
                               b"    instances: [{name: i, address: 192.0.2.1}]\n  b: *a\n  c: {<<: *a}\n")

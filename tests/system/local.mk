@@ -13,6 +13,8 @@ EXTRA_DIST += tests/system/run.sh tests/system/conftest.py tests/system/test_ans
 	tests/system/data/bad-label.yaml tests/system/data/dup-instance.yaml \
 	tests/system/data/many-errors.yaml
 EXTRA_DIST += tests/system/test_scale.py
+# failover, locality, sticky order, tag pairs, adaptive TTL
+EXTRA_DIST += tests/system/test_select.py
 EXTRA_DIST += tests/system/gen_corpus.py tests/system/test_corpus.py \
 	tests/system/test_tcp_abuse.py tests/system/corpus \
 	tests/system/test_rrl.py tests/system/test_amplification.py

@@ -2,7 +2,9 @@
 /* answer_util.c: see answer_util.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +61,32 @@ ldns_pkt *tu_ask(struct dns_ctx *ctx, const struct dns_table *t, const char *nam
 		ldns_pkt_set_edns_udp_size(q, o->edns_size ? o->edns_size : 1232);
 		ldns_pkt_set_edns_do(q, o->do_bit);
 		ldns_pkt_set_edns_version(q, o->edns_version);
+		if (o->options)
+			ldns_pkt_set_edns_data(q,
+			                       ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN,
+			                                             o->options_len, o->options));
 	}
 	ck_assert_int_eq(ldns_pkt2wire(&wire, q, &wlen), LDNS_STATUS_OK);
-	n = dns_answer(ctx, t, wire, wlen, o->transport, out, DNS_MAX_MSG, &info);
+	if (o->client) {
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof(ss));
+		if (strchr(o->client, ':')) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			s6->sin6_family = AF_INET6;
+			ck_assert_int_eq(inet_pton(AF_INET6, o->client, &s6->sin6_addr), 1);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			s4->sin_family = AF_INET;
+			ck_assert_int_eq(inet_pton(AF_INET, o->client, &s4->sin_addr), 1);
+		}
+		n = dns_answer_client(ctx, t, wire, wlen, o->transport, (struct sockaddr *)&ss, out,
+		                      DNS_MAX_MSG, &info);
+	} else {
+		n = dns_answer(ctx, t, wire, wlen, o->transport, out, DNS_MAX_MSG, &info);
+	}
 	if (o->transport == DNS_TCP)
 		limit = DNS_MAX_MSG;
 	else if (o->edns)
@@ -215,4 +240,62 @@ void tu_assert_ok(const ldns_pkt *p, size_t n_answer)
 	ck_assert(ldns_pkt_aa(p));
 	ck_assert(!ldns_pkt_tc(p));
 	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
+}
+
+size_t tu_ecs(const char *prefix, uint8_t *buf)
+{
+	char text[64];
+	char *slash;
+	unsigned source;
+	uint8_t addr[16];
+	int v6;
+
+	snprintf(text, sizeof(text), "%s", prefix);
+	slash = strchr(text, '/');
+	ck_assert_ptr_nonnull(slash);
+	*slash = '\0';
+	source = (unsigned)atoi(slash + 1);
+	v6 = strchr(text, ':') != NULL;
+	ck_assert_int_eq(inet_pton(v6 ? AF_INET6 : AF_INET, text, addr), 1);
+	buf[0] = 0;
+	buf[1] = 8; /* option code: client subnet */
+	buf[2] = 0;
+	buf[3] = (uint8_t)(4 + (source + 7) / 8);
+	buf[4] = 0;
+	buf[5] = v6 ? 2 : 1;
+	buf[6] = (uint8_t)source;
+	buf[7] = 0;
+	memcpy(buf + 8, addr, (source + 7) / 8);
+	return 8 + (source + 7) / 8;
+}
+
+int tu_ecs_of(const ldns_pkt *p, unsigned *family, unsigned *source, unsigned *scope, char *addr,
+              size_t addrlen)
+{
+	const ldns_rdf *d = ldns_pkt_edns_data(p);
+	const uint8_t *o;
+	size_t len, at = 0;
+
+	if (!d)
+		return 0;
+	o = ldns_rdf_data(d);
+	len = ldns_rdf_size(d);
+	while (at + 4 <= len) {
+		size_t olen = (size_t)(o[at + 2] << 8 | o[at + 3]);
+		uint8_t a[16] = {0};
+
+		ck_assert_uint_le(at + 4 + olen, len);
+		if ((o[at] << 8 | o[at + 1]) == 8) {
+			ck_assert_uint_ge(olen, 4);
+			*family = (unsigned)(o[at + 4] << 8 | o[at + 5]);
+			*source = o[at + 6];
+			*scope = o[at + 7];
+			ck_assert_uint_eq(olen - 4, (*source + 7) / 8);
+			memcpy(a, o + at + 8, olen - 4);
+			inet_ntop(*family == 2 ? AF_INET6 : AF_INET, a, addr, (socklen_t)addrlen);
+			return 1;
+		}
+		at += 4 + olen;
+	}
+	return 0;
 }

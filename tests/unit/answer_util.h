@@ -28,7 +28,20 @@ struct tu_opts {
 	uint16_t edns_size; /* with edns; 0 means 1232 */
 	int do_bit;
 	uint8_t edns_version;
+	const char *client; /* the query's source address (dns_answer_client), or NULL */
+	/* with edns: raw option bytes for the OPT rdata (e.g. tu_ecs()), or NULL */
+	const uint8_t *options;
+	size_t options_len;
 };
+
+/* The EDNS Client Subnet option for "10.1.2.0/24" or "2001:db8::/56" into
+ * buf (at least 24 bytes); returns its length. */
+size_t tu_ecs(const char *prefix, uint8_t *buf);
+
+/* The ECS option of a reply: 1 and its family, source and scope prefix
+ * lengths and address text; 0 if it has none. */
+int tu_ecs_of(const ldns_pkt *p, unsigned *family, unsigned *source, unsigned *scope, char *addr,
+              size_t addrlen);
 
 /* Sends name/type/class (text) to dns_answer. Returns the parsed response
  * (caller frees with ldns_pkt_free()) or NULL when the query was dropped.

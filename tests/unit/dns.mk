@@ -11,6 +11,13 @@ check_PROGRAMS += tests/unit/test_answer tests/unit/test_protocol tests/unit/tes
 	tests/unit/test_health_answer tests/unit/bench_answer
 TESTS += tests/unit/test_answer tests/unit/test_protocol tests/unit/test_policy \
 	tests/unit/test_health_answer
+# failover, locality, sticky order, tag pairs, adaptive TTL (dns/answer/select.c)
+check_PROGRAMS += tests/unit/test_select
+TESTS += tests/unit/test_select
+tests_unit_test_select_SOURCES = tests/unit/test_select.c $(DNS_TEST_UTIL)
+tests_unit_test_select_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_select_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_select_LDADD = $(DNS_TEST_LIBS)
 
 tests_unit_test_answer_SOURCES = tests/unit/test_answer.c $(DNS_TEST_UTIL)
 tests_unit_test_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)

@@ -30,7 +30,7 @@
  * instances are on 127.0.0.x and whose state the test sets by hand. */
 static const char *const yaml =
     "server: {zone: svc.example., max_answers: 8, edns_udp_size: 1232,\n"
-    "         identity: test-id, version: test-version}\n"
+    "         identity: test-id, version: test-version, sites: {east: [10.1.0.0/16]}}\n"
     "zones: [static.zone]\n"
     "defaults: {check: {type: none}}\n"
     "services:\n"
@@ -76,7 +76,16 @@ static const char *const yaml =
     "      - {name: b32, address: 192.0.2.132}\n      - {name: b33, address: 192.0.2.133}\n"
     "      - {name: b34, address: 192.0.2.134}\n      - {name: b35, address: 192.0.2.135}\n"
     "      - {name: b36, address: 192.0.2.136}\n      - {name: b37, address: 192.0.2.137}\n"
-    "      - {name: b38, address: 192.0.2.138}\n      - {name: b39, address: 192.0.2.139}\n";
+    "      - {name: b38, address: 192.0.2.138}\n      - {name: b39, address: 192.0.2.139}\n"
+    "  feat:\n"
+    "    port: 87\n"
+    "    policy: hashed\n"
+    "    failover: true\n"
+    "    ttl_min: 1\n"
+    "    locality: prefer\n"
+    "    instances: [{name: e1, address: 192.0.2.51, priority: 1},\n"
+    "                {name: e2, address: 192.0.2.52, priority: 0, site: east},\n"
+    "                {name: e3, address: 192.0.2.53, priority: 0}]\n";
 
 struct q {
 	const char *what;
@@ -125,6 +134,26 @@ static void add_raw(const char *what, const uint8_t *bytes, size_t len, uint16_t
 	q->tc = 0;
 }
 
+/* A query with an EDNS Client Subnet option (code 8, IPv4 10.1.2.0/24). */
+static void add_ecs(const char *what, const char *name)
+{
+	static const uint8_t ecs[] = {0, 8, 0, 7, 0, 1, 24, 0, 10, 1, 2};
+	ldns_pkt *p =
+	    ldns_pkt_query_new(ldns_dname_new_frm_str(name), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0);
+	struct q *q = &qs[n_qs++];
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_lt(n_qs, MAX_Q);
+	ldns_pkt_set_edns_udp_size(p, 1232);
+	ldns_pkt_set_edns_data(p, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, sizeof(ecs), ecs));
+	ck_assert_int_eq(ldns_pkt2wire(&q->wire, p, &q->len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	q->what = what;
+	q->tr = DNS_UDP;
+	q->rcode = 0;
+	q->tc = 0;
+}
+
 static void build_queries(void)
 {
 	/* header with QDCOUNT 2: FORMERR */
@@ -167,6 +196,10 @@ static void build_queries(void)
 	add("truncated", "big.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, U, 0, 1);
 	add("big tcp", "big.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, T, 0, 0);
 	add("big edns", "big.svc.example.", LDNS_RR_TYPE_A, IN, 1232, U, 0, 0);
+	add("tag pair A", "canary.http.web.svc.example.", LDNS_RR_TYPE_A, IN, 0, U, 0, 0);
+	add("hashed failover SRV", "feat.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, U, 0, 0);
+	add_ecs("hashed failover A ECS", "feat.svc.example.");
+	add_ecs("plain A ECS", "web.svc.example.");
 	add_raw("FORMERR qdcount", two_questions, sizeof(two_questions), LDNS_RCODE_FORMERR);
 	add_raw("FORMERR cut", cut, sizeof(cut), LDNS_RCODE_FORMERR);
 }

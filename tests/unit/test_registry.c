@@ -507,7 +507,7 @@ static const struct bad_case bad_cases[] = {
     {"services:\n  Web: {port: 1}\n  web: {port: 2}\n",
      "x.yaml:3:3: services.web: duplicate service \"web\" (first at x.yaml:2:3)"},
     {"defaults: {policy: rr}\n",
-     "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed"},
+     "x.yaml:1:20: defaults.policy: \"rr\" is not one of round-robin, random, weighted, fixed, hashed"},
     {"defaults: {check: {type: udp}}\n",
      "x.yaml:1:26: defaults.check.type: \"udp\" is not one of tcp, http, https, tls, grpc, "
      "dns, exec, ttl, none"},

@@ -261,6 +261,57 @@ START_TEST(axfr_zone_as_served)
 }
 END_TEST
 
+/* The answer features in a transfer (README "Failover, locality and sticky
+ * answers"): A/AAAA of the serving failover tier only, SRV of every tier,
+ * the TTL `ttl` even while answers carry ttl_min, no tag pair names, and
+ * every site's instances (locality is per client). */
+START_TEST(axfr_answer_features)
+{
+	struct dns_table *ft = tu_table("server:\n"
+	                                "  zone: svc.example.\n"
+	                                "  sites: {east: [10.1.0.0/16]}\n"
+	                                "defaults: {check: {type: none}}\n"
+	                                "services:\n"
+	                                "  web:\n"
+	                                "    port: 80\n"
+	                                "    ttl: 30\n"
+	                                "    ttl_min: 1\n"
+	                                "    failover: true\n"
+	                                "    locality: prefer\n"
+	                                "    instances:\n"
+	                                "      - {name: a1, address: 192.0.2.1, tags: [x, y],\n"
+	                                "         site: east}\n"
+	                                "      - {name: a2, address: 192.0.2.2, tags: [x]}\n"
+	                                "      - {name: b1, address: 192.0.2.3, priority: 1,\n"
+	                                "         tags: [x, y]}\n");
+	struct tu_health *fh = tu_health_bind(ft);
+	struct xfer x;
+
+	tu_health_set(fh, 0, 1, 0); /* a2 failing: unstable, ttl_min in answers */
+	x = axfr(NULL, ft);
+	ck_assert_int_eq(x.rcode, LDNS_RCODE_NOERROR);
+	ck_assert_uint_eq(count(x.rrs, "web.svc.example. a 192.0.2.1"), 1);
+	ck_assert_uint_eq(count(x.rrs, "web.svc.example. a 192.0.2.3"), 0);
+	ck_assert_uint_eq(count(x.rrs, "x.web.svc.example. a 192.0.2.1"), 1);
+	ck_assert_uint_eq(count(x.rrs, "x.web.svc.example. a 192.0.2.3"), 0);
+	ck_assert_uint_eq(count(x.rrs, "web.svc.example. srv 1 1 80 b1.web.svc.example."), 1);
+	ck_assert_uint_eq(count_sub(x.rrs, "x.y.web"), 0);
+	ck_assert_uint_eq(count_sub(x.rrs, "y.x.web"), 0);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(x.rrs); i++)
+		if (strstr(rr_text(x.rrs, i), "web.svc.example."))
+			ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(x.rrs, i)), 30);
+	xfer_free(&x);
+	/* the first tier gone: the next one's addresses */
+	tu_health_set(fh, 0, 0, 0);
+	x = axfr(NULL, ft);
+	ck_assert_uint_eq(count(x.rrs, "web.svc.example. a 192.0.2.3"), 1);
+	ck_assert_uint_eq(count_sub(x.rrs, " a 192.0.2.1"), 1); /* its own name only */
+	xfer_free(&x);
+	dns_table_free(ft);
+	tu_health_free(fh);
+}
+END_TEST
+
 START_TEST(refused_notauth_formerr)
 {
 	struct xfer x = run(NULL, t, "svc.example.", LDNS_RR_TYPE_AXFR, 0, 0, 0);
@@ -730,6 +781,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, axfr_zone_as_served);
+	tcase_add_test(tc, axfr_answer_features);
 	tcase_add_test(tc, refused_notauth_formerr);
 	tcase_add_test(tc, ixfr_without_soa_is_formerr);
 	tcase_add_test(tc, ixfr_diffs);
