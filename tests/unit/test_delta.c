@@ -7,6 +7,7 @@
  * next to them) from both tables, and comparing their zone transfers. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,10 @@
 
 /* The model the registries are written from. */
 struct minst {
-	int on, v6, addr, port, weight, prio, tags;
+	int on, v6, addr, port, weight, prio, tags, site;
 };
 struct msvc {
-	int on, udp, port, tags, policy, max, ttl, n_on;
+	int on, udp, port, tags, policy, max, ttl, n_on, failover, ttl_min, locality;
 	struct minst in[N_INST];
 };
 struct model {
@@ -50,7 +51,8 @@ static const char *svc_name(int i)
 }
 
 static const char *const tag_names[3] = {"a", "b", "c"};
-static const char *const policies[3] = {"fixed", "random", "weighted"};
+static const char *const policies[4] = {"fixed", "random", "weighted", "hashed"};
+static const char *const localities[3] = {"", "prefer", "strict"};
 
 static uint64_t rng;
 
@@ -91,6 +93,7 @@ static char *yaml_of(const struct model *m)
 
 	ck_assert_ptr_nonnull(text);
 	PUT("server:\n  zone: svc.example.\n  ttl: %d\n  ns: [ns1.svc.example.]\n", m->ttl);
+	PUT("  sites: {east: [\"10.1.0.0/16\"], west: [\"10.2.0.0/16\", \"2001:db8:2::/48\"]}\n");
 	PUT("zones: [static.zone, other.zone]\nservices:\n");
 	for (int i = 0; i < N_SVC; i++) {
 		const struct msvc *s = &m->s[i];
@@ -98,9 +101,14 @@ static char *yaml_of(const struct model *m)
 		if (!s->on)
 			continue;
 		PUT("  %s:\n    protocol: %s\n    port: %d\n    policy: %s\n"
-		    "    max_answers: %d\n    ttl: %d\n    tags: ",
+		    "    max_answers: %d\n    ttl: %d\n    failover: %s\n",
 		    svc_name(i), s->udp ? "udp" : "tcp", s->port, policies[s->policy], s->max,
-		    s->ttl);
+		    s->ttl, s->failover ? "true" : "false");
+		if (s->ttl_min)
+			PUT("    ttl_min: %d\n", s->ttl_min);
+		if (s->locality)
+			PUT("    locality: %s\n", localities[s->locality]);
+		PUT("    tags: ");
 		tags_yaml(&p, &left, s->tags);
 		PUT("\n    instances:%s\n", s->n_on ? "" : " []");
 		for (int k = 0; k < N_INST; k++) {
@@ -112,8 +120,11 @@ static char *yaml_of(const struct model *m)
 				PUT("      - {name: i%d, address: \"2001:db8::%d\"", k, in->addr);
 			else
 				PUT("      - {name: i%d, address: 192.0.2.%d", k, in->addr);
-			PUT(", port: %d, weight: %d, priority: %d, tags: ", in->port, in->weight,
+			PUT(", port: %d, weight: %d, priority: %d, ", in->port, in->weight,
 			    in->prio);
+			if (in->site)
+				PUT("site: %s, ", in->site == 1 ? "east" : "west");
+			PUT("tags: ");
 			tags_yaml(&p, &left, in->tags);
 			PUT("}\n");
 		}
@@ -148,6 +159,7 @@ static void random_inst(struct minst *in)
 	in->weight = (int)rnd(4);
 	in->prio = (int)rnd(2);
 	in->tags = (int)rnd(8);
+	in->site = (int)rnd(3);
 }
 
 static void count_on(struct msvc *s)
@@ -164,9 +176,12 @@ static void random_svc(struct msvc *s)
 	s->udp = rnd(3) == 0;
 	s->port = 8000 + (int)rnd(3);
 	s->tags = (int)rnd(8) & (int)rnd(8);
-	s->policy = (int)rnd(3);
+	s->policy = (int)rnd(4);
 	s->max = (int)rnd(4);
 	s->ttl = 5 + (int)rnd(3);
+	s->failover = rnd(3) == 0;
+	s->ttl_min = rnd(3) == 0 ? 1 + (int)rnd(4) : 0;
+	s->locality = (int)rnd(3);
 	for (int k = 0; k < N_INST; k++)
 		if (rnd(2))
 			random_inst(&s->in[k]);
@@ -194,8 +209,10 @@ static void mutate(struct model *m)
 		s->tags = (int)rnd(8);
 		break;
 	case 3:
-		s->policy = (int)rnd(3);
+		s->policy = (int)rnd(4);
 		s->max = (int)rnd(4);
+		s->failover = rnd(2);
+		s->locality = (int)rnd(3);
 		break;
 	case 4:
 		s->port = 8000 + (int)rnd(3);
@@ -210,6 +227,7 @@ static void mutate(struct model *m)
 		break;
 	case 7:
 		in->tags = (int)rnd(8);
+		in->site = (int)rnd(3);
 		break;
 	case 8:
 		in->addr = 1 + (int)rnd(8);
@@ -255,6 +273,7 @@ static size_t question_names(char (*names)[128], size_t cap)
 		snprintf(names[n++], 128, "_%s._udp.svc.example.", s);
 		snprintf(names[n++], 128, "_tcp.%s.svc.example.", s);
 		snprintf(names[n++], 128, "_udp.%s.svc.example.", s);
+		snprintf(names[n++], 128, "a.b.%s.svc.example.", s); /* a tag pair */
 		for (int k = 0; k < 3; k++) {
 			snprintf(names[n++], 128, "%s.%s.svc.example.", tag_names[k], s);
 			snprintf(names[n++], 128, "_%s._tcp.%s.svc.example.", tag_names[k], s);
@@ -299,7 +318,10 @@ static void assert_same_answers(const struct dns_table *inc, const struct dns_ta
 	struct dns_ctx *ca = dns_ctx_create(7 + (uint64_t)step),
 	               *cb = dns_ctx_create(7 + (uint64_t)step);
 	uint8_t a[DNS_MAX_MSG], b[DNS_MAX_MSG];
+	struct sockaddr_in east = {.sin_family = AF_INET}, west = {.sin_family = AF_INET};
 
+	inet_pton(AF_INET, "10.1.2.3", &east.sin_addr);
+	inet_pton(AF_INET, "10.2.2.3", &west.sin_addr);
 	ck_assert_ptr_nonnull(ca);
 	ck_assert_ptr_nonnull(cb);
 	for (size_t i = 0; i < n; i++)
@@ -308,10 +330,14 @@ static void assert_same_answers(const struct dns_table *inc, const struct dns_ta
 				size_t qlen, la, lb;
 				uint8_t *q = query_wire(names[i], types[k], &qlen);
 
-				la = dns_answer(ca, inc, q, qlen, tcp ? DNS_TCP : DNS_UDP, a,
-				                sizeof(a), NULL);
-				lb = dns_answer(cb, whole, q, qlen, tcp ? DNS_TCP : DNS_UDP, b,
-				                sizeof(b), NULL);
+				/* from a client in site east over TCP, else in west */
+				const struct sockaddr *from =
+				    (const struct sockaddr *)(tcp ? &east : &west);
+
+				la = dns_answer_client(ca, inc, q, qlen, tcp ? DNS_TCP : DNS_UDP,
+				                       from, a, sizeof(a), NULL);
+				lb = dns_answer_client(cb, whole, q, qlen, tcp ? DNS_TCP : DNS_UDP,
+				                       from, b, sizeof(b), NULL);
 				free(q);
 				if (la != lb || memcmp(a, b, la))
 					ck_abort_msg(
