@@ -31,6 +31,12 @@ enum reg_policy {
 	REG_POLICIES /* the number of policies, not a policy */
 };
 
+/* service.empty: what a service with no passing instance answers. */
+enum reg_empty {
+	REG_EMPTY_NODATA = 0, /* NOERROR, no records (the default) */
+	REG_EMPTY_NXDOMAIN,   /* NXDOMAIN for the whole subtree (RFC 8020) */
+};
+
 /* Returns "round-robin", "random", "weighted" or "fixed". */
 const char *registry_policy_name(enum reg_policy policy);
 
@@ -72,6 +78,7 @@ struct reg_service {
 	struct reg_instance *instances;
 	size_t n_instances;
 	const char *maintenance; /* the whole service drained: the reason, else NULL */
+	int empty;               /* enum reg_empty, default nodata */
 };
 
 struct reg_listen {

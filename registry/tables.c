@@ -26,6 +26,7 @@ _Static_assert(offsetof(struct reg_srv_build, srv) == 0, "srv first");
 _Static_assert(offsetof(struct reg_inst_build, inst) == 0, "inst first");
 _Static_assert(sizeof(enum reg_policy) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum reg_empty) == sizeof(int), "enum as int");
 _Static_assert(SCH_MAP_PRESENT == CHECK_MAP_PRESENT, "one bit says a boxed map was written");
 
 static const char *const policy_names[REG_POLICIES + 1] = {
@@ -36,6 +37,8 @@ static const char *const policy_names[REG_POLICIES + 1] = {
     [REG_POLICIES] = NULL,
 };
 static const char *const bool_names[] = {"false", "true", NULL};
+/* in enum reg_empty order */
+static const char *const empty_names[] = {"nodata", "nxdomain", NULL};
 /* in enum reg_syslog order */
 static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
                                            "local1", "local2", "local3", "local4",
@@ -366,6 +369,14 @@ static const struct sch_item service_items[] = {
      .flags = SCH_SERVICE,
      .custom = parse_instances,
      .doc = "list of instances"},
+    {.key = "empty",
+     .reload = SCH_ANSWERS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "nodata",
+     SV(empty),
+     .names = empty_names,
+     .doc = "no passing instance: nodata, or nxdomain for the service's whole subtree"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};

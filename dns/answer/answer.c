@@ -540,7 +540,16 @@ static int answer_found(struct resp *r, uint32_t node)
 	for (int hops = 0;; hops++) {
 		struct dns_node *n = (struct dns_node *)&t->nodes[node];
 		const struct dns_rrset *cname;
-		int rc = w_node(r, n, r->q->qtype, owner);
+		int rc;
+
+		/* a service of `empty: nxdomain` with nothing to serve: gone,
+		 * and so is everything below it (RFC 8020); a CNAME to it
+		 * ends in NXDOMAIN too (RFC 6604) */
+		if (dns_node_gone(t, n)) {
+			r->rcode = RCODE_NXDOMAIN;
+			return w_neg_soa(r, n->zone);
+		}
+		rc = w_node(r, n, r->q->qtype, owner);
 		if (rc)
 			return rc < 0 ? -1 : 0;
 		cname = r->q->qtype == DNS_T_CNAME ? NULL : find_rrset(t, n, DNS_T_CNAME);

@@ -139,6 +139,9 @@ struct dns_service {
 	uint16_t rise, fall;
 	uint32_t first_maint, n_maint; /* its drained instances: maints[first_maint, + n_maint) */
 	uint32_t slow_start_ms;        /* check.slow_start, 0: off */
+	/* empty: nxdomain: with no instance served (and no panic) every name
+	 * of the service answers NXDOMAIN (dns_node_gone()) */
+	uint8_t empty_nxdomain;
 };
 
 struct dns_table {
@@ -193,6 +196,19 @@ static inline uint16_t dns_inst_weight(const struct dns_table *t, const struct d
 	    !atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed))
 		return in->weight;
 	return (uint16_t)(1 + (uint64_t)(in->weight - 1) * (uint64_t)since / ramp);
+}
+
+/* 1 if node n belongs to a service with `empty: nxdomain` that serves no
+ * instance now: the service's whole subtree is then NXDOMAIN (RFC 8020).
+ * Nodes of no service (static names, the apex) are never gone. */
+static inline int dns_node_gone(const struct dns_table *t, const struct dns_node *n)
+{
+	const struct dns_service *svc;
+
+	if (n->service == DNS_NO_INDEX || !(svc = &t->services[n->service])->empty_nxdomain)
+		return 0;
+	return !atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) &&
+	       !atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
 }
 
 /* The i-th instance of a SERVICE or SRV node. */

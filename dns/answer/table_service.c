@@ -71,6 +71,20 @@ static int shares_addresses(const struct reg_service *s)
 	return shared;
 }
 
+/* The empty non-terminal _PROTO.SVC.<zone> (above the _TAG._PROTO names)
+ * belongs to the service too, so that `empty: nxdomain` covers the whole
+ * subtree (dns_node_gone()). */
+static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *proto_svc, size_t pl)
+{
+	struct dns_table *t = b->t;
+	uint32_t node = dns_table_lookup(t, proto_svc, pl, dns_name_hash(proto_svc, pl));
+
+	if (node != DNS_NO_INDEX && t->nodes[node].kind == DNS_NODE_PLAIN &&
+	    t->nodes[node].service == DNS_NO_INDEX)
+		t->nodes[node].service = si;
+	return 0;
+}
+
 int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
                      const char **tags)
 {
@@ -113,6 +127,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	ds->timeout_ms = s->check.timeout_ms;
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
 	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
+	ds->empty_nxdomain = s->empty == REG_EMPTY_NXDOMAIN;
 
 	ds->first_maint = (uint32_t)t->n_maints;
 	for (size_t i = 0; i < s->n_instances; i++) {
@@ -208,5 +223,5 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
 			return -1;
 	}
-	return 0;
+	return tb_service_subtree(b, si, proto_svc, pl);
 }

@@ -185,6 +185,10 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 {
 	const struct dns_node *n = &t->nodes[node];
 
+	/* a service of `empty: nxdomain` with nothing served answers
+	 * NXDOMAIN for its whole subtree: the zone leaves it out alike */
+	if (dns_node_gone(t, n))
+		return 0;
 	switch ((enum dns_node_kind)n->kind) {
 	case DNS_NODE_PLAIN:
 		return add_static(z, t, node, serial);

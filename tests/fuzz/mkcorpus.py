@@ -150,6 +150,12 @@ def registry_corpus():
     c["include-and-zones"] = b"zones: [a.zone, /etc/passwd, ../x.zone]\ninclude: [\"*.yaml\", /etc/*]\n"
     c["anchors-and-merge"] = (b"defaults: &d {check: {type: none}}\nservices:\n  a: &a\n    port: 1\n"
                               b"    instances: [{name: i, address: 192.0.2.1}]\n  b: *a\n  c: {<<: *a}\n")
+    # SPEC section 11 (README "More answers")
+    c["more-answers"] = (
+        b"server: {zone: s.test.}\n"
+        b"defaults: {empty: nxdomain, check: {type: none}}\n"
+        b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: 192.0.2.1}]},"
+        b" b: {port: 2}}\n")
     return c
 
 

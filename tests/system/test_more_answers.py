@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# test_more_answers.py: SPEC section 11 over the wire with dig (README "More answers").
+"""The answers users ask for, from the real daemon, asked with dig:
+`empty: nxdomain` (a service with no passing instance is NXDOMAIN,
+subtree and zone transfer alike, until an instance passes again)."""
+
+import re
+import subprocess
+
+from check_backends import TcpBackend
+from conftest import HOST, SLOW, Srvd, wait_until, write_registry
+
+ZONE = "svc.test."
+
+
+def dig(d, *args):
+    p = subprocess.run(["dig", "@" + HOST, "-p", str(d.port), "+time=2", "+tries=1"] +
+                       list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=10 * SLOW)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+def status(d, name, rdtype="A"):
+    """The rcode dig prints: NOERROR, NXDOMAIN..."""
+    m = re.search(r"status: (\w+)", dig(d, name, rdtype))
+    assert m
+    return m.group(1)
+
+
+def records(out):
+    """(owner, type, rdata) of each record line of dig output, lowercased."""
+    recs = []
+    for line in out.splitlines():
+        f = line.split()
+        if line and not line.startswith(";") and len(f) >= 5 and f[2] == "IN":
+            recs.append((f[0].lower(), f[3], " ".join(f[4:]).lower()))
+    return recs
+
+
+def start(tmp_path, text):
+    return Srvd(write_registry(str(tmp_path), text), ZONE).start()
+
+
+# --- empty: nxdomain ------------------------------------------------------------------------
+
+
+def test_empty_nxdomain_follows_health(tmp_path):
+    b = TcpBackend("127.0.0.71").start()
+    text = ("server:\n  zone: %s\n  watch: false\n  transfer: {allow: [127.0.0.0/8]}\n"
+            "services:\n"
+            "  web:\n"
+            "    port: %d\n"
+            "    empty: nxdomain\n"
+            "    check: {type: tcp, interval: 200ms, timeout: 150ms, rise: 1, fall: 1}\n"
+            "    instances:\n"
+            "      - {name: w1, address: 127.0.0.71, tags: [canary]}\n"
+            "  db:\n"
+            "    port: 5432\n"
+            "    check: {type: none}\n"
+            "    instances:\n"
+            "      - {name: d1, address: 192.0.2.21}\n" % (ZONE, b.port))
+    d = start(tmp_path, text)
+    names = ["web." + ZONE, "canary.web." + ZONE, "_web._tcp." + ZONE,
+             "_canary._tcp.web." + ZONE, "w1.web." + ZONE, "_health.web." + ZONE,
+             "_health.w1.web." + ZONE]
+    try:
+        wait_until(lambda: dig(d, "+short", "web." + ZONE, "A").split() == ["127.0.0.71"],
+                   10 * SLOW, "w1 served", d)
+        assert status(d, "_health.web." + ZONE, "TXT") == "NOERROR"
+        assert ("web." + ZONE, "A", "127.0.0.71") in records(dig(d, ZONE, "AXFR"))
+        b.stop()
+        wait_until(lambda: status(d, "web." + ZONE) == "NXDOMAIN", 10 * SLOW,
+                   "web NXDOMAIN", d)
+        for name in names:
+            for rdtype in ("A", "SRV", "TXT"):
+                assert status(d, name, rdtype) == "NXDOMAIN", (name, rdtype)
+        out = dig(d, "web." + ZONE, "A")
+        assert re.search(r"^svc\.test\.\s+\d+\s+IN\s+SOA\s", out, re.M), out  # negative TTL
+        assert status(d, "db." + ZONE) == "NOERROR"
+        xfr = records(dig(d, ZONE, "AXFR"))
+        assert xfr and not [r for r in xfr if "web" in r[0]], xfr
+        assert ("db." + ZONE, "A", "192.0.2.21") in xfr
+        b.start()
+        wait_until(lambda: status(d, "web." + ZONE) == "NOERROR", 10 * SLOW,
+                   "web back", d)
+        assert dig(d, "+short", "web." + ZONE, "A").split() == ["127.0.0.71"]
+    finally:
+        d.stop()
+        b.stop()

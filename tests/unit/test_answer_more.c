@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_answer_more.c: the answers of SPEC section 11 (README "More answers"),
+ * through dns_answer() and ldns, and their registry keys' errors. */
+#include "config.h"
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry.h"
+#include "tests/unit/answer_util.h"
+#include "tests/unit/check_main.h"
+
+#define HEAD                                                                                       \
+	"server:\n"                                                                                \
+	"  zone: svc.example.\n"                                                                   \
+	"  ttl: 5\n"                                                                               \
+	"  soa: {mname: ns1.svc.example., rname: hostmaster.svc.example., ttl: 3600,\n"            \
+	"        refresh: 3600, retry: 600, expire: 86400, minimum: 5}\n"                          \
+	"defaults:\n"                                                                              \
+	"  policy: fixed\n"                                                                        \
+	"  check: {type: none}\n"
+
+static struct dns_ctx *ctx;
+
+static void setup(void)
+{
+	ctx = dns_ctx_create(42);
+	ck_assert_ptr_nonnull(ctx);
+}
+
+static void teardown(void)
+{
+	dns_ctx_free(ctx);
+}
+
+/* The errors of loading yaml as x.yaml, one line each, '\n'-separated. */
+static char *load_errors(const char *yaml)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	size_t len = 1;
+	char *out;
+
+	ck_assert_int_eq(registry_load_string(yaml, "x.yaml", &reg, &errs), -1);
+	for (size_t i = 0; i < errs.n; i++)
+		len += strlen(errs.lines[i]) + 1;
+	out = calloc(1, len);
+	ck_assert_ptr_nonnull(out);
+	for (size_t i = 0; i < errs.n; i++) {
+		if (i)
+			strcat(out, "\n");
+		strcat(out, errs.lines[i]);
+	}
+	registry_errors_clear(&errs);
+	return out;
+}
+
+static void expect_error(const char *yaml, const char *want)
+{
+	char *got = load_errors(yaml);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s\nexpected:\n%s\ngot:\n%s", yaml, want, got);
+	free(got);
+}
+
+/* rcode of name/type, with the SOA of zone in authority when negative. */
+static void expect_rcode(const struct dns_table *t, const char *name, ldns_rr_type type,
+                         ldns_pkt_rcode rcode, size_t n_answer)
+{
+	ldns_pkt *p = tu_q(ctx, t, name, type);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(ldns_pkt_get_rcode(p) == rcode, "%s: rcode %d, expected %d", name,
+	              ldns_pkt_get_rcode(p), rcode);
+	ck_assert_uint_eq(tu_count(ldns_pkt_answer(p)), n_answer);
+	ck_assert(ldns_pkt_aa(p));
+	if (!n_answer) {
+		ck_assert_uint_eq(tu_count(ldns_pkt_authority(p)), 1);
+		ck_assert_int_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(p), 0)),
+		                 LDNS_RR_TYPE_SOA);
+	}
+	ldns_pkt_free(p);
+}
+
+/* Item 9: empty: nxdomain. */
+static const char *empty_yaml = HEAD "services:\n"
+                                     "  web:\n"
+                                     "    port: 80\n"
+                                     "    empty: nxdomain\n"
+                                     "    tags: [blue]\n"
+                                     "    instances:\n"
+                                     "      - {name: web-1, address: 192.0.2.11, tags: [canary]}\n"
+                                     "      - {name: web-2, address: 192.0.2.12}\n"
+                                     "  db:\n"
+                                     "    port: 5432\n"
+                                     "    instances:\n"
+                                     "      - {name: db-1, address: 192.0.2.21}\n";
+
+/* every name of web's subtree, and _web._tcp */
+static const char *const web_names[] = {
+    "web.svc.example.",       "blue.web.svc.example.",          "canary.web.svc.example.",
+    "_web._tcp.svc.example.", "_canary._tcp.web.svc.example.",  "_tcp.web.svc.example.",
+    "web-1.web.svc.example.", "_health.web-1.web.svc.example.", "_health.web.svc.example.",
+    "x.web.svc.example.",
+};
+
+START_TEST(empty_nxdomain)
+{
+	struct dns_table *t = tu_table(empty_yaml);
+	struct tu_health *h = tu_health_bind(t);
+
+	/* served: answers as ever */
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 2);
+	expect_rcode(t, "_tcp.web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "web-1.web.svc.example.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR, 0);
+	tu_health_set(h, 0, 0, 0);
+	/* one left: still there, the canary tag's name NODATA */
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1);
+	expect_rcode(t, "canary.web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	tu_health_set(h, 0, 1, 0);
+	for (size_t i = 0; i < sizeof(web_names) / sizeof(web_names[0]); i++) {
+		expect_rcode(t, web_names[i], LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0);
+		expect_rcode(t, web_names[i], LDNS_RR_TYPE_TXT, LDNS_RCODE_NXDOMAIN, 0);
+		expect_rcode(t, web_names[i], LDNS_RR_TYPE_SRV, LDNS_RCODE_NXDOMAIN, 0);
+	}
+	/* other names stay */
+	expect_rcode(t, "db.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1);
+	expect_rcode(t, "_tcp.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "svc.example.", LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR, 1);
+	expect_rcode(t, "_health.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 1);
+	/* panic answers with every instance: not empty then */
+	atomic_store(&h->svc[0].panic, 1);
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 2);
+	atomic_store(&h->svc[0].panic, 0);
+	/* back */
+	tu_health_set(h, 0, 1, 1);
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1);
+	expect_rcode(t, "_health.web.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 1);
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(empty_nodata_default)
+{
+	struct dns_table *t = tu_table(empty_yaml);
+	struct tu_health *h = tu_health_bind(t);
+
+	/* db keeps the default: NODATA with nothing served */
+	tu_health_set(h, 1, 0, 0);
+	expect_rcode(t, "db.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "_db._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "db-1.db.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1);
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(empty_no_instances)
+{
+	struct dns_table *t = tu_table("server: {zone: svc.example.}\n"
+	                               "defaults: {empty: nxdomain}\n"
+	                               "services:\n  web: {port: 80}\n");
+
+	/* a service without instances is empty from the start (defaults: too) */
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0);
+	expect_rcode(t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NXDOMAIN, 0);
+	dns_table_free(t);
+}
+END_TEST
+
+START_TEST(empty_errors)
+{
+	expect_error("services:\n  web: {port: 80, empty: none}\n",
+	             "x.yaml:2:26: services.web.empty: \"none\" is not one of nodata, nxdomain");
+	expect_error("server: {empty: nxdomain}\n", "x.yaml:1:10: server.empty: unknown key");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("more answers");
+	TCase *tc = tcase_create("spec section 11");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, empty_nxdomain);
+	tcase_add_test(tc, empty_nodata_default);
+	tcase_add_test(tc, empty_no_instances);
+	tcase_add_test(tc, empty_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(suite());
+}
