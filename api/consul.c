@@ -164,16 +164,21 @@ static void json_tagged_addresses(struct json *j, const char *key, const struct 
 	json_obj_end(j);
 }
 
-/* ServiceMeta / Meta: string values, as Consul's. Metadata from the
- * registry, once it has some, joins priority here. */
+/* ServiceMeta / Meta: string values, as Consul's: priority, then the
+ * registry's meta: (a key "priority" there is left out: ours is the SRV's). */
 static void json_meta(struct json *j, const char *key, const struct entry *e)
 {
+	const char *kv[4 * REG_META_MAX];
+	size_t n = registry_meta_of(e->s, e->in, kv);
 	char prio[8];
 
 	snprintf(prio, sizeof(prio), "%u", (unsigned)e->in->priority);
 	json_key(j, key);
 	json_obj_begin(j);
 	json_kstr(j, "priority", prio);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[2 * i], "priority"))
+			json_kstr(j, kv[2 * i], kv[2 * i + 1]);
 	json_obj_end(j);
 }
 

@@ -74,6 +74,16 @@ static void json_tags(struct json *j, char **tags, size_t n)
 	json_arr_end(j);
 }
 
+/* meta: as an object, KEY: VALUE */
+static void json_meta(struct json *j, const char *const *kv, size_t n)
+{
+	json_key(j, "meta");
+	json_obj_begin(j);
+	for (size_t i = 0; i < n; i++)
+		json_kstr(j, kv[2 * i], kv[2 * i + 1]);
+	json_obj_end(j);
+}
+
 static void json_instance(struct json *j, const struct reg_service *s,
                           const struct reg_instance *in, struct health_inst *h)
 {
@@ -89,6 +99,12 @@ static void json_instance(struct json *j, const struct reg_service *s,
 	json_kuint(j, "weight", in->weight);
 	json_kuint(j, "priority", in->priority);
 	json_tags(j, in->tags, in->n_tags);
+	{
+		/* what its TXT answers: the service's keys and its own */
+		const char *kv[4 * REG_META_MAX];
+
+		json_meta(j, kv, registry_meta_of(s, in, kv));
+	}
 	if (h) {
 		health_inst_result(h, result, sizeof(result));
 		json_kstr(j, "state",
@@ -172,6 +188,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 	json_kstr(j, "policy", registry_policy_name(s->policy));
 	json_kuint(j, "ttl", s->ttl);
 	json_tags(j, s->tags, s->n_tags);
+	json_meta(j, (const char *const *)s->meta, s->n_meta);
 	json_kuint(j, "passing", passing);
 	json_kuint(j, "total", s->n_instances);
 	json_kbool(j, "panic", hs && atomic_load(&hs->panic));

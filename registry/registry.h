@@ -62,6 +62,8 @@ struct reg_instance {
 	/* drained: the reason of its own maintenance, else NULL (borrowed from
 	 * the registry's maint[]; see registry_maintenance_of()) */
 	const char *maintenance;
+	char **meta; /* meta: its own KEY, VALUE pairs (n_meta of them); see registry_meta_of() */
+	size_t n_meta;
 };
 
 struct reg_service {
@@ -79,6 +81,8 @@ struct reg_service {
 	size_t n_instances;
 	const char *maintenance; /* the whole service drained: the reason, else NULL */
 	int empty;               /* enum reg_empty, default nodata */
+	char **meta;             /* meta: KEY, VALUE pairs of every instance */
+	size_t n_meta;
 };
 
 struct reg_listen {
@@ -278,6 +282,18 @@ struct reg_field {
  * and that is set, in schema order. Borrows c for the call. */
 void registry_check_fields(const struct check_config *c,
                            void (*fn)(void *arg, const struct reg_field *f), void *arg);
+
+/* meta: (README "More answers"): at most this many keys in one mapping, and
+ * "KEY=VALUE" fits one TXT character-string. */
+#define REG_META_MAX      64
+#define REG_META_TEXT_MAX 255
+
+/* The metadata of instance in of s: the service's pairs (with the instance's
+ * value where it sets the same key), then the instance's other keys, as
+ * KEY, VALUE pointers into kv (room for 2 * 2 * REG_META_MAX); returns the
+ * number of pairs. Borrows s and in. */
+size_t registry_meta_of(const struct reg_service *s, const struct reg_instance *in,
+                        const char **kv);
 
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);

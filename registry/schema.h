@@ -55,6 +55,7 @@ enum sch_reload {
 #define SCH_DEFAULTS 0x4u /* allowed in defaults: */
 #define SCH_ALL      (SCH_SERVICE | SCH_DEFAULTS)
 #define SCH_BOXED    0x8u /* the field lives in the table's box (struct sch_box) */
+#define SCH_META     0x10u /* SCH_HEADERS holding meta: (reg_parse_meta), not HTTP headers */
 
 /* In the mask of a boxed SCH_MAP: the mapping was written (even {}); it is
  * inherited and digested with the map's keys. */
@@ -178,6 +179,11 @@ void sch_fmt_ms(char *buf, size_t len, uint64_t ms); /* 1500 -> "1500ms", 60000 
 /* An SCH_EXPECT value: "200", "200-399", "200, 204" or a list of those. */
 int sch_parse_expect(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                      void *base, struct sch_path *path);
+
+/* An SCH_HEADERS item with SCH_META: a mapping of metadata keys to values
+ * (registry/meta.c). */
+int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                   void *base, struct sch_path *path);
 
 int sch_is_label(const char *text);
 void sch_lower(char *text);

@@ -377,6 +377,13 @@ static const struct sch_item service_items[] = {
      SV(empty),
      .names = empty_names,
      .doc = "no passing instance: nodata, or nxdomain for the service's whole subtree"},
+    {.key = "meta",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .flags = SCH_SERVICE | SCH_META,
+     .offset = offsetof(struct reg_svc_build, svc.meta),
+     .aux = offsetof(struct reg_svc_build, svc.n_meta),
+     .doc = "metadata of every instance, KEY: VALUE (TXT \"KEY=VALUE\" at INSTANCE.NAME.<zone>)"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};
@@ -424,6 +431,13 @@ static const struct sch_item instance_items[] = {
      .offset = offsetof(struct reg_inst_build, inst.tags),
      .aux = offsetof(struct reg_inst_build, inst.n_tags),
      .doc = "tags of this instance"},
+    {.key = "meta",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .flags = SCH_META,
+     .offset = offsetof(struct reg_inst_build, inst.meta),
+     .aux = offsetof(struct reg_inst_build, inst.n_meta),
+     .doc = "metadata of this instance, over the service's key by key"},
 };
 const struct sch_table reg_instance_table = {
     instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};

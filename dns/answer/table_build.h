@@ -21,6 +21,7 @@ struct pending_rr {
 	uint32_t seq;       /* input order */
 	uint32_t group_seq; /* input order of the first record of its RRset */
 	uint32_t off, len;  /* body in builder.tmp */
+	uint8_t own;        /* 1: made by the builder for a dynamic name (tb_own_rr) */
 };
 
 struct builder {
@@ -54,6 +55,9 @@ int tb_dyn_node(struct builder *b, const uint8_t *name, size_t len, uint8_t kind
 int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t serial);
 int tb_build_static(struct builder *b, const struct registry *reg, uint32_t serial);
 int tb_build_rrsets(struct builder *b);
+/* A record the builder adds to a dynamic name (an instance's meta TXT),
+ * grouped into RRsets with the static ones: 0 or -1. */
+int tb_own_rr(struct builder *b, uint32_t node, const uint8_t *body, size_t len);
 /* A CH TXT body (TTL 0) of text into the blob: 0 or -1. */
 int tb_txt_ch(struct builder *b, const char *text, uint32_t *off, uint16_t *len);
 

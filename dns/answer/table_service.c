@@ -85,6 +85,30 @@ static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *pro
 	return 0;
 }
 
+/* meta: one TXT record at the instance's name, "KEY=VALUE" per
+ * character-string (the service's keys, then the instance's own). */
+static int tb_build_meta(struct builder *b, const struct reg_service *s,
+                         const struct reg_instance *in, uint32_t node)
+{
+	const char *kv[4 * REG_META_MAX];
+	uint8_t body[10 + 2 * REG_META_MAX * (1 + REG_META_TEXT_MAX)];
+	size_t n = registry_meta_of(s, in, kv), p = 10;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf((char *)body + p + 1, sizeof(body) - p - 1, "%s=%s", kv[2 * i],
+		                   kv[2 * i + 1]);
+
+		if (len < 0 || len > REG_META_TEXT_MAX)
+			return tb_fail(b, "%s/%s: meta %s too long", s->name, in->name, kv[2 * i]);
+		body[p] = (uint8_t)len;
+		p += 1 + (size_t)len;
+	}
+	dns_body_head(body, DNS_T_TXT, DNS_C_IN, s->ttl, (uint16_t)(p - 10));
+	return tb_own_rr(b, node, body, p);
+}
+
 int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
                      const char **tags)
 {
@@ -191,6 +215,8 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (tb_dyn_node(b, name, nl, DNS_NODE_INSTANCE, si, &idx[i], 1))
 			return -1;
 		di->node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		if (tb_build_meta(b, s, in, di->node))
+			return -1;
 		nl = dns_name_prepend(name, "", "_health", name, nl);
 		if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_HEALTH_INST, si, &idx[i], 1))
 			return nl ? -1

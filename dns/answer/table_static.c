@@ -25,8 +25,17 @@ static int prr_add(struct builder *b, uint32_t node, const uint8_t *body, size_t
 	p->type = (uint16_t)(body[0] << 8 | body[1]);
 	p->seq = (uint32_t)b->n_prr;
 	p->len = (uint32_t)len;
+	p->own = 0;
 	b->n_prr++;
 	return tb_tmp_add(b, body, len, &p->off);
+}
+
+int tb_own_rr(struct builder *b, uint32_t node, const uint8_t *body, size_t len)
+{
+	if (prr_add(b, node, body, len))
+		return -1;
+	b->prr[b->n_prr - 1].own = 1;
+	return 0;
 }
 
 /* Encodes the service zone's SOA (with ttl) into out; returns its length
@@ -329,7 +338,7 @@ int tb_build_rrsets(struct builder *b)
 		rrset_min_ttl(t, s);
 		t->n_rrsets++;
 		i = j;
-		if (n->kind != DNS_NODE_PLAIN)
+		if (n->kind != DNS_NODE_PLAIN && !b->prr[j - 1].own)
 			return tb_fail(b, "a static record's owner collides with a service, "
 			                  "tag, instance or _ready name");
 	}

@@ -199,7 +199,8 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 		/* srvd answers an instance's own name whatever its health */
 		const struct dns_instance *in = &t->instances[n->list_off];
 		return add_rec(z, t->blob + n->name_off, n->name_len, t->blob + in->addr_off,
-		               in->addr_len, 0);
+		               in->addr_len, 0) ||
+		       add_static(z, t, node, serial); /* its meta TXT */
 	}
 	case DNS_NODE_READY:
 	case DNS_NODE_HEALTH_INST:

@@ -155,7 +155,8 @@ def registry_corpus():
         b"server: {zone: s.test.}\n"
         b"defaults: {empty: nxdomain, check: {type: none}}\n"
         b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: 192.0.2.1}]},"
-        b" b: {port: 2}}\n")
+        b" b: {port: 2, meta: {version: 1.4.2, commit: ab12cd},"
+        b" instances: [{name: y, address: 192.0.2.2, meta: {commit: ef34, k: \"\"}}]}}\n")
     return c
 
 

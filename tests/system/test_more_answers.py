@@ -88,3 +88,72 @@ def test_empty_nxdomain_follows_health(tmp_path):
     finally:
         d.stop()
         b.stop()
+
+
+# --- meta -----------------------------------------------------------------------------------
+
+META_SERVICES = ("  web:\n"
+                 "    port: 80\n"
+                 "    meta: {version: 1.4.2, commit: ab12cd}\n"
+                 "    check: {type: none}\n"
+                 "    instances:\n"
+                 "      - {name: web-1, address: 192.0.2.11, meta: {commit: ef34}}\n"
+                 "      - {name: web-2, address: 192.0.2.12}\n")
+
+
+def test_meta_txt_api_and_page(tmp_path):
+    import browser
+    from api_helpers import registry_text, request_json
+    from api_helpers import start as api_start
+
+    d = api_start(tmp_path, registry_text(
+        META_SERVICES, extra="  transfer: {allow: [127.0.0.0/8]}\n"))
+    try:
+        assert dig(d, "+short", "web-1.web." + ZONE, "TXT").split() == [
+            '"version=1.4.2"', '"commit=ef34"']
+        assert dig(d, "+short", "web-2.web." + ZONE, "TXT").split() == [
+            '"version=1.4.2"', '"commit=ab12cd"']
+        assert status(d, "web." + ZONE, "TXT") == "NOERROR"
+        assert ("web-1.web." + ZONE, "TXT", '"version=1.4.2" "commit=ef34"') in records(
+            dig(d, ZONE, "AXFR"))
+        st, body = request_json(d, "GET", "/v1/services/web")
+        assert st == 200, body
+        assert body["meta"] == {"version": "1.4.2", "commit": "ab12cd"}, body
+        inst = {i["name"]: i for i in body["instances"]}
+        assert inst["web-1"]["meta"] == {"version": "1.4.2", "commit": "ef34"}, inst
+        assert list(inst["web-1"]["meta"]) == ["version", "commit"]
+        why = browser.missing()
+        if why:
+            return  # the API above is what the page shows; the browser part needs Chromium
+        b = browser.Browser(1280, 900)
+        try:
+            b.open("http://127.0.0.1:%d/" % d.api_port)
+            cell = ("const tr = document.querySelector('tr[data-instance=\"web-1\"]');"
+                    "return tr ? [...tr.querySelectorAll('.badge.meta')].map(e => e.textContent)"
+                    " : null;")
+            b.wait_for("web-1's meta shown",
+                       lambda: b.js(cell) == ["version=1.4.2", "commit=ef34"], 10 * SLOW)
+        finally:
+            b.close()
+    finally:
+        d.stop()
+
+
+def test_meta_in_prometheus_sd_and_consul(tmp_path):
+    from api_helpers import registry_text, request_json
+    from api_helpers import start as api_start
+
+    d = api_start(tmp_path, registry_text(META_SERVICES))
+    try:
+        st, groups = request_json(d, "GET", "/v1/sd/prometheus")
+        assert st == 200, groups
+        labels = {g["labels"]["__meta_srvd_instance"]: g["labels"] for g in groups}
+        assert labels["web-1"]["__meta_srvd_meta_version"] == "1.4.2", labels
+        assert labels["web-1"]["__meta_srvd_meta_commit"] == "ef34", labels
+        assert labels["web-2"]["__meta_srvd_meta_commit"] == "ab12cd", labels
+        st, entries = request_json(d, "GET", "/v1/catalog/service/web")
+        assert st == 200, entries
+        meta = {e["ServiceID"]: e["ServiceMeta"] for e in entries}
+        assert meta["web-1.web"] == {"priority": "0", "version": "1.4.2", "commit": "ef34"}, meta
+    finally:
+        d.stop()

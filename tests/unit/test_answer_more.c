@@ -180,6 +180,97 @@ START_TEST(empty_errors)
 }
 END_TEST
 
+/* Item 8: meta. */
+static const char *meta_yaml =
+    HEAD "services:\n"
+         "  web:\n"
+         "    port: 80\n"
+         "    ttl: 7\n"
+         "    meta: {version: 1.4.2, commit: ab12cd}\n"
+         "    instances:\n"
+         "      - {name: web-1, address: 192.0.2.11, meta: {commit: ef34, zone: eu-1}}\n"
+         "      - {name: web-2, address: 192.0.2.12}\n"
+         "  db:\n"
+         "    port: 5432\n"
+         "    instances:\n"
+         "      - {name: db-1, address: 192.0.2.21, meta: {role: primary}}\n"
+         "      - {name: db-2, address: 192.0.2.22}\n";
+
+static void expect_txt(const struct dns_table *t, const char *name, const char *want)
+{
+	ldns_pkt *p = tu_q(ctx, t, name, LDNS_RR_TYPE_TXT);
+
+	tu_assert_ok(p, 1);
+	ck_assert_str_eq(tu_owner(ldns_pkt_answer(p), 0), name);
+	ck_assert_str_eq(tu_txt(ldns_pkt_answer(p), 0), want);
+	ldns_pkt_free(p);
+}
+
+START_TEST(meta_txt)
+{
+	struct dns_table *t = tu_table(meta_yaml);
+	ldns_pkt *p;
+
+	/* the service's keys, the instance's value where it sets one, then its own */
+	expect_txt(t, "web-1.web.svc.example.", "version=1.4.2|commit=ef34|zone=eu-1");
+	expect_txt(t, "web-2.web.svc.example.", "version=1.4.2|commit=ab12cd");
+	expect_txt(t, "db-1.db.svc.example.", "role=primary");
+	p = tu_q(ctx, t, "web-1.web.svc.example.", LDNS_RR_TYPE_TXT);
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 7);
+	ldns_pkt_free(p);
+	/* no meta: NODATA; the addresses as ever; other names have no TXT */
+	expect_rcode(t, "db-2.db.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "web.svc.example.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, 0);
+	expect_rcode(t, "web-1.web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1);
+	expect_rcode(t, "web-1.web.svc.example.", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR, 1);
+	dns_table_free(t);
+}
+END_TEST
+
+START_TEST(meta_errors)
+{
+	char yaml[1024], want[512], big[300];
+
+	expect_error("services:\n  web: {port: 80, meta: [a]}\n",
+	             "x.yaml:2:25: services.web.meta: expected a mapping of keys to values, got a "
+	             "list");
+	expect_error("services:\n  web: {port: 80, meta: {\"a=b\": 1}}\n",
+	             "x.yaml:2:26: services.web.meta.a=b: \"a=b\" is not a metadata key (letters, "
+	             "digits, '-', '_', '.'; 1 to 63 characters)");
+	expect_error("services:\n  web: {port: 80, meta: {a: {b: c}}}\n",
+	             "x.yaml:2:29: services.web.meta.a: expected a value, got a mapping");
+	expect_error("services:\n  web: {port: 80, meta: {a: 1, a: 2}}\n",
+	             "x.yaml:2:32: services.web.meta.a: duplicate key \"a\"");
+	expect_error("services:\n  web:\n    port: 80\n    instances:\n"
+	             "      - {name: i, address: 192.0.2.1, meta: {a: \"x\\ty\"}}\n",
+	             "x.yaml:5:49: services.web.instances[0].meta.a: a value may hold no control "
+	             "characters");
+	memset(big, 'v', 254);
+	big[254] = '\0';
+	snprintf(yaml, sizeof(yaml), "services:\n  web: {port: 80, meta: {k: %s}}\n", big);
+	expect_error(yaml, "x.yaml:2:29: services.web.meta.k: \"k=...\" is longer than 255 bytes "
+	                   "(one TXT string)");
+	/* 255 bytes fit */
+	big[253] = '\0';
+	snprintf(yaml, sizeof(yaml), "services:\n  web: {port: 80, meta: {k: %s}}\n", big);
+	{
+		struct registry *reg = NULL;
+
+		ck_assert_int_eq(registry_load_string(yaml, "x.yaml", &reg, NULL), 0);
+		registry_free(reg);
+	}
+	/* at most REG_META_MAX keys */
+	strcpy(yaml, "services:\n  web: {port: 80, meta: {");
+	for (int i = 0; i <= REG_META_MAX; i++)
+		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "k%d: 1, ", i);
+	strcat(yaml, "}}\n");
+	snprintf(want, sizeof(want), "x.yaml:2:25: services.web.meta: %d keys: at most %d",
+	         REG_META_MAX + 1, REG_META_MAX);
+	expect_error(yaml, want);
+	expect_error("defaults: {meta: {a: b}}\n", "x.yaml:1:12: defaults.meta: unknown key");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("more answers");
@@ -190,6 +281,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, empty_nodata_default);
 	tcase_add_test(tc, empty_no_instances);
 	tcase_add_test(tc, empty_errors);
+	tcase_add_test(tc, meta_txt);
+	tcase_add_test(tc, meta_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
