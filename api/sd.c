@@ -70,8 +70,8 @@ static void meta_labels(struct json *j, const struct reg_service *s, const struc
 }
 
 /* One target group: the instance's address and port (IPv6 in brackets),
- * and its labels. Named ports, once the registry has them, add
- * __meta_srvd_port_NAME here through api_label_name(). */
+ * and its labels, __meta_srvd_port_NAME and __meta_srvd_meta_KEY through
+ * api_label_name(). */
 static void target_group(struct json *j, const struct api *api, size_t si, size_t k)
 {
 	const struct reg_service *s = &api_registry(api)->services[si];
@@ -92,6 +92,15 @@ static void target_group(struct json *j, const struct api *api, size_t si, size_
 	json_kstr(j, "__meta_srvd_instance", in->name);
 	tags_label(j, s, in);
 	meta_labels(j, s, in);
+	for (size_t p = 0; p < s->n_ports; p++) {
+		struct reg_named_port np;
+		char label[128], num[8];
+
+		registry_port_of(s, in, p, &np);
+		api_label_name("__meta_srvd_port_", np.name, label, sizeof(label));
+		snprintf(num, sizeof(num), "%u", (unsigned)np.port);
+		json_kstr(j, label, num);
+	}
 	json_kstr(j, "__meta_srvd_health", api_inst_health(api, si, k));
 	json_obj_end(j);
 	json_obj_end(j);

@@ -84,6 +84,24 @@ static void json_meta(struct json *j, const char *const *kv, size_t n)
 	json_obj_end(j);
 }
 
+/* ports: NAME: {port, protocol}, as in (NULL: the service) answers them */
+static void json_ports(struct json *j, const struct reg_service *s, const struct reg_instance *in)
+{
+	json_key(j, "ports");
+	json_obj_begin(j);
+	for (size_t k = 0; k < s->n_ports; k++) {
+		struct reg_named_port np;
+
+		registry_port_of(s, in, k, &np);
+		json_key(j, np.name);
+		json_obj_begin(j);
+		json_kuint(j, "port", np.port);
+		json_kstr(j, "protocol", np.protocol);
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
 static void json_instance(struct json *j, const struct reg_service *s,
                           const struct reg_instance *in, struct health_inst *h)
 {
@@ -105,6 +123,7 @@ static void json_instance(struct json *j, const struct reg_service *s,
 
 		json_meta(j, kv, registry_meta_of(s, in, kv));
 	}
+	json_ports(j, s, in);
 	if (h) {
 		health_inst_result(h, result, sizeof(result));
 		json_kstr(j, "state",
@@ -189,6 +208,7 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 	json_kuint(j, "ttl", s->ttl);
 	json_tags(j, s->tags, s->n_tags);
 	json_meta(j, (const char *const *)s->meta, s->n_meta);
+	json_ports(j, s, NULL);
 	json_kuint(j, "passing", passing);
 	json_kuint(j, "total", s->n_instances);
 	json_kbool(j, "panic", hs && atomic_load(&hs->panic));

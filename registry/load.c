@@ -510,6 +510,7 @@ static void resolve_services(struct reg_loader *ld)
 		}
 		reg_check_rules(ld, b, own, &path);
 		resolve_instances(ld, b, &path);
+		reg_check_ports(ld, b, &path);
 	}
 }
 

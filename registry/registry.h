@@ -64,6 +64,8 @@ struct reg_instance {
 	const char *maintenance;
 	char **meta; /* meta: its own KEY, VALUE pairs (n_meta of them); see registry_meta_of() */
 	size_t n_meta;
+	char **ports; /* ports: NAME, "PORT" pairs over the service's; see registry_port_of() */
+	size_t n_ports;
 };
 
 struct reg_service {
@@ -83,6 +85,8 @@ struct reg_service {
 	int empty;               /* enum reg_empty, default nodata */
 	char **meta;             /* meta: KEY, VALUE pairs of every instance */
 	size_t n_meta;
+	char **ports; /* ports: NAME, "PORT" or "PORT/PROTO" pairs; see registry_port_of() */
+	size_t n_ports;
 };
 
 struct reg_listen {
@@ -294,6 +298,20 @@ void registry_check_fields(const struct check_config *c,
  * number of pairs. Borrows s and in. */
 size_t registry_meta_of(const struct reg_service *s, const struct reg_instance *in,
                         const char **kv);
+
+/* ports: (README "More answers"): at most this many named ports per service. */
+#define REG_PORTS_MAX 64
+
+struct reg_named_port {
+	const char *name;     /* the port's name, a DNS label (lowercase) */
+	const char *protocol; /* its own or the service's */
+	uint16_t port;        /* the instance's, else the service's */
+};
+
+/* Named port k (< s->n_ports) of s as instance in (NULL: the service's
+ * value) answers it; the strings are borrowed from s. */
+void registry_port_of(const struct reg_service *s, const struct reg_instance *in, size_t k,
+                      struct reg_named_port *out);
 
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);

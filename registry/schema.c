@@ -313,8 +313,8 @@ static int parse_item(struct reg_loader *ld, const struct sch_table *table,
 	case SCH_LISTENS:
 		return parse_listens(ld, item, node, base, path);
 	case SCH_HEADERS:
-		if (item->flags & SCH_META)
-			return reg_parse_meta(ld, item, node, base, path);
+		if (item->custom)
+			return item->custom(ld, item, node, base, path);
 		return parse_headers(ld, item, node, base, path);
 	case SCH_EXPECT:
 		return sch_parse_expect(ld, item, node, base, path);
@@ -662,8 +662,8 @@ void sch_print(FILE *out, const struct sch_table *table, const char *prefix, uns
 			type = sch_type_desc(SCH_HOSTPORT);
 		else if (item->type == SCH_CUSTOM)
 			type = "a list";
-		else if (item->flags & SCH_META)
-			type = "a mapping of keys to values";
+		else if (item->type == SCH_HEADERS && item->custom)
+			type = "a mapping";
 		range_text(item, range, sizeof(range));
 		/* Skip the article: "an unsigned integer" -> "unsigned integer". */
 		type += strncmp(type, "an ", 3) == 0 ? 3 : 2;

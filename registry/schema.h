@@ -36,7 +36,8 @@ enum sch_type {
 	SCH_EXPECT,   /* struct check_range[CHECK_EXPECT_MAX]; aux = offset of size_t count */
 	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem` */
 	SCH_LISTENS,  /* struct reg_listen *; aux = offset of size_t count */
-	SCH_HEADERS,  /* char ** of HTTP header name, value pairs; aux = offset of size_t pairs */
+	SCH_HEADERS,  /* char ** of HTTP header name, value pairs; aux = offset of size_t pairs;
+	               * with `custom`, other pairs in this layout, parsed by it (meta:, ports:) */
 	SCH_CUSTOM,   /* handled by `custom` */
 };
 
@@ -55,7 +56,6 @@ enum sch_reload {
 #define SCH_DEFAULTS 0x4u /* allowed in defaults: */
 #define SCH_ALL      (SCH_SERVICE | SCH_DEFAULTS)
 #define SCH_BOXED    0x8u /* the field lives in the table's box (struct sch_box) */
-#define SCH_META     0x10u /* SCH_HEADERS holding meta: (reg_parse_meta), not HTTP headers */
 
 /* In the mask of a boxed SCH_MAP: the mapping was written (even {}); it is
  * inherited and digested with the map's keys. */
@@ -180,10 +180,12 @@ void sch_fmt_ms(char *buf, size_t len, uint64_t ms); /* 1500 -> "1500ms", 60000 
 int sch_parse_expect(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                      void *base, struct sch_path *path);
 
-/* An SCH_HEADERS item with SCH_META: a mapping of metadata keys to values
- * (registry/meta.c). */
+/* SCH_HEADERS parsers (`custom`): meta: (registry/meta.c) and ports:
+ * (registry/ports.c). */
 int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                    void *base, struct sch_path *path);
+int reg_parse_ports(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                    void *base, struct sch_path *path);
 
 int sch_is_label(const char *text);
 void sch_lower(char *text);

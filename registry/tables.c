@@ -380,10 +380,20 @@ static const struct sch_item service_items[] = {
     {.key = "meta",
      .reload = SCH_ANSWERS,
      .type = SCH_HEADERS,
-     .flags = SCH_SERVICE | SCH_META,
+     .flags = SCH_SERVICE,
      .offset = offsetof(struct reg_svc_build, svc.meta),
      .aux = offsetof(struct reg_svc_build, svc.n_meta),
+     .custom = reg_parse_meta,
      .doc = "metadata of every instance, KEY: VALUE (TXT \"KEY=VALUE\" at INSTANCE.NAME.<zone>)"},
+    {.key = "ports",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .flags = SCH_SERVICE,
+     .offset = offsetof(struct reg_svc_build, svc.ports),
+     .aux = offsetof(struct reg_svc_build, svc.n_ports),
+     .custom = reg_parse_ports,
+     .doc = "named ports, NAME: PORT or NAME: {port, protocol} (SRV at "
+            "_NAME._PROTOCOL.SERVICE.<zone>)"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};
@@ -434,10 +444,17 @@ static const struct sch_item instance_items[] = {
     {.key = "meta",
      .reload = SCH_ANSWERS,
      .type = SCH_HEADERS,
-     .flags = SCH_META,
      .offset = offsetof(struct reg_inst_build, inst.meta),
      .aux = offsetof(struct reg_inst_build, inst.n_meta),
+     .custom = reg_parse_meta,
      .doc = "metadata of this instance, over the service's key by key"},
+    {.key = "ports",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .offset = offsetof(struct reg_inst_build, inst.ports),
+     .aux = offsetof(struct reg_inst_build, inst.n_ports),
+     .custom = reg_parse_ports,
+     .doc = "this instance's numbers of the service's named ports, NAME: PORT"},
 };
 const struct sch_table reg_instance_table = {
     instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};

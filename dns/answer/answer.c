@@ -232,6 +232,10 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 			if (now)
 				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
 				          dns_inst_weight(t, in, now));
+			/* a named port's name: that port (RDATA: ..., port) */
+			if (n->port_slot)
+				memcpy(r->w.out + r->w.len - in->srv_len + 14,
+				       dns_node_port(t, n, ctx->scratch[i]), 2);
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}

@@ -81,6 +81,9 @@ struct dns_node {
 	/* 1: the instances are list_off .. list_off + list_len - 1 themselves
 	 * (a whole service), so answers skip one cache miss into lists */
 	uint8_t list_is_range;
+	/* _NAME._PROTO.SVC.<zone> (an SRV node): 1 + the index of the named
+	 * port its SRV records carry (dns_node_ports()); 0: the instances' own */
+	uint8_t port_slot;
 	uint32_t service; /* dynamic nodes: the service index */
 	_Atomic uint32_t rr_counter;
 };
@@ -142,6 +145,9 @@ struct dns_service {
 	/* empty: nxdomain: with no instance served (and no panic) every name
 	 * of the service answers NXDOMAIN (dns_node_gone()) */
 	uint8_t empty_nxdomain;
+	/* ports: the named ports' numbers in blob, big-endian, n_instances per
+	 * named port, one named port after the other */
+	uint32_t ports_off;
 };
 
 struct dns_table {
@@ -209,6 +215,17 @@ static inline int dns_node_gone(const struct dns_table *t, const struct dns_node
 		return 0;
 	return !atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) &&
 	       !atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
+}
+
+/* On a named port's SRV node (port_slot > 0): the 2 bytes of instance idx's
+ * port, to put over its SRV record's own. */
+static inline const uint8_t *dns_node_port(const struct dns_table *t, const struct dns_node *n,
+                                           uint32_t idx)
+{
+	const struct dns_service *svc = &t->services[n->service];
+
+	return t->blob + svc->ports_off +
+	       2 * ((size_t)(n->port_slot - 1) * svc->n_instances + (idx - svc->first_instance));
 }
 
 /* The i-th instance of a SERVICE or SRV node. */

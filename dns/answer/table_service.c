@@ -71,6 +71,58 @@ static int shares_addresses(const struct reg_service *s)
 	return shared;
 }
 
+/* ports: an SRV node _NAME._PROTO.SVC.<zone> per named port over every
+ * instance, and the instances' numbers of each in the blob (dns_node_port()). */
+static int tb_build_ports(struct builder *b, const struct reg_service *s, uint32_t si,
+                          const uint8_t *svc, size_t sl, uint32_t *idx)
+{
+	struct dns_table *t = b->t;
+	struct dns_service *ds = &t->services[si];
+	uint8_t name[256], two[2];
+	char plabel[80];
+
+	if (!s->n_ports)
+		return 0;
+	for (size_t i = 0; i < s->n_instances; i++)
+		idx[i] = ds->first_instance + (uint32_t)i;
+	/* all of them back to back before any name goes into the blob */
+	for (size_t k = 0; k < s->n_ports; k++)
+		for (size_t i = 0; i < s->n_instances; i++) {
+			struct reg_named_port np;
+			uint32_t off;
+
+			registry_port_of(s, &s->instances[i], k, &np);
+			dns_put16(two, np.port);
+			if (tb_blob_add(b, two, 2, &off))
+				return -1;
+			if (k == 0 && i == 0)
+				ds->ports_off = off;
+		}
+	for (size_t k = 0; k < s->n_ports; k++) {
+		struct reg_named_port np;
+		uint32_t node;
+		size_t nl;
+
+		registry_port_of(s, NULL, k, &np);
+		snprintf(plabel, sizeof(plabel), "_%s", np.protocol);
+		nl = dns_name_prepend(name, "", plabel, svc, sl);
+		nl = nl ? dns_name_prepend(name, "_", np.name, name, nl) : 0;
+		if (!nl)
+			return tb_fail(b, "service %s, port %s: name too long", s->name, np.name);
+		if (tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, s->n_instances))
+			return -1;
+		node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		t->nodes[node].port_slot = (uint8_t)(k + 1);
+		/* _PROTO.SVC.<zone> above it is the service's (empty: nxdomain) */
+		node = dns_table_lookup(t, name + name[0] + 1, nl - name[0] - 1,
+		                        dns_name_hash(name + name[0] + 1, nl - name[0] - 1));
+		if (node != DNS_NO_INDEX && t->nodes[node].kind == DNS_NODE_PLAIN &&
+		    t->nodes[node].service == DNS_NO_INDEX)
+			t->nodes[node].service = si;
+	}
+	return 0;
+}
+
 /* The empty non-terminal _PROTO.SVC.<zone> (above the _TAG._PROTO names)
  * belongs to the service too, so that `empty: nxdomain` covers the whole
  * subtree (dns_node_gone()). */
@@ -249,5 +301,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
 			return -1;
 	}
+	if (tb_build_ports(b, s, si, svc, sl, idx))
+		return -1;
 	return tb_service_subtree(b, si, proto_svc, pl);
 }

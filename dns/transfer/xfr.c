@@ -147,8 +147,16 @@ static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const 
 	}
 	for (uint32_t i = 0; i < n->list_len; i++) {
 		const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
-		if (inst_served(in, panic) &&
-		    add_rec(z, owner, n->name_len, t->blob + in->srv_off, in->srv_len, 0))
+		const uint8_t *body = t->blob + in->srv_off;
+		uint8_t named[16 + 256];
+
+		if (n->port_slot && in->srv_len <= sizeof(named)) {
+			/* a named port's SRV: that port, as answers have it */
+			memcpy(named, body, in->srv_len);
+			memcpy(named + 14, dns_node_port(t, n, dns_node_inst(t, n, i)), 2);
+			body = named;
+		}
+		if (inst_served(in, panic) && add_rec(z, owner, n->name_len, body, in->srv_len, 0))
 			return -1;
 	}
 	return 0;

@@ -156,7 +156,9 @@ def registry_corpus():
         b"defaults: {empty: nxdomain, check: {type: none}}\n"
         b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: 192.0.2.1}]},"
         b" b: {port: 2, meta: {version: 1.4.2, commit: ab12cd},"
-        b" instances: [{name: y, address: 192.0.2.2, meta: {commit: ef34, k: \"\"}}]}}\n")
+        b" ports: {http: 8080, dns: {port: 53, protocol: udp}},"
+        b" instances: [{name: y, address: 192.0.2.2, meta: {commit: ef34, k: \"\"},"
+        b" ports: {http: 8081}}]}}\n")
     return c
 
 

@@ -157,3 +157,49 @@ def test_meta_in_prometheus_sd_and_consul(tmp_path):
         assert meta["web-1.web"] == {"priority": "0", "version": "1.4.2", "commit": "ef34"}, meta
     finally:
         d.stop()
+
+
+# --- named ports ----------------------------------------------------------------------------
+
+
+def test_named_ports(tmp_path):
+    from api_helpers import registry_text, request_json
+    from api_helpers import start as api_start
+
+    services = ("  web:\n"
+                "    port: 80\n"
+                "    ports: {http: 8080, grpc: 9090, dns: {port: 53, protocol: udp}}\n"
+                "    check: {type: none}\n"
+                "    instances:\n"
+                "      - {name: web-1, address: 192.0.2.11, ports: {grpc: 9191}}\n"
+                "      - {name: web-2, address: 192.0.2.12}\n")
+    d = api_start(tmp_path, registry_text(services,
+                                          extra="  transfer: {allow: [127.0.0.0/8]}\n"))
+    try:
+        def srv(name):
+            return sorted(dig(d, "+short", name, "SRV").splitlines())
+
+        assert srv("_http._tcp.web." + ZONE) == [
+            "0 1 8080 web-1.web.svc.test.", "0 1 8080 web-2.web.svc.test."]
+        assert srv("_grpc._tcp.web." + ZONE) == [
+            "0 1 9090 web-2.web.svc.test.", "0 1 9191 web-1.web.svc.test."]
+        assert srv("_dns._udp.web." + ZONE) == [
+            "0 1 53 web-1.web.svc.test.", "0 1 53 web-2.web.svc.test."]
+        assert srv("_web._tcp." + ZONE) == [
+            "0 1 80 web-1.web.svc.test.", "0 1 80 web-2.web.svc.test."]
+        out = dig(d, "_grpc._tcp.web." + ZONE, "SRV")
+        assert re.search(r"^web-1\.web\.svc\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.11$", out,
+                         re.M), out  # targets' addresses in additional
+        xfr = records(dig(d, ZONE, "AXFR"))
+        assert ("_grpc._tcp.web." + ZONE, "SRV", "0 1 9191 web-1.web.svc.test.") in xfr, xfr
+        assert ("_dns._udp.web." + ZONE, "SRV", "0 1 53 web-2.web.svc.test.") in xfr, xfr
+        st, body = request_json(d, "GET", "/v1/services/web")
+        assert body["ports"]["dns"] == {"port": 53, "protocol": "udp"}, body
+        inst = {i["name"]: i for i in body["instances"]}
+        assert inst["web-1"]["ports"]["grpc"] == {"port": 9191, "protocol": "tcp"}, inst
+        st, groups = request_json(d, "GET", "/v1/sd/prometheus")
+        labels = {g["labels"]["__meta_srvd_instance"]: g["labels"] for g in groups}
+        assert labels["web-1"]["__meta_srvd_port_grpc"] == "9191", labels
+        assert labels["web-2"]["__meta_srvd_port_http"] == "8080", labels
+    finally:
+        d.stop()

@@ -271,6 +271,121 @@ START_TEST(meta_errors)
 }
 END_TEST
 
+/* Item 3: named ports. */
+static const char *ports_yaml =
+    HEAD "services:\n"
+         "  web:\n"
+         "    port: 80\n"
+         "    tags: [blue]\n"
+         "    ports: {http: 8080, grpc: 9090, dns: {port: 53, protocol: udp}}\n"
+         "    instances:\n"
+         "      - {name: web-1, address: 192.0.2.11, priority: 1, weight: 5, ports: {grpc: "
+         "9191}}\n"
+         "      - {name: web-2, address: \"2001:db8::12\", port: 81}\n";
+
+/* The SRV answer of name as "PRIO WEIGHT PORT TARGET" lines, in order. */
+static const char *srv_text(const struct dns_table *t, const char *name, size_t n, size_t n_add)
+{
+	static char out[1024];
+	ldns_pkt *p = tu_q(ctx, t, name, LDNS_RR_TYPE_SRV);
+
+	tu_assert_ok(p, n);
+	ck_assert_uint_eq(tu_count(ldns_pkt_additional(p)), n_add);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rr_list *an = ldns_pkt_answer(p);
+
+		ck_assert_str_eq(tu_owner(an, i), name);
+		for (size_t f = 0; f < 4; f++)
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+			         tu_rdf(an, i, f), f < 3 ? " " : "|");
+	}
+	ldns_pkt_free(p);
+	return out;
+}
+
+START_TEST(named_ports)
+{
+	struct dns_table *t = tu_table(ports_yaml);
+	struct tu_health *h = tu_health_bind(t);
+
+	ck_assert_str_eq(srv_text(t, "_http._tcp.web.svc.example.", 2, 2),
+	                 "1 5 8080 web-1.web.svc.example.|0 1 8080 web-2.web.svc.example.|");
+	/* an instance's own number */
+	ck_assert_str_eq(srv_text(t, "_grpc._tcp.web.svc.example.", 2, 2),
+	                 "1 5 9191 web-1.web.svc.example.|0 1 9090 web-2.web.svc.example.|");
+	/* its own protocol */
+	ck_assert_str_eq(srv_text(t, "_dns._udp.web.svc.example.", 2, 2),
+	                 "1 5 53 web-1.web.svc.example.|0 1 53 web-2.web.svc.example.|");
+	expect_rcode(t, "_dns._tcp.web.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NXDOMAIN, 0);
+	expect_rcode(t, "_udp.web.svc.example.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR, 0);
+	/* the service's own SRV names keep port */
+	ck_assert_str_eq(srv_text(t, "_web._tcp.svc.example.", 2, 2),
+	                 "1 5 80 web-1.web.svc.example.|0 1 81 web-2.web.svc.example.|");
+	ck_assert_str_eq(srv_text(t, "_blue._tcp.web.svc.example.", 2, 2),
+	                 "1 5 80 web-1.web.svc.example.|0 1 81 web-2.web.svc.example.|");
+	/* SRV only; health applies */
+	expect_rcode(t, "_http._tcp.web.svc.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	tu_health_set(h, 0, 0, 0);
+	ck_assert_str_eq(srv_text(t, "_grpc._tcp.web.svc.example.", 1, 1),
+	                 "0 1 9090 web-2.web.svc.example.|");
+	/* the table's bodies are untouched by the ports written over them */
+	tu_health_set(h, 0, 0, 1);
+	ck_assert_str_eq(srv_text(t, "_web._tcp.svc.example.", 2, 2),
+	                 "1 5 80 web-1.web.svc.example.|0 1 81 web-2.web.svc.example.|");
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(named_ports_errors)
+{
+	expect_error(
+	    "services:\n  web: {port: 80, ports: [http]}\n",
+	    "x.yaml:2:26: services.web.ports: expected a mapping of port names to ports or "
+	    "{port, protocol}, got a list");
+	expect_error("services:\n  web: {port: 80, ports: {http: 70000}}\n",
+	             "x.yaml:2:33: services.web.ports.http: 70000 is out of range (1..65535)");
+	expect_error(
+	    "services:\n  web: {port: 80, ports: {_x: 1}}\n",
+	    "x.yaml:2:27: services.web.ports._x: \"_x\" is not a port name (a DNS label of "
+	    "at most 62 characters: _NAME is one label)");
+	expect_error("services:\n  web: {port: 80, ports: {dns: {protocol: udp}}}\n",
+	             "x.yaml:2:32: services.web.ports.dns: missing key \"port\"");
+	expect_error(
+	    "services:\n  web: {port: 80, ports: {dns: {port: 53, proto: udp}}}\n",
+	    "x.yaml:2:43: services.web.ports.dns.proto: unknown key (a named port has port "
+	    "and protocol)");
+	expect_error("services:\n  web: {port: 80, ports: {dns: {port: 53, protocol: _udp}}}\n",
+	             "x.yaml:2:53: services.web.ports.dns.protocol: \"_udp\" is not a DNS label "
+	             "(letters, digits, hyphens; 1 to 63 characters; no hyphen first or last)");
+	expect_error(
+	    "services:\n  web:\n    port: 80\n    tags: [http]\n"
+	    "    ports: {http: 8080}\n",
+	    "x.yaml:5:13: services.web.ports.http: port name \"http\" is also a tag of the "
+	    "service (_http._PROTO.web.<zone> would be ambiguous)");
+	expect_error("services:\n  web:\n    port: 80\n    ports: {web-1: 8080}\n"
+	             "    instances: [{name: web-1, address: 192.0.2.1}]\n",
+	             "x.yaml:4:13: services.web.ports.web-1: port name \"web-1\" is also an "
+	             "instance's name of the service (_web-1._PROTO.web.<zone> would be "
+	             "ambiguous)");
+	expect_error(
+	    "services:\n  web:\n    port: 80\n    ports: {grpc: 8080}\n"
+	    "    instances: [{name: a, address: 192.0.2.1, tags: [grpc]}]\n",
+	    "x.yaml:4:13: services.web.ports.grpc: port name \"grpc\" is also a tag of the "
+	    "service (_grpc._PROTO.web.<zone> would be ambiguous)");
+	expect_error("services:\n  web:\n    port: 80\n    ports: {http: 8080}\n"
+	             "    instances: [{name: a, address: 192.0.2.1, ports: {htp: 1}}]\n",
+	             "x.yaml:5:55: services.web.instances[0].ports.htp: the service has no port "
+	             "named \"htp\" (an instance overrides the service's ports)");
+	expect_error("services:\n  web:\n    port: 80\n    ports: {http: 8080}\n"
+	             "    instances: [{name: a, address: 192.0.2.1, ports: {http: {port: 1}}}]\n",
+	             "x.yaml:5:61: services.web.instances[0].ports.http: expected an unsigned "
+	             "integer, got a mapping");
+	expect_error("defaults: {ports: {a: 1}}\n", "x.yaml:1:12: defaults.ports: unknown key");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("more answers");
@@ -283,6 +398,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, empty_errors);
 	tcase_add_test(tc, meta_txt);
 	tcase_add_test(tc, meta_errors);
+	tcase_add_test(tc, named_ports);
+	tcase_add_test(tc, named_ports_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
