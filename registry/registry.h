@@ -156,6 +156,8 @@ struct reg_server {
 	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
 	struct reg_rrl rrl;
 	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
+	char **reverse;  /* prefixes whose reverse zones srvd serves (PTR), as written */
+	size_t n_reverse;
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone
@@ -312,6 +314,14 @@ struct reg_named_port {
  * value) answers it; the strings are borrowed from s. */
 void registry_port_of(const struct reg_service *s, const struct reg_instance *in, size_t k,
                       struct reg_named_port *out);
+
+/* server.reverse (README "More answers"): a prefix ("192.0.2.0/24", an
+ * address alone is /32 or /128) into *addr and *len: 0, or -1 if text is
+ * none. */
+int registry_reverse_prefix(const char *text, struct reg_addr *addr, unsigned *len);
+
+/* 1 if addr lies inside prefix (text as above), else 0. */
+int registry_reverse_covers(const char *prefix, const struct reg_addr *addr);
 
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);

@@ -309,6 +309,8 @@ static int parse_item(struct reg_loader *ld, const struct sch_table *table,
 	case SCH_CUSTOM:
 		return item->custom(ld, item, node, base, path);
 	case SCH_LIST:
+		if (item->custom)
+			return item->custom(ld, item, node, base, path);
 		return parse_list(ld, item, node, base, path);
 	case SCH_LISTENS:
 		return parse_listens(ld, item, node, base, path);

@@ -34,7 +34,8 @@ enum sch_type {
 	SCH_BASE64,   /* char *, base64 text of at least one byte (a TSIG secret) */
 	SCH_ENUM,     /* int, one of names[] */
 	SCH_EXPECT,   /* struct check_range[CHECK_EXPECT_MAX]; aux = offset of size_t count */
-	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem` */
+	SCH_LIST,     /* char **; aux = offset of size_t count; elements of type `elem`;
+	               * with `custom`, parsed by it (server.reverse) */
 	SCH_LISTENS,  /* struct reg_listen *; aux = offset of size_t count */
 	SCH_HEADERS,  /* char ** of HTTP header name, value pairs; aux = offset of size_t pairs;
 	               * with `custom`, other pairs in this layout, parsed by it (meta:, ports:) */
@@ -186,6 +187,9 @@ int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const str
                    void *base, struct sch_path *path);
 int reg_parse_ports(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                     void *base, struct sch_path *path);
+/* An SCH_LIST parser (`custom`): server.reverse (registry/reverse.c). */
+int reg_parse_reverse(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                      void *base, struct sch_path *path);
 
 int sch_is_label(const char *text);
 void sch_lower(char *text);

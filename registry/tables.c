@@ -755,6 +755,15 @@ static const struct sch_item server_items[] = {
      .aux = offsetof(struct reg_srv_build, rrl_set),
      .children = &rrl_table,
      .doc = "response rate limiting of UDP answers (off by default)"},
+    {.key = "reverse",
+     .reload = SCH_ANSWERS,
+     .type = SCH_LIST,
+     .elem = SCH_PREFIX,
+     .offset = offsetof(struct reg_srv_build, srv.reverse),
+     .aux = offsetof(struct reg_srv_build, srv.n_reverse),
+     .custom = reg_parse_reverse,
+     .doc = "prefixes whose reverse zones srvd serves: PTR from instance addresses to "
+            "instance names (lengths: IPv4 a multiple of 8, IPv6 of 4)"},
 };
 const struct sch_table reg_server_table = {
     server_items, sizeof(server_items) / sizeof(server_items[0]), NULL, NULL};

@@ -528,7 +528,9 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		return 0;
 	if (w_rrset(r, s, owner))
 		return -1;
-	if (s->type == DNS_T_SOA && n == &r->t->nodes[r->t->apex_node])
+	/* the service zone's and server.reverse's SOA carry the serial of
+	 * now; a zone file's has none to patch (serial_pos 0) */
+	if (s->type == DNS_T_SOA)
 		patch_serial(r, n->zone, s->len);
 	w_targets(r, s);
 	return 1;

@@ -22,6 +22,7 @@
 #define DNS_T_NS    2
 #define DNS_T_CNAME 5
 #define DNS_T_SOA   6
+#define DNS_T_PTR   12
 #define DNS_T_MX    15
 #define DNS_T_TXT   16
 #define DNS_T_AAAA  28
@@ -96,6 +97,7 @@ struct dns_zone {
 	/* zone 0 only: where the serial sits in its SOA bodies (10 + mname +
 	 * rname), patched from dns_table.serial on the way out; 0 = static */
 	uint16_t serial_pos;
+	uint8_t reverse; /* 1: a server.reverse zone, where instances' PTR go */
 };
 
 struct dns_instance {

@@ -269,6 +269,8 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		di->node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
 		if (tb_build_meta(b, s, in, di->node))
 			return -1;
+		if (b->n_reverse && tb_build_ptr(b, s, in, name, nl))
+			return -1;
 		nl = dns_name_prepend(name, "", "_health", name, nl);
 		if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_HEALTH_INST, si, &idx[i], 1))
 			return nl ? -1

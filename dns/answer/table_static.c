@@ -129,7 +129,20 @@ int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t seria
 		if (rc)
 			return rc;
 	}
-	return 0;
+	/* then server.reverse's (reverse.c) */
+	return tb_build_reverse_zones(b, reg, serial);
+}
+
+int tb_zone_add(struct builder *b, const uint8_t *apex, size_t alen, const uint8_t *neg_soa,
+                size_t neg_len)
+{
+	return add_zone(b, apex, alen, neg_soa, neg_len);
+}
+
+size_t tb_soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl, uint8_t *out,
+                   size_t *serial_pos)
+{
+	return soa_body(soa, serial, ttl, out, serial_pos);
 }
 
 /* Service zone apex SOA and NS, `_ready`, and the static records. */

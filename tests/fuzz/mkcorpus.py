@@ -58,7 +58,11 @@ def answer_corpus():
              ("_ready.svc.example.", "A"), ("_health.web.svc.example.", "TXT"),
              ("_health.web-1.web.svc.example.", "TXT"), ("_health.big.svc.example.", "TXT"),
              ("svc.example.", "AXFR"), ("svc.example.", "MAILB"), ("web.svc.example.", "TYPE65535"),
-             ("web.svc.example.", "TYPE0")]
+             ("web.svc.example.", "TYPE0"),
+             # SPEC section 11 (README "More answers")
+             ("11.2.0.192.in-addr.arpa.", "PTR"), ("2.0.192.in-addr.arpa.", "SOA"),
+             ("_http._udp.api.svc.example.", "SRV"), ("_dns._tcp.api.svc.example.", "SRV"),
+             ("f1.fixed.svc.example.", "TXT"), ("empty.svc.example.", "SRV")]
     for i, (n, t) in enumerate(names):
         c["q%02d-%s-%s" % (i, n.strip(".").replace(".", "_")[:30] or "root", t)] = query(n, t)
     c["case-mixed"] = query("WeB.SvC.ExAmPlE.", "SRV")
@@ -152,7 +156,7 @@ def registry_corpus():
                               b"    instances: [{name: i, address: 192.0.2.1}]\n  b: *a\n  c: {<<: *a}\n")
     # SPEC section 11 (README "More answers")
     c["more-answers"] = (
-        b"server: {zone: s.test.}\n"
+        b"server: {zone: s.test., reverse: [192.0.2.0/24, \"2001:db8::/32\", 10.0.0.1]}\n"
         b"defaults: {empty: nxdomain, check: {type: none}}\n"
         b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: 192.0.2.1}]},"
         b" b: {port: 2, meta: {version: 1.4.2, commit: ab12cd},"

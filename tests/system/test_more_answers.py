@@ -203,3 +203,71 @@ def test_named_ports(tmp_path):
         assert labels["web-2"]["__meta_srvd_port_http"] == "8080", labels
     finally:
         d.stop()
+
+
+# --- PTR ------------------------------------------------------------------------------------
+
+
+def test_ptr_dig_x_and_forwarding(tmp_path):
+    up_dir, main_dir = tmp_path / "up", tmp_path / "main"
+    up_dir.mkdir()
+    main_dir.mkdir()
+    up = Srvd(write_registry(str(up_dir), (
+        "server:\n  zone: other.test.\n  watch: false\n  reverse: [203.0.113.0/24]\n"
+        "services:\n"
+        "  far: {port: 1, check: {type: none}, instances: [{name: f1, address: 203.0.113.1}]}\n"
+    )), "other.test.").start()
+    text = ("server:\n  zone: %s\n  watch: false\n"
+            "  reverse: [\"192.0.2.0/24\", \"2001:db8::/48\"]\n"
+            "  forward: [\"127.0.0.1:%d\"]\n"
+            "  transfer: {allow: [127.0.0.0/8]}\n"
+            "services:\n"
+            "  web:\n"
+            "    port: 80\n"
+            "    check: {type: none}\n"
+            "    instances:\n"
+            "      - {name: web-1, address: 192.0.2.10}\n"
+            "      - {name: web-2, address: \"2001:db8::12\"}\n"
+            "  api:\n"
+            "    port: 81\n"
+            "    check: {type: none}\n"
+            "    instances:\n"
+            "      - {name: a1, address: 192.0.2.10}\n"
+            "      - {name: a2, address: 198.51.100.7}\n" % (ZONE, up.port))
+    d = start(main_dir, text)
+    try:
+        assert sorted(dig(d, "+short", "-x", "192.0.2.10").split()) == [
+            "a1.api.svc.test.", "web-1.web.svc.test."]
+        assert dig(d, "+short", "-x", "2001:db8::12").split() == ["web-2.web.svc.test."]
+        out = dig(d, "-x", "192.0.2.10")
+        assert re.search(r"flags: qr aa", out), out
+        # no instance there: NXDOMAIN with the reverse zone's SOA, serial as the zone's
+        out = dig(d, "-x", "192.0.2.11")
+        assert "status: NXDOMAIN" in out, out
+        soa = re.search(r"^2\.0\.192\.in-addr\.arpa\.\s+\d+\s+IN\s+SOA\s+\S+ \S+ (\d+)", out,
+                        re.M)
+        assert soa, out
+        zone_soa = dig(d, "+short", ZONE, "SOA").split()
+        assert int(soa.group(1)) == int(zone_soa[2])
+        assert dig(d, "+short", "2.0.192.in-addr.arpa", "NS").split() == ["ns1." + ZONE]
+        # outside every prefix: forwarded, as any name outside srvd's zones
+        assert dig(d, "+short", "-x", "203.0.113.1").split() == ["f1.far.other.test."]
+        assert status(d, "2.113.0.203.in-addr.arpa", "PTR") == "NXDOMAIN"  # upstream's word
+        # the service zone's transfer holds no PTR; the reverse zone is not transferable
+        assert not [r for r in records(dig(d, ZONE, "AXFR")) if r[1] == "PTR"]
+        assert "Transfer failed" in dig(d, "2.0.192.in-addr.arpa", "AXFR")
+    finally:
+        d.stop()
+        up.stop()
+
+
+def test_ptr_without_forward_is_refused(tmp_path):
+    d = start(tmp_path, "server:\n  zone: %s\n  watch: false\n  reverse: [192.0.2.0/24]\n"
+                        "services:\n  web: {port: 1, check: {type: none},"
+                        " instances: [{name: w, address: 192.0.2.1}]}\n" % ZONE)
+    try:
+        assert dig(d, "+short", "-x", "192.0.2.1").split() == ["w.web.svc.test."]
+        out = dig(d, "-x", "192.0.3.1")
+        assert "status: REFUSED" in out and "flags: qr rd;" in out, out
+    finally:
+        d.stop()

@@ -386,6 +386,117 @@ START_TEST(named_ports_errors)
 }
 END_TEST
 
+/* Item 2: PTR. */
+static const char *ptr_yaml =
+    "server:\n"
+    "  zone: svc.example.\n"
+    "  ttl: 5\n"
+    "  reverse: [\"192.0.2.0/24\", \"2001:db8::/48\", 198.51.100.7]\n"
+    "  soa: {mname: ns1.svc.example., rname: hostmaster.svc.example., ttl: 3600,\n"
+    "        refresh: 3600, retry: 600, expire: 86400, minimum: 5}\n"
+    "defaults:\n"
+    "  check: {type: none}\n"
+    "services:\n"
+    "  web:\n"
+    "    port: 80\n"
+    "    ttl: 9\n"
+    "    instances:\n"
+    "      - {name: web-1, address: 192.0.2.10}\n"
+    "      - {name: web-2, address: \"2001:db8::12\"}\n"
+    "      - {name: web-3, address: 203.0.113.1}\n"
+    "  api:\n"
+    "    port: 81\n"
+    "    instances:\n"
+    "      - {name: a1, address: 192.0.2.10}\n"
+    "      - {name: a2, address: 198.51.100.7}\n";
+
+START_TEST(ptr)
+{
+	struct dns_table *t = tu_table(ptr_yaml);
+	const char *v6 =
+	    "2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
+	ldns_pkt *p = tu_q(ctx, t, "10.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR);
+	uint32_t serial;
+
+	/* two instances on one address: two PTRs, one RRset (one TTL) */
+	tu_assert_ok(p, 2);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "web-1.web.svc.example.");
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 1, 0), "a1.api.svc.example.");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)),
+	                  ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 1)));
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, v6, LDNS_RR_TYPE_PTR);
+	tu_assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "web-2.web.svc.example.");
+	ck_assert_uint_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 9);
+	ldns_pkt_free(p);
+	p = tu_q(ctx, t, "7.100.51.198.in-addr.arpa.", LDNS_RR_TYPE_PTR);
+	tu_assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "a2.api.svc.example.");
+	ldns_pkt_free(p);
+	/* the zone: SOA (the service zone's serial) and NS at its apex */
+	p = tu_q(ctx, t, "2.0.192.in-addr.arpa.", LDNS_RR_TYPE_SOA);
+	tu_assert_ok(p, 1);
+	ck_assert_str_eq(tu_rdf(ldns_pkt_answer(p), 0, 0), "ns1.svc.example.");
+	serial = ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 2));
+	ck_assert_uint_eq(serial, TU_SERIAL);
+	ldns_pkt_free(p);
+	dns_table_bump_serial(t);
+	p = tu_q(ctx, t, "0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", LDNS_RR_TYPE_SOA);
+	tu_assert_ok(p, 1);
+	ck_assert_uint_eq(
+	    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 2)),
+	    dns_table_serial(t));
+	ldns_pkt_free(p);
+	expect_rcode(t, "2.0.192.in-addr.arpa.", LDNS_RR_TYPE_NS, LDNS_RCODE_NOERROR, 1);
+	/* names in the zone no instance uses: NXDOMAIN with the zone's SOA
+	 * (the serial of now); an empty non-terminal: NODATA */
+	expect_rcode(t, "11.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NXDOMAIN, 0);
+	p = tu_q(ctx, t, "11.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR);
+	ck_assert_str_eq(tu_owner(ldns_pkt_authority(p), 0), "2.0.192.in-addr.arpa.");
+	ck_assert_uint_eq(
+	    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_authority(p), 0), 2)),
+	    dns_table_serial(t));
+	ldns_pkt_free(p);
+	expect_rcode(t, "10.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 0);
+	/* outside every prefix (web-3's address too): not ours (REFUSED, no
+	 * AA), as any other name */
+	{
+		static const char *const out[] = {"1.113.0.203.in-addr.arpa.",
+		                                  "8.100.51.198.in-addr.arpa.", "in-addr.arpa."};
+
+		for (size_t i = 0; i < 3; i++) {
+			p = tu_q(ctx, t, out[i], LDNS_RR_TYPE_PTR);
+			ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+			ck_assert(!ldns_pkt_aa(p));
+			ldns_pkt_free(p);
+		}
+	}
+	dns_table_free(t);
+}
+END_TEST
+
+START_TEST(ptr_errors)
+{
+	expect_error("server: {reverse: [192.0.2.0/20]}\n",
+	             "x.yaml:1:20: server.reverse[0]: \"192.0.2.0/20\": a reverse zone's prefix "
+	             "length is a multiple of 8 (in-addr.arpa labels are octets)");
+	expect_error("server: {reverse: \"2001:db8::/46\"}\n",
+	             "x.yaml:1:19: server.reverse: \"2001:db8::/46\": a reverse zone's prefix "
+	             "length is a multiple of 4 (ip6.arpa labels are nibbles)");
+	expect_error("server: {reverse: [192.0.2.5/24]}\n",
+	             "x.yaml:1:20: server.reverse[0]: \"192.0.2.5/24\" has bits set past /24");
+	expect_error("server: {reverse: [10.0.0.0/8, 10.1.0.0/16]}\n",
+	             "x.yaml:1:32: server.reverse[1]: \"10.1.0.0/16\" overlaps \"10.0.0.0/8\" (one "
+	             "zone per address)");
+	expect_error("server: {reverse: [web]}\n",
+	             "x.yaml:1:20: server.reverse[0]: \"web\" is not an address or prefix (e.g. "
+	             "127.0.0.0/8 or ::1)");
+	expect_error("server: {reverse: {a: b}}\n",
+	             "x.yaml:1:19: server.reverse: expected a list of prefixes, got a mapping");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("more answers");
@@ -400,6 +511,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, meta_errors);
 	tcase_add_test(tc, named_ports);
 	tcase_add_test(tc, named_ports_errors);
+	tcase_add_test(tc, ptr);
+	tcase_add_test(tc, ptr_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
