@@ -157,10 +157,25 @@ static void json_service_tags(struct json *j, const char *key, const struct entr
 
 static void json_tagged_addresses(struct json *j, const char *key, const struct entry *e)
 {
+	size_t n;
+	const struct reg_addr *a = registry_addrs(e->in, &n);
+	int v4 = 0, v6 = 0;
+
 	json_key(j, key);
 	json_obj_begin(j);
 	json_kstr(j, "lan", e->addr);
 	json_kstr(j, "wan", e->addr);
+	/* dual-stack: the first of each family, as Consul's lan_ipv4/lan_ipv6 */
+	for (size_t k = 0; k < n && n > 1; k++) {
+		char text[INET6_ADDRSTRLEN];
+		int *seen = a[k].family == AF_INET ? &v4 : &v6;
+
+		if (*seen)
+			continue;
+		*seen = 1;
+		inet_ntop(a[k].family, &a[k].u, text, sizeof(text));
+		json_kstr(j, a[k].family == AF_INET ? "lan_ipv4" : "lan_ipv6", text);
+	}
 	json_obj_end(j);
 }
 

@@ -113,6 +113,19 @@ static void json_instance(struct json *j, const struct reg_service *s,
 	json_obj_begin(j);
 	json_kstr(j, "name", in->name);
 	json_kstr(j, "address", addr);
+	{
+		/* every address, the primary (address) first: dual-stack */
+		size_t n;
+		const struct reg_addr *a = registry_addrs(in, &n);
+
+		json_key(j, "addresses");
+		json_arr_begin(j);
+		for (size_t k = 0; k < n; k++) {
+			inet_ntop(a[k].family, &a[k].u, addr, sizeof(addr));
+			json_str(j, addr);
+		}
+		json_arr_end(j);
+	}
 	json_kuint(j, "port", in->port);
 	json_kuint(j, "weight", in->weight);
 	json_kuint(j, "priority", in->priority);

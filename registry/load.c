@@ -444,6 +444,10 @@ static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, st
 			reg_error(ld, ib->node, &ipath,
 			          "no port: set port here, in the service or in defaults");
 		}
+		if (ib->inst.check_addr.family) {
+			ipath = inst_path(path, i);
+			reg_check_addresses(ld, ib, &ipath);
+		}
 		if (!ib->inst.name)
 			continue;
 		slot = inst_slot(&x, b, ib->inst.name);
@@ -595,8 +599,10 @@ void reg_svc_build_free(struct reg_svc_build *b)
 	free(b->svc.name);
 	b->svc.name = NULL;
 	sch_free(&reg_service_table, b);
-	for (size_t i = 0; i < b->n_inst; i++)
+	for (size_t i = 0; i < b->n_inst; i++) {
 		sch_free(&reg_instance_table, &b->inst[i]);
+		reg_addrs_free(&b->inst[i].inst);
+	}
 	free(b->inst);
 	b->inst = NULL;
 	b->n_inst = 0;
@@ -752,8 +758,10 @@ void registry_free(struct registry *reg)
 	for (size_t i = 0; i < reg->n_services; i++) {
 		struct reg_service *svc = &reg->services[i];
 
-		for (size_t k = 0; k < svc->n_instances; k++)
+		for (size_t k = 0; k < svc->n_instances; k++) {
 			sch_free(&reg_instance_table, &svc->instances[k]);
+			reg_addrs_free(&svc->instances[k]);
+		}
 		free(svc->instances);
 		free(svc->name);
 		sch_free(&reg_service_table, svc);

@@ -7,4 +7,4 @@ libsrvd_registry_a_SOURCES += registry/registry.h registry/loader.h \
 	registry/tables.c registry/load.c registry/zone.c registry/digest.c \
 	registry/fields.c registry/checkrules.c registry/fragment.c registry/maintenance.c registry/source.h registry/source.c \
 	registry/source_files.c registry/watch.c registry/watch.h \
-	registry/meta.c registry/ports.c registry/reverse.c
+	registry/meta.c registry/ports.c registry/reverse.c registry/addrs.c

@@ -66,6 +66,11 @@ struct reg_instance {
 	size_t n_meta;
 	char **ports; /* ports: NAME, "PORT" pairs over the service's; see registry_port_of() */
 	size_t n_ports;
+	/* address: [A, B, ...] (dual-stack): every address, addr (the primary)
+	 * first; NULL and 0 for one address. See registry_addrs(). */
+	struct reg_addr *addrs;
+	size_t n_addrs;
+	struct reg_addr check_addr; /* check_address: the one probed; family 0: addr */
 };
 
 struct reg_service {
@@ -300,6 +305,15 @@ void registry_check_fields(const struct check_config *c,
  * number of pairs. Borrows s and in. */
 size_t registry_meta_of(const struct reg_service *s, const struct reg_instance *in,
                         const char **kv);
+
+/* address: (README "More answers"): at most this many addresses per instance. */
+#define REG_ADDRS_MAX 8
+
+/* Every address of in (its primary first), *n of them. */
+const struct reg_addr *registry_addrs(const struct reg_instance *in, size_t *n);
+
+/* The address in's check probes: check_address, else its primary one. */
+const struct reg_addr *registry_check_addr(const struct reg_instance *in);
 
 /* ports: (README "More answers"): at most this many named ports per service. */
 #define REG_PORTS_MAX 64

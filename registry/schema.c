@@ -297,6 +297,10 @@ static int parse_item(struct reg_loader *ld, const struct sch_table *table,
 		reg_error(ld, node, path, "out of memory");
 		return -1;
 	}
+	/* a key with code of its own; its value keeps the layout of its type
+	 * (meta:, ports:, server.reverse, address:) */
+	if (item->custom && item->type != SCH_CUSTOM)
+		return item->custom(ld, item, node, base, path);
 	switch (item->type) {
 	case SCH_MAP:
 		/* A map item may narrow the scope of its children (defaults:). */
@@ -309,14 +313,10 @@ static int parse_item(struct reg_loader *ld, const struct sch_table *table,
 	case SCH_CUSTOM:
 		return item->custom(ld, item, node, base, path);
 	case SCH_LIST:
-		if (item->custom)
-			return item->custom(ld, item, node, base, path);
 		return parse_list(ld, item, node, base, path);
 	case SCH_LISTENS:
 		return parse_listens(ld, item, node, base, path);
 	case SCH_HEADERS:
-		if (item->custom)
-			return item->custom(ld, item, node, base, path);
 		return parse_headers(ld, item, node, base, path);
 	case SCH_EXPECT:
 		return sch_parse_expect(ld, item, node, base, path);

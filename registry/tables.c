@@ -412,7 +412,9 @@ static const struct sch_item instance_items[] = {
      .type = SCH_ADDR,
      .flags = SCH_REQUIRED,
      IN(addr),
-     .doc = "IPv4 or IPv6 address (quote IPv6: \"::1\")"},
+     .custom = reg_parse_addresses,
+     .doc = "IPv4 or IPv6 address (quote IPv6: \"::1\"), or a list of up to 8 (dual-stack: "
+            "A gets the IPv4, AAAA the IPv6 ones; the first is the primary one)"},
     {.key = "port",
      .reload = SCH_HEALTH,
      .type = SCH_UINT,
@@ -455,6 +457,11 @@ static const struct sch_item instance_items[] = {
      .aux = offsetof(struct reg_inst_build, inst.n_ports),
      .custom = reg_parse_ports,
      .doc = "this instance's numbers of the service's named ports, NAME: PORT"},
+    {.key = "check_address",
+     .reload = SCH_HEALTH,
+     .type = SCH_ADDR,
+     IN(check_addr),
+     .doc = "which of its addresses the check probes, default: the first"},
 };
 const struct sch_table reg_instance_table = {
     instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};

@@ -168,6 +168,51 @@ static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
 	return 0;
 }
 
+/* The address records of in, an instance of several addresses
+ * (DNS_T_MULTI), of type qtype (0: all) at owner, each once in the answer
+ * when dedupe: how many were written, or -1 (and none written) when they do
+ * not all fit. */
+static int w_multi(struct resp *r, const struct dns_instance *in, uint16_t qtype, size_t owner,
+                   int dedupe)
+{
+	const struct dns_table *t = r->t;
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+	size_t save = r->w.len;
+	int n = 0;
+
+	for (; p < end; p += dns_body_len(p)) {
+		uint32_t off = (uint32_t)(p - t->blob);
+		uint16_t len = (uint16_t)dns_body_len(p);
+
+		if (qtype && (uint16_t)(p[0] << 8 | p[1]) != qtype)
+			continue;
+		if (dedupe && dns_seen_add_body(r->ctx, t, off, len))
+			continue;
+		if (w_rr(&r->w, owner, p, len)) {
+			r->w.len = save; /* none of them, as the counts do not have them */
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Every address of in in additional, owned by the name at owner: all of
+ * them or none (no TC). */
+static void w_inst_additional(struct resp *r, const struct dns_instance *in, size_t owner)
+{
+	int n;
+
+	if (in->type != DNS_T_MULTI) {
+		if (!w_rr(&r->w, owner, r->t->blob + in->addr_off, in->addr_len))
+			r->w.ar++;
+		return;
+	}
+	n = w_multi(r, in, 0, owner, 0);
+	if (n > 0)
+		r->w.ar = (uint16_t)(r->w.ar + n);
+}
+
 /* The A and AAAA of node (a static name or an instance) in additional,
  * owned by the name at owner: each RRset whole or not at all, no TC. */
 static void w_addresses(struct resp *r, uint32_t node, size_t owner)
@@ -175,9 +220,7 @@ static void w_addresses(struct resp *r, uint32_t node, size_t owner)
 	const struct dns_table *t = r->t;
 	const struct dns_node *n = &t->nodes[node];
 	if (n->kind == DNS_NODE_INSTANCE) {
-		const struct dns_instance *in = &t->instances[n->list_off];
-		if (!w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
-			r->w.ar++;
+		w_inst_additional(r, &t->instances[n->list_off], owner);
 		return;
 	}
 	for (uint16_t i = 0; i < n->n_rrsets; i++) {
@@ -242,7 +285,10 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 		/* targets are the instances' own names: each address once */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
-			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
+			if (in->type == DNS_T_MULTI)
+				w_inst_additional(r, in, ctx->offsets[i]);
+			else if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off,
+			               in->addr_len))
 				r->w.ar++;
 		}
 		return ordered > 0;
@@ -258,6 +304,18 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 		if (i == ordered)
 			ordered = dns_policy_more(ctx, t, n, ordered, n_cand, want - written);
 		in = &t->instances[ctx->scratch[i]];
+		if (in->type == DNS_T_MULTI) {
+			/* dual-stack: its addresses of the type asked */
+			int k = w_multi(r, in, qtype, owner, dedupe);
+
+			if (k < 0)
+				return -1;
+			if (k > 0) {
+				r->w.an = (uint16_t)(r->w.an + k);
+				written++;
+			}
+			continue;
+		}
 		if (dedupe && dns_seen_add(ctx, t, ctx->scratch[i]))
 			continue;
 		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))

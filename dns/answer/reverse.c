@@ -102,14 +102,20 @@ int tb_build_ptr(struct builder *b, const struct reg_service *s, const struct re
 {
 	struct dns_table *t = b->t;
 	uint8_t rev[256], body[10 + 256];
-	size_t rl = reverse_name(&in->addr, in->addr.family == AF_INET ? 32 : 128, rev);
-	uint32_t zone = tb_zone_for(t, rev, rl), node;
+	size_t n;
+	const struct reg_addr *a = registry_addrs(in, &n);
 
-	if (zone == DNS_NO_INDEX || !t->zones[zone].reverse)
-		return 0;
-	if (tb_node_get(b, rev, rl, &node))
-		return -1;
 	dns_body_head(body, DNS_T_PTR, DNS_C_IN, s->ttl, (uint16_t)nl);
 	memcpy(body + 10, name, nl);
-	return tb_own_rr(b, node, body, 10 + nl);
+	/* every address of a dual-stack instance */
+	for (size_t k = 0; k < n; k++) {
+		size_t rl = reverse_name(&a[k], a[k].family == AF_INET ? 32 : 128, rev);
+		uint32_t zone = tb_zone_for(t, rev, rl), node;
+
+		if (zone == DNS_NO_INDEX || !t->zones[zone].reverse)
+			continue;
+		if (tb_node_get(b, rev, rl, &node) || tb_own_rr(b, node, body, 10 + nl))
+			return -1;
+	}
+	return 0;
 }

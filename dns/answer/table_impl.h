@@ -40,6 +40,9 @@
 
 #define DNS_NO_INDEX UINT32_MAX
 
+/* dns_instance.type of an instance of several addresses (dual-stack) */
+#define DNS_T_MULTI 0
+
 enum dns_node_kind {
 	DNS_NODE_PLAIN = 0,   /* static records and/or an empty non-terminal */
 	DNS_NODE_SERVICE,     /* <svc>.<zone>, <tag>.<svc>.<zone>: A, AAAA, SRV */
@@ -101,9 +104,9 @@ struct dns_zone {
 };
 
 struct dns_instance {
-	uint32_t addr_off; /* A or AAAA body */
+	uint32_t addr_off; /* A or AAAA body; DNS_T_MULTI: its A then AAAA bodies */
 	uint16_t addr_len;
-	uint16_t type;    /* DNS_T_A or DNS_T_AAAA */
+	uint16_t type;    /* DNS_T_A or DNS_T_AAAA, or DNS_T_MULTI (dns_inst_has()) */
 	uint32_t srv_off; /* SRV body; its target name starts 16 bytes in */
 	uint16_t srv_len;
 	uint16_t weight;
@@ -228,6 +231,28 @@ static inline const uint8_t *dns_node_port(const struct dns_table *t, const stru
 
 	return t->blob + svc->ports_off +
 	       2 * ((size_t)(n->port_slot - 1) * svc->n_instances + (idx - svc->first_instance));
+}
+
+/* The length of the address body at p (its rdlength + 10). */
+static inline size_t dns_body_len(const uint8_t *p)
+{
+	return 10 + (size_t)(p[8] << 8 | p[9]);
+}
+
+/* 1 if in, an instance of several addresses (DNS_T_MULTI), has one of
+ * type qtype (A or AAAA); 0 for any other instance: the caller compared
+ * in->type with qtype first, so single addresses never come here. */
+static inline int dns_inst_has(const struct dns_table *t, const struct dns_instance *in,
+                               uint16_t qtype)
+{
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+
+	if (in->type != DNS_T_MULTI)
+		return 0;
+	for (; p < end; p += dns_body_len(p))
+		if ((uint16_t)(p[0] << 8 | p[1]) == qtype)
+			return 1;
+	return 0;
 }
 
 /* The i-th instance of a SERVICE or SRV node. */

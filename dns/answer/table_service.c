@@ -56,19 +56,60 @@ static int addr_cmp(const void *a, const void *b)
 static int shares_addresses(const struct reg_service *s)
 {
 	const struct reg_addr **v;
+	size_t n = 0;
 	int shared = 0;
 	if (s->n_instances < 2)
 		return 0;
-	v = malloc(s->n_instances * sizeof(*v));
+	for (size_t i = 0; i < s->n_instances; i++)
+		n += s->instances[i].n_addrs ? s->instances[i].n_addrs : 1;
+	v = malloc(n * sizeof(*v));
 	if (!v)
 		return -1;
-	for (size_t i = 0; i < s->n_instances; i++)
-		v[i] = &s->instances[i].addr;
-	qsort(v, s->n_instances, sizeof(*v), addr_cmp);
-	for (size_t i = 1; i < s->n_instances && !shared; i++)
+	n = 0;
+	/* every address of every instance (dual-stack ones have several) */
+	for (size_t i = 0; i < s->n_instances; i++) {
+		size_t cnt;
+		const struct reg_addr *a = registry_addrs(&s->instances[i], &cnt);
+
+		for (size_t k = 0; k < cnt; k++)
+			v[n++] = &a[k];
+	}
+	qsort(v, n, sizeof(*v), addr_cmp);
+	for (size_t i = 1; i < n && !shared; i++)
 		shared = addr_cmp(&v[i - 1], &v[i]) == 0;
 	free(v);
 	return shared;
+}
+
+/* address: [...]: the A bodies, then the AAAA ones, back to back (type
+ * DNS_T_MULTI; answers pick those of the type asked). */
+static int tb_inst_addrs(struct builder *b, const struct reg_service *s,
+                         const struct reg_instance *in, struct dns_instance *di)
+{
+	size_t n, len = 0;
+	const struct reg_addr *a = registry_addrs(in, &n);
+	uint8_t body[10 + 16];
+
+	di->type = DNS_T_MULTI;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < n; k++) {
+			int v4 = a[k].family == AF_INET;
+			uint16_t rd = v4 ? 4 : 16;
+			uint32_t off;
+
+			if (v4 != (pass == 0))
+				continue;
+			dns_body_head(body, v4 ? DNS_T_A : DNS_T_AAAA, DNS_C_IN, s->ttl, rd);
+			memcpy(body + 10, v4 ? (const void *)&a[k].u.v4 : (const void *)&a[k].u.v6,
+			       rd);
+			if (tb_blob_add(b, body, 10 + rd, &off))
+				return -1;
+			if (!len)
+				di->addr_off = off;
+			len += 10 + rd;
+		}
+	di->addr_len = (uint16_t)len;
+	return 0;
 }
 
 /* ports: an SRV node _NAME._PROTO.SVC.<zone> per named port over every
@@ -236,6 +277,11 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		di->weight = in->weight;
 		di->service = si;
 		di->hs = &always_served;
+		if (in->n_addrs > 1) {
+			if (tb_inst_addrs(b, s, in, di))
+				return -1;
+			continue;
+		}
 		dns_body_head(body, di->type, DNS_C_IN, s->ttl, alen_rd);
 		memcpy(body + 10, v4 ? (const void *)&in->addr.u.v4 : (const void *)&in->addr.u.v6,
 		       alen_rd);

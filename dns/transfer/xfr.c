@@ -130,6 +130,21 @@ static int inst_served(const struct dns_instance *in, int panic)
 	return panic || atomic_load_explicit(&in->hs->served, memory_order_relaxed);
 }
 
+/* The address records of instance in at owner: one, or a dual-stack
+ * instance's every one. */
+static int add_addrs(struct dns_xfr_zone *z, const struct dns_table *t, const uint8_t *owner,
+                     size_t olen, const struct dns_instance *in)
+{
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+
+	if (in->type != DNS_T_MULTI)
+		return add_rec(z, owner, olen, p, in->addr_len, 0);
+	for (; p < end; p += dns_body_len(p))
+		if (add_rec(z, owner, olen, p, dns_body_len(p), 0))
+			return -1;
+	return 0;
+}
+
 /* A service, tag or SRV node: the served instances' records. */
 static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const struct dns_node *n)
 {
@@ -140,8 +155,7 @@ static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const 
 	if (n->kind == DNS_NODE_SERVICE) {
 		for (uint32_t i = 0; i < n->list_len; i++) {
 			const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
-			if (inst_served(in, panic) &&
-			    add_rec(z, owner, n->name_len, t->blob + in->addr_off, in->addr_len, 0))
+			if (inst_served(in, panic) && add_addrs(z, t, owner, n->name_len, in))
 				return -1;
 		}
 	}
@@ -206,8 +220,7 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 	case DNS_NODE_INSTANCE: {
 		/* srvd answers an instance's own name whatever its health */
 		const struct dns_instance *in = &t->instances[n->list_off];
-		return add_rec(z, t->blob + n->name_off, n->name_len, t->blob + in->addr_off,
-		               in->addr_len, 0) ||
+		return add_addrs(z, t, t->blob + n->name_off, n->name_len, in) ||
 		       add_static(z, t, node, serial); /* its meta TXT */
 	}
 	case DNS_NODE_READY:

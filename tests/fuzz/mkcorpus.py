@@ -62,7 +62,8 @@ def answer_corpus():
              # SPEC section 11 (README "More answers")
              ("11.2.0.192.in-addr.arpa.", "PTR"), ("2.0.192.in-addr.arpa.", "SOA"),
              ("_http._udp.api.svc.example.", "SRV"), ("_dns._tcp.api.svc.example.", "SRV"),
-             ("f1.fixed.svc.example.", "TXT"), ("empty.svc.example.", "SRV")]
+             ("f1.fixed.svc.example.", "TXT"), ("empty.svc.example.", "SRV"),
+             ("web-5.web.svc.example.", "AAAA")]
     for i, (n, t) in enumerate(names):
         c["q%02d-%s-%s" % (i, n.strip(".").replace(".", "_")[:30] or "root", t)] = query(n, t)
     c["case-mixed"] = query("WeB.SvC.ExAmPlE.", "SRV")
@@ -158,7 +159,8 @@ def registry_corpus():
     c["more-answers"] = (
         b"server: {zone: s.test., reverse: [192.0.2.0/24, \"2001:db8::/32\", 10.0.0.1]}\n"
         b"defaults: {empty: nxdomain, check: {type: none}}\n"
-        b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: 192.0.2.1}]},"
+        b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: [192.0.2.1, \"2001:db8::1\"],"
+        b" check_address: \"2001:db8::1\"}]},"
         b" b: {port: 2, meta: {version: 1.4.2, commit: ab12cd},"
         b" ports: {http: 8080, dns: {port: 53, protocol: udp}},"
         b" instances: [{name: y, address: 192.0.2.2, meta: {commit: ef34, k: \"\"},"

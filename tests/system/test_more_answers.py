@@ -271,3 +271,62 @@ def test_ptr_without_forward_is_refused(tmp_path):
         assert "status: REFUSED" in out and "flags: qr rd;" in out, out
     finally:
         d.stop()
+
+
+# --- dual-stack -----------------------------------------------------------------------------
+
+
+def test_dual_stack_answers_check_and_api(tmp_path):
+    from api_helpers import registry_text, request_json
+    from api_helpers import start as api_start
+
+    b = TcpBackend("127.0.0.81").start()
+    services = ("  web:\n"
+                "    port: %d\n"
+                "    check: {type: tcp, interval: 200ms, timeout: 150ms, rise: 1, fall: 1}\n"
+                "    instances:\n"
+                # the primary is ::1, where nothing listens on that port: the check
+                # passes only because it probes check_address
+                "      - {name: web-1, address: [\"::1\", 127.0.0.81],"
+                " check_address: 127.0.0.81}\n"
+                "  doc:\n"
+                "    port: 80\n"
+                "    check: {type: none}\n"
+                "    instances:\n"
+                "      - {name: d1, address: [192.0.2.10, \"2001:db8::10\"]}\n"
+                "      - {name: d2, address: 192.0.2.11}\n" % b.port)
+    d = api_start(tmp_path, registry_text(services,
+                                          extra="  transfer: {allow: [127.0.0.0/8]}\n"))
+    try:
+        wait_until(lambda: dig(d, "+short", "web." + ZONE, "A").split() == ["127.0.0.81"],
+                   10 * SLOW, "web-1 passing through check_address", d)
+        assert dig(d, "+short", "web." + ZONE, "AAAA").split() == ["::1"]
+        assert dig(d, "+short", "doc." + ZONE, "A").split() == ["192.0.2.10", "192.0.2.11"]
+        assert dig(d, "+short", "doc." + ZONE, "AAAA").split() == ["2001:db8::10"]
+        assert dig(d, "+short", "d1.doc." + ZONE, "AAAA").split() == ["2001:db8::10"]
+        out = dig(d, "_doc._tcp." + ZONE, "SRV")
+        add = [r for r in records(out) if r[1] in ("A", "AAAA")]
+        assert ("d1.doc." + ZONE, "A", "192.0.2.10") in add, out
+        assert ("d1.doc." + ZONE, "AAAA", "2001:db8::10") in add, out
+        assert ("d2.doc." + ZONE, "A", "192.0.2.11") in add, out
+        xfr = records(dig(d, ZONE, "AXFR"))
+        for rec in [("doc." + ZONE, "AAAA", "2001:db8::10"), ("doc." + ZONE, "A", "192.0.2.10"),
+                    ("d1.doc." + ZONE, "AAAA", "2001:db8::10"),
+                    ("d1.doc." + ZONE, "A", "192.0.2.10")]:
+            assert rec in xfr, (rec, xfr)
+        st, body = request_json(d, "GET", "/v1/services/doc")
+        inst = {i["name"]: i for i in body["instances"]}
+        assert inst["d1"]["address"] == "192.0.2.10", inst
+        assert inst["d1"]["addresses"] == ["192.0.2.10", "2001:db8::10"], inst
+        assert inst["d2"]["addresses"] == ["192.0.2.11"], inst
+        st, entries = request_json(d, "GET", "/v1/catalog/service/doc")
+        tagged = {e["ServiceID"]: e["TaggedAddresses"] for e in entries}
+        assert tagged["d1.doc"]["lan_ipv6"] == "2001:db8::10", tagged
+        assert tagged["d1.doc"]["lan"] == "192.0.2.10", tagged
+        b.stop()
+        wait_until(lambda: dig(d, "+short", "web." + ZONE, "A").split() == [],
+                   10 * SLOW, "web-1 withdrawn", d)
+        assert dig(d, "+short", "web." + ZONE, "AAAA").split() == []
+    finally:
+        d.stop()
+        b.stop()

@@ -3,6 +3,7 @@
  * through dns_answer() and ldns, and their registry keys' errors. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -497,6 +498,155 @@ START_TEST(ptr_errors)
 }
 END_TEST
 
+/* Item 1: dual-stack instances. */
+static const char *dual_yaml =
+    "server:\n"
+    "  zone: svc.example.\n"
+    "  ttl: 5\n"
+    "  reverse: [\"192.0.2.0/24\", \"2001:db8::/32\"]\n"
+    "defaults:\n"
+    "  policy: fixed\n"
+    "  check: {type: none}\n"
+    "services:\n"
+    "  web:\n"
+    "    port: 80\n"
+    "    instances:\n"
+    "      - {name: web-1, address: [192.0.2.10, \"2001:db8::10\"]}\n"
+    "      - {name: web-2, address: \"2001:db8::20\"}\n"
+    "      - {name: web-3, address: [\"2001:db8::30\", 192.0.2.30, 192.0.2.31]}\n"
+    "      - {name: web-4, address: 192.0.2.40}\n"
+    "  one:\n"
+    "    port: 80\n"
+    "    max_answers: 1\n"
+    "    instances:\n"
+    "      - {name: o1, address: [192.0.2.50, 192.0.2.51]}\n"
+    "      - {name: o2, address: 192.0.2.52}\n"
+    "  shared:\n"
+    "    port: 80\n"
+    "    instances:\n"
+    "      - {name: s1, address: [192.0.2.60, \"2001:db8::60\"]}\n"
+    "      - {name: s2, address: [192.0.2.60, \"2001:db8::61\"], port: 81}\n"
+    "      - {name: s3, address: 192.0.2.60, port: 82}\n";
+
+/* The rdata of the answer's records (or additional's) joined by ' '. */
+static const char *rdata_list(const ldns_rr_list *list)
+{
+	static char out[1024];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < tu_count(list); i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? " " : "",
+		         tu_rdf(list, i, 0));
+	return out;
+}
+
+static void expect_rdata(const struct dns_table *t, const char *name, ldns_rr_type type,
+                         const char *want)
+{
+	ldns_pkt *p = tu_q(ctx, t, name, type);
+
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	ck_assert_str_eq(rdata_list(ldns_pkt_answer(p)), want);
+	ldns_pkt_free(p);
+}
+
+START_TEST(dual_stack)
+{
+	struct dns_table *t = tu_table(dual_yaml);
+	struct tu_health *h = tu_health_bind(t);
+	ldns_pkt *p;
+
+	/* A: the IPv4 ones, AAAA: the IPv6 ones, registry order */
+	expect_rdata(t, "web.svc.example.", LDNS_RR_TYPE_A,
+	             "192.0.2.10 192.0.2.30 192.0.2.31 192.0.2.40");
+	expect_rdata(t, "web.svc.example.", LDNS_RR_TYPE_AAAA,
+	             "2001:db8::10 2001:db8::20 2001:db8::30");
+	expect_rdata(t, "web-1.web.svc.example.", LDNS_RR_TYPE_A, "192.0.2.10");
+	expect_rdata(t, "web-1.web.svc.example.", LDNS_RR_TYPE_AAAA, "2001:db8::10");
+	expect_rdata(t, "web-3.web.svc.example.", LDNS_RR_TYPE_A, "192.0.2.30 192.0.2.31");
+	expect_rdata(t, "web-2.web.svc.example.", LDNS_RR_TYPE_A, "");
+	/* SRV: one per instance, every address of each target in additional */
+	p = tu_q(ctx, t, "_web._tcp.svc.example.", LDNS_RR_TYPE_SRV);
+	tu_assert_ok(p, 4);
+	ck_assert_str_eq(rdata_list(ldns_pkt_additional(p)),
+	                 "192.0.2.10 2001:db8::10 2001:db8::20 192.0.2.30 192.0.2.31 2001:db8::30 "
+	                 "192.0.2.40");
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 1), "web-1.web.svc.example.");
+	ck_assert_str_eq(tu_owner(ldns_pkt_additional(p), 5), "web-3.web.svc.example.");
+	ldns_pkt_free(p);
+	/* health: a withdrawn instance takes all its addresses along */
+	tu_health_set(h, 0, 0, 0);
+	expect_rdata(t, "web.svc.example.", LDNS_RR_TYPE_AAAA, "2001:db8::20 2001:db8::30");
+	/* max_answers counts instances */
+	expect_rdata(t, "one.svc.example.", LDNS_RR_TYPE_A, "192.0.2.50 192.0.2.51");
+	/* an address shared by instances: once (RFC 2181 5) */
+	expect_rdata(t, "shared.svc.example.", LDNS_RR_TYPE_A, "192.0.2.60");
+	expect_rdata(t, "shared.svc.example.", LDNS_RR_TYPE_AAAA, "2001:db8::60 2001:db8::61");
+	/* PTR from every address */
+	expect_rdata(t, "30.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, "web-3.web.svc.example.");
+	expect_rdata(t, "31.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, "web-3.web.svc.example.");
+	expect_rdata(t, "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+	             LDNS_RR_TYPE_PTR, "web-1.web.svc.example.");
+	dns_table_free(t);
+	tu_health_free(h);
+}
+END_TEST
+
+START_TEST(dual_stack_registry)
+{
+	struct registry *reg = NULL;
+	const struct reg_addr *a;
+	size_t n;
+	char text[64];
+
+	ck_assert_int_eq(registry_load_string(dual_yaml, "x.yaml", &reg, NULL), 0);
+	/* the first is the primary: addr, and the address the check probes */
+	inet_ntop(AF_INET6, &reg->services[0].instances[2].addr.u.v6, text, sizeof(text));
+	ck_assert_str_eq(text, "2001:db8::30");
+	a = registry_addrs(&reg->services[0].instances[2], &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(a[1].family, AF_INET);
+	ck_assert_ptr_eq(registry_check_addr(&reg->services[0].instances[2]),
+	                 &reg->services[0].instances[2].addr);
+	a = registry_addrs(&reg->services[0].instances[3], &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_ptr_eq(a, &reg->services[0].instances[3].addr);
+	registry_free(reg);
+	ck_assert_int_eq(
+	    registry_load_string("services:\n  web: {port: 1, instances: [{name: a, address: "
+	                         "[\"::1\", 127.0.0.1], check_address: 127.0.0.1}]}\n",
+	                         "x.yaml", &reg, NULL),
+	    0);
+	ck_assert_int_eq(registry_check_addr(&reg->services[0].instances[0])->family, AF_INET);
+	ck_assert_int_eq(reg->services[0].instances[0].addr.family, AF_INET6);
+	registry_free(reg);
+}
+END_TEST
+
+START_TEST(dual_stack_errors)
+{
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: []}]}\n",
+	             "x.yaml:2:49: services.web.instances[0].address: 0 addresses: one to 8");
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: [127.0.0.1, "
+	             "127.0.0.300]}]}\n",
+	             "x.yaml:2:61: services.web.instances[0].address[1]: \"127.0.0.300\" is not an "
+	             "IPv4 or IPv6 address");
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: [127.0.0.1, "
+	             "\"::1\", 127.0.0.1]}]}\n",
+	             "x.yaml:2:68: services.web.instances[0].address[2]: the same address as [0]");
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: [1.0.0.1, "
+	             "1.0.0.2, 1.0.0.3, 1.0.0.4, 1.0.0.5, 1.0.0.6, 1.0.0.7, 1.0.0.8, 1.0.0.9]}]}\n",
+	             "x.yaml:2:49: services.web.instances[0].address: 9 addresses: one to 8");
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: 127.0.0.1, "
+	             "check_address: 127.0.0.2}]}\n",
+	             "x.yaml:2:75: services.web.instances[0].check_address: not one of the "
+	             "instance's addresses");
+	expect_error("services:\n  web: {port: 1, instances: [{name: a, address: {a: 1}}]}\n",
+	             "x.yaml:2:49: services.web.instances[0].address: expected an IPv4 or IPv6 "
+	             "address, got a mapping");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("more answers");
@@ -513,6 +663,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, named_ports_errors);
 	tcase_add_test(tc, ptr);
 	tcase_add_test(tc, ptr_errors);
+	tcase_add_test(tc, dual_stack);
+	tcase_add_test(tc, dual_stack_registry);
+	tcase_add_test(tc, dual_stack_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
