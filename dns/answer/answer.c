@@ -172,8 +172,10 @@ static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
  * (DNS_T_MULTI), of type qtype (0: all) at owner, each once in the answer
  * when dedupe: how many were written, or -1 (and none written) when they do
  * not all fit. */
-static int w_multi(struct resp *r, const struct dns_instance *in, uint16_t qtype, size_t owner,
-                   int dedupe)
+/* noinline, as w_inst_additional() and srv_patch(): kept out of
+ * w_dynamic(), whose loops for plain answers stay as lean as before */
+static __attribute__((noinline)) int w_multi(struct resp *r, const struct dns_instance *in,
+                                             uint16_t qtype, size_t owner, int dedupe)
 {
 	const struct dns_table *t = r->t;
 	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
@@ -199,7 +201,8 @@ static int w_multi(struct resp *r, const struct dns_instance *in, uint16_t qtype
 
 /* Every address of in in additional, owned by the name at owner: all of
  * them or none (no TC). */
-static void w_inst_additional(struct resp *r, const struct dns_instance *in, size_t owner)
+static __attribute__((noinline)) void w_inst_additional(struct resp *r,
+                                                        const struct dns_instance *in, size_t owner)
 {
 	int n;
 
@@ -254,6 +257,22 @@ static void w_targets(struct resp *r, const struct dns_rrset *s)
 	}
 }
 
+/* The SRV record of instance idx just written at node n: slow_start's
+ * weight of the moment (now > 0), a named port's number (RDATA: priority,
+ * weight, port, target). */
+static __attribute__((noinline)) void srv_patch(struct resp *r, const struct dns_node *n,
+                                                uint32_t idx, int64_t now)
+{
+	const struct dns_table *t = r->t;
+	const struct dns_instance *in = &t->instances[idx];
+	uint8_t *rdata = r->w.out + r->w.len - in->srv_len + 10;
+
+	if (now)
+		dns_put16(rdata + 2, dns_inst_weight(t, in, now));
+	if (n->port_slot)
+		memcpy(rdata + 4, dns_node_port(t, n, idx), 2);
+}
+
 /* The instances' records in policy order; for SRV, the targets' addresses
  * follow in additional as far as they fit (whole records, no TC). */
 static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t owner)
@@ -265,30 +284,30 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 	int dedupe;
 	if (qtype == DNS_T_SRV) {
 		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
+		/* what plain answers skip with one test per record: slow_start
+		 * or a named port (n->port_slot, read once: out aliases it) */
+		const int patch = now || n->port_slot, multi = n->multi_addrs;
 
 		/* one per instance: they differ by target and port */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
 				return -1;
-			/* slow_start: the weight of the moment (RDATA: priority, weight) */
-			if (now)
-				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
-				          dns_inst_weight(t, in, now));
-			/* a named port's name: that port (RDATA: ..., port) */
-			if (n->port_slot)
-				memcpy(r->w.out + r->w.len - in->srv_len + 14,
-				       dns_node_port(t, n, ctx->scratch[i]), 2);
+			if (patch)
+				srv_patch(r, n, ctx->scratch[i], now);
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}
 		/* targets are the instances' own names: each address once */
+		if (multi) {
+			for (size_t i = 0; i < ordered; i++)
+				w_inst_additional(r, &t->instances[ctx->scratch[i]],
+				                  ctx->offsets[i]);
+			return ordered > 0;
+		}
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
-			if (in->type == DNS_T_MULTI)
-				w_inst_additional(r, in, ctx->offsets[i]);
-			else if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off,
-			               in->addr_len))
+			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
 				r->w.ar++;
 		}
 		return ordered > 0;
@@ -304,7 +323,9 @@ static int w_dynamic(struct resp *r, struct dns_node *n, uint16_t qtype, size_t 
 		if (i == ordered)
 			ordered = dns_policy_more(ctx, t, n, ordered, n_cand, want - written);
 		in = &t->instances[ctx->scratch[i]];
-		if (in->type == DNS_T_MULTI) {
+		/* a service with an instance of several addresses always dedupes
+		 * (shared_addrs), so that others cost nothing more here */
+		if (dedupe && in->type == DNS_T_MULTI) {
 			/* dual-stack: its addresses of the type asked */
 			int k = w_multi(r, in, qtype, owner, dedupe);
 

@@ -88,6 +88,11 @@ struct dns_node {
 	/* _NAME._PROTO.SVC.<zone> (an SRV node): 1 + the index of the named
 	 * port its SRV records carry (dns_node_ports()); 0: the instances' own */
 	uint8_t port_slot;
+	/* 1: a name of a service with `empty: nxdomain` (dns_node_gone()) */
+	uint8_t empty_nx;
+	/* 1: a name of a service with an instance of several addresses
+	 * (dns_service.multi_addrs, here where an answer reads it at no cost) */
+	uint8_t multi_addrs;
 	uint32_t service; /* dynamic nodes: the service index */
 	_Atomic uint32_t rr_counter;
 };
@@ -134,7 +139,9 @@ struct dns_service {
 	void (*order)(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
 	              uint32_t *a, size_t from, size_t cnt, size_t want);
 	const char *policy_name;
-	uint8_t shared_addrs; /* 1: two instances share an address: A/AAAA answers dedupe */
+	/* 1: two instances share an address, or one has several: A/AAAA answers
+	 * dedupe (and look for DNS_T_MULTI) */
+	uint8_t shared_addrs;
 	uint32_t max_answers;
 	uint32_t n_instances;
 	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
@@ -153,6 +160,7 @@ struct dns_service {
 	/* ports: the named ports' numbers in blob, big-endian, n_instances per
 	 * named port, one named port after the other */
 	uint32_t ports_off;
+	uint8_t multi_addrs; /* 1: an instance has several addresses (DNS_T_MULTI) */
 };
 
 struct dns_table {
@@ -216,8 +224,10 @@ static inline int dns_node_gone(const struct dns_table *t, const struct dns_node
 {
 	const struct dns_service *svc;
 
-	if (n->service == DNS_NO_INDEX || !(svc = &t->services[n->service])->empty_nxdomain)
+	/* the node's own flag first: other names pay one test */
+	if (!n->empty_nx)
 		return 0;
+	svc = &t->services[n->service];
 	return !atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) &&
 	       !atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
 }

@@ -167,7 +167,8 @@ static int tb_build_ports(struct builder *b, const struct reg_service *s, uint32
 /* The empty non-terminal _PROTO.SVC.<zone> (above the _TAG._PROTO names)
  * belongs to the service too, so that `empty: nxdomain` covers the whole
  * subtree (dns_node_gone()). */
-static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *proto_svc, size_t pl)
+static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *proto_svc, size_t pl,
+                              uint32_t first_node)
 {
 	struct dns_table *t = b->t;
 	uint32_t node = dns_table_lookup(t, proto_svc, pl, dns_name_hash(proto_svc, pl));
@@ -175,6 +176,12 @@ static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *pro
 	if (node != DNS_NO_INDEX && t->nodes[node].kind == DNS_NODE_PLAIN &&
 	    t->nodes[node].service == DNS_NO_INDEX)
 		t->nodes[node].service = si;
+	/* every name of the service is new since first_node */
+	for (size_t k = first_node; k < t->n_nodes; k++)
+		if (t->nodes[k].service == si) {
+			t->nodes[k].empty_nx = t->services[si].empty_nxdomain;
+			t->nodes[k].multi_addrs = t->services[si].multi_addrs;
+		}
 	return 0;
 }
 
@@ -209,7 +216,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	const uint8_t *apex = t->blob + t->zones[0].apex_off;
 	uint8_t apex_c[256], svc[256], name[256], proto_svc[256], body[300];
 	size_t alen = t->zones[0].apex_len, sl, nl, pl, n_tags;
-	uint32_t first = (uint32_t)t->n_instances;
+	uint32_t first = (uint32_t)t->n_instances, first_node = (uint32_t)t->n_nodes;
 	struct dns_service *ds = &t->services[si];
 	char plabel[80];
 	int shared;
@@ -228,6 +235,9 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	if (shared < 0)
 		return tb_fail(b, "out of memory");
 	ds->shared_addrs = (uint8_t)shared;
+	for (size_t i = 0; i < s->n_instances && !ds->multi_addrs; i++)
+		ds->multi_addrs = s->instances[i].n_addrs > 1;
+	ds->shared_addrs |= ds->multi_addrs;
 	ds->max_answers = s->max_answers;
 	ds->n_instances = (uint32_t)s->n_instances;
 	ds->first_instance = first;
@@ -351,5 +361,5 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	}
 	if (tb_build_ports(b, s, si, svc, sl, idx))
 		return -1;
-	return tb_service_subtree(b, si, proto_svc, pl);
+	return tb_service_subtree(b, si, proto_svc, pl, first_node);
 }
