@@ -157,23 +157,43 @@ static void json_service_tags(struct json *j, const char *key, const struct entr
 
 static void json_tagged_addresses(struct json *j, const char *key, const struct entry *e)
 {
+	size_t n;
+	const struct reg_addr *a = registry_addrs(e->in, &n);
+	int v4 = 0, v6 = 0;
+
 	json_key(j, key);
 	json_obj_begin(j);
 	json_kstr(j, "lan", e->addr);
 	json_kstr(j, "wan", e->addr);
+	/* dual-stack: the first of each family, as Consul's lan_ipv4/lan_ipv6 */
+	for (size_t k = 0; k < n && n > 1; k++) {
+		char text[INET6_ADDRSTRLEN];
+		int *seen = a[k].family == AF_INET ? &v4 : &v6;
+
+		if (*seen)
+			continue;
+		*seen = 1;
+		inet_ntop(a[k].family, &a[k].u, text, sizeof(text));
+		json_kstr(j, a[k].family == AF_INET ? "lan_ipv4" : "lan_ipv6", text);
+	}
 	json_obj_end(j);
 }
 
-/* ServiceMeta / Meta: string values, as Consul's. Metadata from the
- * registry, once it has some, joins priority here. */
+/* ServiceMeta / Meta: string values, as Consul's: priority, then the
+ * registry's meta: (a key "priority" there is left out: ours is the SRV's). */
 static void json_meta(struct json *j, const char *key, const struct entry *e)
 {
+	const char *kv[4 * REG_META_MAX];
+	size_t n = registry_meta_of(e->s, e->in, kv);
 	char prio[8];
 
 	snprintf(prio, sizeof(prio), "%u", (unsigned)e->in->priority);
 	json_key(j, key);
 	json_obj_begin(j);
 	json_kstr(j, "priority", prio);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[2 * i], "priority"))
+			json_kstr(j, kv[2 * i], kv[2 * i + 1]);
 	json_obj_end(j);
 }
 

@@ -55,9 +55,22 @@ static void tags_label(struct json *j, const struct reg_service *s, const struct
 	evbuffer_free(b);
 }
 
+/* meta: (README "More answers"): __meta_srvd_meta_KEY per key, as its TXT
+ * answers (the service's keys, the instance's over them). */
+static void meta_labels(struct json *j, const struct reg_service *s, const struct reg_instance *in)
+{
+	const char *kv[4 * REG_META_MAX];
+	size_t n = registry_meta_of(s, in, kv);
+	char label[128];
+
+	for (size_t i = 0; i < n; i++) {
+		api_label_name("__meta_srvd_meta_", kv[2 * i], label, sizeof(label));
+		json_kstr(j, label, kv[2 * i + 1]);
+	}
+}
+
 /* One target group: the instance's address and port (IPv6 in brackets),
- * and its labels. Named ports and metadata, once the registry has them, add
- * __meta_srvd_port_NAME and __meta_srvd_meta_KEY here through
+ * and its labels, __meta_srvd_port_NAME and __meta_srvd_meta_KEY through
  * api_label_name(). */
 static void target_group(struct json *j, const struct api *api, size_t si, size_t k)
 {
@@ -78,6 +91,16 @@ static void target_group(struct json *j, const struct api *api, size_t si, size_
 	json_kstr(j, "__meta_srvd_service", s->name);
 	json_kstr(j, "__meta_srvd_instance", in->name);
 	tags_label(j, s, in);
+	meta_labels(j, s, in);
+	for (size_t p = 0; p < s->n_ports; p++) {
+		struct reg_named_port np;
+		char label[128], num[8];
+
+		registry_port_of(s, in, p, &np);
+		api_label_name("__meta_srvd_port_", np.name, label, sizeof(label));
+		snprintf(num, sizeof(num), "%u", (unsigned)np.port);
+		json_kstr(j, label, num);
+	}
 	json_kstr(j, "__meta_srvd_health", api_inst_health(api, si, k));
 	json_obj_end(j);
 	json_obj_end(j);

@@ -74,6 +74,34 @@ static void json_tags(struct json *j, char **tags, size_t n)
 	json_arr_end(j);
 }
 
+/* meta: as an object, KEY: VALUE */
+static void json_meta(struct json *j, const char *const *kv, size_t n)
+{
+	json_key(j, "meta");
+	json_obj_begin(j);
+	for (size_t i = 0; i < n; i++)
+		json_kstr(j, kv[2 * i], kv[2 * i + 1]);
+	json_obj_end(j);
+}
+
+/* ports: NAME: {port, protocol}, as in (NULL: the service) answers them */
+static void json_ports(struct json *j, const struct reg_service *s, const struct reg_instance *in)
+{
+	json_key(j, "ports");
+	json_obj_begin(j);
+	for (size_t k = 0; k < s->n_ports; k++) {
+		struct reg_named_port np;
+
+		registry_port_of(s, in, k, &np);
+		json_key(j, np.name);
+		json_obj_begin(j);
+		json_kuint(j, "port", np.port);
+		json_kstr(j, "protocol", np.protocol);
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
 static void json_instance(struct json *j, const struct reg_service *s,
                           const struct reg_instance *in, struct health_inst *h)
 {
@@ -85,10 +113,30 @@ static void json_instance(struct json *j, const struct reg_service *s,
 	json_obj_begin(j);
 	json_kstr(j, "name", in->name);
 	json_kstr(j, "address", addr);
+	{
+		/* every address, the primary (address) first: dual-stack */
+		size_t n;
+		const struct reg_addr *a = registry_addrs(in, &n);
+
+		json_key(j, "addresses");
+		json_arr_begin(j);
+		for (size_t k = 0; k < n; k++) {
+			inet_ntop(a[k].family, &a[k].u, addr, sizeof(addr));
+			json_str(j, addr);
+		}
+		json_arr_end(j);
+	}
 	json_kuint(j, "port", in->port);
 	json_kuint(j, "weight", in->weight);
 	json_kuint(j, "priority", in->priority);
 	json_tags(j, in->tags, in->n_tags);
+	{
+		/* what its TXT answers: the service's keys and its own */
+		const char *kv[4 * REG_META_MAX];
+
+		json_meta(j, kv, registry_meta_of(s, in, kv));
+	}
+	json_ports(j, s, in);
 	if (h) {
 		health_inst_result(h, result, sizeof(result));
 		json_kstr(j, "state",
@@ -172,6 +220,8 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 	json_kstr(j, "policy", registry_policy_name(s->policy));
 	json_kuint(j, "ttl", s->ttl);
 	json_tags(j, s->tags, s->n_tags);
+	json_meta(j, (const char *const *)s->meta, s->n_meta);
+	json_ports(j, s, NULL);
 	json_kuint(j, "passing", passing);
 	json_kuint(j, "total", s->n_instances);
 	json_kbool(j, "panic", hs && atomic_load(&hs->panic));

@@ -369,6 +369,8 @@ static uint64_t service_hash(const struct reg_service *s)
 		h = fnv_str(h, in->name);
 		h = fnv(h, &in->addr.family, sizeof(in->addr.family));
 		h = fnv(h, &in->addr.u, in->addr.family == AF_INET6 ? 16 : 4);
+		for (size_t a = 1; a < in->n_addrs; a++) /* dual-stack: the others */
+			h = fnv(h, &in->addrs[a], sizeof(in->addrs[a]));
 		h = fnv(h, &in->port, sizeof(in->port));
 		h = fnv(h, &in->weight, sizeof(in->weight));
 		h = fnv(h, &in->priority, sizeof(in->priority));

@@ -441,19 +441,22 @@ int health_heartbeat(struct health *h, size_t svc, size_t inst, int pass, const 
 static int sockaddr_of(const struct reg_instance *ri, uint16_t port, struct hinst *in,
                        socklen_t *len)
 {
+	/* the primary address, or the one check_address names (dual-stack) */
+	const struct reg_addr *a = registry_check_addr(ri);
+
 	memset(&in->addr, 0, sizeof(in->addr));
-	if (ri->addr.family == AF_INET) {
+	if (a->family == AF_INET) {
 		struct sockaddr_in *s4 = &in->addr.v4;
 		s4->sin_family = AF_INET;
-		s4->sin_addr = ri->addr.u.v4;
+		s4->sin_addr = a->u.v4;
 		s4->sin_port = htons(port);
 		*len = sizeof(*s4);
 		return 0;
 	}
-	if (ri->addr.family == AF_INET6) {
+	if (a->family == AF_INET6) {
 		struct sockaddr_in6 *s6 = &in->addr.v6;
 		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = ri->addr.u.v6;
+		s6->sin6_addr = a->u.v6;
 		s6->sin6_port = htons(port);
 		*len = sizeof(*s6);
 		return 0;
@@ -549,7 +552,7 @@ static struct hsvc *svc_new(struct health *h, const struct reg_service *rs, int6
 
 		in->s = s;
 		in->cell = &s->cells[j];
-		in->raddr = ri->addr;
+		in->raddr = *registry_check_addr(ri);
 		in->port = ri->port;
 		in->due_ms = -1;
 		in->first_due_ms = FIRST_RANDOM;

@@ -52,6 +52,10 @@ uint64_t registry_service_digest(const struct reg_service *s)
 	sch_feed_u64(&h, s->n_instances);
 	for (size_t k = 0; k < s->n_instances; k++) {
 		sch_digest(&reg_instance_table, &s->instances[k], &h);
+		/* address: [...]: the schema digests the first */
+		sch_feed_u64(&h, s->instances[k].n_addrs);
+		for (size_t a = 0; a < s->instances[k].n_addrs; a++)
+			sch_feed(&h, &s->instances[k].addrs[a], sizeof(s->instances[k].addrs[a]));
 		/* a drain takes an instance out of answers (and its reason is
 		 * in _health TXT) */
 		sch_feed_str(&h, registry_maintenance_of(s, &s->instances[k]));

@@ -444,6 +444,10 @@ static void resolve_instances(struct reg_loader *ld, struct reg_svc_build *b, st
 			reg_error(ld, ib->node, &ipath,
 			          "no port: set port here, in the service or in defaults");
 		}
+		if (ib->inst.check_addr.family) {
+			ipath = inst_path(path, i);
+			reg_check_addresses(ld, ib, &ipath);
+		}
 		if (!ib->inst.name)
 			continue;
 		slot = inst_slot(&x, b, ib->inst.name);
@@ -515,6 +519,7 @@ static void resolve_services(struct reg_loader *ld)
 		 * trees, which hold the names, go before assemble() */
 		if (b->key->file && !(b->svc.file = strdup(b->key->file)))
 			reg_error_line(ld, "out of memory");
+		reg_check_ports(ld, b, &path);
 	}
 }
 
@@ -601,8 +606,10 @@ void reg_svc_build_free(struct reg_svc_build *b)
 	free(b->svc.file);
 	b->svc.file = NULL;
 	sch_free(&reg_service_table, b);
-	for (size_t i = 0; i < b->n_inst; i++)
+	for (size_t i = 0; i < b->n_inst; i++) {
 		sch_free(&reg_instance_table, &b->inst[i]);
+		reg_addrs_free(&b->inst[i].inst);
+	}
 	free(b->inst);
 	b->inst = NULL;
 	b->n_inst = 0;
@@ -774,6 +781,7 @@ void registry_service_unref(struct reg_service *svc)
 	for (size_t k = 0; k < svc->n_instances; k++) {
 		free((char *)svc->instances[k].maintenance);
 		sch_free(&reg_instance_table, &svc->instances[k]);
+		reg_addrs_free(&svc->instances[k]);
 	}
 	free((char *)svc->maintenance);
 	free(svc->instances);

@@ -99,6 +99,17 @@ void reg_svc_build_free(struct reg_svc_build *b);
 void reg_check_rules(struct reg_loader *ld, const struct reg_svc_build *b, uint64_t own_mask,
                      struct sch_path *path);
 
+/* The rules of named ports (ports.c): a port name is no tag and no
+ * instance name of the service; an instance's ports are the service's. */
+void reg_check_ports(struct reg_loader *ld, const struct reg_svc_build *b, struct sch_path *path);
+
+/* check_address is one of the instance's addresses (addrs.c); path:
+ * services.NAME.instances[i]. */
+void reg_check_addresses(struct reg_loader *ld, const struct reg_inst_build *ib,
+                         struct sch_path *path);
+/* Frees what address: allocated beyond the schema's fields. */
+void reg_addrs_free(struct reg_instance *in);
+
 /* The first service named name (lowercase) in ld->svcs, or NULL; with
  * reg_svc_next() the others of that name in file order. Valid once
  * resolve has indexed the services (before zones are checked). */

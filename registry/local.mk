@@ -6,4 +6,5 @@ libsrvd_registry_a_SOURCES += registry/registry.h registry/loader.h registry/upd
 	registry/schema.c registry/schema.h registry/types.c \
 	registry/tables.c registry/load.c registry/zone.c registry/digest.c \
 	registry/fields.c registry/checkrules.c registry/answers.c registry/fragment.c registry/maintenance.c registry/source.h registry/source.c \
-	registry/source_files.c registry/watch.c registry/watch.h
+	registry/source_files.c registry/watch.c registry/watch.h \
+	registry/meta.c registry/ports.c registry/reverse.c registry/addrs.c

@@ -32,6 +32,12 @@ enum reg_policy {
 	REG_POLICIES       /* the number of policies, not a policy */
 };
 
+/* service.empty: what a service with no passing instance answers. */
+enum reg_empty {
+	REG_EMPTY_NODATA = 0, /* NOERROR, no records (the default) */
+	REG_EMPTY_NXDOMAIN,   /* NXDOMAIN for the whole subtree (RFC 8020) */
+};
+
 /* Returns "round-robin", "random", "weighted", "fixed" or "hashed". */
 const char *registry_policy_name(enum reg_policy policy);
 
@@ -58,6 +64,15 @@ struct reg_instance {
 	 * entry in the registry's maint[]; see registry_maintenance_of()) */
 	const char *maintenance;
 	char *site; /* a key of server.sites (locality), or NULL */
+	char **meta; /* meta: its own KEY, VALUE pairs (n_meta of them); see registry_meta_of() */
+	size_t n_meta;
+	char **ports; /* ports: NAME, "PORT" pairs over the service's; see registry_port_of() */
+	size_t n_ports;
+	/* address: [A, B, ...] (dual-stack): every address, addr (the primary)
+	 * first; NULL and 0 for one address. See registry_addrs(). */
+	struct reg_addr *addrs;
+	size_t n_addrs;
+	struct reg_addr check_addr; /* check_address: the one probed; family 0: addr */
 };
 
 struct reg_service {
@@ -86,6 +101,11 @@ struct reg_service {
 	int has_ttl_min;         /* resolved: ttl_min is set here or in defaults */
 	int locality;            /* enum reg_locality */
 	uint32_t min_local;      /* locality strict: local instances that must pass */
+	int empty;               /* enum reg_empty, default nodata */
+	char **meta;             /* meta: KEY, VALUE pairs of every instance */
+	size_t n_meta;
+	char **ports; /* ports: NAME, "PORT" or "PORT/PROTO" pairs; see registry_port_of() */
+	size_t n_ports;
 };
 
 /* services.NAME.locality: how the client's own site (server.sites) comes first. */
@@ -167,6 +187,8 @@ struct reg_server {
 	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
 	struct reg_site *sites; /* server.sites, in file order */
 	size_t n_sites;
+	char **reverse;  /* prefixes whose reverse zones srvd serves (PTR), as written */
+	size_t n_reverse;
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone
@@ -329,6 +351,49 @@ struct reg_field {
  * and that is set, in schema order. Borrows c for the call. */
 void registry_check_fields(const struct check_config *c,
                            void (*fn)(void *arg, const struct reg_field *f), void *arg);
+
+/* meta: (README "More answers"): at most this many keys in one mapping, and
+ * "KEY=VALUE" fits one TXT character-string. */
+#define REG_META_MAX      64
+#define REG_META_TEXT_MAX 255
+
+/* The metadata of instance in of s: the service's pairs (with the instance's
+ * value where it sets the same key), then the instance's other keys, as
+ * KEY, VALUE pointers into kv (room for 2 * 2 * REG_META_MAX); returns the
+ * number of pairs. Borrows s and in. */
+size_t registry_meta_of(const struct reg_service *s, const struct reg_instance *in,
+                        const char **kv);
+
+/* address: (README "More answers"): at most this many addresses per instance. */
+#define REG_ADDRS_MAX 8
+
+/* Every address of in (its primary first), *n of them. */
+const struct reg_addr *registry_addrs(const struct reg_instance *in, size_t *n);
+
+/* The address in's check probes: check_address, else its primary one. */
+const struct reg_addr *registry_check_addr(const struct reg_instance *in);
+
+/* ports: (README "More answers"): at most this many named ports per service. */
+#define REG_PORTS_MAX 64
+
+struct reg_named_port {
+	const char *name;     /* the port's name, a DNS label (lowercase) */
+	const char *protocol; /* its own or the service's */
+	uint16_t port;        /* the instance's, else the service's */
+};
+
+/* Named port k (< s->n_ports) of s as instance in (NULL: the service's
+ * value) answers it; the strings are borrowed from s. */
+void registry_port_of(const struct reg_service *s, const struct reg_instance *in, size_t k,
+                      struct reg_named_port *out);
+
+/* server.reverse (README "More answers"): a prefix ("192.0.2.0/24", an
+ * address alone is /32 or /128) into *addr and *len: 0, or -1 if text is
+ * none. */
+int registry_reverse_prefix(const char *text, struct reg_addr *addr, unsigned *len);
+
+/* 1 if addr lies inside prefix (text as above), else 0. */
+int registry_reverse_covers(const char *prefix, const struct reg_addr *addr);
 
 /* Looks a service up by lowercase name; NULL if none. Borrows reg. */
 const struct reg_service *registry_find_service(const struct registry *reg, const char *name);

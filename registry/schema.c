@@ -297,6 +297,10 @@ static int parse_item(struct reg_loader *ld, const struct sch_table *table,
 		reg_error(ld, node, path, "out of memory");
 		return -1;
 	}
+	/* a key with code of its own; its value keeps the layout of its type
+	 * (meta:, ports:, server.reverse, address:) */
+	if (item->custom && item->type != SCH_CUSTOM)
+		return item->custom(ld, item, node, base, path);
 	switch (item->type) {
 	case SCH_MAP:
 		/* A map item may narrow the scope of its children (defaults:). */
@@ -660,6 +664,8 @@ void sch_print(FILE *out, const struct sch_table *table, const char *prefix, uns
 			type = sch_type_desc(SCH_HOSTPORT);
 		else if (item->type == SCH_CUSTOM)
 			type = "a list";
+		else if (item->type == SCH_HEADERS && item->custom)
+			type = "a mapping";
 		range_text(item, range, sizeof(range));
 		/* Skip the article: "an unsigned integer" -> "unsigned integer". */
 		type += strncmp(type, "an ", 3) == 0 ? 3 : 2;

@@ -39,6 +39,9 @@ enum sch_type {
 	SCH_HEADERS,  /* char ** of HTTP header name, value pairs; aux = offset of size_t pairs */
 	SCH_CUSTOM,   /* handled by `custom` */
 };
+/* An item of another type with `custom` is parsed by it, into its type's
+ * layout (so the schema still frees, inherits and digests it): meta: and
+ * ports: (SCH_HEADERS), server.reverse (SCH_LIST), address (SCH_ADDR). */
 
 /* What a reload does with a key (Knot's CONF_IO_FRLD_* flags, one per
  * item): the registry digest, the restart warnings and the carrying over of
@@ -178,6 +181,18 @@ void sch_fmt_ms(char *buf, size_t len, uint64_t ms); /* 1500 -> "1500ms", 60000 
 /* An SCH_EXPECT value: "200", "200-399", "200, 204" or a list of those. */
 int sch_parse_expect(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                      void *base, struct sch_path *path);
+
+/* Parsers of items with `custom`: meta: (registry/meta.c), ports:
+ * (registry/ports.c), server.reverse (registry/reverse.c), an instance's
+ * address (registry/addrs.c). */
+int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                   void *base, struct sch_path *path);
+int reg_parse_ports(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                    void *base, struct sch_path *path);
+int reg_parse_reverse(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
+                      void *base, struct sch_path *path);
+int reg_parse_addresses(struct reg_loader *ld, const struct sch_item *item,
+                        const struct ynode *node, void *base, struct sch_path *path);
 
 int sch_is_label(const char *text);
 void sch_lower(char *text);

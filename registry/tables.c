@@ -26,6 +26,7 @@ _Static_assert(offsetof(struct reg_srv_build, srv) == 0, "srv first");
 _Static_assert(offsetof(struct reg_inst_build, inst) == 0, "inst first");
 _Static_assert(sizeof(enum reg_policy) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum check_type) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum reg_empty) == sizeof(int), "enum as int");
 _Static_assert(SCH_MAP_PRESENT == CHECK_MAP_PRESENT, "one bit says a boxed map was written");
 
 static const char *const policy_names[REG_POLICIES + 1] = {
@@ -36,6 +37,8 @@ static const char *const policy_names[REG_POLICIES + 1] = {
 static const char *const bool_names[] = {"false", "true", NULL};
 /* in enum reg_locality order */
 static const char *const locality_names[] = {"off", "prefer", "strict", NULL};
+/* in enum reg_empty order */
+static const char *const empty_names[] = {"nodata", "nxdomain", NULL};
 /* in enum reg_syslog order */
 static const char *const syslog_names[] = {"off",    "daemon", "user",   "local0",
                                            "local1", "local2", "local3", "local4",
@@ -402,6 +405,31 @@ static const struct sch_item service_items[] = {
      SV(min_local),
      .doc = "locality strict: below this many passing local instances, the others answer "
             "too"},
+    {.key = "empty",
+     .reload = SCH_ANSWERS,
+     .type = SCH_ENUM,
+     .flags = SCH_ALL,
+     .def = "nodata",
+     SV(empty),
+     .names = empty_names,
+     .doc = "no passing instance: nodata, or nxdomain for the service's whole subtree"},
+    {.key = "meta",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .flags = SCH_SERVICE,
+     .offset = offsetof(struct reg_svc_build, svc.meta),
+     .aux = offsetof(struct reg_svc_build, svc.n_meta),
+     .custom = reg_parse_meta,
+     .doc = "metadata of every instance, KEY: VALUE (TXT \"KEY=VALUE\" at INSTANCE.NAME.<zone>)"},
+    {.key = "ports",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .flags = SCH_SERVICE,
+     .offset = offsetof(struct reg_svc_build, svc.ports),
+     .aux = offsetof(struct reg_svc_build, svc.n_ports),
+     .custom = reg_parse_ports,
+     .doc = "named ports, NAME: PORT or NAME: {port, protocol} (SRV at "
+            "_NAME._PROTOCOL.SERVICE.<zone>)"},
 };
 const struct sch_table reg_service_table = {
     service_items, sizeof(service_items) / sizeof(service_items[0]), NULL, NULL};
@@ -420,7 +448,9 @@ static const struct sch_item instance_items[] = {
      .type = SCH_ADDR,
      .flags = SCH_REQUIRED,
      IN(addr),
-     .doc = "IPv4 or IPv6 address (quote IPv6: \"::1\")"},
+     .custom = reg_parse_addresses,
+     .doc = "IPv4 or IPv6 address (quote IPv6: \"::1\"), or a list of up to 8 (dual-stack: "
+            "A gets the IPv4, AAAA the IPv6 ones; the first is the primary one)"},
     {.key = "port",
      .reload = SCH_HEALTH,
      .type = SCH_UINT,
@@ -454,6 +484,25 @@ static const struct sch_item instance_items[] = {
      .type = SCH_LABEL,
      IN(site),
      .doc = "its site, a key of server.sites (locality)"},
+    {.key = "meta",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .offset = offsetof(struct reg_inst_build, inst.meta),
+     .aux = offsetof(struct reg_inst_build, inst.n_meta),
+     .custom = reg_parse_meta,
+     .doc = "metadata of this instance, over the service's key by key"},
+    {.key = "ports",
+     .reload = SCH_ANSWERS,
+     .type = SCH_HEADERS,
+     .offset = offsetof(struct reg_inst_build, inst.ports),
+     .aux = offsetof(struct reg_inst_build, inst.n_ports),
+     .custom = reg_parse_ports,
+     .doc = "this instance's numbers of the service's named ports, NAME: PORT"},
+    {.key = "check_address",
+     .reload = SCH_HEALTH,
+     .type = SCH_ADDR,
+     IN(check_addr),
+     .doc = "which of its addresses the check probes, default: the first"},
 };
 const struct sch_table reg_instance_table = {
     instance_items, sizeof(instance_items) / sizeof(instance_items[0]), NULL, NULL};
@@ -760,6 +809,15 @@ static const struct sch_item server_items[] = {
      .custom = reg_parse_sites,
      .doc = "sites by name, each a list of client address prefixes (locality), e.g. "
             "{east: [10.1.0.0/16]}"},
+    {.key = "reverse",
+     .reload = SCH_ANSWERS,
+     .type = SCH_LIST,
+     .elem = SCH_PREFIX,
+     .offset = offsetof(struct reg_srv_build, srv.reverse),
+     .aux = offsetof(struct reg_srv_build, srv.n_reverse),
+     .custom = reg_parse_reverse,
+     .doc = "prefixes whose reverse zones srvd serves: PTR from instance addresses to "
+            "instance names (lengths: IPv4 a multiple of 8, IPv6 of 4)"},
 };
 const struct sch_table reg_server_table = {
     server_items, sizeof(server_items) / sizeof(server_items[0]), NULL, NULL};

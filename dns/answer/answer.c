@@ -172,6 +172,54 @@ static int w_rrset(struct resp *r, const struct dns_rrset *s, size_t owner)
 	return 0;
 }
 
+/* The address records of in, an instance of several addresses
+ * (DNS_T_MULTI), of type qtype (0: all) at owner, each once in the answer
+ * when dedupe: how many were written, or -1 (and none written) when they do
+ * not all fit. */
+/* noinline, as w_inst_additional() and srv_patch(): kept out of
+ * w_dynamic(), whose loops for plain answers stay as lean as before */
+static __attribute__((noinline)) int w_multi(struct resp *r, const struct dns_instance *in,
+                                             uint16_t qtype, size_t owner, int dedupe)
+{
+	const struct dns_table *t = r->t;
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+	size_t save = r->w.len;
+	int n = 0;
+
+	for (; p < end; p += dns_body_len(p)) {
+		uint32_t off = (uint32_t)(p - t->blob);
+		uint16_t len = (uint16_t)dns_body_len(p);
+
+		if (qtype && (uint16_t)(p[0] << 8 | p[1]) != qtype)
+			continue;
+		if (dedupe && dns_seen_add_body(r->ctx, t, off, len))
+			continue;
+		if (w_rr(&r->w, owner, p, len)) {
+			r->w.len = save; /* none of them, as the counts do not have them */
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Every address of in in additional, owned by the name at owner: all of
+ * them or none (no TC). */
+static __attribute__((noinline)) void w_inst_additional(struct resp *r,
+                                                        const struct dns_instance *in, size_t owner)
+{
+	int n;
+
+	if (in->type != DNS_T_MULTI) {
+		if (!w_rr(&r->w, owner, r->t->blob + in->addr_off, in->addr_len))
+			r->w.ar++;
+		return;
+	}
+	n = w_multi(r, in, 0, owner, 0);
+	if (n > 0)
+		r->w.ar = (uint16_t)(r->w.ar + n);
+}
+
 /* The A and AAAA of node (a static name or an instance) in additional,
  * owned by the name at owner: each RRset whole or not at all, no TC. */
 static void w_addresses(struct resp *r, uint32_t node, size_t owner)
@@ -179,9 +227,7 @@ static void w_addresses(struct resp *r, uint32_t node, size_t owner)
 	const struct dns_table *t = r->t;
 	const struct dns_node *n = &t->nodes[node];
 	if (n->kind == DNS_NODE_INSTANCE) {
-		const struct dns_instance *in = &t->instances[n->list_off];
-		if (!w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
-			r->w.ar++;
+		w_inst_additional(r, &t->instances[n->list_off], owner);
 		return;
 	}
 	for (uint16_t i = 0; i < n->n_rrsets; i++) {
@@ -215,6 +261,22 @@ static void w_targets(struct resp *r, const struct dns_rrset *s)
 	}
 }
 
+/* The SRV record of instance idx just written at node n: slow_start's
+ * weight of the moment (now > 0), a named port's number (RDATA: priority,
+ * weight, port, target). */
+static __attribute__((noinline)) void srv_patch(struct resp *r, const struct dns_node *n,
+                                                uint32_t idx, int64_t now)
+{
+	const struct dns_table *t = r->t;
+	const struct dns_instance *in = &t->instances[idx];
+	uint8_t *rdata = r->w.out + r->w.len - in->srv_len + 10;
+
+	if (now)
+		dns_put16(rdata + 2, dns_inst_weight(t, in, now));
+	if (n->port_slot)
+		memcpy(rdata + 4, dns_node_port(t, n, idx), 2);
+}
+
 /* The instances' records in policy order; for SRV, the targets' addresses
  * follow in additional as far as they fit (whole records, no TC). */
 static inline __attribute__((always_inline)) int w_records(struct resp *r, struct dns_node *n,
@@ -227,20 +289,27 @@ static inline __attribute__((always_inline)) int w_records(struct resp *r, struc
 	int dedupe;
 	if (qtype == DNS_T_SRV) {
 		int64_t now = ordered && t->services[n->service].slow_start_ms ? dns_now_ms() : 0;
+		/* what plain answers skip with one test per record: slow_start
+		 * or a named port (n->port_slot, read once: out aliases it) */
+		const int patch = now || n->port_slot, multi = n->multi_addrs;
 
 		/* one per instance: they differ by target and port */
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (w_rr(&r->w, owner, t->blob + in->srv_off, in->srv_len))
 				return -1;
-			/* slow_start: the weight of the moment (RDATA: priority, weight) */
-			if (now)
-				dns_put16(r->w.out + r->w.len - in->srv_len + 12,
-				          dns_inst_weight(t, in, now));
+			if (patch)
+				srv_patch(r, n, ctx->scratch[i], now);
 			ctx->offsets[i] = (uint32_t)(r->w.len - in->srv_len + 16);
 			r->w.an++;
 		}
 		/* targets are the instances' own names: each address once */
+		if (multi) {
+			for (size_t i = 0; i < ordered; i++)
+				w_inst_additional(r, &t->instances[ctx->scratch[i]],
+				                  ctx->offsets[i]);
+			return ordered > 0;
+		}
 		for (size_t i = 0; i < ordered; i++) {
 			const struct dns_instance *in = &t->instances[ctx->scratch[i]];
 			if (!w_rr(&r->w, ctx->offsets[i], t->blob + in->addr_off, in->addr_len))
@@ -259,6 +328,20 @@ static inline __attribute__((always_inline)) int w_records(struct resp *r, struc
 		if (i == ordered)
 			ordered = dns_policy_more(ctx, t, n, ordered, n_cand, want - written);
 		in = &t->instances[ctx->scratch[i]];
+		/* a service with an instance of several addresses always dedupes
+		 * (shared_addrs), so that others cost nothing more here */
+		if (dedupe && in->type == DNS_T_MULTI) {
+			/* dual-stack: its addresses of the type asked */
+			int k = w_multi(r, in, qtype, owner, dedupe);
+
+			if (k < 0)
+				return -1;
+			if (k > 0) {
+				r->w.an = (uint16_t)(r->w.an + k);
+				written++;
+			}
+			continue;
+		}
 		if (dedupe && dns_seen_add(ctx, t, ctx->scratch[i]))
 			continue;
 		if (w_rr(&r->w, owner, t->blob + in->addr_off, in->addr_len))
@@ -593,7 +676,9 @@ static int w_node(struct resp *r, struct dns_node *n, uint16_t qtype, size_t own
 		return 0;
 	if (w_rrset(r, s, owner))
 		return -1;
-	if (s->type == DNS_T_SOA && n == &r->t->nodes[r->t->apex_node])
+	/* the service zone's and server.reverse's SOA carry the serial of
+	 * now; a zone file's has none to patch (serial_pos 0) */
+	if (s->type == DNS_T_SOA)
 		patch_serial(r, n->zone, s->len);
 	w_targets(r, s);
 	return 1;
@@ -609,7 +694,16 @@ static int answer_found(struct resp *r, uint32_t node)
 	for (int hops = 0;; hops++) {
 		struct dns_node *n = (struct dns_node *)&t->nodes[node];
 		const struct dns_rrset *cname;
-		int rc = w_node(r, n, r->q->qtype, owner);
+		int rc;
+
+		/* a service of `empty: nxdomain` with nothing to serve: gone,
+		 * and so is everything below it (RFC 8020); a CNAME to it
+		 * ends in NXDOMAIN too (RFC 6604) */
+		if (dns_node_gone(t, n)) {
+			r->rcode = RCODE_NXDOMAIN;
+			return w_neg_soa(r, n->zone);
+		}
+		rc = w_node(r, n, r->q->qtype, owner);
 		if (rc)
 			return rc < 0 ? -1 : 0;
 		cname = r->q->qtype == DNS_T_CNAME ? NULL : find_rrset(t, n, DNS_T_CNAME);

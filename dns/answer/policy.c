@@ -342,7 +342,7 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 	*n_cand = 0;
 	if (n->kind == DNS_NODE_INSTANCE) {
 		const struct dns_instance *in = &t->instances[n->list_off];
-		if (qtype != in->type)
+		if (qtype != in->type && !dns_inst_has(t, in, qtype))
 			return 0;
 		a[0] = n->list_off;
 		*n_cand = 1;
@@ -367,7 +367,7 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
 		if (panic ? atomic_load_explicit(&in->hs->drained, memory_order_relaxed)
 		          : !atomic_load_explicit(&in->hs->served, memory_order_relaxed))
 			continue;
-		if (qtype != DNS_T_SRV && qtype != in->type)
+		if (qtype != DNS_T_SRV && qtype != in->type && !dns_inst_has(t, in, qtype))
 			continue;
 		a[cnt++] = idx;
 	}
@@ -409,19 +409,24 @@ void dns_seen_reset(struct dns_ctx *ctx)
 int dns_seen_add(struct dns_ctx *ctx, const struct dns_table *t, uint32_t inst)
 {
 	const struct dns_instance *in = &t->instances[inst];
-	const uint8_t *addr = t->blob + in->addr_off + 10;
-	size_t alen = (size_t)in->addr_len - 10;
+
+	return dns_seen_add_body(ctx, t, in->addr_off, in->addr_len);
+}
+
+int dns_seen_add_body(struct dns_ctx *ctx, const struct dns_table *t, uint32_t off, uint16_t len)
+{
+	const uint8_t *addr = t->blob + off + 10;
+	size_t alen = (size_t)len - 10;
 	uint32_t i = dns_name_hash(addr, alen) & (DNS_SEEN_SLOTS - 1);
 	for (;;) {
 		struct dns_seen_slot *s = &ctx->seen[i];
-		const struct dns_instance *o;
 		if (s->gen != ctx->seen_gen) {
 			s->gen = ctx->seen_gen;
-			s->inst = inst;
+			s->off = off;
 			return 0;
 		}
-		o = &t->instances[s->inst];
-		if (o->addr_len == in->addr_len && !memcmp(t->blob + o->addr_off + 10, addr, alen))
+		if (dns_body_len(t->blob + s->off) == len &&
+		    !memcmp(t->blob + s->off + 10, addr, alen))
 			return 1;
 		i = (i + 1) & (DNS_SEEN_SLOTS - 1);
 	}

@@ -25,7 +25,7 @@
 /* A slot belongs to the current answer only when its gen is the ctx's. */
 struct dns_seen_slot {
 	uint32_t gen;
-	uint32_t inst; /* the instance whose address is here */
+	uint32_t off; /* the address body here, by its offset in the blob */
 };
 
 struct dns_ctx {
@@ -75,6 +75,10 @@ size_t dns_policy_order(struct dns_ctx *ctx, const struct dns_table *t, struct d
  * addresses need more than max_answers candidates). */
 size_t dns_policy_more(struct dns_ctx *ctx, const struct dns_table *t, const struct dns_node *n,
                        size_t have, size_t n_cand, size_t more);
+
+/* The same for one address body (len bytes at blob + off), e.g. one of an
+ * instance of several addresses. */
+int dns_seen_add_body(struct dns_ctx *ctx, const struct dns_table *t, uint32_t off, uint16_t len);
 
 /* Starts a new, empty set of addresses for one answer. */
 void dns_seen_reset(struct dns_ctx *ctx);

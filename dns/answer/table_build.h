@@ -12,7 +12,9 @@
 #include "dns/answer/table_impl.h"
 
 struct registry;
+struct reg_instance;
 struct reg_service;
+struct reg_soa;
 
 /* A static record before it is grouped into its RRset. */
 struct pending_rr {
@@ -21,6 +23,7 @@ struct pending_rr {
 	uint32_t seq;       /* input order */
 	uint32_t group_seq; /* input order of the first record of its RRset */
 	uint32_t off, len;  /* body in builder.tmp */
+	uint8_t own;        /* 1: made by the builder for a dynamic name (tb_own_rr) */
 };
 
 struct builder {
@@ -43,6 +46,7 @@ struct builder {
 	const struct reg_site *sites;
 	size_t n_sites;
 	size_t inst_sel_cap;
+	uint32_t n_reverse; /* server.reverse zones (reverse.c): 0, no PTR to look for */
 };
 
 /* Writes the message into b->err; returns -1 (for `return tb_fail(...)`). */
@@ -79,11 +83,28 @@ int tb_delta_name(struct builder *b, const uint8_t *name, size_t len);
 int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t serial);
 int tb_build_static(struct builder *b, const struct registry *reg, uint32_t serial);
 int tb_build_rrsets(struct builder *b);
+/* A record the builder adds to a dynamic name (an instance's meta TXT),
+ * grouped into RRsets with the static ones: 0 or -1. */
+int tb_own_rr(struct builder *b, uint32_t node, const uint8_t *body, size_t len);
 /* A CH TXT body (TTL 0) of text into the blob: 0 or -1. */
 int tb_txt_ch(struct builder *b, const char *text, uint32_t *off, uint16_t *len);
 
 /* select.c: server.sites into t->site_prefixes: 0 or -1. */
 int tb_build_sites(struct builder *b, const struct registry *reg);
+/* A zone with apex and negative SOA body (table_static.c): 0 or -1. */
+int tb_zone_add(struct builder *b, const uint8_t *apex, size_t alen, const uint8_t *neg_soa,
+                size_t neg_len);
+/* The SOA body of soa with serial and ttl into out (600 bytes), its length
+ * (0: bad names); *serial_pos: where the serial sits. */
+size_t tb_soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl, uint8_t *out,
+                   size_t *serial_pos);
+
+/* reverse.c: server.reverse's zones, with the service zone's SOA and NS (at
+ * the end of tb_build_zones), and the PTR records of instance in of s, whose
+ * own name is name (nl bytes): 0 or -1. */
+int tb_build_reverse_zones(struct builder *b, const struct registry *reg, uint32_t serial);
+int tb_build_ptr(struct builder *b, const struct reg_service *s, const struct reg_instance *in,
+                 const uint8_t *name, size_t nl);
 
 /* table_service.c: service si's instances and names; idx has room for its
  * instances, tags for 4096 tag names. */

@@ -13,7 +13,8 @@
  * next change builds a whole table again.
  *
  * What a delta cannot express goes to a whole build: a change of anything
- * but services (server, zones), a service whose name static records use
+ * but services (server, zones), reverse zones (a PTR name is shared by the
+ * services with an instance on its address), a service whose name static records use
  * (as owner or as CNAME/NS/MX/SRV target: their nodes are resolved in the
  * base), or a name the base holds live (a collision, which the whole
  * build reports as it would without deltas).
@@ -330,7 +331,9 @@ int dns_table_update(const struct dns_table *cur, const struct registry *reg, ui
 	struct dns_table *base = cur ? (cur->base ? cur->base : (struct dns_table *)cur) : NULL;
 
 	*out = NULL;
-	if (base && registry_rest_digest(reg) == base->rest_digest) {
+	/* PTR names are shared by the services whose instances have that
+	 * address: reverse zones change by whole builds */
+	if (base && !reg->server.n_reverse && registry_rest_digest(reg) == base->rest_digest) {
 		int rc = delta_build(base, reg, serial, out, err, errlen);
 
 		if (rc <= 0)

@@ -22,6 +22,7 @@
 #define DNS_T_NS    2
 #define DNS_T_CNAME 5
 #define DNS_T_SOA   6
+#define DNS_T_PTR   12
 #define DNS_T_MX    15
 #define DNS_T_TXT   16
 #define DNS_T_AAAA  28
@@ -38,6 +39,9 @@
 #define DNS_C_ANY 255
 
 #define DNS_NO_INDEX UINT32_MAX
+
+/* dns_instance.type of an instance of several addresses (dual-stack) */
+#define DNS_T_MULTI 0
 
 enum dns_node_kind {
 	DNS_NODE_PLAIN = 0,   /* static records and/or an empty non-terminal */
@@ -84,6 +88,14 @@ struct dns_node {
 	/* 1: a static record's owner is at or below this name (a delta must
 	 * not remove it with a service: table_delta.c) */
 	uint8_t static_below;
+	/* _NAME._PROTO.SVC.<zone> (an SRV node): 1 + the index of the named
+	 * port its SRV records carry (dns_node_ports()); 0: the instances' own */
+	uint8_t port_slot;
+	/* 1: a name of a service with `empty: nxdomain` (dns_node_gone()) */
+	uint8_t empty_nx;
+	/* 1: a name of a service with an instance of several addresses
+	 * (dns_service.multi_addrs, here where an answer reads it at no cost) */
+	uint8_t multi_addrs;
 	/* dynamic nodes: the service index; the empty non-terminal
 	 * _PROTO.<svc>.<zone> too, which exists only for its service */
 	uint32_t service;
@@ -98,12 +110,13 @@ struct dns_zone {
 	/* zone 0 only: where the serial sits in its SOA bodies (10 + mname +
 	 * rname), patched from dns_table.serial on the way out; 0 = static */
 	uint16_t serial_pos;
+	uint8_t reverse; /* 1: a server.reverse zone, where instances' PTR go */
 };
 
 struct dns_instance {
-	uint32_t addr_off; /* A or AAAA body */
+	uint32_t addr_off; /* A or AAAA body; DNS_T_MULTI: its A then AAAA bodies */
 	uint16_t addr_len;
-	uint16_t type;    /* DNS_T_A or DNS_T_AAAA */
+	uint16_t type;    /* DNS_T_A or DNS_T_AAAA, or DNS_T_MULTI (dns_inst_has()) */
 	uint32_t srv_off; /* SRV body; its target name starts 16 bytes in */
 	uint16_t srv_len;
 	uint16_t weight;
@@ -151,7 +164,9 @@ struct dns_service {
 	void (*order)(struct dns_ctx *ctx, const struct dns_table *t, struct dns_node *n,
 	              uint32_t *a, size_t from, size_t cnt, size_t want);
 	const char *policy_name;
-	uint8_t shared_addrs; /* 1: two instances share an address: A/AAAA answers dedupe */
+	/* 1: two instances share an address, or one has several: A/AAAA answers
+	 * dedupe (and look for DNS_T_MULTI) */
+	uint8_t shared_addrs;
 	uint32_t max_answers;
 	uint32_t n_instances;
 	uint32_t first_instance; /* its instances are [first_instance, + n_instances) */
@@ -174,6 +189,13 @@ struct dns_service {
 	uint32_t ttl, ttl_min; /* ttl_min: while unstable, with DNS_SEL_TTL_MIN */
 	uint8_t locality;      /* enum reg_locality, with DNS_SEL_LOCALITY */
 	uint16_t min_local;
+	/* empty: nxdomain: with no instance served (and no panic) every name
+	 * of the service answers NXDOMAIN (dns_node_gone()) */
+	uint8_t empty_nxdomain;
+	/* ports: the named ports' numbers in blob, big-endian, n_instances per
+	 * named port, one named port after the other */
+	uint32_t ports_off;
+	uint8_t multi_addrs; /* 1: an instance has several addresses (DNS_T_MULTI) */
 };
 
 /* dns_service.select bits */
@@ -272,6 +294,54 @@ static inline uint16_t dns_inst_weight(const struct dns_table *t, const struct d
 	    !atomic_load_explicit(&in->hs->restored_ms, memory_order_relaxed))
 		return in->weight;
 	return (uint16_t)(1 + (uint64_t)(in->weight - 1) * (uint64_t)since / ramp);
+}
+
+/* 1 if node n belongs to a service with `empty: nxdomain` that serves no
+ * instance now: the service's whole subtree is then NXDOMAIN (RFC 8020).
+ * Nodes of no service (static names, the apex) are never gone. */
+static inline int dns_node_gone(const struct dns_table *t, const struct dns_node *n)
+{
+	const struct dns_service *svc;
+
+	/* the node's own flag first: other names pay one test */
+	if (!n->empty_nx)
+		return 0;
+	svc = &t->services[n->service];
+	return !atomic_load_explicit(&svc->hs->n_served, memory_order_relaxed) &&
+	       !atomic_load_explicit(&svc->hs->panic, memory_order_acquire);
+}
+
+/* On a named port's SRV node (port_slot > 0): the 2 bytes of instance idx's
+ * port, to put over its SRV record's own. */
+static inline const uint8_t *dns_node_port(const struct dns_table *t, const struct dns_node *n,
+                                           uint32_t idx)
+{
+	const struct dns_service *svc = &t->services[n->service];
+
+	return t->blob + svc->ports_off +
+	       2 * ((size_t)(n->port_slot - 1) * svc->n_instances + (idx - svc->first_instance));
+}
+
+/* The length of the address body at p (its rdlength + 10). */
+static inline size_t dns_body_len(const uint8_t *p)
+{
+	return 10 + (size_t)(p[8] << 8 | p[9]);
+}
+
+/* 1 if in, an instance of several addresses (DNS_T_MULTI), has one of
+ * type qtype (A or AAAA); 0 for any other instance: the caller compared
+ * in->type with qtype first, so single addresses never come here. */
+static inline int dns_inst_has(const struct dns_table *t, const struct dns_instance *in,
+                               uint16_t qtype)
+{
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+
+	if (in->type != DNS_T_MULTI)
+		return 0;
+	for (; p < end; p += dns_body_len(p))
+		if ((uint16_t)(p[0] << 8 | p[1]) == qtype)
+			return 1;
+	return 0;
 }
 
 /* The i-th instance of a SERVICE or SRV node. */

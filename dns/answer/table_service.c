@@ -57,19 +57,157 @@ static int addr_cmp(const void *a, const void *b)
 static int shares_addresses(const struct reg_service *s)
 {
 	const struct reg_addr **v;
+	size_t n = 0;
 	int shared = 0;
 	if (s->n_instances < 2)
 		return 0;
-	v = malloc(s->n_instances * sizeof(*v));
+	for (size_t i = 0; i < s->n_instances; i++)
+		n += s->instances[i].n_addrs ? s->instances[i].n_addrs : 1;
+	v = malloc(n * sizeof(*v));
 	if (!v)
 		return -1;
-	for (size_t i = 0; i < s->n_instances; i++)
-		v[i] = &s->instances[i].addr;
-	qsort(v, s->n_instances, sizeof(*v), addr_cmp);
-	for (size_t i = 1; i < s->n_instances && !shared; i++)
+	n = 0;
+	/* every address of every instance (dual-stack ones have several) */
+	for (size_t i = 0; i < s->n_instances; i++) {
+		size_t cnt;
+		const struct reg_addr *a = registry_addrs(&s->instances[i], &cnt);
+
+		for (size_t k = 0; k < cnt; k++)
+			v[n++] = &a[k];
+	}
+	qsort(v, n, sizeof(*v), addr_cmp);
+	for (size_t i = 1; i < n && !shared; i++)
 		shared = addr_cmp(&v[i - 1], &v[i]) == 0;
 	free(v);
 	return shared;
+}
+
+/* address: [...]: the A bodies, then the AAAA ones, back to back (type
+ * DNS_T_MULTI; answers pick those of the type asked). */
+static int tb_inst_addrs(struct builder *b, const struct reg_service *s,
+                         const struct reg_instance *in, struct dns_instance *di)
+{
+	size_t n, len = 0;
+	const struct reg_addr *a = registry_addrs(in, &n);
+	uint8_t body[10 + 16];
+
+	di->type = DNS_T_MULTI;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < n; k++) {
+			int v4 = a[k].family == AF_INET;
+			uint16_t rd = v4 ? 4 : 16;
+			uint32_t off;
+
+			if (v4 != (pass == 0))
+				continue;
+			dns_body_head(body, v4 ? DNS_T_A : DNS_T_AAAA, DNS_C_IN, s->ttl, rd);
+			memcpy(body + 10, v4 ? (const void *)&a[k].u.v4 : (const void *)&a[k].u.v6,
+			       rd);
+			if (tb_blob_add(b, body, 10 + rd, &off))
+				return -1;
+			if (!len)
+				di->addr_off = off;
+			len += 10 + rd;
+		}
+	di->addr_len = (uint16_t)len;
+	return 0;
+}
+
+/* ports: an SRV node _NAME._PROTO.SVC.<zone> per named port over every
+ * instance, and the instances' numbers of each in the blob (dns_node_port()). */
+static int tb_build_ports(struct builder *b, const struct reg_service *s, uint32_t si,
+                          const uint8_t *svc, size_t sl, uint32_t *idx)
+{
+	struct dns_table *t = b->t;
+	struct dns_service *ds = &t->services[si];
+	uint8_t name[256], two[2];
+	char plabel[80];
+
+	if (!s->n_ports)
+		return 0;
+	for (size_t i = 0; i < s->n_instances; i++)
+		idx[i] = ds->first_instance + (uint32_t)i;
+	/* all of them back to back before any name goes into the blob */
+	for (size_t k = 0; k < s->n_ports; k++)
+		for (size_t i = 0; i < s->n_instances; i++) {
+			struct reg_named_port np;
+			uint32_t off;
+
+			registry_port_of(s, &s->instances[i], k, &np);
+			dns_put16(two, np.port);
+			if (tb_blob_add(b, two, 2, &off))
+				return -1;
+			if (k == 0 && i == 0)
+				ds->ports_off = off;
+		}
+	for (size_t k = 0; k < s->n_ports; k++) {
+		struct reg_named_port np;
+		uint32_t node;
+		size_t nl;
+
+		registry_port_of(s, NULL, k, &np);
+		snprintf(plabel, sizeof(plabel), "_%s", np.protocol);
+		nl = dns_name_prepend(name, "", plabel, svc, sl);
+		nl = nl ? dns_name_prepend(name, "_", np.name, name, nl) : 0;
+		if (!nl)
+			return tb_fail(b, "service %s, port %s: name too long", s->name, np.name);
+		if (tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, s->n_instances))
+			return -1;
+		node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		t->nodes[node].port_slot = (uint8_t)(k + 1);
+		/* _PROTO.SVC.<zone> above it is the service's (empty: nxdomain) */
+		node = dns_table_lookup(t, name + name[0] + 1, nl - name[0] - 1,
+		                        dns_name_hash(name + name[0] + 1, nl - name[0] - 1));
+		if (node != DNS_NO_INDEX && t->nodes[node].kind == DNS_NODE_PLAIN &&
+		    t->nodes[node].service == DNS_NO_INDEX)
+			t->nodes[node].service = si;
+	}
+	return 0;
+}
+
+/* The empty non-terminal _PROTO.SVC.<zone> (above the _TAG._PROTO names)
+ * belongs to the service too, so that `empty: nxdomain` covers the whole
+ * subtree (dns_node_gone()). */
+static int tb_service_subtree(struct builder *b, uint32_t si, const uint8_t *proto_svc, size_t pl,
+                              uint32_t first_node)
+{
+	struct dns_table *t = b->t;
+	uint32_t node = dns_table_lookup(t, proto_svc, pl, dns_name_hash(proto_svc, pl));
+
+	if (node != DNS_NO_INDEX && t->nodes[node].kind == DNS_NODE_PLAIN &&
+	    t->nodes[node].service == DNS_NO_INDEX)
+		t->nodes[node].service = si;
+	/* every name of the service is new since first_node */
+	for (size_t k = first_node; k < t->n_nodes; k++)
+		if (t->nodes[k].service == si) {
+			t->nodes[k].empty_nx = t->services[si].empty_nxdomain;
+			t->nodes[k].multi_addrs = t->services[si].multi_addrs;
+		}
+	return 0;
+}
+
+/* meta: one TXT record at the instance's name, "KEY=VALUE" per
+ * character-string (the service's keys, then the instance's own). */
+static int tb_build_meta(struct builder *b, const struct reg_service *s,
+                         const struct reg_instance *in, uint32_t node)
+{
+	const char *kv[4 * REG_META_MAX];
+	uint8_t body[10 + 2 * REG_META_MAX * (1 + REG_META_TEXT_MAX)];
+	size_t n = registry_meta_of(s, in, kv), p = 10;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf((char *)body + p + 1, sizeof(body) - p - 1, "%s=%s", kv[2 * i],
+		                   kv[2 * i + 1]);
+
+		if (len < 0 || len > REG_META_TEXT_MAX)
+			return tb_fail(b, "%s/%s: meta %s too long", s->name, in->name, kv[2 * i]);
+		body[p] = (uint8_t)len;
+		p += 1 + (size_t)len;
+	}
+	dns_body_head(body, DNS_T_TXT, DNS_C_IN, s->ttl, (uint16_t)(p - 10));
+	return tb_own_rr(b, node, body, p);
 }
 
 int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si, uint32_t *idx,
@@ -79,7 +217,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	const uint8_t *apex = t->blob + t->zones[0].apex_off;
 	uint8_t apex_c[256], svc[256], name[256], proto_svc[256], body[300];
 	size_t alen = t->zones[0].apex_len, sl, nl, pl, n_tags;
-	uint32_t first = (uint32_t)t->n_instances;
+	uint32_t first = (uint32_t)t->n_instances, first_node = (uint32_t)t->n_nodes;
 	struct dns_service *ds = &t->services[si];
 	char plabel[80];
 	int shared;
@@ -98,6 +236,9 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	if (shared < 0)
 		return tb_fail(b, "out of memory");
 	ds->shared_addrs = (uint8_t)shared;
+	for (size_t i = 0; i < s->n_instances && !ds->multi_addrs; i++)
+		ds->multi_addrs = s->instances[i].n_addrs > 1;
+	ds->shared_addrs |= ds->multi_addrs;
 	ds->max_answers = s->max_answers;
 	ds->n_instances = (uint32_t)s->n_instances;
 	ds->first_instance = first;
@@ -114,6 +255,7 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 	ds->timeout_ms = s->check.timeout_ms;
 	ds->rise = (uint16_t)(s->check.rise > UINT16_MAX ? UINT16_MAX : s->check.rise);
 	ds->fall = (uint16_t)(s->check.fall > UINT16_MAX ? UINT16_MAX : s->check.fall);
+	ds->empty_nxdomain = s->empty == REG_EMPTY_NXDOMAIN;
 
 	ds->first_maint = (uint32_t)t->n_maints;
 	for (size_t i = 0; i < s->n_instances; i++) {
@@ -146,6 +288,11 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		di->weight = in->weight;
 		di->service = si;
 		atomic_init(&di->hs, &always_served);
+		if (in->n_addrs > 1) {
+			if (tb_inst_addrs(b, s, in, di))
+				return -1;
+			continue;
+		}
 		dns_body_head(body, di->type, DNS_C_IN, s->ttl, alen_rd);
 		memcpy(body + 10, v4 ? (const void *)&in->addr.u.v4 : (const void *)&in->addr.u.v6,
 		       alen_rd);
@@ -177,6 +324,10 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (tb_dyn_node(b, name, nl, DNS_NODE_INSTANCE, si, &idx[i], 1))
 			return -1;
 		di->node = dns_table_lookup(t, name, nl, dns_name_hash(name, nl));
+		if (tb_build_meta(b, s, in, di->node))
+			return -1;
+		if (b->n_reverse && tb_build_ptr(b, s, in, name, nl))
+			return -1;
 		nl = dns_name_prepend(name, "", "_health", name, nl);
 		if (!nl || tb_dyn_node(b, name, nl, DNS_NODE_HEALTH_INST, si, &idx[i], 1))
 			return nl ? -1
@@ -214,13 +365,12 @@ int tb_build_service(struct builder *b, const struct reg_service *s, uint32_t si
 		if (nl && tb_dyn_node(b, name, nl, DNS_NODE_SRV, si, idx, n))
 			return -1;
 	}
-	/* _PROTO.<svc>.<zone>, above the _TAG._PROTO names, exists for this
-	 * service alone: a delta that replaces the service hides it */
-	if (n_tags) {
-		uint32_t ent = dns_table_lookup(t, proto_svc, pl, dns_name_hash(proto_svc, pl));
-
-		if (ent != DNS_NO_INDEX && t->nodes[ent].kind == DNS_NODE_PLAIN)
-			t->nodes[ent].service = si;
-	}
+	if (tb_build_ports(b, s, si, svc, sl, idx))
+		return -1;
+	/* _PROTO.<svc>.<zone>, above the _TAG._PROTO names, is the service's
+	 * too: a delta that replaces the service hides it, and `empty:
+	 * nxdomain` covers it */
+	if (tb_service_subtree(b, si, proto_svc, pl, first_node))
+		return -1;
 	return tb_build_select(b, s, si);
 }

@@ -25,8 +25,17 @@ static int prr_add(struct builder *b, uint32_t node, const uint8_t *body, size_t
 	p->type = (uint16_t)(body[0] << 8 | body[1]);
 	p->seq = (uint32_t)b->n_prr;
 	p->len = (uint32_t)len;
+	p->own = 0;
 	b->n_prr++;
 	return tb_tmp_add(b, body, len, &p->off);
+}
+
+int tb_own_rr(struct builder *b, uint32_t node, const uint8_t *body, size_t len)
+{
+	if (prr_add(b, node, body, len))
+		return -1;
+	b->prr[b->n_prr - 1].own = 1;
+	return 0;
 }
 
 /* Encodes the service zone's SOA (with ttl) into out; returns its length
@@ -120,7 +129,20 @@ int tb_build_zones(struct builder *b, const struct registry *reg, uint32_t seria
 		if (rc)
 			return rc;
 	}
-	return 0;
+	/* then server.reverse's (reverse.c) */
+	return tb_build_reverse_zones(b, reg, serial);
+}
+
+int tb_zone_add(struct builder *b, const uint8_t *apex, size_t alen, const uint8_t *neg_soa,
+                size_t neg_len)
+{
+	return add_zone(b, apex, alen, neg_soa, neg_len);
+}
+
+size_t tb_soa_body(const struct reg_soa *soa, uint32_t serial, uint32_t ttl, uint8_t *out,
+                   size_t *serial_pos)
+{
+	return soa_body(soa, serial, ttl, out, serial_pos);
 }
 
 /* Service zone apex SOA and NS, `_ready`, and the static records. */
@@ -331,7 +353,7 @@ int tb_build_rrsets(struct builder *b)
 		rrset_min_ttl(t, s);
 		t->n_rrsets++;
 		i = j;
-		if (n->kind != DNS_NODE_PLAIN)
+		if (n->kind != DNS_NODE_PLAIN && !b->prr[j - 1].own)
 			return tb_fail(b, "a static record's owner collides with a service, "
 			                  "tag, instance or _ready name");
 	}

@@ -131,6 +131,21 @@ static int inst_served(const struct dns_instance *in, int panic)
 	return panic || atomic_load_explicit(&in->hs->served, memory_order_relaxed);
 }
 
+/* The address records of instance in at owner: one, or a dual-stack
+ * instance's every one. */
+static int add_addrs(struct dns_xfr_zone *z, const struct dns_table *t, const uint8_t *owner,
+                     size_t olen, const struct dns_instance *in)
+{
+	const uint8_t *p = t->blob + in->addr_off, *end = p + in->addr_len;
+
+	if (in->type != DNS_T_MULTI)
+		return add_rec(z, owner, olen, p, in->addr_len, 0);
+	for (; p < end; p += dns_body_len(p))
+		if (add_rec(z, owner, olen, p, dns_body_len(p), 0))
+			return -1;
+	return 0;
+}
+
 /* A service, tag or SRV node: the served instances' records. */
 static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const struct dns_node *n)
 {
@@ -147,14 +162,22 @@ static int add_dynamic(struct dns_xfr_zone *z, const struct dns_table *t, const 
 			const struct dns_instance *in = &t->instances[k];
 			if (inst_served(in, panic) &&
 			    (tier < 0 || t->inst_sel[k].priority == (uint32_t)tier) &&
-			    add_rec(z, owner, n->name_len, t->blob + in->addr_off, in->addr_len, 0))
+			    add_addrs(z, t, owner, n->name_len, in))
 				return -1;
 		}
 	}
 	for (uint32_t i = 0; i < n->list_len; i++) {
 		const struct dns_instance *in = &t->instances[dns_node_inst(t, n, i)];
-		if (inst_served(in, panic) &&
-		    add_rec(z, owner, n->name_len, t->blob + in->srv_off, in->srv_len, 0))
+		const uint8_t *body = t->blob + in->srv_off;
+		uint8_t named[16 + 256];
+
+		if (n->port_slot && in->srv_len <= sizeof(named)) {
+			/* a named port's SRV: that port, as answers have it */
+			memcpy(named, body, in->srv_len);
+			memcpy(named + 14, dns_node_port(t, n, dns_node_inst(t, n, i)), 2);
+			body = named;
+		}
+		if (inst_served(in, panic) && add_rec(z, owner, n->name_len, body, in->srv_len, 0))
 			return -1;
 	}
 	return 0;
@@ -191,6 +214,10 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 {
 	const struct dns_node *n = &t->nodes[node];
 
+	/* a service of `empty: nxdomain` with nothing served answers
+	 * NXDOMAIN for its whole subtree: the zone leaves it out alike */
+	if (dns_node_gone(t, n))
+		return 0;
 	switch ((enum dns_node_kind)n->kind) {
 	case DNS_NODE_PLAIN:
 		return add_static(z, t, node, serial);
@@ -200,8 +227,8 @@ static int add_node(struct dns_xfr_zone *z, const struct dns_table *t, uint32_t 
 	case DNS_NODE_INSTANCE: {
 		/* srvd answers an instance's own name whatever its health */
 		const struct dns_instance *in = &t->instances[n->list_off];
-		return add_rec(z, t->blob + n->name_off, n->name_len, t->blob + in->addr_off,
-		               in->addr_len, 0);
+		return add_addrs(z, t, t->blob + n->name_off, n->name_len, in) ||
+		       add_static(z, t, node, serial); /* its meta TXT */
 	}
 	case DNS_NODE_READY:
 	case DNS_NODE_HEALTH_INST:

@@ -61,7 +61,12 @@ def answer_corpus():
              ("web.svc.example.", "TYPE0"),
              # answer features (README "Failover, locality and sticky answers")
              ("green.blue.api.svc.example.", "A"), ("canary.http.web.svc.example.", "SRV"),
-             ("_health.api.svc.example.", "TXT")]
+             ("_health.api.svc.example.", "TXT"),
+             # SPEC section 11 (README "More answers")
+             ("11.2.0.192.in-addr.arpa.", "PTR"), ("2.0.192.in-addr.arpa.", "SOA"),
+             ("_http._udp.api.svc.example.", "SRV"), ("_dns._tcp.api.svc.example.", "SRV"),
+             ("f1.fixed.svc.example.", "TXT"), ("empty.svc.example.", "SRV"),
+             ("web-5.web.svc.example.", "AAAA")]
     for i, (n, t) in enumerate(names):
         c["q%02d-%s-%s" % (i, n.strip(".").replace(".", "_")[:30] or "root", t)] = query(n, t)
     c["case-mixed"] = query("WeB.SvC.ExAmPlE.", "SRV")
@@ -178,6 +183,16 @@ def registry_corpus():
         b"  a: {port: 81, tags: [v], instances: [{name: i, address: 192.0.2.3, weight: 0}]}\n"
         b"  c: {protocol: udp, port: 53, instances: [{name: k, address: 192.0.2.2}]}\n")
     c["change-server"] = svc + b"#--\nserver: {ttl: 9}\n" + svc
+    # SPEC section 11 (README "More answers")
+    c["more-answers"] = (
+        b"server: {zone: s.test., reverse: [192.0.2.0/24, \"2001:db8::/32\", 10.0.0.1]}\n"
+        b"defaults: {empty: nxdomain, check: {type: none}}\n"
+        b"services: {a: {port: 1, empty: nodata, instances: [{name: x, address: [192.0.2.1, \"2001:db8::1\"],"
+        b" check_address: \"2001:db8::1\"}]},"
+        b" b: {port: 2, meta: {version: 1.4.2, commit: ab12cd},"
+        b" ports: {http: 8080, dns: {port: 53, protocol: udp}},"
+        b" instances: [{name: y, address: 192.0.2.2, meta: {commit: ef34, k: \"\"},"
+        b" ports: {http: 8081}}]}}\n")
     return c
 
 

@@ -42,3 +42,5 @@ EXTRA_DIST += tests/system/test_blocking.py tests/system/tools.py \
 	tests/system/test_haproxy.py tests/system/test_prometheus_sd.py \
 	tests/system/test_consul_api.py docs/haproxy.cfg
 EXTRA_DIST += tests/system/test_change_memory.py
+# SPEC section 11 (README "More answers")
+EXTRA_DIST += tests/system/test_more_answers.py

@@ -45,3 +45,11 @@ tests_unit_bench_answer_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
 tests_unit_bench_answer_LDADD = $(ANSWER_LIBS)
 
 EXTRA_DIST += tests/unit/data/answer/static.zone tests/unit/data/answer/other.zone
+
+# SPEC section 11 (README "More answers"): the pure function and the keys' errors
+check_PROGRAMS += tests/unit/test_answer_more
+TESTS += tests/unit/test_answer_more
+tests_unit_test_answer_more_SOURCES = tests/unit/test_answer_more.c $(DNS_TEST_UTIL)
+tests_unit_test_answer_more_CPPFLAGS = $(DNS_TEST_CPPFLAGS)
+tests_unit_test_answer_more_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_answer_more_LDADD = $(DNS_TEST_LIBS)

@@ -30,7 +30,8 @@
  * instances are on 127.0.0.x and whose state the test sets by hand. */
 static const char *const yaml =
     "server: {zone: svc.example., max_answers: 8, edns_udp_size: 1232,\n"
-    "         identity: test-id, version: test-version, sites: {east: [10.1.0.0/16]}}\n"
+    "         identity: test-id, version: test-version, sites: {east: [10.1.0.0/16]},\n"
+    "         reverse: [192.0.2.0/24]}\n"
     "zones: [static.zone]\n"
     "defaults: {check: {type: none}}\n"
     "services:\n"
@@ -85,7 +86,16 @@ static const char *const yaml =
     "    locality: prefer\n"
     "    instances: [{name: e1, address: 192.0.2.51, priority: 1},\n"
     "                {name: e2, address: 192.0.2.52, priority: 0, site: east},\n"
-    "                {name: e3, address: 192.0.2.53, priority: 0}]\n";
+    "                {name: e3, address: 192.0.2.53, priority: 0}]\n"
+    /* SPEC section 11 (README "More answers") */
+    "  dual:\n"
+    "    port: 87\n"
+    "    ports: {http: 8087}\n"
+    "    meta: {version: 1.4.2}\n"
+    "    instances:\n"
+    "      - {name: d1, address: [192.0.2.51, \"2001:db8::51\"], meta: {commit: ab12cd}}\n"
+    "      - {name: d2, address: [\"2001:db8::52\", 192.0.2.51]}\n"
+    "  gone: {port: 88, empty: nxdomain}\n";
 
 struct q {
 	const char *what;
@@ -200,6 +210,14 @@ static void build_queries(void)
 	add("hashed failover SRV", "feat.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, U, 0, 0);
 	add_ecs("hashed failover A ECS", "feat.svc.example.");
 	add_ecs("plain A ECS", "web.svc.example.");
+	add("dual-stack A", "dual.svc.example.", LDNS_RR_TYPE_A, IN, 0, U, 0, 0);
+	add("dual-stack AAAA", "dual.svc.example.", LDNS_RR_TYPE_AAAA, IN, 0, U, 0, 0);
+	add("dual-stack SRV", "_dual._tcp.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, U, 0, 0);
+	add("named port", "_http._tcp.dual.svc.example.", LDNS_RR_TYPE_SRV, IN, 0, U, 0, 0);
+	add("meta TXT", "d1.dual.svc.example.", LDNS_RR_TYPE_TXT, IN, 0, U, 0, 0);
+	add("PTR", "51.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, IN, 0, U, 0, 0);
+	add("empty: nxdomain", "gone.svc.example.", LDNS_RR_TYPE_A, IN, 0, U, LDNS_RCODE_NXDOMAIN,
+	    0);
 	add_raw("FORMERR qdcount", two_questions, sizeof(two_questions), LDNS_RCODE_FORMERR);
 	add_raw("FORMERR cut", cut, sizeof(cut), LDNS_RCODE_FORMERR);
 }
