@@ -28,10 +28,11 @@
 
 /* The model the registries are written from. */
 struct minst {
-	int on, v6, addr, port, weight, prio, tags, site;
+	int on, v6, addr, port, weight, prio, tags, site, dual, meta;
 };
 struct msvc {
-	int on, udp, port, tags, policy, max, ttl, n_on, failover, ttl_min, locality;
+	int on, udp, port, tags, policy, max, ttl, n_on, failover, ttl_min, locality, empty, meta,
+	    named;
 	struct minst in[N_INST];
 };
 struct model {
@@ -108,6 +109,13 @@ static char *yaml_of(const struct model *m)
 			PUT("    ttl_min: %d\n", s->ttl_min);
 		if (s->locality)
 			PUT("    locality: %s\n", localities[s->locality]);
+		if (s->empty)
+			PUT("    empty: nxdomain\n");
+		if (s->meta)
+			PUT("    meta: {version: \"1.%d\"}\n", s->meta);
+		if (s->named)
+			PUT("    ports: {http: %d, dns: {port: 53, protocol: udp}}\n",
+			    9000 + s->named);
 		PUT("    tags: ");
 		tags_yaml(&p, &left, s->tags);
 		PUT("\n    instances:%s\n", s->n_on ? "" : " []");
@@ -116,10 +124,15 @@ static char *yaml_of(const struct model *m)
 
 			if (!in->on)
 				continue;
-			if (in->v6)
+			if (in->dual)
+				PUT("      - {name: i%d, address: [192.0.2.%d, \"2001:db8::%d\"]",
+				    k, in->addr, in->addr + 1);
+			else if (in->v6)
 				PUT("      - {name: i%d, address: \"2001:db8::%d\"", k, in->addr);
 			else
 				PUT("      - {name: i%d, address: 192.0.2.%d", k, in->addr);
+			if (in->meta)
+				PUT(", meta: {commit: c%d}", in->meta);
 			PUT(", port: %d, weight: %d, priority: %d, ", in->port, in->weight,
 			    in->prio);
 			if (in->site)
@@ -160,6 +173,8 @@ static void random_inst(struct minst *in)
 	in->prio = (int)rnd(2);
 	in->tags = (int)rnd(8);
 	in->site = (int)rnd(3);
+	in->dual = rnd(4) == 0;
+	in->meta = rnd(3) == 0 ? 1 + (int)rnd(3) : 0;
 }
 
 static void count_on(struct msvc *s)
@@ -182,6 +197,9 @@ static void random_svc(struct msvc *s)
 	s->failover = rnd(3) == 0;
 	s->ttl_min = rnd(3) == 0 ? 1 + (int)rnd(4) : 0;
 	s->locality = (int)rnd(3);
+	s->empty = rnd(3) == 0;
+	s->meta = (int)rnd(3);
+	s->named = rnd(3) == 0 ? 1 + (int)rnd(3) : 0;
 	for (int k = 0; k < N_INST; k++)
 		if (rnd(2))
 			random_inst(&s->in[k]);
@@ -217,6 +235,9 @@ static void mutate(struct model *m)
 	case 4:
 		s->port = 8000 + (int)rnd(3);
 		s->ttl = 5 + (int)rnd(3);
+		s->empty = rnd(3) == 0;
+		s->named = (int)rnd(3);
+		s->meta = (int)rnd(3);
 		break;
 	case 5:
 	case 6:
@@ -232,6 +253,8 @@ static void mutate(struct model *m)
 	case 8:
 		in->addr = 1 + (int)rnd(8);
 		in->v6 = rnd(4) == 0;
+		in->dual = rnd(4) == 0;
+		in->meta = (int)rnd(3);
 		break;
 	case 9:
 		in->weight = (int)rnd(4);
@@ -273,6 +296,9 @@ static size_t question_names(char (*names)[128], size_t cap)
 		snprintf(names[n++], 128, "_%s._udp.svc.example.", s);
 		snprintf(names[n++], 128, "_tcp.%s.svc.example.", s);
 		snprintf(names[n++], 128, "_udp.%s.svc.example.", s);
+		snprintf(names[n++], 128, "_http._tcp.%s.svc.example.", s);
+		snprintf(names[n++], 128, "_http._udp.%s.svc.example.", s);
+		snprintf(names[n++], 128, "_dns._udp.%s.svc.example.", s);
 		snprintf(names[n++], 128, "a.b.%s.svc.example.", s); /* a tag pair */
 		for (int k = 0; k < 3; k++) {
 			snprintf(names[n++], 128, "%s.%s.svc.example.", tag_names[k], s);
