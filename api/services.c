@@ -304,6 +304,7 @@ static void reply_refused(struct http_req *req, const struct reg_write *w)
 			api_reply_error(req, 400, "%s", w->message);
 		return;
 	case REG_WRITE_CONFLICT:
+	case REG_WRITE_LOST:
 		api_reply_error(req, 409, "%s", w->message);
 		return;
 	case REG_WRITE_NOT_FOUND:

@@ -305,6 +305,28 @@ static size_t probe_bound(void)
 	return n < 1 ? 1 : n > HEALTH_MAX_INFLIGHT ? HEALTH_MAX_INFLIGHT : n;
 }
 
+/* Puts the etcd source in front of the files source and loads through it. */
+static int use_etcd(struct daemon *d, struct reg_errors *errs)
+{
+	struct reg_source *files = d->src;
+	char err[512];
+
+	d->src = NULL;
+	if (reg_source_etcd_create(files, d->opt->config, d->reg, d->base, on_source_change, d,
+	                           &d->src, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", d->opt->config, err);
+		return -1;
+	}
+	registry_free(d->reg);
+	d->reg = NULL;
+	if (reg_source_load(d->src, &d->reg, errs) < 0) {
+		for (size_t i = 0; i < errs->n; i++)
+			fprintf(stderr, "%s\n", errs->lines[i]);
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads the registry and builds what serves it. Returns 0 or an exit status. */
 static int load_first(struct daemon *d)
 {
@@ -323,6 +345,9 @@ static int load_first(struct daemon *d)
 			fprintf(stderr, "%s: cannot load\n", d->opt->config);
 		goto finish;
 	}
+	/* server.registry.etcd: the etcd source serves the files and etcd */
+	if (d->reg->server.n_etcd_endpoints && use_etcd(d, &errs) < 0)
+		goto finish;
 	/* before anything is served: root must not load what others may write */
 	if (daemon_unsafe_files(d->reg, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)

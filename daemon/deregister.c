@@ -64,6 +64,7 @@ static void remove_one(struct daemon *d, const struct daemon_expiry *e)
 		break;
 	case REG_WRITE_INVALID:
 	case REG_WRITE_FAILED:
+	case REG_WRITE_LOST:
 		log_err("%s/%s: deregister_after: cannot remove it: %s", e->service, e->instance,
 		        w.message);
 		break;

@@ -141,6 +141,12 @@ struct reg_server {
 	int syslog;                  /* enum reg_syslog: REG_SYSLOG_OFF (default) or a facility */
 	struct reg_rrl rrl;
 	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
+	/* server.registry.etcd (README "Running a fleet"): no endpoints = files only */
+	char **etcd_endpoints; /* "http://HOST:PORT", tried in order */
+	size_t n_etcd_endpoints;
+	char *etcd_prefix;        /* default "/srvd/" */
+	uint32_t etcd_timeout_ms; /* per request, then the next endpoint; default 2s */
+	char *etcd_cache;         /* last synced keys, for a start while etcd is down; NULL: none */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone

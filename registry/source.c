@@ -24,15 +24,41 @@ void reg_source_drain(struct reg_source *s)
 void reg_source_put(struct reg_source *s, const struct registry *current, const char *name,
                     const char *body, size_t len, struct reg_write *w)
 {
+	reg_source_put_if(s, current, name, body, len, REG_IF_NONE, w);
+}
+
+void reg_source_put_if(struct reg_source *s, const struct registry *current, const char *name,
+                       const char *body, size_t len, int64_t cond, struct reg_write *w)
+{
 	memset(w, 0, sizeof(*w));
-	s->ops->put_service(s, current, name, body, len, w);
+	s->ops->put_service(s, current, name, body, len, cond, w);
 }
 
 void reg_source_delete(struct reg_source *s, const struct registry *current, const char *name,
                        struct reg_write *w)
 {
+	reg_source_delete_if(s, current, name, REG_IF_NONE, w);
+}
+
+void reg_source_delete_if(struct reg_source *s, const struct registry *current, const char *name,
+                          int64_t cond, struct reg_write *w)
+{
 	memset(w, 0, sizeof(*w));
-	s->ops->delete_service(s, current, name, w);
+	s->ops->delete_service(s, current, name, cond, w);
+}
+
+int64_t reg_source_revision(struct reg_source *s, const char *name)
+{
+	return s->ops->revision ? s->ops->revision(s, name) : 0;
+}
+
+int reg_source_report(struct reg_source *s, struct reg_source_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!s->ops->report)
+		return -1;
+	s->ops->report(s, r);
+	return 0;
 }
 
 void reg_source_delete_instance(struct reg_source *s, const struct registry *current,

@@ -1,0 +1,1245 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* source_etcd.c: the registry from the files and from etcd v3 together
+ * (source.h; README "Running a fleet", SPEC section 9).
+ *
+ * The files source goes on serving the files; this source adds the services
+ * stored under the etcd prefix (PREFIXservices/NAME, one service each, with
+ * PREFIXdefaults as their defaults:). It keeps every key in memory: read
+ * with one range request, then watched from the next revision over the JSON
+ * gateway (etcd_client.c). A watch that ends resumes from the last revision
+ * seen on the next endpoint; a compacted revision makes it read everything
+ * again. A load (daemon_reload) gives the files' registry plus the etcd
+ * services, so the daemon's one reload path applies both.
+ *
+ * Each key is checked alone when it arrives (the schema of an API write, the
+ * main file's server: as context): a bad value, or a name a file already
+ * defines, leaves that key out with its key and line:col in the log and in
+ * /v1/status; every other key applies. The checked keys are then loaded
+ * together as one document, so a load costs one parse of the etcd services.
+ *
+ * etcd down: the last registry goes on serving; a start while etcd is down
+ * serves the cache file (the keys of the last sync, written atomically at
+ * most once a second). The API's writes go to etcd (blocking the main loop
+ * for at most the timeout per endpoint; the DNS workers go on answering).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "registry/etcd_client.h"
+#include "registry/loader.h"
+#include "registry/source.h"
+
+#define COALESCE_MS    10   /* a burst of watch events makes one reload */
+#define CACHE_EVERY_MS 1000 /* the cache file is written at most this often */
+#define RETRY_MIN_MS   100  /* a failed read or watch is tried again after this ... */
+#define RETRY_MAX_MS   2000 /* ... doubling up to this */
+
+#define SERVICES "services/"
+#define DEFAULTS "defaults"
+
+/* One key under the prefix (key without the prefix). */
+struct kv {
+	char *key, *value;
+	size_t len;
+	int64_t mod;
+	int checked;  /* 0: not yet; 1: good; -1: rejected (error) */
+	char *error;  /* the first error line, for /v1/status */
+	int conflict; /* a file defines the service: logged once */
+};
+
+struct etcd_source {
+	struct reg_source s; /* first: the source is an etcd_source */
+	struct reg_source *files;
+	char *config, *prefix, *cache;
+	struct event_base *base;
+	struct etcd_client *cl;
+	struct kv *kv; /* sorted by key */
+	size_t n, cap;
+	int64_t revision;
+	int synced, up, from_cache, started, defaults_gen;
+	uint64_t rejected;
+	struct etcd_req *range, *watch;
+	struct event *retry, *notify, *cache_ev;
+	uint32_t retry_ms;
+	int cache_dirty;
+	/* what the last load served, for writes and the report */
+	char **file_names; /* sorted */
+	size_t n_file_names;
+	char **bad, **conflicts;
+	size_t n_bad, n_conflicts;
+};
+
+/* --- the keys ---------------------------------------------------------- */
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+static struct kv *kv_find(struct etcd_source *e, const char *key)
+{
+	struct kv probe = {.key = (char *)key};
+
+	return e->n ? bsearch(&probe, e->kv, e->n, sizeof(*e->kv), kv_cmp) : NULL;
+}
+
+static void kv_clear(struct kv *k)
+{
+	free(k->key);
+	free(k->value);
+	free(k->error);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Stores key = value (len bytes, taken) at revision mod. Returns 1 if it
+ * changed something, 0 if not (an old event), -1 when out of memory. */
+static int kv_set(struct etcd_source *e, const char *key, char *value, size_t len, int64_t mod)
+{
+	struct kv *k = kv_find(e, key);
+	size_t lo = 0, hi = e->n;
+
+	if (k) {
+		if (mod && k->mod >= mod) {
+			free(value);
+			return 0;
+		}
+		free(k->value);
+		free(k->error);
+		k->error = NULL;
+		k->value = value;
+		k->len = len;
+		k->mod = mod;
+		k->checked = 0;
+		k->conflict = 0;
+		return 1;
+	}
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 64;
+		struct kv *n = realloc(e->kv, cap * sizeof(*n));
+
+		if (!n) {
+			free(value);
+			return -1;
+		}
+		e->kv = n;
+		e->cap = cap;
+	}
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(e->kv[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&e->kv[lo + 1], &e->kv[lo], (e->n - lo) * sizeof(*e->kv));
+	memset(&e->kv[lo], 0, sizeof(*e->kv));
+	if (!(e->kv[lo].key = strdup(key))) {
+		memmove(&e->kv[lo], &e->kv[lo + 1], (e->n - lo) * sizeof(*e->kv));
+		free(value);
+		return -1;
+	}
+	e->kv[lo].value = value;
+	e->kv[lo].len = len;
+	e->kv[lo].mod = mod;
+	e->n++;
+	return 1;
+}
+
+/* Removes key (deleted at revision mod; 0: unconditionally). 1 if it was there. */
+static int kv_del(struct etcd_source *e, const char *key, int64_t mod)
+{
+	struct kv *k = kv_find(e, key);
+	size_t i;
+
+	if (!k || (mod && k->mod > mod))
+		return 0;
+	i = (size_t)(k - e->kv);
+	kv_clear(k);
+	memmove(&e->kv[i], &e->kv[i + 1], (e->n - i - 1) * sizeof(*e->kv));
+	e->n--;
+	return 1;
+}
+
+static void kv_free_all(struct etcd_source *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		kv_clear(&e->kv[i]);
+	e->n = 0;
+}
+
+/* A key's effect on what is served changed: every service reloads
+ * (defaults) or the one named. */
+static void key_changed(struct etcd_source *e, const char *key)
+{
+	if (strcmp(key, DEFAULTS) == 0) {
+		/* the defaults apply to every etcd service: check them all again */
+		for (size_t i = 0; i < e->n; i++)
+			e->kv[i].checked = 0;
+	}
+	e->cache_dirty = 1;
+	if (e->started && !evtimer_pending(e->notify, NULL)) {
+		struct timeval tv = {0, COALESCE_MS * 1000};
+
+		evtimer_add(e->notify, &tv);
+	}
+}
+
+/* --- checking and loading the etcd services ---------------------------- */
+
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_file_service(const struct etcd_source *e, const char *name)
+{
+	return e->n_file_names &&
+	       bsearch(&name, e->file_names, e->n_file_names, sizeof(char *), str_cmp) != NULL;
+}
+
+/* text indented under a key of its own: the lines of a fragment's body
+ * (registry_fragment_text(), which also refuses what the indenting would
+ * get wrong), from "  NAME:" on. Caller frees. */
+static char *service_block(const char *name, const char *value, size_t len, char *err,
+                           size_t errlen)
+{
+	char *text = NULL, *at;
+	size_t skip;
+
+	if (registry_fragment_text(name, value, len, &text, err, errlen) < 0)
+		return NULL;
+	/* the fragment is "# comment\nservices:\n  NAME:\n    body" */
+	at = strstr(text, "\nservices:\n");
+	if (!at) {
+		free(text);
+		snprintf(err, errlen, "internal error: unexpected fragment layout");
+		return NULL;
+	}
+	skip = (size_t)(at - text) + strlen("\nservices:\n");
+	memmove(text, text + skip, strlen(text + skip) + 1);
+	return text;
+}
+
+/* The defaults: block of the etcd defaults key, when it is good, else "". */
+static const char *defaults_of(struct etcd_source *e, char **owned)
+{
+	struct kv *k = kv_find(e, DEFAULTS);
+	char err[256], *block, *text;
+	size_t n;
+
+	*owned = NULL;
+	if (!k || k->checked < 0 ||
+	    !(block = service_block("defaults", k->value, k->len, err, sizeof(err))))
+		return "";
+	/* "  defaults:\n    body" -> "defaults:\n    body" */
+	n = strlen(block);
+	if (!(text = malloc(n + 1))) {
+		free(block);
+		return "";
+	}
+	memcpy(text, block + 2, n - 1);
+	free(block);
+	*owned = text;
+	return text;
+}
+
+/* An error line of the load of key (positions in the fragment layout) as
+ * "PREFIXKEY:LINE:COL: rest", with positions in the value. */
+static char *key_error(struct etcd_source *e, const char *key, const char *line)
+{
+	const char *p = line;
+	unsigned l = 0, c = 0;
+	char buf[1400];
+	int used = 0;
+
+	/* the loader names the document by the key: skip it */
+	p = strstr(line, key);
+	if (p && p[strlen(key)] == ':') {
+		p += strlen(key) + 1;
+		if (sscanf(p, "%u:%u:%n", &l, &c, &used) == 2 && used) {
+			p += used;
+			if (l >= REG_FRAGMENT_BODY_LINE)
+				l = l - REG_FRAGMENT_BODY_LINE + 1;
+			if (c >= REG_FRAGMENT_BODY_COL)
+				c = c - REG_FRAGMENT_BODY_COL + 1;
+			snprintf(buf, sizeof(buf), "%s%s:%u:%u:%s", e->prefix, key, l, c, p);
+			return strdup(buf);
+		}
+	} else {
+		p = line;
+	}
+	snprintf(buf, sizeof(buf), "%s%s: %s", e->prefix, key, p);
+	return strdup(buf);
+}
+
+static void reject(struct etcd_source *e, struct kv *k, const struct reg_errors *errs,
+                   const char *msg)
+{
+	k->checked = -1;
+	free(k->error);
+	k->error = NULL;
+	e->rejected++;
+	if (msg) {
+		k->error = key_error(e, k->key, msg);
+		log_err("etcd: key rejected (the others apply): %s", k->error ? k->error : msg);
+	}
+	for (size_t i = 0; errs && i < errs->n; i++) {
+		char *line = key_error(e, k->key, errs->lines[i]);
+
+		log_err("etcd: key rejected (the others apply): %s", line ? line : errs->lines[i]);
+		if (!k->error)
+			k->error = line;
+		else
+			free(line);
+	}
+}
+
+/* Checks one key alone. The name of the loaded document is the key, which
+ * key_error() strips again. */
+static void check_key(struct etcd_source *e, struct kv *k, const char *defaults)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *one = NULL;
+	char err[300], *block = NULL, *text = NULL;
+	const char *name;
+	size_t need;
+
+	k->checked = 1;
+	if (strcmp(k->key, DEFAULTS) == 0) {
+		name = DEFAULTS;
+	} else if (strncmp(k->key, SERVICES, strlen(SERVICES)) == 0) {
+		name = k->key + strlen(SERVICES);
+		for (const char *p = name; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				name = "";
+		if (!registry_fragment_name_ok(name)) {
+			reject(
+			    e, k, NULL,
+			    "not a service name (a lowercase DNS label: letters, digits, hyphen)");
+			return;
+		}
+	} else {
+		/* instances/ and maintenance/ keys are not read by this version:
+		 * ignored, not rejected (a newer srvd of the fleet may use them) */
+		return;
+	}
+	if (!(block = service_block(name, k->value, k->len, err, sizeof(err)))) {
+		reject(e, k, NULL, err);
+		return;
+	}
+	if (strcmp(name, DEFAULTS) == 0) {
+		/* "  defaults:\n    body" at the fragment's body line and column */
+		need = strlen(block) + 8;
+		if ((text = malloc(need)))
+			snprintf(text, need, "#\n#\n%s", block + 2);
+	} else {
+		/* the fragment's line numbers: a comment line, then services: */
+		need = strlen(defaults) + strlen(block) + 64;
+		if ((text = malloc(need)))
+			snprintf(text, need, "#\nservices:\n%s%s", block, defaults);
+	}
+	if (!text) {
+		reject(e, k, NULL, "out of memory");
+		free(block);
+		return;
+	}
+	if (reg_load_etcd_string(text, k->key, e->config, &one, &errs) < 0)
+		reject(e, k, &errs, errs.n ? NULL : "cannot load");
+	registry_free(one);
+	registry_errors_clear(&errs);
+	free(block);
+	free(text);
+}
+
+/* Appends the services of more to reg (taking them). */
+static int take_services(struct registry *reg, struct registry *more)
+{
+	struct reg_service *n;
+
+	if (!more->n_services)
+		return 0;
+	n = realloc(reg->services, (reg->n_services + more->n_services) * sizeof(*n));
+	if (!n)
+		return -1;
+	reg->services = n;
+	memcpy(&reg->services[reg->n_services], more->services,
+	       more->n_services * sizeof(*more->services));
+	reg->n_services += more->n_services;
+	more->n_services = 0;
+	return 0;
+}
+
+static int add_line(char ***v, size_t *n, const char *text)
+{
+	char **m = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!m)
+		return -1;
+	*v = m;
+	if (!(m[*n] = strdup(text)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* Adds the good etcd services that no file defines to reg. */
+static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors *errs)
+{
+	struct evbuffer *doc = evbuffer_new();
+	struct registry *more = NULL;
+	struct reg_errors lerrs = {NULL, 0};
+	char *owned, err[300];
+	const char *defaults = defaults_of(e, &owned);
+	size_t used = 0;
+	int rc = -1;
+
+	names_free(e->file_names, e->n_file_names);
+	names_free(e->bad, e->n_bad);
+	names_free(e->conflicts, e->n_conflicts);
+	e->file_names = e->bad = e->conflicts = NULL;
+	e->n_file_names = e->n_bad = e->n_conflicts = 0;
+	if (!doc)
+		goto done;
+	for (size_t i = 0; i < reg->n_services; i++)
+		if (add_line(&e->file_names, &e->n_file_names, reg->services[i].name) < 0)
+			goto done;
+	if (e->n_file_names)
+		qsort(e->file_names, e->n_file_names, sizeof(char *), str_cmp);
+	/* the defaults first: a bad defaults key checks the services without */
+	if (kv_find(e, DEFAULTS) && !kv_find(e, DEFAULTS)->checked) {
+		check_key(e, kv_find(e, DEFAULTS), "");
+		free(owned);
+		defaults = defaults_of(e, &owned);
+	}
+	evbuffer_add_printf(doc, "%sservices:\n", defaults);
+	for (size_t i = 0; i < e->n; i++) {
+		struct kv *k = &e->kv[i];
+		const char *name = k->key + strlen(SERVICES);
+		char *block;
+
+		if (!k->checked)
+			check_key(e, k, defaults);
+		if (k->checked < 0 && k->error)
+			add_line(&e->bad, &e->n_bad, k->error);
+		if (k->checked < 0 || strncmp(k->key, SERVICES, strlen(SERVICES)) != 0)
+			continue;
+		if (is_file_service(e, name)) {
+			if (!k->conflict)
+				log_warn(
+				    "etcd: service %s is defined in a file and in etcd (%s%s): the "
+				    "file's serves",
+				    name, e->prefix, k->key);
+			k->conflict = 1;
+			add_line(&e->conflicts, &e->n_conflicts, name);
+			continue;
+		}
+		k->conflict = 0;
+		if (!(block = service_block(name, k->value, k->len, err, sizeof(err))))
+			continue; /* checked: cannot happen but out of memory */
+		evbuffer_add(doc, block, strlen(block));
+		free(block);
+		used++;
+	}
+	rc = 0;
+	if (!used)
+		goto done;
+	evbuffer_add(doc, "", 1);
+	if (reg_load_etcd_string((const char *)evbuffer_pullup(doc, -1), "etcd", e->config, &more,
+	                         &lerrs) < 0) {
+		/* every key passed alone: the main file's server: changed since */
+		log_warn("etcd: the services do not load together (%s); checking each again",
+		         lerrs.n ? lerrs.lines[0] : "?");
+		for (size_t i = 0; i < e->n; i++)
+			e->kv[i].checked = 0;
+		registry_errors_clear(&lerrs);
+		evbuffer_free(doc);
+		free(owned);
+		if (e->defaults_gen++ < 1)
+			return merge(e, reg, errs);
+		registry_errors_add(errs, "etcd: the services from etcd do not load");
+		e->defaults_gen = 0;
+		return -1;
+	}
+	e->defaults_gen = 0;
+	if (take_services(reg, more) < 0) {
+		registry_errors_add(errs, "out of memory");
+		rc = -1;
+	}
+done:
+	registry_free(more);
+	registry_errors_clear(&lerrs);
+	if (doc)
+		evbuffer_free(doc);
+	free(owned);
+	return rc;
+}
+
+static int etcd_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	struct reg_maint *m;
+	size_t n;
+
+	if (reg_source_load(e->files, out, errs) < 0)
+		return -1;
+	/* the drains point into the services: attach them again once the etcd
+	 * services are there */
+	m = (*out)->maint;
+	n = (*out)->n_maint;
+	(*out)->maint = NULL;
+	(*out)->n_maint = 0;
+	if (merge(e, *out, errs) < 0) {
+		registry_maint_free(m, n);
+		registry_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	registry_maint_attach(*out, m, n);
+	return 0;
+}
+
+/* --- the cache file ---------------------------------------------------- */
+
+static void write_cache(struct etcd_source *e)
+{
+	struct evbuffer *b;
+	char tmp[4200];
+	int fd = -1, ok = 0;
+
+	if (!e->cache || !e->synced)
+		return;
+	e->cache_dirty = 0;
+	if (!(b = evbuffer_new()))
+		return;
+	evbuffer_add_printf(b,
+	                    "# srvd: the etcd keys under %s at revision %" PRId64
+	                    "; written by srvd, read at a start while etcd is down\n"
+	                    "revision: %" PRId64 "\nkeys:\n",
+	                    e->prefix, e->revision, e->revision);
+	for (size_t i = 0; i < e->n; i++) {
+		char *k = etcd_json_str(e->kv[i].key), *v = etcd_json_str(e->kv[i].value);
+
+		if (k && v)
+			evbuffer_add_printf(b, "  - {key: %s, mod: %" PRId64 ", value: %s}\n", k,
+			                    e->kv[i].mod, v);
+		free(k);
+		free(v);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", e->cache);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		ok = 1;
+		while (ok && evbuffer_get_length(b))
+			ok = evbuffer_write(b, fd) > 0;
+		ok = ok && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+		ok = ok && rename(tmp, e->cache) == 0;
+	}
+	if (!ok) {
+		log_warn("etcd: cannot write the cache %s: %s", e->cache, strerror(errno));
+		unlink(tmp);
+	}
+	evbuffer_free(b);
+}
+
+static void on_cache(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_source *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->cache_dirty)
+		write_cache(e);
+}
+
+static void ignore_yaml(void *arg, const char *line)
+{
+	snprintf(arg, 256, "%s", line);
+}
+
+/* Loads the cache file into the keys. Returns 0, or -1 (none, or bad). */
+static int read_cache(struct etcd_source *e)
+{
+	struct ydoc *doc = NULL;
+	const struct ynode *keys;
+	char err[256] = "";
+
+	if (!e->cache || access(e->cache, F_OK) < 0)
+		return -1;
+	if (ydoc_parse_file(e->cache, &doc, ignore_yaml, err) < 0 || !doc->root) {
+		log_warn("etcd: the cache %s does not parse: %s", e->cache, err);
+		ydoc_free(doc);
+		return -1;
+	}
+	keys = etcd_get(doc->root, "keys");
+	for (size_t i = 0; keys && keys->kind == YNODE_SEQ && i < keys->n; i++) {
+		const struct ynode *k = etcd_get(keys->items[i], "key");
+		const struct ynode *v = etcd_get(keys->items[i], "value");
+		char *value;
+
+		if (!k || !v || k->kind != YNODE_SCALAR || v->kind != YNODE_SCALAR)
+			continue;
+		if ((value = strdup(v->value)))
+			kv_set(e, k->value, value, strlen(value), etcd_int(keys->items[i], "mod"));
+	}
+	e->revision = etcd_int(doc->root, "revision");
+	ydoc_free(doc);
+	return 0;
+}
+
+/* --- reading and watching ---------------------------------------------- */
+
+static char *range_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end = strdup(prefix), *b64;
+
+	if (!end)
+		return NULL;
+	/* the keys that start with prefix: up to prefix with its last byte + 1 */
+	while (n && (unsigned char)end[n - 1] == 0xff)
+		end[--n] = '\0';
+	if (n)
+		end[n - 1]++;
+	b64 = etcd_b64(end, n);
+	free(end);
+	return b64;
+}
+
+/* The body of a range or watch request over the prefix. */
+static char *prefix_body(struct etcd_source *e, const char *fmt_more, int64_t rev)
+{
+	char *key = etcd_b64(e->prefix, strlen(e->prefix)), *end = range_end(e->prefix);
+	char *out = NULL;
+	size_t need;
+
+	if (key && end) {
+		need = strlen(key) + strlen(end) + 200;
+		if ((out = malloc(need))) {
+			if (fmt_more)
+				snprintf(
+				    out, need,
+				    "{\"create_request\": {\"key\": \"%s\", \"range_end\": \"%s\", "
+				    "\"start_revision\": \"%" PRId64 "\"}}",
+				    key, end, rev);
+			else
+				snprintf(out, need, "{\"key\": \"%s\", \"range_end\": \"%s\"}", key,
+				         end);
+		}
+	}
+	free(key);
+	free(end);
+	return out;
+}
+
+/* A key of the reply (base64) without the prefix into a new string, or NULL
+ * (not under the prefix). */
+static char *strip_key(struct etcd_source *e, const struct ynode *kv)
+{
+	const struct ynode *k = etcd_get(kv, "key");
+	size_t len, plen = strlen(e->prefix);
+	char *key;
+
+	if (!k || k->kind != YNODE_SCALAR || !(key = etcd_unb64(k->value, &len)))
+		return NULL;
+	if (len < plen || memcmp(key, e->prefix, plen) != 0 || strlen(key) != len) {
+		free(key);
+		return NULL;
+	}
+	memmove(key, key + plen, len - plen + 1);
+	return key;
+}
+
+static char *value_of(const struct ynode *kv, size_t *len)
+{
+	const struct ynode *v = etcd_get(kv, "value");
+
+	*len = 0;
+	/* an empty value is omitted (zero value) */
+	return v && v->kind == YNODE_SCALAR ? etcd_unb64(v->value, len) : strdup("");
+}
+
+/* Replaces every key with those of a range reply. Returns 0 or -1. */
+static int apply_range(struct etcd_source *e, const struct ynode *root)
+{
+	const struct ynode *kvs = etcd_get(root, "kvs"); /* absent: no key */
+	struct etcd_source fresh = {.prefix = e->prefix};
+	int64_t rev = etcd_int(etcd_get(root, "header"), "revision");
+
+	for (size_t i = 0; kvs && kvs->kind == YNODE_SEQ && i < kvs->n; i++) {
+		size_t len;
+		char *key = strip_key(e, kvs->items[i]), *value = value_of(kvs->items[i], &len);
+
+		if (key && value)
+			kv_set(&fresh, key, value, len, etcd_int(kvs->items[i], "mod_revision"));
+		else
+			free(value);
+		free(key);
+	}
+	/* what changed: new, different or gone keys */
+	for (size_t i = 0; i < fresh.n; i++) {
+		struct kv *old = kv_find(e, fresh.kv[i].key);
+
+		if (old && old->len == fresh.kv[i].len &&
+		    memcmp(old->value, fresh.kv[i].value, old->len) == 0) {
+			/* unchanged: keep its check */
+			fresh.kv[i].checked = old->checked;
+			fresh.kv[i].conflict = old->conflict;
+			fresh.kv[i].error = old->error;
+			old->error = NULL;
+			continue;
+		}
+		key_changed(e, fresh.kv[i].key);
+	}
+	for (size_t i = 0; i < e->n; i++)
+		if (!kv_find(&fresh, e->kv[i].key))
+			key_changed(e, e->kv[i].key);
+	if (kv_find(&fresh, DEFAULTS) && !kv_find(&fresh, DEFAULTS)->checked)
+		for (size_t i = 0; i < fresh.n; i++)
+			fresh.kv[i].checked = 0;
+	kv_free_all(e);
+	free(e->kv);
+	e->kv = fresh.kv;
+	e->n = fresh.n;
+	e->cap = fresh.cap;
+	e->revision = rev;
+	e->synced = 1;
+	e->cache_dirty = 1;
+	return 0;
+}
+
+static void start_sync(struct etcd_source *e);
+static void start_watch(struct etcd_source *e);
+
+static void set_up(struct etcd_source *e, int up, const char *why)
+{
+	if (up && !e->up)
+		log_info("etcd: in touch with %s, revision %" PRId64, etcd_client_endpoint(e->cl),
+		         e->revision);
+	else if (!up && e->up)
+		log_warn("etcd: lost touch (%s); serving the last registry (revision %" PRId64
+		         ") until it is back",
+		         why, e->revision);
+	e->up = up;
+}
+
+static void retry_later(struct etcd_source *e)
+{
+	struct timeval tv;
+
+	e->retry_ms = e->retry_ms ? e->retry_ms * 2 : RETRY_MIN_MS;
+	if (e->retry_ms > RETRY_MAX_MS)
+		e->retry_ms = RETRY_MAX_MS;
+	tv.tv_sec = e->retry_ms / 1000;
+	tv.tv_usec = (e->retry_ms % 1000) * 1000;
+	evtimer_add(e->retry, &tv);
+}
+
+static void on_range(void *arg, struct etcd_reply *r)
+{
+	struct etcd_source *e = arg;
+
+	e->range = NULL;
+	if (r->status != 200) {
+		set_up(e, 0, r->err);
+		log_debug("etcd: read failed: %s", r->err);
+		retry_later(e);
+		return;
+	}
+	apply_range(e, r->root);
+	if (e->from_cache)
+		log_info("etcd: synced at revision %" PRId64 "; no longer serving the cache",
+		         e->revision);
+	e->from_cache = 0;
+	key_changed(e, "");
+	start_watch(e);
+}
+
+static void start_sync(struct etcd_source *e)
+{
+	char *body = prefix_body(e, NULL, 0);
+
+	if (body)
+		e->range = etcd_call(e->cl, "/v3/kv/range", body, on_range, e);
+	free(body);
+	if (!e->range)
+		retry_later(e);
+}
+
+static void on_watch_line(void *arg, const struct ynode *root)
+{
+	struct etcd_source *e = arg;
+	const struct ynode *res = etcd_get(root, "result"), *events, *err;
+
+	if ((err = etcd_get(root, "error"))) {
+		const struct ynode *m = etcd_get(err, "message");
+
+		log_warn("etcd: the watch on %s ended: %s", etcd_client_endpoint(e->cl),
+		         m && m->kind == YNODE_SCALAR ? m->value : "error");
+		return; /* the stream ends next */
+	}
+	if (!res)
+		return;
+	if (etcd_int(res, "compact_revision")) {
+		log_warn("etcd: revision %" PRId64 " is compacted (up to %" PRId64
+		         "); reading every key again",
+		         e->revision + 1, etcd_int(res, "compact_revision"));
+		etcd_req_cancel(e->watch);
+		e->watch = NULL;
+		start_sync(e);
+		return;
+	}
+	if (etcd_get(res, "created")) {
+		e->retry_ms = 0;
+		set_up(e, 1, NULL);
+	}
+	events = etcd_get(res, "events");
+	for (size_t i = 0; events && events->kind == YNODE_SEQ && i < events->n; i++) {
+		const struct ynode *ev = events->items[i], *kv = etcd_get(ev, "kv");
+		const struct ynode *type = etcd_get(ev, "type"); /* absent: PUT (zero value) */
+		int64_t mod = etcd_int(kv, "mod_revision");
+		char *key = strip_key(e, kv);
+
+		if (mod > e->revision)
+			e->revision = mod;
+		if (!key)
+			continue;
+		if (type && type->kind == YNODE_SCALAR && strcmp(type->value, "DELETE") == 0) {
+			if (kv_del(e, key, mod))
+				key_changed(e, key);
+		} else {
+			size_t len;
+			char *value = value_of(kv, &len);
+
+			if (value && kv_set(e, key, value, len, mod) > 0)
+				key_changed(e, key);
+		}
+		free(key);
+	}
+}
+
+static void on_watch_end(void *arg, const char *why)
+{
+	struct etcd_source *e = arg;
+
+	e->watch = NULL;
+	set_up(e, 0, why);
+	log_info("etcd: watch ended (%s); resuming from revision %" PRId64 " on the next endpoint",
+	         why, e->revision + 1);
+	etcd_client_next(e->cl);
+	retry_later(e);
+}
+
+static void start_watch(struct etcd_source *e)
+{
+	char *body = prefix_body(e, "watch", e->revision + 1);
+
+	if (body)
+		e->watch = etcd_stream(e->cl, "/v3/watch", body, 0, on_watch_line, on_watch_end, e);
+	free(body);
+	if (!e->watch)
+		retry_later(e);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_source *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->range || e->watch)
+		return;
+	if (e->synced)
+		start_watch(e);
+	else
+		start_sync(e);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_source *e = arg;
+	struct reg_change c = {0};
+	struct timeval tv = {CACHE_EVERY_MS / 1000, (CACHE_EVERY_MS % 1000) * 1000};
+
+	(void)fd;
+	(void)what;
+	if (e->cache && e->cache_dirty && !evtimer_pending(e->cache_ev, NULL))
+		evtimer_add(e->cache_ev, &tv);
+	if (e->s.on_change)
+		e->s.on_change(e->s.arg, &c);
+}
+
+/* The first read, blocking: the first load serves what etcd holds. */
+static void first_sync(struct etcd_source *e)
+{
+	struct etcd_reply r;
+	char *body = prefix_body(e, NULL, 0);
+
+	if (!body)
+		return;
+	etcd_call_sync(e->cl, "/v3/kv/range", body, &r);
+	free(body);
+	if (r.status == 200) {
+		apply_range(e, r.root);
+		e->up = 1;
+		log_info("etcd: read %zu keys under %s at revision %" PRId64 " from %s", e->n,
+		         e->prefix, e->revision, etcd_client_endpoint(e->cl));
+		write_cache(e);
+	} else if (read_cache(e) == 0) {
+		e->from_cache = 1;
+		log_warn("etcd: %s; serving the cache %s (revision %" PRId64
+		         ", %zu keys) until etcd answers",
+		         r.err, e->cache, e->revision, e->n);
+	} else {
+		log_warn("etcd: %s; serving the files' services only until etcd answers", r.err);
+	}
+	ydoc_free(r.doc);
+}
+
+/* --- the source -------------------------------------------------------- */
+
+static void etcd_watch(struct reg_source *s, const struct registry *reg)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	reg_source_watch(e->files, reg);
+	if (reg && !e->started) {
+		/* the main loop runs from here on */
+		e->started = 1;
+		if (e->synced)
+			start_watch(e);
+		else
+			start_sync(e);
+	}
+}
+
+static void etcd_drain(struct reg_source *s)
+{
+	reg_source_drain(((struct etcd_source *)s)->files);
+}
+
+/* A write's reply: sets w for a failure; 1 if it took effect. */
+static int write_outcome(struct etcd_reply *r, struct reg_write *w, int txn)
+{
+	if (r->status != 200) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "etcd: %s", r->err);
+		return 0;
+	}
+	if (txn && !etcd_get(r->root, "succeeded")) { /* false is omitted */
+		w->result = REG_WRITE_LOST;
+		snprintf(w->message, sizeof(w->message),
+		         "the service changed since the revision given (If-Match), or exists "
+		         "(create-only): read it again");
+		return 0;
+	}
+	w->revision = etcd_int(etcd_get(r->root, "header"), "revision");
+	w->result = REG_WRITE_OK;
+	return 1;
+}
+
+/* The body of a write: a put or a delete of key, under cond. */
+static char *write_body(const char *key64, const char *value64, int64_t cond, const char **path)
+{
+	size_t need = strlen(key64) * 3 + (value64 ? strlen(value64) : 0) + 400;
+	char *out = malloc(need), op[160];
+
+	if (!out)
+		return NULL;
+	if (cond == REG_IF_NONE) {
+		*path = value64 ? "/v3/kv/put" : "/v3/kv/deleterange";
+		if (value64)
+			snprintf(out, need, "{\"key\": \"%s\", \"value\": \"%s\"}", key64, value64);
+		else
+			snprintf(out, need, "{\"key\": \"%s\"}", key64);
+		return out;
+	}
+	*path = "/v3/kv/txn";
+	if (cond == REG_IF_ABSENT)
+		snprintf(
+		    op, sizeof(op),
+		    "{\"target\": \"CREATE\", \"result\": \"EQUAL\", \"create_revision\": \"0\"");
+	else
+		snprintf(op, sizeof(op),
+		         "{\"target\": \"MOD\", \"result\": \"EQUAL\", \"mod_revision\": \"%" PRId64
+		         "\"",
+		         cond);
+	if (value64)
+		snprintf(out, need,
+		         "{\"compare\": [%s, \"key\": \"%s\"}], \"success\": [{\"request_put\": "
+		         "{\"key\": \"%s\", \"value\": \"%s\"}}]}",
+		         op, key64, key64, value64);
+	else
+		snprintf(out, need,
+		         "{\"compare\": [%s, \"key\": \"%s\"}], \"success\": "
+		         "[{\"request_delete_range\": {\"key\": \"%s\"}}]}",
+		         op, key64, key64);
+	return out;
+}
+
+/* Writes (value non-NULL) or deletes service name in etcd. */
+static void write_key(struct etcd_source *e, const char *name, const char *value, size_t len,
+                      int64_t cond, struct reg_write *w)
+{
+	char key[300], *key64, *value64 = NULL, *body = NULL;
+	const char *path = NULL;
+	struct etcd_reply r = {0};
+
+	snprintf(key, sizeof(key), "%s%s%s", e->prefix, SERVICES, name);
+	key64 = etcd_b64(key, strlen(key));
+	if (value)
+		value64 = etcd_b64(value, len);
+	if (!key64 || (value && !value64) || !(body = write_body(key64, value64, cond, &path))) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	etcd_call_sync(e->cl, path, body, &r);
+	if (!write_outcome(&r, w, cond != REG_IF_NONE))
+		goto done;
+	if (!value && cond == REG_IF_NONE && !etcd_int(r.root, "deleted")) {
+		w->result = REG_WRITE_NOT_FOUND;
+		snprintf(w->message, sizeof(w->message), "no service named \"%s\"", name);
+		goto done;
+	}
+	snprintf(w->where, sizeof(w->where), "etcd %s at revision %" PRId64, key, w->revision);
+	/* read your write: the reload that follows serves it (the watch brings
+	 * the same revision again, which changes nothing then) */
+	snprintf(key, sizeof(key), "%s%s", SERVICES, name);
+	if (value) {
+		char *copy = malloc(len + 1);
+
+		if (copy) {
+			memcpy(copy, value, len);
+			copy[len] = '\0';
+			w->created = kv_find(e, key) == NULL;
+			kv_set(e, key, copy, len, w->revision);
+		}
+	} else {
+		kv_del(e, key, 0);
+	}
+	if (e->revision < w->revision && e->watch == NULL)
+		e->cache_dirty = 1;
+done:
+	ydoc_free(r.doc);
+	free(key64);
+	free(value64);
+	free(body);
+}
+
+static void etcd_put(struct reg_source *s, const struct registry *current, const char *name,
+                     const char *body, size_t len, int64_t cond, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	struct reg_errors errs = {NULL, 0};
+	struct registry *one = NULL;
+	char *block = NULL, *text = NULL, *owned;
+	const char *defaults = defaults_of(e, &owned);
+	size_t need;
+
+	(void)current;
+	if (is_file_service(e, name)) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "service \"%s\" is defined in a file of this srvd: change it there", name);
+		goto done;
+	}
+	/* checked as the etcd key will be, positions as in a fragment (the API
+	 * maps them into the body) */
+	if (!(block = service_block(name, body, len, w->message, sizeof(w->message)))) {
+		w->result = REG_WRITE_INVALID;
+		goto done;
+	}
+	need = strlen(block) + strlen(defaults) + 64;
+	if (!(text = malloc(need))) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	snprintf(text, need, "#\nservices:\n%s%s", block, defaults);
+	if (reg_load_etcd_string(text, "body", e->config, &one, &w->errs) < 0) {
+		w->result = REG_WRITE_INVALID;
+		goto done;
+	}
+	write_key(e, name, body, len, cond, w);
+done:
+	registry_free(one);
+	registry_errors_clear(&errs);
+	free(block);
+	free(text);
+	free(owned);
+}
+
+static void etcd_delete(struct reg_source *s, const struct registry *current, const char *name,
+                        int64_t cond, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	char key[300];
+
+	snprintf(key, sizeof(key), "%s%s", SERVICES, name);
+	if (is_file_service(e, name) && !kv_find(e, key)) {
+		/* a file's service: the files source says where it is */
+		reg_source_delete_if(e->files, current, name, cond, w);
+		return;
+	}
+	write_key(e, name, NULL, 0, cond, w);
+}
+
+static void etcd_delete_instance(struct reg_source *s, const struct registry *current,
+                                 const char *service, const char *instance, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	reg_source_delete_instance(e->files, current, service, instance, w);
+}
+
+static void etcd_set_maint(struct reg_source *s, const struct registry *current,
+                           const char *service, const char *instance, const char *reason,
+                           struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	reg_source_set_maintenance(e->files, current, service, instance, reason, w);
+}
+
+static void etcd_undo(struct reg_source *s, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	/* a write to etcd is not taken back: the fleet may already serve it; a
+	 * key the load rejects is left out alone. Files' writes are undone. */
+	if (w->undo)
+		e->files->ops->undo(e->files, w);
+}
+
+static int64_t etcd_revision(struct reg_source *s, const char *name)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	char key[300];
+	struct kv *k;
+
+	snprintf(key, sizeof(key), "%s%s", SERVICES, name);
+	k = kv_find(e, key);
+	return k ? k->mod : 0;
+}
+
+static void etcd_report(struct reg_source *s, struct reg_source_report *r)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	r->name = "etcd";
+	r->up = e->up;
+	r->from_cache = e->from_cache;
+	r->revision = e->revision;
+	r->endpoint = etcd_client_endpoint(e->cl);
+	r->rejected = e->rejected;
+	r->bad = e->bad;
+	r->n_bad = e->n_bad;
+	r->conflicts = e->conflicts;
+	r->n_conflicts = e->n_conflicts;
+}
+
+static void free_ev(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+static void etcd_free(struct reg_source *s)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+
+	if (e->cache_dirty)
+		write_cache(e);
+	etcd_client_free(e->cl); /* cancels the read and the watch */
+	free_ev(e->retry);
+	free_ev(e->notify);
+	free_ev(e->cache_ev);
+	kv_free_all(e);
+	free(e->kv);
+	names_free(e->file_names, e->n_file_names);
+	names_free(e->bad, e->n_bad);
+	names_free(e->conflicts, e->n_conflicts);
+	reg_source_free(e->files);
+	free(e->config);
+	free(e->prefix);
+	free(e->cache);
+	free(e);
+}
+
+static const struct reg_source_ops etcd_ops = {
+    .name = "etcd",
+    .load = etcd_load,
+    .watch = etcd_watch,
+    .drain = etcd_drain,
+    .put_service = etcd_put,
+    .delete_service = etcd_delete,
+    .delete_instance = etcd_delete_instance,
+    .set_maintenance = etcd_set_maint,
+    .undo = etcd_undo,
+    .free = etcd_free,
+    .revision = etcd_revision,
+    .report = etcd_report,
+};
+
+int reg_source_etcd_create(struct reg_source *files, const char *config, const struct registry *reg,
+                           struct event_base *base, reg_source_change_fn on_change, void *arg,
+                           struct reg_source **out, char *err, size_t errlen)
+{
+	const struct reg_server *srv = &reg->server;
+	struct etcd_source *e = calloc(1, sizeof(*e));
+
+	*out = NULL;
+	if (!e || !(e->config = strdup(config)) ||
+	    !(e->prefix = strdup(srv->etcd_prefix ? srv->etcd_prefix : "/srvd/")) ||
+	    (srv->etcd_cache && !(e->cache = strdup(srv->etcd_cache)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	e->files = files;
+	e->base = base;
+	e->s.ops = &etcd_ops;
+	e->s.on_change = on_change;
+	e->s.arg = arg;
+	if (etcd_client_create(base, srv->etcd_endpoints, srv->n_etcd_endpoints,
+	                       srv->etcd_timeout_ms ? srv->etcd_timeout_ms : 2000, &e->cl, err,
+	                       errlen) < 0)
+		goto fail;
+	e->retry = evtimer_new(base, on_retry, e);
+	e->notify = evtimer_new(base, on_notify, e);
+	e->cache_ev = evtimer_new(base, on_cache, e);
+	if (!e->retry || !e->notify || !e->cache_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	first_sync(e);
+	*out = &e->s;
+	return 0;
+fail:
+	if (e) {
+		e->files = files;
+		etcd_free(&e->s);
+	} else {
+		reg_source_free(files);
+	}
+	return -1;
+}
