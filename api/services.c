@@ -201,6 +201,64 @@ static long find_index(const struct registry *reg, const char *name)
 	return -1;
 }
 
+/* A shared store (etcd) keeps a revision per service: the ETag that a
+ * conditional write (If-Match) names. */
+static void add_etag(struct api *api, struct http_req *req, const char *name)
+{
+	int64_t rev = reg_source_revision(api_source(api), name);
+	char tag[32];
+
+	if (rev <= 0)
+		return;
+	snprintf(tag, sizeof(tag), "\"%lld\"", (long long)rev);
+	http_add_header(req, "ETag", tag);
+}
+
+static int source_has_revisions(struct api *api)
+{
+	struct reg_source_report r;
+
+	return reg_source_report(api_source(api), &r) == 0;
+}
+
+/* The condition of a write: If-Match: REV (an ETag, quoted or not), or
+ * ?cas=0 (create only) / ?cas=REV as Consul spells them. Returns 0, or -1
+ * (replied 400). Only a source with revisions (etcd) reads them. */
+static int write_cond(struct http_req *req, int has_revisions, int64_t *cond)
+{
+	const char *m = http_req_header(req, "If-Match"), *q = http_req_query(req), *v = NULL;
+	char *end;
+	long long n;
+
+	*cond = REG_IF_NONE;
+	if (!has_revisions)
+		return 0; /* the files: no revisions, conditions ignored as always */
+	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, "cas=", 4) == 0)
+			v = p + 4;
+	if (m) {
+		if (strncmp(m, "W/", 2) == 0)
+			m += 2;
+		if (*m == '"')
+			m++;
+		n = strtoll(m, &end, 10);
+		if (end == m || n <= 0 || (*end && strcmp(end, "\"") != 0)) {
+			api_reply_error(req, 400,
+			                "If-Match: expected a revision (the ETag of a GET)");
+			return -1;
+		}
+		*cond = n;
+	} else if (v) {
+		n = strtoll(v, &end, 10);
+		if (end == v || n < 0 || (*end && *end != '&')) {
+			api_reply_error(req, 400, "cas: expected 0 (create only) or a revision");
+			return -1;
+		}
+		*cond = n;
+	}
+	return 0;
+}
+
 /* Replies with the JSON of service name of the current registry. */
 static void reply_service(struct api *api, struct http_req *req, int code, const char *name)
 {
@@ -218,6 +276,7 @@ static void reply_service(struct api *api, struct http_req *req, int code, const
 	}
 	json_init(&j, buf);
 	json_service(&j, api, (size_t)i, 1);
+	add_etag(api, req, name);
 	api_reply_json(req, code, buf, &j);
 }
 
@@ -342,6 +401,7 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 	size_t len = evbuffer_get_length(in);
 	char lower[64], *body;
 	const char *result;
+	int64_t cond;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(
@@ -354,7 +414,9 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 		api_reply_error(req, 400, "the body must be the service as JSON");
 		return;
 	}
-	reg_source_put(api_source(api), api_registry(api), lower, body, len, &w);
+	if (write_cond(req, source_has_revisions(api), &cond) < 0)
+		return;
+	reg_source_put_if(api_source(api), api_registry(api), lower, body, len, cond, &w);
 	if (w.result != REG_WRITE_OK)
 		reply_refused(req, &w);
 	else if (reload_or_undo(api, req, &w, &result) == 0) {
@@ -370,12 +432,15 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 	struct reg_write w;
 	char lower[64];
 	const char *result;
+	int64_t cond;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
-	reg_source_delete(api_source(api), api_registry(api), lower, &w);
+	if (write_cond(req, source_has_revisions(api), &cond) < 0)
+		return;
+	reg_source_delete_if(api_source(api), api_registry(api), lower, cond, &w);
 	if (w.result != REG_WRITE_OK) {
 		reply_refused(req, &w);
 	} else if (reload_or_undo(api, req, &w, &result) == 0) {
