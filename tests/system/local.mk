@@ -40,3 +40,5 @@ EXTRA_DIST += tests/system/test_blocking.py tests/system/tools.py \
 	tests/system/test_haproxy.py tests/system/test_prometheus_sd.py \
 	tests/system/test_consul_api.py docs/haproxy.cfg
 EXTRA_DIST += tests/system/test_change_memory.py
+# a fleet of srvd on one etcd registry (issue 17); skips under SRVD_TEST_TOOLS=0 (tools.py)
+EXTRA_DIST += tests/system/test_etcd.py tests/system/etcd_cluster.py

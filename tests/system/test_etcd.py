@@ -1,0 +1,362 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# test_etcd.py: a fleet of srvd sharing one registry in a real 3-member etcd cluster (issue 17).
+"""A fleet of srvd on one etcd registry (README "Running a fleet", SPEC section 9).
+
+Each test starts a real 3-member etcd cluster (Debian's etcd-server) on 127.0.0.1
+(etcd_cluster.py) and two srvd against it, each with the control API on. Services
+use documentation addresses with `check: {type: none}`: nothing is probed. Deadlines
+are generous upper bounds; speed is measured in tests/bench/etcd.py, never asserted.
+The suite runs once per CI run, in the plain build: it skips under SRVD_TEST_TOOLS=0
+(the sanitizer run and distcheck), as the other real-tool tests do (tools.py).
+"""
+
+import json
+import os
+import threading
+import time
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from api_helpers import attach_api, request
+from conftest import HOST, SLOW, Srvd, wait_until
+from etcd_cluster import Cluster
+from tools import need_tool
+
+ZONE = "svc.test."
+DEADLINE = 20 * SLOW
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    etcd = need_tool("etcd", "etcd-server")
+    ctl = need_tool("etcdctl", "etcd-client")
+    c = Cluster(tmp_path / "etcd", etcd, ctl)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def service(*addrs, port=80):
+    """The JSON of a service with instances at addrs (documentation addresses)."""
+    return json.dumps({"port": port, "check": {"type": "none"},
+                       "instances": [{"name": "i%d" % i, "address": a}
+                                     for i, a in enumerate(addrs)]})
+
+
+class Fleet:
+    def __init__(self, cluster, folder):
+        self.cluster = cluster
+        self.folder = folder
+        self.daemons = []
+
+    def start(self, n=2, endpoints=None, cache=False, services=""):
+        for _ in range(n):
+            self.add(endpoints=endpoints, cache=cache, services=services)
+        return self.daemons
+
+    def add(self, endpoints=None, cache=False, services="", name=None):
+        i = len(self.daemons)
+        folder = os.path.join(str(self.folder), name or "srvd%d" % i)
+        os.makedirs(os.path.join(folder, "services.d"), exist_ok=True)
+        eps = endpoints or self.cluster.endpoints
+        text = ("server:\n"
+                "  zone: %s\n"
+                "  http: 127.0.0.1:0\n"
+                "  watch: false\n"
+                "  registry:\n"
+                "    etcd:\n"
+                "      endpoints: [%s]\n"
+                "      timeout: 1s\n" % (ZONE, ", ".join('"%s"' % e for e in eps)))
+        if cache:
+            text += "      cache: %s\n" % os.path.join(folder, "etcd-cache.yaml")
+        text += "include: services.d/*.yaml\n"
+        text += "services:\n" + (services or "  {}\n")
+        path = os.path.join(folder, "srvd.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        d = attach_api(Srvd(path, ZONE).start())
+        self.daemons.append(d)
+        return d
+
+    def stop(self):
+        for d in self.daemons:
+            d.stop()
+
+
+@pytest.fixture
+def fleet(cluster, tmp_path):
+    f = Fleet(cluster, tmp_path)
+    yield f
+    f.stop()
+
+
+def addrs(d, name, timeout=2.0):
+    """The A records of name.ZONE on d, sorted ([] for NXDOMAIN or none)."""
+    q = dns.message.make_query(name + "." + ZONE, "A")
+    r = dns.query.udp(q, HOST, port=d.port, timeout=timeout * SLOW)
+    return sorted(rr.address for rrset in r.answer for rr in rrset)
+
+
+def converge(daemons, name, want, what):
+    for d in daemons:
+        wait_until(lambda: addrs(d, name) == want, DEADLINE,
+                   "%s on srvd port %d: %s A -> %s" % (what, d.port, name, want), d)
+
+
+def status(d):
+    code, _, body = request(d, "GET", "/v1/status")
+    assert code == 200, body
+    return json.loads(body)
+
+
+def metric(d, line_start):
+    code, _, body = request(d, "GET", "/metrics")
+    assert code == 200
+    for line in body.decode().splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no metric %s in:\n%s" % (line_start, body.decode()))
+
+
+def test_write_through_etcdctl_and_the_api_reaches_every_srvd(cluster, fleet):
+    daemons = fleet.start(2)
+    cluster.etcdctl("put", "/srvd/services/web", service("192.0.2.1", "192.0.2.2"))
+    converge(daemons, "web", ["192.0.2.1", "192.0.2.2"], "etcdctl put")
+
+    # through one srvd's API: stored in etcd, served by the other
+    code, hdrs, body = request(daemons[0], "PUT", "/v1/services/api", service("192.0.2.5"))
+    assert code == 201, body
+    assert "etag" in hdrs, hdrs
+    value, rev = cluster.get("/srvd/services/api")
+    assert json.loads(value)["instances"][0]["address"] == "192.0.2.5"
+    assert hdrs["etag"] == '"%d"' % rev
+    converge(daemons, "api", ["192.0.2.5"], "API put")
+
+    code, _, body = request(daemons[1], "PUT", "/v1/services/api", service("192.0.2.6"))
+    assert code == 200, body
+    converge(daemons, "api", ["192.0.2.6"], "API replace")
+
+    code, _, body = request(daemons[1], "DELETE", "/v1/services/api")
+    assert code == 200, body
+    assert cluster.get("/srvd/services/api") == (None, 0)
+    converge(daemons, "api", [], "API delete")
+    cluster.etcdctl("del", "/srvd/services/web")
+    converge(daemons, "web", [], "etcdctl del")
+
+
+def test_a_bad_key_is_rejected_alone(cluster, fleet):
+    cluster.put("/srvd/services/a", service("192.0.2.1"))
+    # column 43 of the value: where the bad address starts
+    cluster.put("/srvd/services/b", '{port: 80, instances: [{name: x, address: 192.0.2.999}], '
+                                    'check: {type: none}}')
+    cluster.put("/srvd/services/c", service("192.0.2.3"))
+    # a file's service of the same name serves; the conflict is reported
+    cluster.put("/srvd/services/local", service("192.0.2.9"))
+    local = ("  local: {port: 80, check: {type: none}, "
+             "instances: [{name: x, address: 192.0.2.7}]}\n")
+    daemons = fleet.start(2, services=local)
+    for d in daemons:
+        assert addrs(d, "a") == ["192.0.2.1"]
+        assert addrs(d, "c") == ["192.0.2.3"]
+        assert addrs(d, "b") == []
+        assert addrs(d, "local") == ["192.0.2.7"]
+        d.wait_log(r"etcd: key rejected \(the others apply\): /srvd/services/b:1:43: "
+                   r"services\.b\.instances\[0\]\.address")
+        d.wait_log(r"service local is defined in a file and in etcd")
+        src = status(d)["registry_source"]
+        assert src["name"] == "etcd" and src["up"] is True, src
+        assert [r for r in src["rejected"] if r.startswith("/srvd/services/b:1:43:")], src
+        assert src["conflicts"] == ["local"], src
+        assert metric(d, 'srvd_registry_keys_rejected_total{source="etcd"}') >= 1
+        assert metric(d, 'srvd_registry_source_up{source="etcd"}') == 1
+
+    # a good key turned bad leaves the answers (every srvd of the fleet reads a key the same
+    # way, a restarted one too); the rest stays
+    cluster.put("/srvd/services/c", "{port: [")
+    cluster.put("/srvd/services/d", service("192.0.2.4"))
+    converge(daemons, "d", ["192.0.2.4"], "a good key beside a bad one")
+    for d in daemons:
+        assert addrs(d, "a") == ["192.0.2.1"]
+        assert addrs(d, "c") == []
+    # fixed: served again
+    cluster.put("/srvd/services/b", service("192.0.2.2"))
+    converge(daemons, "b", ["192.0.2.2"], "the fixed key")
+
+
+def test_the_defaults_key_applies_to_every_etcd_service(cluster, fleet):
+    cluster.put("/srvd/defaults", '{"port": 8080, "ttl": 7, "check": {"type": "none"}}')
+    cluster.put("/srvd/services/web", '{"instances": [{"name": "a", "address": "192.0.2.1"}]}')
+    daemons = fleet.start(2)
+    for d in daemons:
+        q = dns.message.make_query("_web._tcp." + ZONE, "SRV")
+        r = dns.query.udp(q, HOST, port=d.port, timeout=2 * SLOW)
+        assert [(rr.port, rrset.ttl) for rrset in r.answer for rr in rrset] == [(8080, 7)]
+    # a bad defaults key is rejected alone: the services load without it
+    cluster.put("/srvd/defaults", '{"port": "eighty"}')
+    for d in daemons:
+        d.wait_log(r"etcd: key rejected \(the others apply\): /srvd/defaults:1:10: ")
+    cluster.put("/srvd/services/api", '{"port": 53, "check": {"type": "none"}, '
+                                      '"instances": [{"name": "a", "address": "192.0.2.5"}]}')
+    converge(daemons, "api", ["192.0.2.5"], "a service beside a bad defaults key")
+    converge(daemons, "web", [], "a service that needed the defaults' port")
+
+
+def test_two_writers_with_the_same_if_match_one_wins(cluster, fleet):
+    daemons = fleet.start(2)
+    code, hdrs, body = request(daemons[0], "PUT", "/v1/services/web?cas=0",
+                               service("192.0.2.1"))
+    assert code == 201, body
+    # create-only again: it exists
+    code, _, body = request(daemons[1], "PUT", "/v1/services/web?cas=0", service("192.0.2.9"))
+    assert code == 409, body
+    converge(daemons, "web", ["192.0.2.1"], "created once")
+    code, hdrs, _ = request(daemons[1], "GET", "/v1/services/web")
+    assert code == 200
+    etag = hdrs["etag"]
+    results = {}
+
+    def write(i, addr):
+        results[i] = request(daemons[i], "PUT", "/v1/services/web", service(addr),
+                             headers={"If-Match": etag})[0]
+
+    threads = [threading.Thread(target=write, args=(i, "192.0.2.%d" % (10 + i)))
+               for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values()) == [200, 409], results
+    winner = [i for i, c in results.items() if c == 200][0]
+    converge(daemons, "web", ["192.0.2.%d" % (10 + winner)], "the winner's write")
+    # a stale revision loses, the current one wins; a delete takes the condition too
+    code, _, body = request(daemons[0], "DELETE", "/v1/services/web",
+                            headers={"If-Match": etag})
+    assert code == 409, body
+    code, hdrs, _ = request(daemons[0], "GET", "/v1/services/web")
+    code, _, body = request(daemons[0], "DELETE", "/v1/services/web",
+                            headers={"If-Match": hdrs["etag"]})
+    assert code == 200, body
+    converge(daemons, "web", [], "conditional delete")
+
+
+def test_all_members_stopped_answers_go_on_then_catch_up(cluster, fleet):
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    daemons = fleet.start(2)
+    cluster.stop()
+    for d in daemons:
+        wait_until(lambda: metric(d, 'srvd_registry_source_up{source="etcd"}') == 0, DEADLINE,
+                   "source_up 0 with every member stopped", d)
+    # answers go on, unchanged, for a while (retries against dead endpoints included)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        for d in daemons:
+            assert addrs(d, "web") == ["192.0.2.1"]
+        time.sleep(0.1)
+    assert status(daemons[0])["registry_source"]["up"] is False
+    cluster.start()
+    cluster.put("/srvd/services/web", service("192.0.2.2"))
+    converge(daemons, "web", ["192.0.2.2"], "caught up after the restart")
+    for d in daemons:
+        wait_until(lambda: metric(d, 'srvd_registry_source_up{source="etcd"}') == 1, DEADLINE,
+                   "source_up 1 again", d)
+
+
+def test_catch_up_after_a_compaction(cluster, fleet):
+    """srvd watches one member only; while it is down the others change the keys and
+    compact past srvd's revision: back, srvd reads everything again."""
+    cluster.put("/srvd/services/old", service("192.0.2.1"))
+    m0 = cluster.members[0]
+    d = fleet.add(endpoints=[m0.url])
+    assert addrs(d, "old") == ["192.0.2.1"]
+    m0.stop()
+    others = cluster.members[1:]
+    cluster.call("/v3/kv/deleterange", {"key": _b64("/srvd/services/old")}, members=others)
+    for i in range(5):
+        cluster.call("/v3/kv/put", {"key": _b64("/srvd/services/new"),
+                                    "value": _b64(service("192.0.2.%d" % (10 + i)))},
+                     members=others)
+    rev = int(cluster.call("/v3/kv/range", {"key": _b64("/x")}, members=others)
+              ["header"]["revision"])
+    cluster.call("/v3/kv/compaction", {"revision": str(rev), "physical": True}, members=others)
+    assert addrs(d, "old") == ["192.0.2.1"]  # still the last registry
+    m0.start()
+    d.wait_log(r"etcd: revision \d+ is compacted", timeout=DEADLINE)
+    converge([d], "new", ["192.0.2.14"], "re-read after the compaction")
+    converge([d], "old", [], "a key deleted while srvd was away")
+
+
+def test_leader_killed_under_queries_none_lost(cluster, fleet):
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    daemons = fleet.start(2)
+    stop = threading.Event()
+    lost = []
+    answered = [0]
+
+    def loop():
+        q = dns.message.make_query("web." + ZONE, "A")
+        while not stop.is_set():
+            for d in daemons:
+                try:
+                    r = dns.query.udp(q, HOST, port=d.port, timeout=2 * SLOW)
+                    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+                        lost.append((d.port, r.to_text()))
+                    answered[0] += 1
+                except dns.exception.Timeout:
+                    lost.append((d.port, "timeout"))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        time.sleep(0.5)
+        leader = None
+        wait_until(lambda: cluster.leader() is not None, DEADLINE, "an etcd leader")
+        leader = cluster.leader()
+        leader.stop(kill=True)
+        # API writes work again after the election (a write may fail while it runs)
+        codes = []
+
+        def put_ok():
+            code = request(daemons[0], "PUT", "/v1/services/api", service("192.0.2.5"),
+                           timeout=30)[0]
+            codes.append(code)
+            return code in (200, 201)
+
+        wait_until(put_ok, DEADLINE, "an API write after the leader was killed",
+                   lambda: "codes %s\n%s" % (codes, daemons[0].stderr_text()))
+        converge(daemons, "api", ["192.0.2.5"], "a write after the election")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(30)
+    assert answered[0] > 0
+    assert lost == [], lost[:5]
+    leader.start(state="existing")
+
+
+def test_start_while_etcd_is_down_serves_the_cache(cluster, fleet, tmp_path):
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    d = fleet.add(cache=True, name="cached")
+    cache = os.path.join(str(tmp_path), "cached", "etcd-cache.yaml")
+    wait_until(lambda: os.path.exists(cache), DEADLINE, "the cache file", d)
+    d.stop()
+    fleet.daemons.remove(d)
+    cluster.stop()
+    d = fleet.add(cache=True, name="cached")
+    d.wait_log(r"serving the cache .*etcd-cache\.yaml")
+    assert addrs(d, "web") == ["192.0.2.1"]
+    assert status(d)["registry_source"]["from_cache"] is True
+    cluster.start()
+    cluster.put("/srvd/services/web", service("192.0.2.2"))
+    converge([d], "web", ["192.0.2.2"], "synced after serving the cache")
+
+
+def _b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
