@@ -136,11 +136,10 @@ static void on_source_change(void *arg, const struct reg_change *change)
 {
 	struct daemon *d = arg;
 
-	(void)change;
 	/* the SIGHUP reload due soon reads the files as they are then */
 	if (evtimer_pending(d->ev_hup_reload, NULL))
 		return;
-	daemon_reload(d, "file change", NULL);
+	daemon_reload(d, change->why ? change->why : "file change", NULL);
 }
 
 /* `_ready` answers once every checked instance has a first result. */

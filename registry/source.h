@@ -26,6 +26,7 @@ struct reg_source;
 
 /* What changed since the source last loaded. */
 struct reg_change {
+	const char *why;    /* for the log: "file change" (NULL), "etcd" */
 	int everything;     /* something that affects all of it (the main file) */
 	char *const *files; /* files written, renamed or removed (as watched) */
 	size_t n_files;

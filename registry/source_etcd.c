@@ -544,7 +544,9 @@ static void write_cache(struct etcd_source *e)
 		free(k);
 		free(v);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", e->cache);
+	/* hidden beside it, per process: two srvd given one cache path do not
+	 * rename each other's half-written file */
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", e->cache, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd >= 0) {
 		ok = 1;
@@ -555,8 +557,10 @@ static void write_cache(struct etcd_source *e)
 		ok = ok && rename(tmp, e->cache) == 0;
 	}
 	if (!ok) {
-		log_warn("etcd: cannot write the cache %s: %s", e->cache, strerror(errno));
+		int err = errno;
+
 		unlink(tmp);
+		log_warn("etcd: cannot write the cache %s: %s", e->cache, strerror(err));
 	}
 	evbuffer_free(b);
 }
@@ -877,7 +881,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
 	struct etcd_source *e = arg;
-	struct reg_change c = {0};
+	struct reg_change c = {.why = "etcd change"};
 	struct timeval tv = {CACHE_EVERY_MS / 1000, (CACHE_EVERY_MS % 1000) * 1000};
 
 	(void)fd;
@@ -1211,7 +1215,7 @@ int reg_source_etcd_create(struct reg_source *files, const char *config, const s
 	*out = NULL;
 	if (!e || !(e->config = strdup(config)) ||
 	    !(e->prefix = strdup(srv->etcd_prefix ? srv->etcd_prefix : "/srvd/")) ||
-	    (srv->etcd_cache && !(e->cache = strdup(srv->etcd_cache)))) {
+	    (srv->etcd_cache && !(e->cache = reg_path_join(config, srv->etcd_cache)))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -557,7 +557,8 @@ static const struct sch_item etcd_items[] = {
      .restart = RESTART_ETCD,
      .type = SCH_STRING,
      TS(etcd_cache),
-     .doc = "file keeping the last synced keys: a start while etcd is down serves them"},
+     .doc = "file keeping the last synced keys (relative to this file): a start while etcd "
+            "is down serves them"},
 };
 static const struct sch_table etcd_table = {etcd_items, sizeof(etcd_items) / sizeof(etcd_items[0]),
                                             NULL, NULL};
