@@ -308,6 +308,9 @@ static const struct api_route routes[] = {
     {HTTP_M_PUT, "/v1/services/*/instances/*/pass", api_instance_pass, API_HEARTBEAT},
     {HTTP_M_PUT, "/v1/services/*/instances/*/fail", api_instance_fail, API_HEARTBEAT},
     {HTTP_M_DELETE, "/v1/services/*/instances/*", api_instance_delete, API_ADMIN},
+    /* instances on their own, on a lease (etcd) */
+    {HTTP_M_PUT, "/v1/services/*/instances/*", api_instance_put, API_ADMIN},
+    {HTTP_M_PUT, "/v1/services/*/instances/*/heartbeat", api_instance_heartbeat, API_HEARTBEAT},
     /* drain and maintenance */
     {HTTP_M_PUT, "/v1/services/*/maintenance", api_maintenance_put, API_ADMIN},
     {HTTP_M_DELETE, "/v1/services/*/maintenance", api_maintenance_delete, API_ADMIN},

@@ -685,3 +685,125 @@ void api_instance_delete(struct api *api, struct http_req *req, const char *arg)
 	}
 	reg_write_clear(&w);
 }
+
+/* "SERVICE/INSTANCE" (arg) as two lowercase labels, or -1 after a 400. */
+static int split_names(struct http_req *req, const char *arg, char *sname, char *iname)
+{
+	const char *slash = strchr(arg, '/');
+	char name[API_ARG_MAX];
+
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - arg) : 0, arg);
+	if (!slash || !lower_name(name, sname) || strlen(slash + 1) >= 64 ||
+	    !lower_name(slash + 1, iname)) {
+		api_reply_error(req, 400,
+		                "expected /v1/services/SERVICE/instances/NAME (DNS labels)");
+		return -1;
+	}
+	return 0;
+}
+
+/* ?ttl=10s (or 10, 2m): the lease's seconds, 0 without; -1 after a 400. */
+static long lease_ttl(struct http_req *req)
+{
+	const char *q = http_req_query(req), *v = NULL;
+	char *end;
+	long n;
+
+	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, "ttl=", 4) == 0)
+			v = p + 4;
+	if (!v)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end == 'm')
+		n *= 60, end++;
+	else if (*end == 's')
+		end++;
+	if (end == v || n < 1 || n > 86400 || (*end && *end != '&')) {
+		api_reply_error(req, 400, "ttl: expected a lease of 1s to 24h, e.g. ttl=10s");
+		return -1;
+	}
+	return n;
+}
+
+/* PUT /v1/services/S/instances/N[?ttl=10s]: one instance on its own (etcd:
+ * PREFIXinstances/S/N, on a lease with ttl), added to service S. */
+void api_instance_put(struct api *api, struct http_req *req, const char *arg)
+{
+	struct evbuffer *in = http_req_body(req);
+	size_t len = evbuffer_get_length(in);
+	char sname[64], iname[64], *body, lease[32];
+	const char *result;
+	struct reg_write w;
+	long ttl;
+
+	if (split_names(req, arg, sname, iname) < 0 || (ttl = lease_ttl(req)) < 0)
+		return;
+	body = (char *)evbuffer_pullup(in, -1);
+	if (len == 0 || !body) {
+		api_reply_error(req, 400,
+		                "the body must be the instance as JSON, e.g. "
+		                "{\"address\": \"192.0.2.1\", \"port\": 80}");
+		return;
+	}
+	reg_source_put_instance(api_source(api), api_registry(api), sname, iname, body, len,
+	                        (uint32_t)ttl, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		struct evbuffer *buf = evbuffer_new();
+		struct json j;
+
+		log_info("api: registered instance %s/%s (%s%s, reload %s)", sname, iname, w.where,
+		         ttl ? ", on a lease" : "", result);
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			json_kstr(&j, "service", sname);
+			json_kstr(&j, "instance", iname);
+			/* lease IDs are 64-bit: a string, as etcd's gateway writes them */
+			snprintf(lease, sizeof(lease), "%lld", (long long)w.lease);
+			json_kstr(&j, "lease", w.lease ? lease : NULL);
+			json_kuint(&j, "ttl", (uint64_t)ttl);
+			json_kbool(&j, "held",
+			           registry_find_service(api_registry(api), sname) == NULL);
+			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, w.created ? 201 : 200, buf, &j);
+		}
+	}
+	reg_write_clear(&w);
+}
+
+/* PUT /v1/services/S/instances/N/heartbeat: keeps the instance's lease. */
+void api_instance_heartbeat(struct api *api, struct http_req *req, const char *arg)
+{
+	char sname[64], iname[64];
+	struct reg_write w;
+
+	if (split_names(req, arg, sname, iname) < 0)
+		return;
+	reg_source_heartbeat(api_source(api), sname, iname, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else {
+		struct evbuffer *buf = evbuffer_new();
+		struct json j;
+		char lease[32];
+
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			snprintf(lease, sizeof(lease), "%lld", (long long)w.lease);
+			json_kstr(&j, "lease", lease);
+			json_kuint(&j, "ttl", (uint64_t)w.revision); /* the TTL etcd renewed */
+			json_obj_end(&j);
+			api_reply_json(req, 200, buf, &j);
+		}
+	}
+	reg_write_clear(&w);
+}

@@ -4,6 +4,7 @@
 
 #include "registry/source.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int reg_source_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
@@ -94,4 +95,34 @@ void reg_source_free(struct reg_source *s)
 {
 	if (s)
 		s->ops->free(s);
+}
+
+/* Instances on their own exist in a shared store only. */
+static void no_instances(struct reg_write *w)
+{
+	w->result = REG_WRITE_CONFLICT;
+	snprintf(w->message, sizeof(w->message),
+	         "instances on their own (and their leases) need the shared registry: "
+	         "server.registry.etcd; change the service instead");
+}
+
+void reg_source_put_instance(struct reg_source *s, const struct registry *current,
+                             const char *service, const char *instance, const char *body,
+                             size_t len, uint32_t ttl_s, struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (!s->ops->put_instance)
+		no_instances(w);
+	else
+		s->ops->put_instance(s, current, service, instance, body, len, ttl_s, w);
+}
+
+void reg_source_heartbeat(struct reg_source *s, const char *service, const char *instance,
+                          struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (!s->ops->heartbeat)
+		no_instances(w);
+	else
+		s->ops->heartbeat(s, service, instance, w);
 }

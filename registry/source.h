@@ -61,6 +61,7 @@ struct reg_write {
 	char message[512];             /* the other failures */
 	char where[512];               /* OK: where it went ("services.d/web.yaml"), for the log */
 	int64_t revision;              /* OK: the service's new revision (0: the source has none) */
+	int64_t lease;                 /* OK: the lease an instance is on (0: none) */
 	void *undo;                    /* OK: what reg_source_undo() puts back ... */
 	void (*undo_free)(void *undo); /* ... and how reg_write_clear() frees it */
 };
@@ -113,6 +114,14 @@ struct reg_source_ops {
 	/* Optional (NULL: none): the revision of service name (0: unknown), for
 	 * the API's ETag; and what /v1/status and /metrics show of the source. */
 	int64_t (*revision)(struct reg_source *s, const char *name);
+	/* Optional (NULL: CONFLICT, the source cannot): stores one instance of
+	 * service on its own (body: the instances[] item without name), on a
+	 * lease of ttl_s seconds (0: none) that heartbeat() keeps alive. */
+	void (*put_instance)(struct reg_source *s, const struct registry *current,
+	                     const char *service, const char *instance, const char *body,
+	                     size_t len, uint32_t ttl_s, struct reg_write *w);
+	void (*heartbeat)(struct reg_source *s, const char *service, const char *instance,
+	                  struct reg_write *w);
 	void (*report)(struct reg_source *s, struct reg_source_report *r);
 };
 
@@ -146,6 +155,11 @@ void reg_source_delete_if(struct reg_source *s, const struct registry *current, 
 /* The service's revision (0: none); fills *r and returns 0, or -1 when the
  * source has nothing to report (the files). */
 int64_t reg_source_revision(struct reg_source *s, const char *name);
+void reg_source_put_instance(struct reg_source *s, const struct registry *current,
+                             const char *service, const char *instance, const char *body,
+                             size_t len, uint32_t ttl_s, struct reg_write *w);
+void reg_source_heartbeat(struct reg_source *s, const char *service, const char *instance,
+                          struct reg_write *w);
 int reg_source_report(struct reg_source *s, struct reg_source_report *r);
 
 /* The etcd source (source_etcd.c, README "Running a fleet"): the services of

@@ -45,17 +45,23 @@
 #define RETRY_MIN_MS   100  /* a failed read or watch is tried again after this ... */
 #define RETRY_MAX_MS   2000 /* ... doubling up to this */
 
-#define SERVICES "services/"
-#define DEFAULTS "defaults"
+#define SERVICES  "services/"
+#define DEFAULTS  "defaults"
+#define MAINT     "maintenance/"
+#define INSTANCES "instances/"
+/* an instance key's value in the text instance() loads */
+#define INST_LINE 8
+#define INST_COL  9
 
 /* One key under the prefix (key without the prefix). */
 struct kv {
 	char *key, *value;
 	size_t len;
 	int64_t mod;
-	int checked;  /* 0: not yet; 1: good; -1: rejected (error) */
-	char *error;  /* the first error line, for /v1/status */
-	int conflict; /* a file defines the service: logged once */
+	int64_t lease; /* the etcd lease the key is on (0: none) */
+	int checked;   /* 0: not yet; 1: good; -1: rejected (error) */
+	char *error;   /* the first error line, for /v1/status */
+	int conflict;  /* a file defines the service: logged once */
 };
 
 struct etcd_source {
@@ -277,10 +283,17 @@ static char *key_error(struct etcd_source *e, const char *key, const char *line)
 		p += strlen(key) + 1;
 		if (sscanf(p, "%u:%u:%n", &l, &c, &used) == 2 && used) {
 			p += used;
-			if (l >= REG_FRAGMENT_BODY_LINE)
-				l = l - REG_FRAGMENT_BODY_LINE + 1;
-			if (c >= REG_FRAGMENT_BODY_COL)
-				c = c - REG_FRAGMENT_BODY_COL + 1;
+			/* where the value starts in the text loaded (check_key(), instance()) */
+			unsigned at_l = REG_FRAGMENT_BODY_LINE, at_c = REG_FRAGMENT_BODY_COL;
+
+			if (strncmp(key, INSTANCES, strlen(INSTANCES)) == 0) {
+				at_l = INST_LINE;
+				at_c = INST_COL;
+			}
+			if (l >= at_l)
+				l = l - at_l + 1;
+			if (c >= at_c)
+				c = c - at_c + 1;
 			snprintf(buf, sizeof(buf), "%s%s:%u:%u:%s", e->prefix, key, l, c, p);
 			return strdup(buf);
 		}
@@ -323,6 +336,8 @@ static void check_key(struct etcd_source *e, struct kv *k, const char *defaults)
 	const char *name;
 	size_t need;
 
+	if (strncmp(k->key, INSTANCES, strlen(INSTANCES)) == 0)
+		return; /* checked against its service: add_instance() */
 	k->checked = 1;
 	if (strcmp(k->key, DEFAULTS) == 0) {
 		name = DEFAULTS;
@@ -401,6 +416,142 @@ static int add_line(char ***v, size_t *n, const char *text)
 	return 0;
 }
 
+static struct reg_service *find_service(struct registry *reg, const char *name)
+{
+	for (size_t i = 0; i < reg->n_services; i++)
+		if (strcmp(reg->services[i].name, name) == 0)
+			return &reg->services[i];
+	return NULL;
+}
+
+/* The text that loads instance key k (name) of service svc: the value as
+ * the one item of instances:, with its name added (at the end, so that the
+ * value keeps its positions), at INST_LINE and INST_COL. Caller frees. */
+static char *instance_text(const struct kv *k, const char *name, const struct reg_service *svc)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *v = k->value, *close = NULL;
+	char *out = NULL;
+	size_t n;
+	int flow, empty = 1;
+
+	if (!b)
+		return NULL;
+	while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+		v++;
+	flow = *v == '{';
+	if (flow) {
+		close = strrchr(v, '}');
+		for (const char *p = v + 1; close && p < close; p++)
+			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+				empty = 0;
+	}
+	evbuffer_add_printf(b, "#\nservices:\n  %s:\n    check: {type: none}\n", svc->name);
+	if (svc->port)
+		evbuffer_add_printf(b, "    port: %u\n", svc->port);
+	else
+		evbuffer_add_printf(b, "    # no port\n");
+	evbuffer_add_printf(b, "    instances:\n      -\n        ");
+	for (const char *p = k->value; *p; p++) {
+		if (flow && p == close)
+			evbuffer_add_printf(b, "%s\"name\": \"%s\"", empty ? "" : ", ", name);
+		if (*p == '\r')
+			continue;
+		evbuffer_add(b, p, 1);
+		if (*p == '\n')
+			evbuffer_add(b, "        ", 8);
+	}
+	if (!flow)
+		evbuffer_add_printf(b, "\n        name: \"%s\"\n", name);
+	else
+		evbuffer_add(b, "\n", 1);
+	n = evbuffer_get_length(b);
+	if ((out = malloc(n + 1))) {
+		evbuffer_remove(b, out, n);
+		out[n] = '\0';
+	}
+	evbuffer_free(b);
+	return out;
+}
+
+/* Adds instance key k to its service in reg, if it is there (else it is
+ * held until the service appears). A bad value or a name the service
+ * already has rejects the key alone. */
+static void add_instance(struct etcd_source *e, struct registry *reg, struct kv *k)
+{
+	const char *svc_name = k->key + strlen(INSTANCES), *slash = strchr(svc_name, '/');
+	char service[64], msg[300];
+	struct reg_errors errs = {NULL, 0};
+	struct registry *one = NULL;
+	struct reg_instance *grown;
+	struct reg_service *svc;
+	char *text;
+	int fresh = k->checked == 0;
+
+	if (!slash || (size_t)(slash - svc_name) >= sizeof(service)) {
+		if (fresh)
+			reject(e, k, NULL, "not instances/SERVICE/NAME");
+		k->checked = -1;
+		return;
+	}
+	memcpy(service, svc_name, (size_t)(slash - svc_name));
+	service[slash - svc_name] = '\0';
+	if (!registry_fragment_name_ok(service) || !registry_fragment_name_ok(slash + 1)) {
+		if (fresh)
+			reject(e, k, NULL, "not instances/SERVICE/NAME of DNS labels");
+		k->checked = -1;
+		return;
+	}
+	if (!(svc = find_service(reg, service)))
+		return; /* held: its service may come later */
+	for (size_t i = 0; i < svc->n_instances; i++)
+		if (strcmp(svc->instances[i].name, slash + 1) == 0) {
+			if (!k->conflict) {
+				snprintf(msg, sizeof(msg),
+				         "service %s already has an instance named %s", service,
+				         slash + 1);
+				reject(e, k, NULL, msg);
+			}
+			k->conflict = 1;
+			return;
+		}
+	k->conflict = 0;
+	if (!(text = instance_text(k, slash + 1, svc)))
+		return;
+	if (reg_load_etcd_string(text, k->key, NULL, &one, &errs) < 0) {
+		if (fresh)
+			reject(e, k, &errs, errs.n ? NULL : "cannot load");
+		k->checked = -1;
+	} else if (one->n_services == 1 && one->services[0].n_instances == 1 &&
+	           (grown = realloc(svc->instances, (svc->n_instances + 1) * sizeof(*grown)))) {
+		svc->instances = grown;
+		grown[svc->n_instances++] = one->services[0].instances[0];
+		one->services[0].n_instances = 0; /* moved */
+		k->checked = 1;
+	}
+	registry_free(one);
+	registry_errors_clear(&errs);
+	free(text);
+}
+
+static void add_instances(struct etcd_source *e, struct registry *reg)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		struct kv *k = &e->kv[i];
+
+		if (strncmp(k->key, INSTANCES, strlen(INSTANCES)) != 0)
+			continue;
+		if (k->checked < 0 && !k->conflict) {
+			if (k->error)
+				add_line(&e->bad, &e->n_bad, k->error);
+			continue;
+		}
+		add_instance(e, reg, k);
+		if (k->checked < 0 && k->error)
+			add_line(&e->bad, &e->n_bad, k->error);
+	}
+}
+
 /* Adds the good etcd services that no file defines to reg. */
 static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors *errs)
 {
@@ -436,6 +587,8 @@ static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors 
 		const char *name = k->key + strlen(SERVICES);
 		char *block;
 
+		if (strncmp(k->key, INSTANCES, strlen(INSTANCES)) == 0)
+			continue; /* once the services are there: add_instances() */
 		if (!k->checked)
 			check_key(e, k, defaults);
 		if (k->checked < 0 && k->error)
@@ -460,8 +613,10 @@ static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors 
 		used++;
 	}
 	rc = 0;
-	if (!used)
+	if (!used) {
+		add_instances(e, reg);
 		goto done;
+	}
 	evbuffer_add(doc, "", 1);
 	if (reg_load_etcd_string((const char *)evbuffer_pullup(doc, -1), "etcd", e->config, &more,
 	                         &lerrs) < 0) {
@@ -484,6 +639,7 @@ static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors 
 		registry_errors_add(errs, "out of memory");
 		rc = -1;
 	}
+	add_instances(e, reg);
 done:
 	registry_free(more);
 	registry_errors_clear(&lerrs);
@@ -491,6 +647,35 @@ done:
 		evbuffer_free(doc);
 	free(owned);
 	return rc;
+}
+
+/* The maintenance/ keys as drains, after the files' (*m, *n). */
+static void add_drains(struct etcd_source *e, struct reg_maint **m, size_t *n)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		const char *key = e->kv[i].key, *slash;
+		struct reg_maint *grown, *d;
+
+		if (strncmp(key, MAINT, strlen(MAINT)) != 0)
+			continue;
+		key += strlen(MAINT);
+		slash = strchr(key, '/');
+		if (!(grown = realloc(*m, (*n + 1) * sizeof(**m))))
+			return;
+		*m = grown;
+		d = &grown[*n];
+		memset(d, 0, sizeof(*d));
+		d->service = slash ? strndup(key, (size_t)(slash - key)) : strdup(key);
+		d->instance = slash ? strdup(slash + 1) : NULL;
+		d->reason = strdup(e->kv[i].len ? e->kv[i].value : "no reason given");
+		if (!d->service || (slash && !d->instance) || !d->reason) {
+			free(d->service);
+			free(d->instance);
+			free(d->reason);
+			return;
+		}
+		(*n)++;
+	}
 }
 
 static int etcd_load(struct reg_source *s, struct registry **out, struct reg_errors *errs)
@@ -513,6 +698,7 @@ static int etcd_load(struct reg_source *s, struct registry **out, struct reg_err
 		*out = NULL;
 		return -1;
 	}
+	add_drains(e, &m, &n);
 	registry_maint_attach(*out, m, n);
 	return 0;
 }
@@ -693,9 +879,10 @@ static int apply_range(struct etcd_source *e, const struct ynode *root)
 		size_t len;
 		char *key = strip_key(e, kvs->items[i]), *value = value_of(kvs->items[i], &len);
 
-		if (key && value)
-			kv_set(&fresh, key, value, len, etcd_int(kvs->items[i], "mod_revision"));
-		else
+		if (key && value &&
+		    kv_set(&fresh, key, value, len, etcd_int(kvs->items[i], "mod_revision")) > 0)
+			kv_find(&fresh, key)->lease = etcd_int(kvs->items[i], "lease");
+		else if (!key || !value)
 			free(value);
 		free(key);
 	}
@@ -834,8 +1021,10 @@ static void on_watch_line(void *arg, const struct ynode *root)
 			size_t len;
 			char *value = value_of(kv, &len);
 
-			if (value && kv_set(e, key, value, len, mod) > 0)
+			if (value && kv_set(e, key, value, len, mod) > 0) {
+				kv_find(e, key)->lease = etcd_int(kv, "lease");
 				key_changed(e, key);
+			}
 		}
 		free(key);
 	}
@@ -962,7 +1151,8 @@ static int write_outcome(struct etcd_reply *r, struct reg_write *w, int txn)
 }
 
 /* The body of a write: a put or a delete of key, under cond. */
-static char *write_body(const char *key64, const char *value64, int64_t cond, const char **path)
+static char *write_body(const char *key64, const char *value64, int64_t lease, int64_t cond,
+                        const char **path)
 {
 	size_t need = strlen(key64) * 3 + (value64 ? strlen(value64) : 0) + 400;
 	char *out = malloc(need), op[160];
@@ -972,7 +1162,9 @@ static char *write_body(const char *key64, const char *value64, int64_t cond, co
 	if (cond == REG_IF_NONE) {
 		*path = value64 ? "/v3/kv/put" : "/v3/kv/deleterange";
 		if (value64)
-			snprintf(out, need, "{\"key\": \"%s\", \"value\": \"%s\"}", key64, value64);
+			snprintf(out, need,
+			         "{\"key\": \"%s\", \"value\": \"%s\", \"lease\": \"%" PRId64 "\"}",
+			         key64, value64, lease);
 		else
 			snprintf(out, need, "{\"key\": \"%s\"}", key64);
 		return out;
@@ -990,8 +1182,8 @@ static char *write_body(const char *key64, const char *value64, int64_t cond, co
 	if (value64)
 		snprintf(out, need,
 		         "{\"compare\": [%s, \"key\": \"%s\"}], \"success\": [{\"request_put\": "
-		         "{\"key\": \"%s\", \"value\": \"%s\"}}]}",
-		         op, key64, key64, value64);
+		         "{\"key\": \"%s\", \"value\": \"%s\", \"lease\": \"%" PRId64 "\"}}]}",
+		         op, key64, key64, value64, lease);
 	else
 		snprintf(out, need,
 		         "{\"compare\": [%s, \"key\": \"%s\"}], \"success\": "
@@ -1000,19 +1192,21 @@ static char *write_body(const char *key64, const char *value64, int64_t cond, co
 	return out;
 }
 
-/* Writes (value non-NULL) or deletes service name in etcd. */
-static void write_key(struct etcd_source *e, const char *name, const char *value, size_t len,
-                      int64_t cond, struct reg_write *w)
+/* Writes (value non-NULL) or deletes key rel (under the prefix) in etcd,
+ * on lease (0: none); what names it in messages. */
+static void write_key(struct etcd_source *e, const char *rel, const char *what, const char *value,
+                      size_t len, int64_t lease, int64_t cond, struct reg_write *w)
 {
-	char key[300], *key64, *value64 = NULL, *body = NULL;
+	char key[600], *key64, *value64 = NULL, *body = NULL;
 	const char *path = NULL;
 	struct etcd_reply r = {0};
 
-	snprintf(key, sizeof(key), "%s%s%s", e->prefix, SERVICES, name);
+	snprintf(key, sizeof(key), "%s%s", e->prefix, rel);
 	key64 = etcd_b64(key, strlen(key));
 	if (value)
 		value64 = etcd_b64(value, len);
-	if (!key64 || (value && !value64) || !(body = write_body(key64, value64, cond, &path))) {
+	if (!key64 || (value && !value64) ||
+	    !(body = write_body(key64, value64, lease, cond, &path))) {
 		w->result = REG_WRITE_FAILED;
 		snprintf(w->message, sizeof(w->message), "out of memory");
 		goto done;
@@ -1022,27 +1216,26 @@ static void write_key(struct etcd_source *e, const char *name, const char *value
 		goto done;
 	if (!value && cond == REG_IF_NONE && !etcd_int(r.root, "deleted")) {
 		w->result = REG_WRITE_NOT_FOUND;
-		snprintf(w->message, sizeof(w->message), "no service named \"%s\"", name);
+		snprintf(w->message, sizeof(w->message), "no %s", what);
 		goto done;
 	}
 	snprintf(w->where, sizeof(w->where), "etcd %s at revision %" PRId64, key, w->revision);
 	/* read your write: the reload that follows serves it (the watch brings
 	 * the same revision again, which changes nothing then) */
-	snprintf(key, sizeof(key), "%s%s", SERVICES, name);
 	if (value) {
 		char *copy = malloc(len + 1);
 
 		if (copy) {
 			memcpy(copy, value, len);
 			copy[len] = '\0';
-			w->created = kv_find(e, key) == NULL;
-			kv_set(e, key, copy, len, w->revision);
+			w->created = kv_find(e, rel) == NULL;
+			if (kv_set(e, rel, copy, len, w->revision) >= 0 && kv_find(e, rel))
+				kv_find(e, rel)->lease = lease;
 		}
 	} else {
-		kv_del(e, key, 0);
+		kv_del(e, rel, 0);
 	}
-	if (e->revision < w->revision && e->watch == NULL)
-		e->cache_dirty = 1;
+	e->cache_dirty = 1;
 done:
 	ydoc_free(r.doc);
 	free(key64);
@@ -1056,7 +1249,7 @@ static void etcd_put(struct reg_source *s, const struct registry *current, const
 	struct etcd_source *e = (struct etcd_source *)s;
 	struct reg_errors errs = {NULL, 0};
 	struct registry *one = NULL;
-	char *block = NULL, *text = NULL, *owned;
+	char *block = NULL, *text = NULL, *owned, rel[300], what[300];
 	const char *defaults = defaults_of(e, &owned);
 	size_t need;
 
@@ -1084,7 +1277,9 @@ static void etcd_put(struct reg_source *s, const struct registry *current, const
 		w->result = REG_WRITE_INVALID;
 		goto done;
 	}
-	write_key(e, name, body, len, cond, w);
+	snprintf(rel, sizeof(rel), "%s%s", SERVICES, name);
+	snprintf(what, sizeof(what), "service named \"%s\"", name);
+	write_key(e, rel, what, body, len, 0, cond, w);
 done:
 	registry_free(one);
 	registry_errors_clear(&errs);
@@ -1097,7 +1292,7 @@ static void etcd_delete(struct reg_source *s, const struct registry *current, co
                         int64_t cond, struct reg_write *w)
 {
 	struct etcd_source *e = (struct etcd_source *)s;
-	char key[300];
+	char key[300], what[300];
 
 	snprintf(key, sizeof(key), "%s%s", SERVICES, name);
 	if (is_file_service(e, name) && !kv_find(e, key)) {
@@ -1105,24 +1300,42 @@ static void etcd_delete(struct reg_source *s, const struct registry *current, co
 		reg_source_delete_if(e->files, current, name, cond, w);
 		return;
 	}
-	write_key(e, name, NULL, 0, cond, w);
+	snprintf(what, sizeof(what), "service named \"%s\"", name);
+	write_key(e, key, what, NULL, 0, 0, cond, w);
 }
 
 static void etcd_delete_instance(struct reg_source *s, const struct registry *current,
                                  const char *service, const char *instance, struct reg_write *w)
 {
 	struct etcd_source *e = (struct etcd_source *)s;
+	char rel[300], what[300];
 
+	snprintf(rel, sizeof(rel), "%s%s/%s", INSTANCES, service, instance);
+	if (kv_find(e, rel)) {
+		snprintf(what, sizeof(what), "instance %s/%s", service, instance);
+		write_key(e, rel, what, NULL, 0, 0, REG_IF_NONE, w);
+		return;
+	}
 	reg_source_delete_instance(e->files, current, service, instance, w);
 }
 
+/* Drains go to etcd (PREFIXmaintenance/SERVICE[/INSTANCE] = reason): the
+ * whole fleet drains together. */
 static void etcd_set_maint(struct reg_source *s, const struct registry *current,
                            const char *service, const char *instance, const char *reason,
                            struct reg_write *w)
 {
 	struct etcd_source *e = (struct etcd_source *)s;
+	char rel[300], what[300];
 
-	reg_source_set_maintenance(e->files, current, service, instance, reason, w);
+	(void)current;
+	snprintf(rel, sizeof(rel), "%s%s%s%s", MAINT, service, instance ? "/" : "",
+	         instance ? instance : "");
+	snprintf(what, sizeof(what), "drain of %s%s%s", service, instance ? "/" : "",
+	         instance ? instance : "");
+	write_key(e, rel, what, reason, reason ? strlen(reason) : 0, 0, REG_IF_NONE, w);
+	if (!reason && w->result == REG_WRITE_NOT_FOUND)
+		w->result = REG_WRITE_OK; /* not drained: nothing to end */
 }
 
 static void etcd_undo(struct reg_source *s, struct reg_write *w)
@@ -1133,6 +1346,114 @@ static void etcd_undo(struct reg_source *s, struct reg_write *w)
 	 * key the load rejects is left out alone. Files' writes are undone. */
 	if (w->undo)
 		e->files->ops->undo(e->files, w);
+}
+
+static void etcd_put_instance(struct reg_source *s, const struct registry *current,
+                              const char *service, const char *instance, const char *body,
+                              size_t len, uint32_t ttl_s, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	const struct reg_service *cur = registry_find_service(current, service);
+	struct reg_service probe = {.name = (char *)service, .port = cur ? cur->port : 1};
+	struct kv k = {0}, *own;
+	struct reg_errors errs = {NULL, 0};
+	struct registry *one = NULL;
+	struct etcd_reply r = {0};
+	char rel[300], what[300], grant[64], *text = NULL;
+	int64_t lease = 0;
+	int own_served;
+
+	snprintf(rel, sizeof(rel), "%s%s/%s", INSTANCES, service, instance);
+	own = kv_find(e, rel);
+	/* the name served is this key's own (applied): replacing it is fine */
+	own_served = own && own->checked > 0 && !own->conflict;
+	for (size_t i = 0; cur && i < cur->n_instances; i++)
+		if (strcmp(cur->instances[i].name, instance) == 0 && !own_served) {
+			w->result = REG_WRITE_CONFLICT;
+			snprintf(w->message, sizeof(w->message),
+			         "service %s already has an instance named %s (not on its own): "
+			         "change the service",
+			         service, instance);
+			return;
+		}
+	/* checked as add_instance() will (without its service yet: any port) */
+	k.key = rel;
+	if (!(k.value = strndup(body, len)) || !(text = instance_text(&k, instance, &probe))) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		goto done;
+	}
+	if (reg_load_etcd_string(text, "body", NULL, &one, &errs) < 0) {
+		w->result = REG_WRITE_INVALID;
+		for (size_t i = 0; i < errs.n; i++) {
+			char *line = key_error(e, rel, errs.lines[i]);
+
+			registry_errors_add(&w->errs, line ? line : errs.lines[i]);
+			free(line);
+		}
+		goto done;
+	}
+	if (ttl_s) {
+		snprintf(grant, sizeof(grant), "{\"TTL\": \"%u\"}", ttl_s);
+		etcd_call_sync(e->cl, "/v3/lease/grant", grant, &r);
+		if (r.status != 200 || !(lease = etcd_int(r.root, "ID"))) {
+			w->result = REG_WRITE_FAILED;
+			snprintf(w->message, sizeof(w->message), "etcd: cannot grant a lease: %s",
+			         r.err[0] ? r.err : "no ID");
+			goto done;
+		}
+	}
+	snprintf(what, sizeof(what), "instance %s/%s", service, instance);
+	write_key(e, rel, what, body, len, lease, REG_IF_NONE, w);
+	w->lease = lease;
+done:
+	ydoc_free(r.doc);
+	registry_free(one);
+	registry_errors_clear(&errs);
+	free(k.value);
+	free(text);
+}
+
+static void etcd_heartbeat(struct reg_source *s, const char *service, const char *instance,
+                           struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	struct etcd_reply r = {0};
+	char rel[300], body[64];
+	struct kv *k;
+
+	snprintf(rel, sizeof(rel), "%s%s/%s", INSTANCES, service, instance);
+	if (!(k = kv_find(e, rel))) {
+		w->result = REG_WRITE_NOT_FOUND;
+		snprintf(w->message, sizeof(w->message),
+		         "no instance %s/%s on its own (its lease may have expired: register it "
+		         "again)",
+		         service, instance);
+		return;
+	}
+	if (!k->lease) {
+		w->result = REG_WRITE_CONFLICT;
+		snprintf(w->message, sizeof(w->message),
+		         "instance %s/%s is not on a lease (no ?ttl=)", service, instance);
+		return;
+	}
+	snprintf(body, sizeof(body), "{\"ID\": \"%" PRId64 "\"}", k->lease);
+	w->lease = k->lease;
+	etcd_call_sync(e->cl, "/v3/lease/keepalive", body, &r);
+	if (r.status != 200) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "etcd: %s", r.err);
+	} else if (!etcd_int(etcd_get(r.root, "result"), "TTL")) {
+		/* an expired lease answers without TTL (zero, omitted) */
+		w->result = REG_WRITE_NOT_FOUND;
+		snprintf(w->message, sizeof(w->message),
+		         "the lease of %s/%s expired: register it again", service, instance);
+	} else {
+		w->result = REG_WRITE_OK;
+		w->revision = etcd_int(etcd_get(r.root, "result"), "TTL"); /* the TTL granted */
+		snprintf(w->where, sizeof(w->where), "lease %" PRId64, k->lease);
+	}
+	ydoc_free(r.doc);
 }
 
 static int64_t etcd_revision(struct reg_source *s, const char *name)
@@ -1203,6 +1524,8 @@ static const struct reg_source_ops etcd_ops = {
     .free = etcd_free,
     .revision = etcd_revision,
     .report = etcd_report,
+    .put_instance = etcd_put_instance,
+    .heartbeat = etcd_heartbeat,
 };
 
 int reg_source_etcd_create(struct reg_source *files, const char *config, const struct registry *reg,

@@ -360,3 +360,71 @@ def test_start_while_etcd_is_down_serves_the_cache(cluster, fleet, tmp_path):
 def _b64(text):
     import base64
     return base64.b64encode(text.encode()).decode()
+
+
+def test_instances_on_a_lease_leave_when_it_expires(cluster, fleet):
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    daemons = fleet.start(2)
+    # an instance key for a service that does not exist yet is held, not an error
+    code, _, body = request(daemons[0], "PUT", "/v1/services/later/instances/a",
+                            '{"address": "192.0.2.50", "port": 80}')
+    assert code == 201, body
+    assert json.loads(body)["held"] is True
+    cluster.put("/srvd/services/later", '{"check": {"type": "none"}, "instances": []}')
+    converge(daemons, "later", ["192.0.2.50"], "a held instance once its service exists")
+
+    # self-registration on a 2 s lease, kept alive by heartbeats, then left to expire
+    code, _, body = request(daemons[0], "PUT", "/v1/services/web/instances/self?ttl=2s",
+                            '{"address": "192.0.2.9"}')
+    assert code == 201, body
+    lease = json.loads(body)["lease"]
+    assert lease and json.loads(body)["ttl"] == 2
+    value, _ = cluster.get("/srvd/services/web")  # the service's own key is untouched
+    assert "192.0.2.9" not in value
+    converge(daemons, "web", ["192.0.2.1", "192.0.2.9"], "a self-registered instance")
+    for _ in range(4):  # 4 s: twice the TTL, alive through heartbeats (on either srvd)
+        for d in daemons:
+            code, _, body = request(d, "PUT", "/v1/services/web/instances/self/heartbeat")
+            assert code == 200, body
+            assert json.loads(body)["lease"] == lease
+        time.sleep(0.5)
+        assert addrs(daemons[1], "web") == ["192.0.2.1", "192.0.2.9"]
+    # no more heartbeats: etcd deletes the key when the lease expires
+    converge(daemons, "web", ["192.0.2.1"], "lease expiry")
+    code, _, body = request(daemons[1], "PUT", "/v1/services/web/instances/self/heartbeat")
+    assert code == 404, body
+
+    # a name the service already has rejects the key alone; a bad value too
+    cluster.put("/srvd/instances/web/i0", '{"address": "192.0.2.77"}')
+    cluster.put("/srvd/instances/web/bad", '{"address": "192.0.2.300"}')
+    cluster.put("/srvd/instances/web/ok", '{"address": "192.0.2.8", "weight": 3}')
+    converge(daemons, "web", ["192.0.2.1", "192.0.2.8"], "instance keys beside bad ones")
+    for d in daemons:
+        d.wait_log(r"key rejected \(the others apply\): /srvd/instances/web/i0: service web "
+                   r"already has an instance named i0")
+        d.wait_log(r"key rejected \(the others apply\): /srvd/instances/web/bad:1:13: ")
+    # through the API: a name the service has is a conflict
+    code, _, body = request(daemons[0], "PUT", "/v1/services/web/instances/i0",
+                            '{"address": "192.0.2.78"}')
+    assert code == 409, body
+    code, _, body = request(daemons[0], "DELETE", "/v1/services/web/instances/ok")
+    assert code == 200, body
+    assert cluster.get("/srvd/instances/web/ok") == (None, 0)
+    converge(daemons, "web", ["192.0.2.1"], "an instance key deleted through the API")
+
+
+def test_drains_are_maintenance_keys_shared_by_the_fleet(cluster, fleet):
+    cluster.put("/srvd/services/web", service("192.0.2.1", "192.0.2.2"))
+    daemons = fleet.start(2)
+    code, _, body = request(daemons[0], "PUT", "/v1/services/web/instances/i1/maintenance",
+                            {"reason": "disk swap"})
+    assert code == 200, body
+    assert cluster.get("/srvd/maintenance/web/i1")[0] == "disk swap"
+    converge(daemons, "web", ["192.0.2.1"], "an instance drained through one srvd")
+    cluster.etcdctl("put", "/srvd/maintenance/web", "moving racks")
+    converge(daemons, "web", [], "a service drained with etcdctl")
+    cluster.etcdctl("del", "/srvd/maintenance/web")
+    code, _, body = request(daemons[1], "DELETE", "/v1/services/web/instances/i1/maintenance")
+    assert code == 200, body
+    assert cluster.get("/srvd/maintenance/web/i1") == (None, 0)
+    converge(daemons, "web", ["192.0.2.1", "192.0.2.2"], "drains ended")
