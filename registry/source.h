@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "registry/registry.h"
 
@@ -179,5 +180,12 @@ void reg_source_undo(struct reg_source *s, struct reg_write *w);
 /* Frees what w holds (errors, undo); w can be filled again. */
 void reg_write_clear(struct reg_write *w);
 void reg_source_free(struct reg_source *s); /* accepts NULL */
+
+/* `srvd --import-to-etcd`: copies the services the control API wrote into
+ * the include folder of config (NAME.yaml in its layout) into config's
+ * server.registry.etcd, create-only (a key already there is kept), and
+ * reports each on out. Returns the exit status: 0, 1 (some failed), 2
+ * (config unusable). */
+int reg_etcd_import(const char *config, FILE *out);
 
 #endif

@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1569,4 +1570,153 @@ fail:
 		reg_source_free(files);
 	}
 	return -1;
+}
+
+/* --- srvd --import-to-etcd --------------------------------------------- */
+
+/* The body of a fragment the control API wrote (registry_fragment_text()'s
+ * layout: a header comment, services:, NAME:, the body indented), or NULL
+ * for any other file. Caller frees. */
+static char *fragment_body(const char *name, const char *text)
+{
+	char head[200];
+	const char *p;
+	struct evbuffer *b;
+	char *out = NULL;
+	size_t n;
+
+	snprintf(head, sizeof(head),
+	         "# %s.yaml: written by srvd's control API (PUT /v1/services/%s)\nservices:\n  "
+	         "%s:\n",
+	         name, name, name);
+	if (strncmp(text, head, strlen(head)) != 0 || !(b = evbuffer_new()))
+		return NULL;
+	for (p = text + strlen(head); *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+
+		if (len >= 4 && strncmp(p, "    ", 4) == 0)
+			evbuffer_add(b, p + 4, len - 4);
+		else
+			evbuffer_add(b, p, len);
+		p += len;
+	}
+	n = evbuffer_get_length(b);
+	if ((out = malloc(n + 1))) {
+		evbuffer_remove(b, out, n);
+		out[n] = '\0';
+	}
+	evbuffer_free(b);
+	return out;
+}
+
+static int str_sort(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int reg_etcd_import(const char *config, FILE *out)
+{
+	struct reg_errors errs = {NULL, 0};
+	struct registry *reg = NULL;
+	struct etcd_source e = {0};
+	char err[512], **names = NULL;
+	size_t n_names = 0, imported = 0, kept = 0, failed = 0;
+	char *dir = NULL;
+	int status = 2;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	if (registry_load_file(config, &reg, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(out, "%s\n", errs.lines[i]);
+		goto done;
+	}
+	if (!reg->server.n_etcd_endpoints) {
+		fprintf(out, "%s: no server.registry.etcd to import into\n", config);
+		goto done;
+	}
+	if (registry_fragment_dir(config, NULL, &dir, err, sizeof(err)) < 0) {
+		fprintf(out, "%s\n", err);
+		goto done;
+	}
+	e.prefix = reg->server.etcd_prefix ? reg->server.etcd_prefix : "/srvd/";
+	if (etcd_client_create(NULL, reg->server.etcd_endpoints, reg->server.n_etcd_endpoints,
+	                       reg->server.etcd_timeout_ms ? reg->server.etcd_timeout_ms : 2000,
+	                       &e.cl, err, sizeof(err)) < 0) {
+		fprintf(out, "%s: %s\n", config, err);
+		goto done;
+	}
+	if (!(d = opendir(dir))) {
+		fprintf(out, "%s: cannot read: %s\n", dir, strerror(errno));
+		goto done;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		if (!(grown = realloc(names, (n_names + 1) * sizeof(*names))) ||
+		    !(grown[n_names] = strndup(de->d_name, len - 5))) {
+			names = grown ? grown : names;
+			fprintf(out, "out of memory\n");
+			goto done;
+		}
+		names = grown;
+		n_names++;
+	}
+	if (n_names)
+		qsort(names, n_names, sizeof(*names), str_sort);
+	status = 0;
+	for (size_t i = 0; i < n_names; i++) {
+		struct reg_write w;
+		char *text = NULL, *body, rel[300], what[300];
+
+		if (registry_fragment_read(dir, names[i], &text) < 0 ||
+		    !(body = fragment_body(names[i], text))) {
+			fprintf(out, "%s/%s.yaml: not written by the control API: skipped\n", dir,
+			        names[i]);
+			free(text);
+			continue;
+		}
+		memset(&w, 0, sizeof(w));
+		snprintf(rel, sizeof(rel), "%s%s", SERVICES, names[i]);
+		snprintf(what, sizeof(what), "service %s", names[i]);
+		/* create-only: what the fleet already has is kept */
+		write_key(&e, rel, what, body, strlen(body), 0, REG_IF_ABSENT, &w);
+		if (w.result == REG_WRITE_OK) {
+			fprintf(out, "%s: imported into %s%s (revision %lld)\n", names[i], e.prefix,
+			        rel, (long long)w.revision);
+			imported++;
+		} else if (w.result == REG_WRITE_LOST) {
+			fprintf(out, "%s: %s%s exists in etcd: kept as it is\n", names[i], e.prefix,
+			        rel);
+			kept++;
+		} else {
+			fprintf(out, "%s: %s\n", names[i], w.message);
+			failed++;
+			status = 1;
+		}
+		reg_write_clear(&w);
+		free(body);
+		free(text);
+	}
+	fprintf(out,
+	        "%zu imported, %zu already in etcd, %zu failed. Remove the imported files from %s: "
+	        "a service in a file and in etcd serves from the file.\n",
+	        imported, kept, failed, dir);
+done:
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	kv_free_all(&e);
+	free(e.kv);
+	etcd_client_free(e.cl);
+	free(dir);
+	registry_free(reg);
+	registry_errors_clear(&errs);
+	return status;
 }

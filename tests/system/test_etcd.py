@@ -12,6 +12,7 @@ The suite runs once per CI run, in the plain build: it skips under SRVD_TEST_TOO
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -22,7 +23,7 @@ import dns.rcode
 import pytest
 
 from api_helpers import attach_api, request
-from conftest import HOST, SLOW, Srvd, wait_until
+from conftest import HOST, SLOW, Srvd, run_srvd, wait_until
 from etcd_cluster import Cluster
 from tools import need_tool
 
@@ -428,3 +429,44 @@ def test_drains_are_maintenance_keys_shared_by_the_fleet(cluster, fleet):
     assert code == 200, body
     assert cluster.get("/srvd/maintenance/web/i1") == (None, 0)
     converge(daemons, "web", ["192.0.2.1", "192.0.2.2"], "drains ended")
+
+
+def test_import_to_etcd_copies_the_api_services(cluster, tmp_path):
+    """An installation whose API wrote services into its include folder joins a fleet:
+    --import-to-etcd copies them (create-only), then a srvd on etcd serves them."""
+    folder = tmp_path / "old"
+    (folder / "services.d").mkdir(parents=True)
+    main = folder / "srvd.yaml"
+    main.write_text("server:\n  zone: %s\n  http: 127.0.0.1:0\n  watch: false\n"
+                    "include: services.d/*.yaml\n" % ZONE)
+    d = attach_api(Srvd(str(main), ZONE).start())
+    for name, addr in (("web", "192.0.2.1"), ("api", "192.0.2.2")):
+        code, _, body = request(d, "PUT", "/v1/services/" + name, service(addr))
+        assert code == 201, body
+    d.stop()
+    (folder / "services.d" / "hand.yaml").write_text(
+        "services:\n  hand: {port: 80, check: {type: none}, "
+        "instances: [{name: a, address: 192.0.2.3}]}\n")
+    cluster.put("/srvd/services/api", service("192.0.2.9"))  # the fleet's own is kept
+    main.write_text(main.read_text().replace(
+        "  watch: false\n", "  watch: false\n  registry:\n    etcd:\n      endpoints: [%s]\n"
+        % ", ".join('"%s"' % e for e in cluster.endpoints)))
+    p = run_srvd(["-c", str(main), "--import-to-etcd"], timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(r"^web: imported into /srvd/services/web \(revision \d+\)$", p.stdout,
+                     re.M), p.stdout
+    assert "api: /srvd/services/api exists in etcd: kept as it is" in p.stdout, p.stdout
+    assert "hand.yaml: not written by the control API: skipped" in p.stdout, p.stdout
+    assert json.loads(cluster.get("/srvd/services/web")[0])["instances"][0]["address"] == \
+        "192.0.2.1"
+    assert json.loads(cluster.get("/srvd/services/api")[0])["instances"][0]["address"] == \
+        "192.0.2.9"
+    # once the files are gone, a srvd of the fleet serves them from etcd
+    for name in ("web", "api", "hand"):
+        os.remove(str(folder / "services.d" / (name + ".yaml")))
+    d = attach_api(Srvd(str(main), ZONE).start())
+    try:
+        assert addrs(d, "web") == ["192.0.2.1"]
+        assert addrs(d, "api") == ["192.0.2.9"]
+    finally:
+        d.stop()
