@@ -14,10 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "registry/etcd_client.h"
 
@@ -30,14 +36,18 @@ struct etcd_ep {
 	char *host;
 	unsigned port;
 	char *url;
+	int tls; /* https:// */
 };
 
 struct etcd_client {
-	struct event_base *base, *sync_base;
+	struct event_base *base, *sync_base, *auth_base;
 	struct etcd_ep *eps;
 	size_t n, cur;
 	uint32_t timeout_ms;
 	struct etcd_req *reqs; /* in flight, for etcd_client_free() */
+	SSL_CTX *ssl;          /* for https:// endpoints, else NULL */
+	char *user, *password; /* etcd authentication, or NULL */
+	char *token;           /* from /v3/auth/authenticate; NULL: none yet */
 };
 
 struct etcd_req {
@@ -46,6 +56,8 @@ struct etcd_req {
 	char *path, *body;
 	size_t ep, tries;
 	int stream, cancelled, finished;
+	int auth;     /* the authentication request itself */
+	int reauthed; /* a 401 was retried once with a new token */
 	uint32_t idle_ms;
 	etcd_reply_fn fn;
 	etcd_line_fn on_line;
@@ -71,9 +83,14 @@ static int parse_url(const char *url, struct etcd_ep *ep)
 	char *end;
 	unsigned long port;
 
-	if (strncmp(p, "http://", 7) != 0)
+	if (strncmp(p, "http://", 7) == 0) {
+		p += 7;
+	} else if (strncmp(p, "https://", 8) == 0) {
+		p += 8;
+		ep->tls = 1;
+	} else {
 		return -1;
-	p += 7;
+	}
 	colon = strrchr(p, ':');
 	if (!colon || colon == p)
 		return -1;
@@ -82,7 +99,11 @@ static int parse_url(const char *url, struct etcd_ep *ep)
 		return -1;
 	if (port == 0 || port > 65535)
 		return -1;
-	ep->host = strndup(p, (size_t)(colon - p));
+	/* [v6]:port */
+	if (*p == '[' && colon[-1] == ']')
+		ep->host = strndup(p + 1, (size_t)(colon - p) - 2);
+	else
+		ep->host = strndup(p, (size_t)(colon - p));
 	ep->port = (unsigned)port;
 	ep->url = strdup(url);
 	return ep->host && ep->url ? 0 : -1;
@@ -105,7 +126,8 @@ int etcd_client_create(struct event_base *base, char *const *endpoints, size_t n
 		if (parse_url(endpoints[i], &c->eps[i]) < 0) {
 			snprintf(
 			    err, errlen,
-			    "server.registry.etcd.endpoints: \"%s\" is not http://ADDRESS:PORT",
+			    "server.registry.etcd.endpoints: \"%s\" is not http://ADDRESS:PORT "
+			    "(or https://)",
 			    endpoints[i]);
 			c->n++;
 			etcd_client_free(c);
@@ -151,7 +173,49 @@ void etcd_client_free(struct etcd_client *c)
 	free(c->eps);
 	if (c->sync_base)
 		event_base_free(c->sync_base);
+	if (c->auth_base)
+		event_base_free(c->auth_base);
+	if (c->ssl)
+		SSL_CTX_free(c->ssl);
+	free(c->user);
+	if (c->password)
+		memset(c->password, 0, strlen(c->password));
+	free(c->password);
+	free(c->token);
 	free(c);
+}
+
+int etcd_client_tls(struct etcd_client *c, const char *ca, const char *cert, const char *key,
+                    char *err, size_t errlen)
+{
+	unsigned long e;
+
+	if (!(c->ssl = SSL_CTX_new(TLS_client_method()))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	if ((ca ? SSL_CTX_load_verify_locations(c->ssl, ca, NULL)
+	        : SSL_CTX_set_default_verify_paths(c->ssl)) != 1 ||
+	    (cert && SSL_CTX_use_certificate_chain_file(c->ssl, cert) != 1) ||
+	    (key && SSL_CTX_use_PrivateKey_file(c->ssl, key, SSL_FILETYPE_PEM) != 1) ||
+	    (cert && key && SSL_CTX_check_private_key(c->ssl) != 1)) {
+		e = ERR_get_error();
+		snprintf(err, errlen, "server.registry.etcd.tls: %s (ca %s, cert %s, key %s)",
+		         e ? ERR_reason_error_string(e) : "cannot load", ca ? ca : "(system)",
+		         cert ? cert : "-", key ? key : "-");
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+int etcd_client_auth(struct etcd_client *c, const char *user, const char *password)
+{
+	c->user = strdup(user);
+	c->password = strdup(password);
+	return c->user && c->password ? 0 : -1;
 }
 
 const char *etcd_client_endpoint(const struct etcd_client *c)
@@ -199,6 +263,20 @@ static void on_chunk(struct evhttp_request *hreq, void *arg)
 		evbuffer_drain(q->acc, evbuffer_get_length(q->acc)); /* reported as unparsable */
 }
 
+static void authenticate(struct etcd_client *c);
+
+/* The member's certificate must name host (an address or a DNS name). */
+static int verify_name(SSL *ssl, const char *host)
+{
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(param, host) == 1;
+	SSL_set_tlsext_host_name(ssl, host);
+	return X509_VERIFY_PARAM_set1_host(param, host, 0) == 1;
+}
+
 static int send_try(struct etcd_req *q)
 {
 	struct etcd_ep *ep = &q->c->eps[q->ep];
@@ -207,9 +285,38 @@ static int send_try(struct etcd_req *q)
 	struct timeval tv;
 	uint32_t ms = q->stream ? q->idle_ms : q->c->timeout_ms;
 
+	if (q->c->user && !q->c->token && !q->auth)
+		authenticate(q->c); /* without a token the request gets 401, reported */
 	if (q->conn)
 		evhttp_connection_free(q->conn);
-	q->conn = evhttp_connection_base_new(q->base, NULL, ep->host, (unsigned short)ep->port);
+	q->conn = NULL;
+	if (ep->tls) {
+		struct bufferevent *bev;
+		SSL *ssl;
+
+		if (!q->c->ssl || !(ssl = SSL_new(q->c->ssl)))
+			return -1;
+		if (!verify_name(ssl, ep->host)) {
+			SSL_free(ssl);
+			return -1;
+		}
+		bev =
+		    bufferevent_openssl_socket_new(q->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (!bev) {
+			SSL_free(ssl);
+			return -1;
+		}
+		q->conn = evhttp_connection_base_bufferevent_new(q->base, NULL, bev, ep->host,
+		                                                 (unsigned short)ep->port);
+		if (!q->conn) {
+			bufferevent_free(bev);
+			return -1;
+		}
+	} else {
+		q->conn =
+		    evhttp_connection_base_new(q->base, NULL, ep->host, (unsigned short)ep->port);
+	}
 	if (!q->conn)
 		return -1;
 	if (ms) {
@@ -229,6 +336,8 @@ static int send_try(struct etcd_req *q)
 	evhttp_add_header(h, "Content-Type", "application/json");
 	if (q->stream)
 		evhttp_add_header(h, "Grpc-Metadata-hasleader", "true");
+	if (q->c->token && !q->auth)
+		evhttp_add_header(h, "Authorization", q->c->token);
 	evbuffer_add(evhttp_request_get_output_buffer(hreq), q->body, strlen(q->body));
 	evbuffer_drain(q->acc, evbuffer_get_length(q->acc));
 	q->status = 0;
@@ -256,6 +365,11 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
 	}
 	if (q->stream) {
 		etcd_end_fn end = q->on_end;
+
+		if (q->status == 401) {
+			free(q->c->token);
+			q->c->token = NULL;
+		}
 		void *a = q->arg;
 		char why[300];
 
@@ -264,6 +378,14 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
 		if (end)
 			end(a, why);
 		return;
+	}
+	if (q->status == 401 && q->c->user && !q->auth && !q->reauthed) {
+		/* the token expired (etcd's simple tokens last 5 minutes): once more */
+		q->reauthed = 1;
+		free(q->c->token);
+		q->c->token = NULL;
+		if (send_try(q) == 0)
+			return;
 	}
 	if ((q->status == 0 || q->status >= 500) && q->tries < q->c->n) {
 		q->ep = (q->ep + 1) % q->c->n;
@@ -538,4 +660,59 @@ char *etcd_json_str(const char *text)
 	}
 	evbuffer_free(b);
 	return out;
+}
+
+struct auth_wait {
+	struct etcd_client *c;
+	int done;
+};
+
+static void on_auth(void *arg, struct etcd_reply *r)
+{
+	struct auth_wait *w = arg;
+	const struct ynode *t = etcd_get(r->root, "token");
+
+	w->done = 1;
+	if (r->status == 200 && t && t->kind == YNODE_SCALAR && t->value) {
+		free(w->c->token);
+		w->c->token = strdup(t->value);
+	}
+}
+
+/* Gets a token for the user, waiting on a base of its own (a sync call may
+ * be running on sync_base). On failure the token stays NULL: the request
+ * goes without and etcd answers 401, which the caller reports. */
+static void authenticate(struct etcd_client *c)
+{
+	struct auth_wait w = {.c = c};
+	char *user = etcd_json_str(c->user), *pass = etcd_json_str(c->password), *body = NULL;
+	struct etcd_req *q;
+	size_t need;
+
+	if (!user || !pass || (!c->auth_base && !(c->auth_base = event_base_new())))
+		goto done;
+	need = strlen(user) + strlen(pass) + 40;
+	if (!(body = malloc(need)))
+		goto done;
+	snprintf(body, need, "{\"name\": %s, \"password\": %s}", user, pass);
+	if (!(q = start(c, c->auth_base, "/v3/auth/authenticate", body, 0)))
+		goto done;
+	q->auth = 1;
+	q->fn = on_auth;
+	q->arg = &w;
+	if (send_try(q) < 0) {
+		q->tries = c->n;
+		event_active(q->later, EV_TIMEOUT, 0);
+	}
+	while (!w.done)
+		if (event_base_loop(c->auth_base, EVLOOP_ONCE) < 0)
+			break;
+done:
+	if (body)
+		memset(body, 0, strlen(body));
+	free(body);
+	if (pass)
+		memset(pass, 0, strlen(pass));
+	free(pass);
+	free(user);
 }

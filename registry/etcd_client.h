@@ -42,6 +42,15 @@ typedef void (*etcd_end_fn)(void *arg, const char *why);
  * with a message in err (an endpoint that does not parse). */
 int etcd_client_create(struct event_base *base, char *const *endpoints, size_t n,
                        uint32_t timeout_ms, struct etcd_client **out, char *err, size_t errlen);
+/* TLS for https:// endpoints: members verified against ca (NULL: the
+ * system's CAs) and the endpoint's address or name; cert and key (may be
+ * NULL) for members that ask for a client certificate. Returns 0, or -1
+ * with a message in err. */
+int etcd_client_tls(struct etcd_client *c, const char *ca, const char *cert, const char *key,
+                    char *err, size_t errlen);
+/* etcd authentication: a token from /v3/auth/authenticate goes with every
+ * request, fetched again when etcd answers 401. Returns 0 or -1 (memory). */
+int etcd_client_auth(struct etcd_client *c, const char *user, const char *password);
 /* Cancels what is in flight (no callback runs). Accepts NULL. */
 void etcd_client_free(struct etcd_client *c);
 /* The endpoint requests go to first now. */

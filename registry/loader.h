@@ -42,7 +42,8 @@ struct reg_svc_build {
 
 struct reg_srv_build {
 	struct reg_server srv;
-	uint64_t set, soa_set, transfer_set, rrl_set, tsig_set, registry_set, etcd_set;
+	uint64_t set, soa_set, transfer_set, rrl_set, tsig_set, registry_set, etcd_set,
+	    etcd_tls_set;
 };
 
 /* The top level of the main file; include files use the same struct. */

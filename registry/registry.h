@@ -147,6 +147,9 @@ struct reg_server {
 	char *etcd_prefix;        /* default "/srvd/" */
 	uint32_t etcd_timeout_ms; /* per request, then the next endpoint; default 2s */
 	char *etcd_cache;         /* last synced keys, for a start while etcd is down; NULL: none */
+	char *etcd_username;      /* etcd authentication, or NULL */
+	char *etcd_password_file; /* the password (first line), relative to the main file */
+	char *etcd_tls_ca, *etcd_tls_cert, *etcd_tls_key; /* for https:// endpoints */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone

@@ -1529,6 +1529,67 @@ static const struct reg_source_ops etcd_ops = {
     .heartbeat = etcd_heartbeat,
 };
 
+/* TLS and authentication of server.registry.etcd (files relative to the
+ * main file config). Returns 0, or -1 with a message in err. */
+static int client_setup(struct etcd_client *cl, const struct reg_server *srv, const char *config,
+                        char *err, size_t errlen)
+{
+	char *ca = NULL, *cert = NULL, *key = NULL, *pwf = NULL, line[1024] = "";
+	int https = 0, rc = -1;
+	FILE *f;
+
+	for (size_t i = 0; i < srv->n_etcd_endpoints; i++)
+		https |= strncmp(srv->etcd_endpoints[i], "https://", 8) == 0;
+	if ((srv->etcd_tls_ca && !(ca = reg_path_join(config, srv->etcd_tls_ca))) ||
+	    (srv->etcd_tls_cert && !(cert = reg_path_join(config, srv->etcd_tls_cert))) ||
+	    (srv->etcd_tls_key && !(key = reg_path_join(config, srv->etcd_tls_key)))) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	if (!cert != !key) {
+		snprintf(err, errlen, "server.registry.etcd.tls: cert and key go together");
+		goto done;
+	}
+	if ((https || ca || cert) && etcd_client_tls(cl, ca, cert, key, err, errlen) < 0)
+		goto done;
+	if (!srv->etcd_username != !srv->etcd_password_file) {
+		snprintf(err, errlen,
+		         "server.registry.etcd: username and password_file go together");
+		goto done;
+	}
+	if (srv->etcd_username) {
+		if (!(pwf = reg_path_join(config, srv->etcd_password_file))) {
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+		if (!(f = fopen(pwf, "r"))) {
+			snprintf(err, errlen, "server.registry.etcd.password_file: %s: %s", pwf,
+			         strerror(errno));
+			goto done;
+		}
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0]) {
+			snprintf(err, errlen, "server.registry.etcd.password_file: %s: empty", pwf);
+			goto done;
+		}
+		if (etcd_client_auth(cl, srv->etcd_username, line) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	memset(line, 0, sizeof(line));
+	free(ca);
+	free(cert);
+	free(key);
+	free(pwf);
+	return rc;
+}
+
 int reg_source_etcd_create(struct reg_source *files, const char *config, const struct registry *reg,
                            struct event_base *base, reg_source_change_fn on_change, void *arg,
                            struct reg_source **out, char *err, size_t errlen)
@@ -1550,7 +1611,8 @@ int reg_source_etcd_create(struct reg_source *files, const char *config, const s
 	e->s.arg = arg;
 	if (etcd_client_create(base, srv->etcd_endpoints, srv->n_etcd_endpoints,
 	                       srv->etcd_timeout_ms ? srv->etcd_timeout_ms : 2000, &e->cl, err,
-	                       errlen) < 0)
+	                       errlen) < 0 ||
+	    client_setup(e->cl, srv, config, err, errlen) < 0)
 		goto fail;
 	e->retry = evtimer_new(base, on_retry, e);
 	e->notify = evtimer_new(base, on_notify, e);
@@ -1643,7 +1705,8 @@ int reg_etcd_import(const char *config, FILE *out)
 	e.prefix = reg->server.etcd_prefix ? reg->server.etcd_prefix : "/srvd/";
 	if (etcd_client_create(NULL, reg->server.etcd_endpoints, reg->server.n_etcd_endpoints,
 	                       reg->server.etcd_timeout_ms ? reg->server.etcd_timeout_ms : 2000,
-	                       &e.cl, err, sizeof(err)) < 0) {
+	                       &e.cl, err, sizeof(err)) < 0 ||
+	    client_setup(e.cl, &reg->server, config, err, sizeof(err)) < 0) {
 		fprintf(out, "%s: %s\n", config, err);
 		goto done;
 	}

@@ -526,6 +526,29 @@ static const struct sch_table transfer_table = {
     transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL, NULL};
 
 #define RESTART_ETCD "the old etcd settings stay in use until srvd is restarted"
+static const struct sch_item etcd_tls_items[] = {
+    {.key = "ca",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_ca),
+     .doc = "CA certificates (PEM) that sign the members' certificates; default: the system's"},
+    {.key = "cert",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_cert),
+     .doc = "client certificate (PEM), for members that ask for one"},
+    {.key = "key",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_key),
+     .doc = "the client certificate's private key (PEM)"},
+};
+static const struct sch_table etcd_tls_table = {
+    etcd_tls_items, sizeof(etcd_tls_items) / sizeof(etcd_tls_items[0]), NULL, NULL};
+
 static const struct sch_item etcd_items[] = {
     {.key = "endpoints",
      .reload = SCH_RESTART,
@@ -535,7 +558,7 @@ static const struct sch_item etcd_items[] = {
      .flags = SCH_REQUIRED,
      .offset = offsetof(struct reg_server, etcd_endpoints),
      .aux = offsetof(struct reg_server, n_etcd_endpoints),
-     .doc = "etcd members, http://HOST:PORT each, tried in order"},
+     .doc = "etcd members, http://HOST:PORT or https://HOST:PORT each, tried in order"},
     {.key = "prefix",
      .reload = SCH_RESTART,
      .restart = RESTART_ETCD,
@@ -559,6 +582,23 @@ static const struct sch_item etcd_items[] = {
      TS(etcd_cache),
      .doc = "file keeping the last synced keys (relative to this file): a start while etcd "
             "is down serves them"},
+    {.key = "username",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_username),
+     .doc = "etcd user, when etcd's authentication is on (with password_file)"},
+    {.key = "password_file",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_password_file),
+     .doc = "file whose first line is the user's password (relative to this file)"},
+    {.key = "tls",
+     .type = SCH_MAP,
+     .aux = offsetof(struct reg_srv_build, etcd_tls_set),
+     .children = &etcd_tls_table,
+     .doc = "certificates for https:// endpoints"},
 };
 static const struct sch_table etcd_table = {etcd_items, sizeof(etcd_items) / sizeof(etcd_items[0]),
                                             NULL, NULL};

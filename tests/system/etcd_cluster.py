@@ -12,6 +12,7 @@ SRVD_TEST_TOOLS=0 (tools.py): they run once per CI run, in the plain build.
 import base64
 import json
 import os
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -35,7 +36,8 @@ class Member:
 
     @property
     def url(self):
-        return "http://%s:%d" % (HOST, self.client_port)
+        scheme = "https" if self.cluster.tls else "http"
+        return "%s://%s:%d" % (scheme, HOST, self.client_port)
 
     def start(self, state="new"):
         os.makedirs(self.folder, exist_ok=True)
@@ -51,6 +53,10 @@ class Member:
                # quick elections: the tests kill the leader
                "--heartbeat-interval", "50", "--election-timeout", "500",
                "--logger", "zap", "--log-level", "warn"]
+        if self.cluster.tls:
+            t = self.cluster.tls
+            cmd += ["--cert-file", t["cert"], "--key-file", t["key"],
+                    "--trusted-ca-file", t["ca"], "--client-cert-auth"]
         env = dict(os.environ, ETCD_UNSUPPORTED_ARCH="")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
@@ -76,11 +82,20 @@ class Member:
 
 
 class Cluster:
-    """A 3-member cluster in folder: start(), stop(), call(path, body), put/get/delete."""
+    """A 3-member cluster in folder: start(), stop(), call(path, body), put/get/delete.
+    tls: {"ca", "cert", "key"} (files; the certificate serves as both the members' and
+    the client's) for https:// client URLs that ask for a client certificate. user:
+    "name:password" that call() and etcdctl authenticate as (once auth is enabled)."""
 
-    def __init__(self, folder, exe, ctl, size=3):
+    def __init__(self, folder, exe, ctl, size=3, tls=None):
         self.exe = exe
         self.ctl = ctl
+        self.tls = tls
+        self.user = None
+        self._ssl = None
+        if tls:
+            self._ssl = ssl.create_default_context(cafile=tls["ca"])
+            self._ssl.load_cert_chain(tls["cert"], tls["key"])
         self.members = [Member(self, "m%d" % i, os.path.join(str(folder), "m%d" % i))
                         for i in range(size)]
 
@@ -121,14 +136,25 @@ class Cluster:
         for m in members or self.members:
             if not m.alive():
                 continue
+            headers = {"Content-Type": "application/json"}
+            if self.user:
+                headers["Authorization"] = self.token(m)
             req = urllib.request.Request(m.url + path, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
             try:
-                with urllib.request.urlopen(req, timeout=timeout) as r:
+                with urllib.request.urlopen(req, timeout=timeout, context=self._ssl) as r:
                     return json.loads(r.read())
             except Exception as e:  # noqa: BLE001 - try the next member
                 last = e
         raise AssertionError("no etcd member answered %s: %s" % (path, last))
+
+    def token(self, m):
+        name, password = self.user.split(":", 1)
+        req = urllib.request.Request(m.url + "/v3/auth/authenticate",
+                                     data=json.dumps({"name": name,
+                                                      "password": password}).encode())
+        with urllib.request.urlopen(req, timeout=5, context=self._ssl) as r:
+            return json.loads(r.read())["token"]
 
     def put(self, key, value):
         return self.call("/v3/kv/put", {"key": b64(key), "value": b64(value)})
@@ -167,6 +193,12 @@ class Cluster:
 
     def etcdctl(self, *args):
         env = dict(os.environ, ETCDCTL_API="3")
-        return subprocess.run([self.ctl, "--endpoints", ",".join(self.endpoints)] + list(args),
+        cmd = [self.ctl, "--endpoints", ",".join(self.endpoints)]
+        if self.tls:
+            cmd += ["--cacert", self.tls["ca"], "--cert", self.tls["cert"],
+                    "--key", self.tls["key"]]
+        if self.user:
+            cmd += ["--user", self.user]
+        return subprocess.run(cmd + list(args),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               timeout=20, env=env, check=True).stdout

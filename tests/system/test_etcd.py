@@ -13,6 +13,7 @@ The suite runs once per CI run, in the plain build: it skips under SRVD_TEST_TOO
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -470,3 +471,92 @@ def test_import_to_etcd_copies_the_api_services(cluster, tmp_path):
         assert addrs(d, "api") == ["192.0.2.9"]
     finally:
         d.stop()
+
+
+def test_etcd_authentication(cluster, fleet, tmp_path):
+    """With etcd's authentication on, srvd logs in as username with the password of
+    password_file, reads, watches and writes; a wrong password is logged."""
+    cluster.etcdctl("user", "add", "root", "--new-user-password=rootpw")
+    cluster.etcdctl("user", "add", "srvd", "--new-user-password=s3cret")
+    cluster.etcdctl("role", "add", "srvd")
+    cluster.etcdctl("role", "grant-permission", "srvd", "--prefix=true", "readwrite", "/srvd/")
+    cluster.etcdctl("user", "grant-role", "srvd", "srvd")
+    cluster.etcdctl("auth", "enable")
+    cluster.user = "root:rootpw"
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "bad").write_text("wrong\n")
+    auth = "  registry:\n    etcd:\n      username: srvd\n      password_file: %s\n"
+    for pw, name in ((tmp_path / "pw", "srvd-good"), (tmp_path / "bad", "srvd-bad")):
+        folder = tmp_path / name
+        (folder / "services.d").mkdir(parents=True)
+        text = ("server:\n  zone: %s\n  http: 127.0.0.1:0\n  watch: false\n"
+                % ZONE + auth % pw +
+                "      endpoints: [%s]\ninclude: services.d/*.yaml\n"
+                % ", ".join('"%s"' % e for e in cluster.endpoints))
+        (folder / "srvd.yaml").write_text(text)
+        fleet.daemons.append(attach_api(Srvd(str(folder / "srvd.yaml"), ZONE).start()))
+    good, bad = fleet.daemons[-2:]
+    assert addrs(good, "web") == ["192.0.2.1"]
+    bad.wait_log(r"etcd: .*HTTP 401.*authentication failed|etcd: .*HTTP 40[01]")
+    assert addrs(bad, "web") == []
+    cluster.put("/srvd/services/web", service("192.0.2.2"))
+    converge([good], "web", ["192.0.2.2"], "a change watched with a token")
+    code, _, body = request(good, "PUT", "/v1/services/api", service("192.0.2.5"))
+    assert code == 201, body
+    assert json.loads(cluster.get("/srvd/services/api")[0])["instances"][0]["address"] == \
+        "192.0.2.5"
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """A CA and one certificate for 127.0.0.1 (server and client use), made with openssl."""
+    openssl = need_tool("openssl", "openssl")
+    d = tmp_path / "pki"
+    d.mkdir()
+
+    def run(*args):
+        subprocess.run([openssl] + list(args), check=True, cwd=str(d),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test ca",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key",
+        "-out", "node.csr")
+    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\n"
+                           "extendedKeyUsage=serverAuth,clientAuth\n")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "node.pem")
+    return {"ca": str(d / "ca.pem"), "cert": str(d / "node.pem"), "key": str(d / "node.key")}
+
+
+def test_etcd_over_tls_with_a_client_certificate(tmp_path, tls_files):
+    etcd = need_tool("etcd", "etcd-server")
+    ctl = need_tool("etcdctl", "etcd-client")
+    c = Cluster(tmp_path / "etcd", etcd, ctl, size=1, tls=tls_files)
+    daemons = []
+    try:
+        c.start()
+        c.put("/srvd/services/web", service("192.0.2.1"))
+        for name, tls in (("good", "{ca: %(ca)s, cert: %(cert)s, key: %(key)s}"),
+                          ("nocert", "{ca: %(ca)s}")):
+            folder = tmp_path / name
+            (folder / "services.d").mkdir(parents=True)
+            (folder / "srvd.yaml").write_text(
+                "server:\n  zone: %s\n  http: 127.0.0.1:0\n  watch: false\n"
+                "  registry:\n    etcd:\n      endpoints: [\"%s\"]\n      tls: %s\n"
+                "include: services.d/*.yaml\n" % (ZONE, c.endpoints[0], tls % tls_files))
+            daemons.append(attach_api(Srvd(str(folder / "srvd.yaml"), ZONE).start()))
+        good, nocert = daemons
+        assert addrs(good, "web") == ["192.0.2.1"]
+        c.put("/srvd/services/web", service("192.0.2.2"))
+        converge([good], "web", ["192.0.2.2"], "a change watched over TLS")
+        code, _, body = request(good, "PUT", "/v1/services/api", service("192.0.2.5"))
+        assert code == 201, body
+        # the member asks for a client certificate: without one, nothing is read
+        nocert.wait_log(r"etcd: no etcd endpoint answered")
+        assert addrs(nocert, "web") == []
+    finally:
+        for d in daemons:
+            d.stop()
+        c.stop()
