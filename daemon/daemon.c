@@ -146,8 +146,13 @@ static void on_source_change(void *arg, const struct reg_change *change)
 static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
+	struct reg_source_report shared;
 
 	if (!health_first_round_done(d->health))
+		return;
+	/* a shared registry (etcd) not read yet, nor its cache: what is served
+	 * is not the registry yet */
+	if (reg_source_report(d->src, &shared) == 0 && !shared.synced)
 		return;
 	d->ready = 1;
 	dns_table_set_ready(d->table, 1);

@@ -72,6 +72,7 @@ struct reg_source_report {
 	const char *name;     /* "etcd" */
 	int up;               /* in touch with the store now */
 	int from_cache;       /* serving the cache file: not synced since start */
+	int synced;           /* read once since start (or its cache): `_ready` may answer */
 	int64_t revision;     /* the last revision seen */
 	const char *endpoint; /* where requests go first */
 	uint64_t rejected;    /* keys rejected since start (a value counts once a revision) */

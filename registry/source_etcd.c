@@ -1475,6 +1475,7 @@ static void etcd_report(struct reg_source *s, struct reg_source_report *r)
 	r->name = "etcd";
 	r->up = e->up;
 	r->from_cache = e->from_cache;
+	r->synced = e->synced || e->from_cache;
 	r->revision = e->revision;
 	r->endpoint = etcd_client_endpoint(e->cl);
 	r->rejected = e->rejected;

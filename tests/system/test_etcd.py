@@ -354,9 +354,29 @@ def test_start_while_etcd_is_down_serves_the_cache(cluster, fleet, tmp_path):
     d.wait_log(r"serving the cache .*etcd-cache\.yaml")
     assert addrs(d, "web") == ["192.0.2.1"]
     assert status(d)["registry_source"]["from_cache"] is True
+    # without a cache: running, but not ready until the first sync
+    folder = tmp_path / "nocache"
+    (folder / "services.d").mkdir(parents=True)
+    (folder / "srvd.yaml").write_text(
+        "server:\n  zone: %s\n  watch: false\n  registry:\n    etcd:\n"
+        "      endpoints: [%s]\n      timeout: 200ms\n" %
+        (ZONE, ", ".join('"%s"' % e for e in cluster.endpoints)))
+    cold = Srvd(str(folder / "srvd.yaml"), None).start()
+    fleet.daemons.append(cold)
+    cold.zone = ZONE
+    cold.wait_log(r"serving the files' services only until etcd answers")
+    q = dns.message.make_query("_ready." + ZONE, "A")
+    for _ in range(10):
+        try:  # not ready: no answer record (or no reply, as conftest's wait_ready reads it)
+            assert not dns.query.udp(q, HOST, port=cold.port, timeout=0.3).answer
+        except dns.exception.Timeout:
+            pass
+        time.sleep(0.1)
     cluster.start()
+    cold.wait_ready(time.monotonic() + DEADLINE)
+    assert addrs(cold, "web") == ["192.0.2.1"]
     cluster.put("/srvd/services/web", service("192.0.2.2"))
-    converge([d], "web", ["192.0.2.2"], "synced after serving the cache")
+    converge([d, cold], "web", ["192.0.2.2"], "synced after serving the cache")
 
 
 def _b64(text):
@@ -560,3 +580,18 @@ def test_etcd_over_tls_with_a_client_certificate(tmp_path, tls_files):
         for d in daemons:
             d.stop()
         c.stop()
+
+
+def test_deregister_after_leaves_fleet_instances_to_their_lease(cluster, fleet):
+    """One srvd that sees an instance fail must not remove it for the whole fleet: with
+    etcd, deregister_after logs and leaves the key (its lease removes it)."""
+    cluster.put("/srvd/services/web", json.dumps({
+        "port": 80, "check": {"type": "ttl", "ttl": "1s", "deregister_after": "1s"},
+        "instances": [{"name": "a", "address": "192.0.2.1"}]}))
+    cluster.put("/srvd/instances/web/b", '{"address": "192.0.2.2"}')
+    d = fleet.add()
+    d.wait_log(r"web/b: failing for \d+s, over check\.deregister_after, but not removed: with "
+               r"a shared registry \(etcd\) only the instance's lease removes it",
+               timeout=DEADLINE)
+    assert cluster.get("/srvd/instances/web/b")[0] == '{"address": "192.0.2.2"}'
+    assert "192.0.2.1" in cluster.get("/srvd/services/web")[0]
