@@ -595,3 +595,24 @@ def test_deregister_after_leaves_fleet_instances_to_their_lease(cluster, fleet):
                timeout=DEADLINE)
     assert cluster.get("/srvd/instances/web/b")[0] == '{"address": "192.0.2.2"}'
     assert "192.0.2.1" in cluster.get("/srvd/services/web")[0]
+
+
+def test_a_member_without_quorum_ends_the_watch(cluster, fleet):
+    """The member srvd watches loses its quorum (the two others stop): with
+    Grpc-Metadata-hasleader the watch ends ("no leader") instead of staying open and
+    silent, so srvd says it lost touch; with the others back it catches up."""
+    cluster.put("/srvd/services/web", service("192.0.2.1"))
+    m0, m1, m2 = cluster.members
+    d = fleet.add(endpoints=[m0.url])
+    m1.stop()
+    m2.stop()
+    d.wait_log(r"etcd: the watch on %s ended: .*no leader" % re.escape(m0.url),
+               timeout=DEADLINE)
+    wait_until(lambda: metric(d, 'srvd_registry_source_up{source="etcd"}') == 0, DEADLINE,
+               "source_up 0 without quorum", d)
+    assert addrs(d, "web") == ["192.0.2.1"]
+    m1.start()
+    m2.start()
+    cluster.wait_healthy()
+    cluster.put("/srvd/services/web", service("192.0.2.2"))
+    converge([d], "web", ["192.0.2.2"], "caught up once the quorum is back")
