@@ -194,6 +194,21 @@ static void key_changed(struct etcd_source *e, const char *key)
 		/* the defaults apply to every etcd service: check them all again */
 		for (size_t i = 0; i < e->n; i++)
 			e->kv[i].checked = 0;
+	} else if (strncmp(key, SERVICES, strlen(SERVICES)) == 0) {
+		/* its instance keys take its port: check them again */
+		const char *name = key + strlen(SERVICES);
+		size_t n = strlen(name);
+
+		for (size_t i = 0; i < e->n; i++) {
+			const char *k = e->kv[i].key;
+
+			if (strncmp(k, INSTANCES, strlen(INSTANCES)) == 0 &&
+			    strncmp(k + strlen(INSTANCES), name, n) == 0 &&
+			    k[strlen(INSTANCES) + n] == '/') {
+				e->kv[i].checked = 0;
+				e->kv[i].conflict = 0;
+			}
+		}
 	}
 	e->cache_dirty = 1;
 	if (e->started && !evtimer_pending(e->notify, NULL)) {

@@ -515,8 +515,12 @@ def test_etcd_authentication(cluster, fleet, tmp_path):
                 "      endpoints: [%s]\ninclude: services.d/*.yaml\n"
                 % ", ".join('"%s"' % e for e in cluster.endpoints))
         (folder / "srvd.yaml").write_text(text)
-        fleet.daemons.append(attach_api(Srvd(str(folder / "srvd.yaml"), ZONE).start()))
+        # the bad one never reads etcd, so its `_ready` stays silent: no wait for it
+        d = attach_api(Srvd(str(folder / "srvd.yaml"), None).start())
+        d.zone = ZONE
+        fleet.daemons.append(d)
     good, bad = fleet.daemons[-2:]
+    good.wait_ready(time.monotonic() + DEADLINE)
     assert addrs(good, "web") == ["192.0.2.1"]
     bad.wait_log(r"etcd: .*HTTP 401.*authentication failed|etcd: .*HTTP 40[01]")
     assert addrs(bad, "web") == []
@@ -566,8 +570,11 @@ def test_etcd_over_tls_with_a_client_certificate(tmp_path, tls_files):
                 "server:\n  zone: %s\n  http: 127.0.0.1:0\n  watch: false\n"
                 "  registry:\n    etcd:\n      endpoints: [\"%s\"]\n      tls: %s\n"
                 "include: services.d/*.yaml\n" % (ZONE, c.endpoints[0], tls % tls_files))
-            daemons.append(attach_api(Srvd(str(folder / "srvd.yaml"), ZONE).start()))
+            d = attach_api(Srvd(str(folder / "srvd.yaml"), None).start())
+            d.zone = ZONE
+            daemons.append(d)
         good, nocert = daemons
+        good.wait_ready(time.monotonic() + DEADLINE)
         assert addrs(good, "web") == ["192.0.2.1"]
         c.put("/srvd/services/web", service("192.0.2.2"))
         converge([good], "web", ["192.0.2.2"], "a change watched over TLS")
