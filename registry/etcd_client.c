@@ -307,6 +307,8 @@ static int send_try(struct etcd_req *q)
 			SSL_free(ssl);
 			return -1;
 		}
+		/* etcd may close without close_notify once a reply is complete */
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 		q->conn = evhttp_connection_base_bufferevent_new(q->base, NULL, bev, ep->host,
 		                                                 (unsigned short)ep->port);
 		if (!q->conn) {
