@@ -563,6 +563,7 @@ static void heartbeat(struct api *api, struct http_req *req, const char *arg, in
 {
 	const struct registry *reg = api_registry(api);
 	char note[HEALTH_RESULT_MAX];
+	struct reg_write w;
 	size_t svc, inst;
 
 	if (find_instance(api, req, arg, &svc, &inst) < 0 ||
@@ -573,6 +574,16 @@ static void heartbeat(struct api *api, struct http_req *req, const char *arg, in
 		    req, 409, "service %s has check type %s: heartbeats are for check type ttl",
 		    reg->services[svc].name, check_type_name(reg->services[svc].check.type));
 		return;
+	}
+	/* a fleet (etcd): every srvd takes the result, not only this one */
+	if (reg_source_share_result(api_source(api), reg->services[svc].name,
+	                            reg->services[svc].instances[inst].name, pass, note, &w) == 0) {
+		if (w.result != REG_WRITE_OK)
+			log_warn(
+			    "api: %s/%s: the result holds here, but the fleet did not get it: %s",
+			    reg->services[svc].name, reg->services[svc].instances[inst].name,
+			    w.message);
+		reg_write_clear(&w);
 	}
 	reply_instance(api, req, svc, inst);
 }

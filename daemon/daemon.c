@@ -309,6 +309,24 @@ static size_t probe_bound(void)
 	return n < 1 ? 1 : n > HEALTH_MAX_INFLIGHT ? HEALTH_MAX_INFLIGHT : n;
 }
 
+/* A ttl check's result another srvd of the fleet got: applied here too. */
+static void on_shared_result(void *arg, const char *service, const char *instance, int pass,
+                             const char *note)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->reg->n_services; i++) {
+		const struct reg_service *s = &d->reg->services[i];
+
+		if (strcmp(s->name, service) != 0)
+			continue;
+		for (size_t k = 0; k < s->n_instances; k++)
+			if (strcmp(s->instances[k].name, instance) == 0)
+				health_heartbeat(d->health, i, k, pass, note);
+		return;
+	}
+}
+
 /* Puts the etcd source in front of the files source and loads through it. */
 static int use_etcd(struct daemon *d, struct reg_errors *errs)
 {
@@ -321,6 +339,7 @@ static int use_etcd(struct daemon *d, struct reg_errors *errs)
 		fprintf(stderr, "%s: %s\n", d->opt->config, err);
 		return -1;
 	}
+	d->src->on_result = on_shared_result;
 	registry_free(d->reg);
 	d->reg = NULL;
 	if (reg_source_load(d->src, &d->reg, errs) < 0) {

@@ -126,3 +126,13 @@ void reg_source_heartbeat(struct reg_source *s, const char *service, const char 
 	else
 		s->ops->heartbeat(s, service, instance, w);
 }
+
+int reg_source_share_result(struct reg_source *s, const char *service, const char *instance,
+                            int pass, const char *note, struct reg_write *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (!s->ops->share_result)
+		return -1;
+	s->ops->share_result(s, service, instance, pass, note, w);
+	return 0;
+}

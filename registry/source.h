@@ -39,6 +39,12 @@ struct reg_change {
  * base, change borrowed for the call. */
 typedef void (*reg_source_change_fn)(void *arg, const struct reg_change *change);
 
+/* A ttl check's result that another srvd of a fleet got (service and
+ * instance lowercase; note may be ""): the owner applies it to its health
+ * state, as if the instance had sent it here. */
+typedef void (*reg_source_result_fn)(void *arg, const char *service, const char *instance, int pass,
+                                     const char *note);
+
 /* The outcome of a write, in the terms the API answers with. */
 enum reg_write_result {
 	REG_WRITE_OK = 0,
@@ -124,6 +130,10 @@ struct reg_source_ops {
 	                     size_t len, uint32_t ttl_s, struct reg_write *w);
 	void (*heartbeat)(struct reg_source *s, const char *service, const char *instance,
 	                  struct reg_write *w);
+	/* Optional (NULL: results stay with the srvd that got them): shares a
+	 * ttl check's result with the fleet, whose members get on_result. */
+	void (*share_result)(struct reg_source *s, const char *service, const char *instance,
+	                     int pass, const char *note, struct reg_write *w);
 	void (*report)(struct reg_source *s, struct reg_source_report *r);
 };
 
@@ -131,6 +141,7 @@ struct reg_source {
 	const struct reg_source_ops *ops;
 	reg_source_change_fn on_change;
 	void *arg;
+	reg_source_result_fn on_result; /* set by the owner (arg too), may be NULL */
 };
 
 /* The files source for the main file `config` on base (watching needs
@@ -162,6 +173,10 @@ void reg_source_put_instance(struct reg_source *s, const struct registry *curren
                              size_t len, uint32_t ttl_s, struct reg_write *w);
 void reg_source_heartbeat(struct reg_source *s, const char *service, const char *instance,
                           struct reg_write *w);
+/* Shares a ttl check's result with the fleet: 0 and *w filled, or -1 when
+ * the source keeps results local (the files). */
+int reg_source_share_result(struct reg_source *s, const char *service, const char *instance,
+                            int pass, const char *note, struct reg_write *w);
 int reg_source_report(struct reg_source *s, struct reg_source_report *r);
 
 /* The etcd source (source_etcd.c, README "Running a fleet"): the services of

@@ -50,6 +50,8 @@
 #define DEFAULTS  "defaults"
 #define MAINT     "maintenance/"
 #define INSTANCES "instances/"
+#define RESULTS   "health/" /* a ttl check's result, shared by the fleet */
+#define OWN_MAX   64        /* revisions of our own results, not applied twice */
 /* an instance key's value in the text instance() loads */
 #define INST_LINE 8
 #define INST_COL  9
@@ -80,6 +82,8 @@ struct etcd_source {
 	struct event *retry, *notify, *cache_ev;
 	uint32_t retry_ms;
 	int cache_dirty;
+	int64_t own[OWN_MAX]; /* revisions of the results this srvd wrote (a ring) */
+	size_t n_own;
 	/* what the last load served, for writes and the report */
 	char **file_names; /* sorted */
 	size_t n_file_names;
@@ -895,8 +899,12 @@ static int apply_range(struct etcd_source *e, const struct ynode *root)
 		size_t len;
 		char *key = strip_key(e, kvs->items[i]), *value = value_of(kvs->items[i], &len);
 
-		if (key && value &&
-		    kv_set(&fresh, key, value, len, etcd_int(kvs->items[i], "mod_revision")) > 0)
+		if (key && strncmp(key, RESULTS, strlen(RESULTS)) == 0) {
+			/* results apply as they come, not from a read of the past */
+			free(value);
+		} else if (key && value &&
+		           kv_set(&fresh, key, value, len,
+		                  etcd_int(kvs->items[i], "mod_revision")) > 0)
 			kv_find(&fresh, key)->lease = etcd_int(kvs->items[i], "lease");
 		else if (!key || !value)
 			free(value);
@@ -992,6 +1000,36 @@ static void start_sync(struct etcd_source *e)
 		retry_later(e);
 }
 
+/* A result another srvd wrote (health/SERVICE/INSTANCE = {"pass": bool,
+ * "note": text}): to the owner's health state. */
+static void shared_result(struct etcd_source *e, const char *key, const struct ynode *kv,
+                          int64_t mod)
+{
+	const char *svc = key + strlen(RESULTS), *slash = strchr(svc, '/');
+	const struct ynode *p, *note;
+	struct ydoc *doc = NULL;
+	char service[64], err[256] = "", *value;
+	size_t len;
+
+	for (size_t i = 0; i < e->n_own && i < OWN_MAX; i++)
+		if (e->own[i] == mod)
+			return; /* ours: applied when written */
+	if (!slash || (size_t)(slash - svc) >= sizeof(service) || !e->s.on_result)
+		return;
+	memcpy(service, svc, (size_t)(slash - svc));
+	service[slash - svc] = '\0';
+	if (!(value = value_of(kv, &len)))
+		return;
+	if (ydoc_parse_string(value, len, key, &doc, ignore_yaml, err) == 0 && doc->root &&
+	    (p = etcd_get(doc->root, "pass")) && p->kind == YNODE_SCALAR) {
+		note = etcd_get(doc->root, "note");
+		e->s.on_result(e->s.arg, service, slash + 1, strcmp(p->value, "true") == 0,
+		               note && note->kind == YNODE_SCALAR ? note->value : "");
+	}
+	ydoc_free(doc);
+	free(value);
+}
+
 static void on_watch_line(void *arg, const struct ynode *root)
 {
 	struct etcd_source *e = arg;
@@ -1030,6 +1068,13 @@ static void on_watch_line(void *arg, const struct ynode *root)
 			e->revision = mod;
 		if (!key)
 			continue;
+		if (strncmp(key, RESULTS, strlen(RESULTS)) == 0) {
+			if (!type || type->kind != YNODE_SCALAR ||
+			    strcmp(type->value, "DELETE") != 0)
+				shared_result(e, key, kv, mod);
+			free(key);
+			continue;
+		}
 		if (type && type->kind == YNODE_SCALAR && strcmp(type->value, "DELETE") == 0) {
 			if (kv_del(e, key, mod))
 				key_changed(e, key);
@@ -1472,6 +1517,37 @@ static void etcd_heartbeat(struct reg_source *s, const char *service, const char
 	ydoc_free(r.doc);
 }
 
+static void etcd_share_result(struct reg_source *s, const char *service, const char *instance,
+                              int pass, const char *note, struct reg_write *w)
+{
+	struct etcd_source *e = (struct etcd_source *)s;
+	char rel[300], what[300], *n = etcd_json_str(note ? note : ""), *value;
+	size_t need;
+
+	if (!n) {
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		return;
+	}
+	need = strlen(n) + 40;
+	if (!(value = malloc(need))) {
+		free(n);
+		w->result = REG_WRITE_FAILED;
+		snprintf(w->message, sizeof(w->message), "out of memory");
+		return;
+	}
+	snprintf(value, need, "{\"pass\": %s, \"note\": %s}", pass ? "true" : "false", n);
+	snprintf(rel, sizeof(rel), "%s%s/%s", RESULTS, service, instance);
+	snprintf(what, sizeof(what), "result of %s/%s", service, instance);
+	write_key(e, rel, what, value, strlen(value), 0, REG_IF_NONE, w);
+	/* not a registry key: keep it out of the keys (and the cache) */
+	kv_del(e, rel, 0);
+	if (w->result == REG_WRITE_OK)
+		e->own[e->n_own++ % OWN_MAX] = w->revision;
+	free(value);
+	free(n);
+}
+
 static int64_t etcd_revision(struct reg_source *s, const char *name)
 {
 	struct etcd_source *e = (struct etcd_source *)s;
@@ -1543,6 +1619,7 @@ static const struct reg_source_ops etcd_ops = {
     .report = etcd_report,
     .put_instance = etcd_put_instance,
     .heartbeat = etcd_heartbeat,
+    .share_result = etcd_share_result,
 };
 
 /* TLS and authentication of server.registry.etcd (files relative to the

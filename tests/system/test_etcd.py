@@ -57,12 +57,14 @@ class Fleet:
         self.folder = folder
         self.daemons = []
 
-    def start(self, n=2, endpoints=None, cache=False, services=""):
+    def start(self, n=2, endpoints=None, cache=False, services="", ready=True):
         for _ in range(n):
-            self.add(endpoints=endpoints, cache=cache, services=services)
+            self.add(endpoints=endpoints, cache=cache, services=services, ready=ready)
         return self.daemons
 
-    def add(self, endpoints=None, cache=False, services="", name=None):
+    def add(self, endpoints=None, cache=False, services="", name=None, ready=True):
+        """Starts one more srvd; ready=False: does not wait for `_ready` (ttl checks
+        without a first heartbeat keep it silent)."""
         i = len(self.daemons)
         folder = os.path.join(str(self.folder), name or "srvd%d" % i)
         os.makedirs(os.path.join(folder, "services.d"), exist_ok=True)
@@ -82,7 +84,8 @@ class Fleet:
         path = os.path.join(folder, "srvd.yaml")
         with open(path, "w") as f:
             f.write(text)
-        d = attach_api(Srvd(path, ZONE).start())
+        d = attach_api(Srvd(path, ZONE if ready else None).start())
+        d.zone = ZONE
         self.daemons.append(d)
         return d
 
@@ -623,3 +626,29 @@ def test_a_member_without_quorum_ends_the_watch(cluster, fleet):
     cluster.wait_healthy()
     cluster.put("/srvd/services/web", service("192.0.2.2"))
     converge([d], "web", ["192.0.2.2"], "caught up once the quorum is back")
+
+
+def test_ttl_results_are_shared_by_the_fleet(cluster, fleet):
+    """A heartbeat (ttl check) sent to one srvd counts on every srvd: the result is
+    stored in etcd (health/SERVICE/INSTANCE) and each srvd applies it."""
+    cluster.put("/srvd/services/web", json.dumps({
+        "port": 80, "check": {"type": "ttl", "ttl": "30s"},
+        "instances": [{"name": "a", "address": "192.0.2.1"},
+                      {"name": "b", "address": "192.0.2.2"}]}))
+    daemons = fleet.start(2, ready=False)
+    for d in daemons:
+        d.wait_log(r"etcd: read 1 keys")
+    for name in ("a", "b"):
+        code, _, body = request(daemons[0], "PUT", "/v1/services/web/instances/%s/pass" % name)
+        assert code == 200, body
+    converge(daemons, "web", ["192.0.2.1", "192.0.2.2"], "passes sent to srvd 0 only")
+    code, _, body = request(daemons[1], "PUT", "/v1/services/web/instances/b/fail",
+                            {"note": "disk full"})
+    assert code == 200, body
+    converge(daemons, "web", ["192.0.2.1"], "a fail sent to srvd 1 only")
+    for d in daemons:
+        code, _, body = request(d, "GET", "/v1/services/web")
+        b = [i for i in json.loads(body)["instances"] if i["name"] == "b"][0]
+        assert b["state"] == "failing" and b["last_result"] == "disk full", b
+    # not a registry key: no reload, nothing rejected
+    assert status(daemons[0])["registry_source"]["rejected"] == []
