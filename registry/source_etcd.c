@@ -572,6 +572,53 @@ static void add_instances(struct etcd_source *e, struct registry *reg)
 	}
 }
 
+/* The zone file of a static record of the service zone at or below
+ * NAME.<zone> or _NAME._PROTO.<zone> (names a service of that name would
+ * make), or NULL. The files' loader refuses such a file service; an etcd
+ * service is left out alone instead. */
+static const char *static_owner(const struct registry *reg, const char *name)
+{
+	const char *zone = reg->server.zone;
+	size_t zlen = zone ? strlen(zone) : 0, nlen = strlen(name);
+
+	for (size_t z = 0; zone && z < reg->n_zones; z++) {
+		const struct reg_zone *rz = &reg->zones[z];
+
+		for (size_t i = 0;
+		     rz->is_service_zone && rz->rrs && i < ldns_rr_list_rr_count(rz->rrs); i++) {
+			char *owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(rz->rrs, i)));
+			size_t olen = owner ? strlen(owner) : 0;
+			const char *last;
+			int hit = 0;
+
+			for (size_t c = 0; c < olen; c++)
+				if (owner[c] >= 'A' && owner[c] <= 'Z')
+					owner[c] = (char)(owner[c] + 32);
+			/* REL.<zone>: the last label of REL names the service, or the
+			 * one before it for _NAME._PROTO */
+			if (owner && olen > zlen + 1 && owner[olen - zlen - 1] == '.' &&
+			    strcmp(owner + olen - zlen, zone) == 0) {
+				owner[olen - zlen - 1] = '\0';
+				last = strrchr(owner, '.') ? strrchr(owner, '.') + 1 : owner;
+				hit = strcmp(last, name) == 0;
+				if (!hit && last[0] == '_' && last != owner) {
+					const char *second = last - 1;
+
+					while (second > owner && second[-1] != '.')
+						second--;
+					hit = second[0] == '_' &&
+					      (size_t)(last - 1 - second - 1) == nlen &&
+					      strncmp(second + 1, name, nlen) == 0;
+				}
+			}
+			free(owner);
+			if (hit)
+				return rz->file;
+		}
+	}
+	return NULL;
+}
+
 /* Adds the good etcd services that no file defines to reg. */
 static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors *errs)
 {
@@ -604,7 +651,7 @@ static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors 
 	evbuffer_add_printf(doc, "%sservices:\n", defaults);
 	for (size_t i = 0; i < e->n; i++) {
 		struct kv *k = &e->kv[i];
-		const char *name = k->key + strlen(SERVICES);
+		const char *name = k->key + strlen(SERVICES), *zfile;
 		char *block;
 
 		if (strncmp(k->key, INSTANCES, strlen(INSTANCES)) == 0)
@@ -623,6 +670,20 @@ static int merge(struct etcd_source *e, struct registry *reg, struct reg_errors 
 				    name, e->prefix, k->key);
 			k->conflict = 1;
 			add_line(&e->conflicts, &e->n_conflicts, name);
+			continue;
+		}
+		if ((zfile = static_owner(reg, name))) {
+			/* its names would collide with a static record: the table
+			 * would refuse every reload, this key alone goes */
+			snprintf(err, sizeof(err),
+			         "%s%s: collides with a static record below %s.%s (%s)", e->prefix,
+			         k->key, name, reg->server.zone, zfile);
+			if (k->conflict != 2) {
+				log_err("etcd: key rejected (the others apply): %s", err);
+				e->rejected++;
+			}
+			k->conflict = 2;
+			add_line(&e->bad, &e->n_bad, err);
 			continue;
 		}
 		k->conflict = 0;

@@ -78,7 +78,7 @@ START_TEST(test_bad_endpoints)
 }
 END_TEST
 
-static char dir[64], main_file[128], cache[128];
+static char dir[64], main_file[128], cache[128], zone[128];
 
 static void write_file(const char *path, const char *text)
 {
@@ -96,10 +96,14 @@ static void setup(void)
 	snprintf(main_file, sizeof(main_file), "%s/srvd.yaml", dir);
 	snprintf(cache, sizeof(cache), "%s/cache.yaml", dir);
 	/* port 1 on loopback: refused at once, so the cache serves */
+	snprintf(zone, sizeof(zone), "%s/static.zone", dir);
+	write_file(zone, "clash 60 IN A 192.0.2.50\n"
+	                 "_srv._udp 60 IN SRV 0 0 53 clash\n");
 	write_file(main_file, "server:\n"
 	                      "  zone: s.example.\n"
 	                      "  registry: {etcd: {endpoints: [\"http://127.0.0.1:1\"], "
 	                      "timeout: 200ms, cache: cache.yaml}}\n"
+	                      "zones: [static.zone]\n"
 	                      "defaults: {port: 9999}\n"
 	                      "services:\n"
 	                      "  local: {port: 80, check: {type: none}, "
@@ -151,7 +155,9 @@ START_TEST(test_cache_keys_checked_alone)
 	           "  - {key: \"instances/web/b\", mod: 7, value: \"{address: 192.0.2.2}\"}\n"
 	           "  - {key: \"instances/web/a\", mod: 8, value: \"{address: 192.0.2.3}\"}\n"
 	           "  - {key: \"instances/later/a\", mod: 9, value: \"{address: 192.0.2.4}\"}\n"
-	           "  - {key: \"maintenance/web/b\", mod: 10, value: \"disk swap\"}\n");
+	           "  - {key: \"maintenance/web/b\", mod: 10, value: \"disk swap\"}\n"
+	           "  - {key: \"services/clash\", mod: 11, value: \"{port: 1, instances: []}\"}\n"
+	           "  - {key: \"services/srv\", mod: 12, value: \"{port: 1, instances: []}\"}\n");
 	s = open_source(base);
 	ck_assert_int_eq(reg_source_load(s, &reg, NULL), 0);
 	/* the file's local, then web; bad, Upper rejected; local conflicts */
@@ -171,12 +177,16 @@ START_TEST(test_cache_keys_checked_alone)
 	ck_assert_int_eq(r.from_cache, 1);
 	ck_assert_int_eq(r.synced, 1);
 	ck_assert_int_eq(r.revision, 42);
-	ck_assert_uint_eq(r.n_bad, 3);
+	ck_assert_uint_eq(r.n_bad, 5);
 	/* services first (in key order), then the instance keys */
 	ck_assert_ptr_nonnull(strstr(r.bad[0], "/srvd/services/Upper: not a service name"));
 	ck_assert_str_eq(r.bad[1], "/srvd/services/bad:1:43: services.bad.instances[0].address: "
 	                           "\"192.0.2.999\" is not an IPv4 or IPv6 address");
-	ck_assert_str_eq(r.bad[2], "/srvd/instances/web/a: service web already has an instance "
+	/* names a static record already has: the table would refuse every reload */
+	ck_assert_ptr_nonnull(strstr(r.bad[2], "/srvd/services/clash: collides with a static "
+	                                       "record below clash.s.example."));
+	ck_assert_ptr_nonnull(strstr(r.bad[3], "/srvd/services/srv: collides with a static "));
+	ck_assert_str_eq(r.bad[4], "/srvd/instances/web/a: service web already has an instance "
 	                           "named a");
 	ck_assert_uint_eq(r.n_conflicts, 1);
 	ck_assert_str_eq(r.conflicts[0], "local");
