@@ -34,6 +34,7 @@
 #include "dns/listen/stats.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 void api_reply_buf(struct http_req *req, int code, const char *type, struct evbuffer *buf)
 {
@@ -243,6 +244,7 @@ static void route_metrics(struct api *api, struct http_req *req, const char *arg
 	struct health_counters probes;
 	struct http_server_stats http;
 	struct metrics_input in = {0};
+	struct reg_source_report src;
 	struct evbuffer *buf = evbuffer_new();
 
 	if (!buf) {
@@ -258,6 +260,8 @@ static void route_metrics(struct api *api, struct http_req *req, const char *arg
 	in.reg = api_registry(api);
 	in.health = api_health(api);
 	in.serial = api_serial(api);
+	if (reg_source_report(api_source(api), &src) == 0)
+		in.source = &src;
 	in.api = &http;
 	if (metrics_write(buf, &in) < 0) {
 		evbuffer_free(buf);
@@ -304,6 +308,9 @@ static const struct api_route routes[] = {
     {HTTP_M_PUT, "/v1/services/*/instances/*/pass", api_instance_pass, API_HEARTBEAT},
     {HTTP_M_PUT, "/v1/services/*/instances/*/fail", api_instance_fail, API_HEARTBEAT},
     {HTTP_M_DELETE, "/v1/services/*/instances/*", api_instance_delete, API_ADMIN},
+    /* instances on their own, on a lease (etcd) */
+    {HTTP_M_PUT, "/v1/services/*/instances/*", api_instance_put, API_ADMIN},
+    {HTTP_M_PUT, "/v1/services/*/instances/*/heartbeat", api_instance_heartbeat, API_HEARTBEAT},
     /* drain and maintenance */
     {HTTP_M_PUT, "/v1/services/*/maintenance", api_maintenance_put, API_ADMIN},
     {HTTP_M_DELETE, "/v1/services/*/maintenance", api_maintenance_delete, API_ADMIN},

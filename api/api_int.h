@@ -151,6 +151,8 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 void api_instance_pass(struct api *api, struct http_req *req, const char *arg);
 void api_instance_fail(struct api *api, struct http_req *req, const char *arg);
 void api_instance_delete(struct api *api, struct http_req *req, const char *arg);
+void api_instance_put(struct api *api, struct http_req *req, const char *arg);
+void api_instance_heartbeat(struct api *api, struct http_req *req, const char *arg);
 /* arg: "SERVICE" or "SERVICE/INSTANCE" */
 void api_maintenance_put(struct api *api, struct http_req *req, const char *arg);
 void api_maintenance_delete(struct api *api, struct http_req *req, const char *arg);

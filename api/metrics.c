@@ -22,6 +22,7 @@
 #include "dns/listen/stats.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 struct mw {
 	struct evbuffer *out;
@@ -242,6 +243,31 @@ int metrics_write(struct evbuffer *out, const struct metrics_input *in)
 		       "When a reload was last rejected, in Unix time (0: never).");
 		emit(&m, "srvd_reload_last_failure_timestamp_seconds %.3f\n",
 		     (double)in->fig->reload_fail_ms / 1000.0);
+	}
+	if (in->source) {
+		family(&m, "srvd_registry_source_up", "gauge",
+		       "1 while srvd is in touch with the shared registry (etcd), else 0: it "
+		       "serves the last registry it had.");
+		emit(&m, "srvd_registry_source_up{source=\"%s\"} %d\n", in->source->name,
+		     in->source->up);
+		family(&m, "srvd_registry_source_revision", "gauge",
+		       "The last revision of the shared registry seen.");
+		emit(&m, "srvd_registry_source_revision{source=\"%s\"} %lld\n", in->source->name,
+		     (long long)in->source->revision);
+		family(&m, "srvd_registry_keys_rejected_total", "counter",
+		       "Keys of the shared registry rejected (a bad value, once per revision); "
+		       "the others apply.");
+		emit(&m, "srvd_registry_keys_rejected_total{source=\"%s\"} %" PRIu64 "\n",
+		     in->source->name, in->source->rejected);
+		family(&m, "srvd_registry_keys_bad", "gauge",
+		       "Keys of the shared registry left out now (bad values).");
+		emit(&m, "srvd_registry_keys_bad{source=\"%s\"} %zu\n", in->source->name,
+		     in->source->n_bad);
+		family(&m, "srvd_registry_conflicts", "gauge",
+		       "Services defined both in a file and in the shared registry (the file's "
+		       "serves).");
+		emit(&m, "srvd_registry_conflicts{source=\"%s\"} %zu\n", in->source->name,
+		     in->source->n_conflicts);
 	}
 	family(&m, "srvd_registry_serial", "gauge", "SOA serial of the service zone.");
 	emit(&m, "srvd_registry_serial %" PRIu32 "\n", in->serial);

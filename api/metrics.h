@@ -12,6 +12,7 @@ struct health;
 struct health_counters;
 struct http_server_stats;
 struct api_figures;
+struct reg_source_report;
 
 /* Everything /metrics shows; all borrowed for the call. NULL members leave
  * their families out (reg and health go together). */
@@ -22,7 +23,8 @@ struct metrics_input {
 	const struct registry *reg; /* instances by service and state */
 	struct health *health;
 	uint32_t serial;
-	const struct http_server_stats *api; /* the control API's connections and limits */
+	const struct http_server_stats *api;    /* the control API's connections and limits */
+	const struct reg_source_report *source; /* a shared store (etcd), or NULL: the files */
 };
 
 /* Appends the exposition to out. Returns 0 or -1 on out of memory. */

@@ -251,6 +251,64 @@ static long find_index(const struct registry *reg, const char *name)
 	return -1;
 }
 
+/* A shared store (etcd) keeps a revision per service: the ETag that a
+ * conditional write (If-Match) names. */
+static void add_etag(struct api *api, struct http_req *req, const char *name)
+{
+	int64_t rev = reg_source_revision(api_source(api), name);
+	char tag[32];
+
+	if (rev <= 0)
+		return;
+	snprintf(tag, sizeof(tag), "\"%lld\"", (long long)rev);
+	http_add_header(req, "ETag", tag);
+}
+
+static int source_has_revisions(struct api *api)
+{
+	struct reg_source_report r;
+
+	return reg_source_report(api_source(api), &r) == 0;
+}
+
+/* The condition of a write: If-Match: REV (an ETag, quoted or not), or
+ * ?cas=0 (create only) / ?cas=REV as Consul spells them. Returns 0, or -1
+ * (replied 400). Only a source with revisions (etcd) reads them. */
+static int write_cond(struct http_req *req, int has_revisions, int64_t *cond)
+{
+	const char *m = http_req_header(req, "If-Match"), *q = http_req_query(req), *v = NULL;
+	char *end;
+	long long n;
+
+	*cond = REG_IF_NONE;
+	if (!has_revisions)
+		return 0; /* the files: no revisions, conditions ignored as always */
+	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, "cas=", 4) == 0)
+			v = p + 4;
+	if (m) {
+		if (strncmp(m, "W/", 2) == 0)
+			m += 2;
+		if (*m == '"')
+			m++;
+		n = strtoll(m, &end, 10);
+		if (end == m || n <= 0 || (*end && strcmp(end, "\"") != 0)) {
+			api_reply_error(req, 400,
+			                "If-Match: expected a revision (the ETag of a GET)");
+			return -1;
+		}
+		*cond = n;
+	} else if (v) {
+		n = strtoll(v, &end, 10);
+		if (end == v || n < 0 || (*end && *end != '&')) {
+			api_reply_error(req, 400, "cas: expected 0 (create only) or a revision");
+			return -1;
+		}
+		*cond = n;
+	}
+	return 0;
+}
+
 /* Replies with the JSON of service name of the current registry. */
 static void reply_service(struct api *api, struct http_req *req, int code, const char *name)
 {
@@ -268,6 +326,7 @@ static void reply_service(struct api *api, struct http_req *req, int code, const
 	}
 	json_init(&j, buf);
 	json_service(&j, api, (size_t)i, 1);
+	add_etag(api, req, name);
 	api_reply_json(req, code, buf, &j);
 }
 
@@ -354,6 +413,7 @@ static void reply_refused(struct http_req *req, const struct reg_write *w)
 			api_reply_error(req, 400, "%s", w->message);
 		return;
 	case REG_WRITE_CONFLICT:
+	case REG_WRITE_LOST:
 		api_reply_error(req, 409, "%s", w->message);
 		return;
 	case REG_WRITE_NOT_FOUND:
@@ -391,6 +451,7 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 	size_t len = evbuffer_get_length(in);
 	char lower[64], *body;
 	const char *result;
+	int64_t cond;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(
@@ -403,7 +464,9 @@ void api_services_put(struct api *api, struct http_req *req, const char *name)
 		api_reply_error(req, 400, "the body must be the service as JSON");
 		return;
 	}
-	reg_source_put(api_source(api), api_registry(api), lower, body, len, &w);
+	if (write_cond(req, source_has_revisions(api), &cond) < 0)
+		return;
+	reg_source_put_if(api_source(api), api_registry(api), lower, body, len, cond, &w);
 	if (w.result != REG_WRITE_OK)
 		reply_refused(req, &w);
 	else if (reload_or_undo(api, req, &w, &result) == 0) {
@@ -419,12 +482,15 @@ void api_services_delete(struct api *api, struct http_req *req, const char *name
 	struct reg_write w;
 	char lower[64];
 	const char *result;
+	int64_t cond;
 
 	if (!lower_name(name, lower)) {
 		api_reply_error(req, 404, "no service named \"%s\"", name);
 		return;
 	}
-	reg_source_delete(api_source(api), api_registry(api), lower, &w);
+	if (write_cond(req, source_has_revisions(api), &cond) < 0)
+		return;
+	reg_source_delete_if(api_source(api), api_registry(api), lower, cond, &w);
 	if (w.result != REG_WRITE_OK) {
 		reply_refused(req, &w);
 	} else if (reload_or_undo(api, req, &w, &result) == 0) {
@@ -547,6 +613,7 @@ static void heartbeat(struct api *api, struct http_req *req, const char *arg, in
 {
 	const struct registry *reg = api_registry(api);
 	char note[HEALTH_RESULT_MAX];
+	struct reg_write w;
 	size_t svc, inst;
 
 	if (find_instance(api, req, arg, &svc, &inst) < 0 ||
@@ -557,6 +624,17 @@ static void heartbeat(struct api *api, struct http_req *req, const char *arg, in
 		    req, 409, "service %s has check type %s: heartbeats are for check type ttl",
 		    reg->services[svc]->name, check_type_name(reg->services[svc]->check.type));
 		return;
+	}
+	/* a fleet (etcd): every srvd takes the result, not only this one */
+	if (reg_source_share_result(api_source(api), reg->services[svc]->name,
+	                            reg->services[svc]->instances[inst].name, pass, note,
+	                            &w) == 0) {
+		if (w.result != REG_WRITE_OK)
+			log_warn(
+			    "api: %s/%s: the result holds here, but the fleet did not get it: %s",
+			    reg->services[svc]->name, reg->services[svc]->instances[inst].name,
+			    w.message);
+		reg_write_clear(&w);
 	}
 	reply_instance(api, req, svc, inst);
 }
@@ -663,6 +741,128 @@ void api_instance_delete(struct api *api, struct http_req *req, const char *arg)
 			json_obj_begin(&j);
 			json_kstr(&j, "deleted", both);
 			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, 200, buf, &j);
+		}
+	}
+	reg_write_clear(&w);
+}
+
+/* "SERVICE/INSTANCE" (arg) as two lowercase labels, or -1 after a 400. */
+static int split_names(struct http_req *req, const char *arg, char *sname, char *iname)
+{
+	const char *slash = strchr(arg, '/');
+	char name[API_ARG_MAX];
+
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - arg) : 0, arg);
+	if (!slash || !lower_name(name, sname) || strlen(slash + 1) >= 64 ||
+	    !lower_name(slash + 1, iname)) {
+		api_reply_error(req, 400,
+		                "expected /v1/services/SERVICE/instances/NAME (DNS labels)");
+		return -1;
+	}
+	return 0;
+}
+
+/* ?ttl=10s (or 10, 2m): the lease's seconds, 0 without; -1 after a 400. */
+static long lease_ttl(struct http_req *req)
+{
+	const char *q = http_req_query(req), *v = NULL;
+	char *end;
+	long n;
+
+	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, "ttl=", 4) == 0)
+			v = p + 4;
+	if (!v)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end == 'm')
+		n *= 60, end++;
+	else if (*end == 's')
+		end++;
+	if (end == v || n < 1 || n > 86400 || (*end && *end != '&')) {
+		api_reply_error(req, 400, "ttl: expected a lease of 1s to 24h, e.g. ttl=10s");
+		return -1;
+	}
+	return n;
+}
+
+/* PUT /v1/services/S/instances/N[?ttl=10s]: one instance on its own (etcd:
+ * PREFIXinstances/S/N, on a lease with ttl), added to service S. */
+void api_instance_put(struct api *api, struct http_req *req, const char *arg)
+{
+	struct evbuffer *in = http_req_body(req);
+	size_t len = evbuffer_get_length(in);
+	char sname[64], iname[64], *body, lease[32];
+	const char *result;
+	struct reg_write w;
+	long ttl;
+
+	if (split_names(req, arg, sname, iname) < 0 || (ttl = lease_ttl(req)) < 0)
+		return;
+	body = (char *)evbuffer_pullup(in, -1);
+	if (len == 0 || !body) {
+		api_reply_error(req, 400,
+		                "the body must be the instance as JSON, e.g. "
+		                "{\"address\": \"192.0.2.1\", \"port\": 80}");
+		return;
+	}
+	reg_source_put_instance(api_source(api), api_registry(api), sname, iname, body, len,
+	                        (uint32_t)ttl, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else if (reload_or_undo(api, req, &w, &result) == 0) {
+		struct evbuffer *buf = evbuffer_new();
+		struct json j;
+
+		log_info("api: registered instance %s/%s (%s%s, reload %s)", sname, iname, w.where,
+		         ttl ? ", on a lease" : "", result);
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			json_kstr(&j, "service", sname);
+			json_kstr(&j, "instance", iname);
+			/* lease IDs are 64-bit: a string, as etcd's gateway writes them */
+			snprintf(lease, sizeof(lease), "%lld", (long long)w.lease);
+			json_kstr(&j, "lease", w.lease ? lease : NULL);
+			json_kuint(&j, "ttl", (uint64_t)ttl);
+			json_kbool(&j, "held",
+			           registry_find_service(api_registry(api), sname) == NULL);
+			json_kstr(&j, "reload", result);
+			json_obj_end(&j);
+			api_reply_json(req, w.created ? 201 : 200, buf, &j);
+		}
+	}
+	reg_write_clear(&w);
+}
+
+/* PUT /v1/services/S/instances/N/heartbeat: keeps the instance's lease. */
+void api_instance_heartbeat(struct api *api, struct http_req *req, const char *arg)
+{
+	char sname[64], iname[64];
+	struct reg_write w;
+
+	if (split_names(req, arg, sname, iname) < 0)
+		return;
+	reg_source_heartbeat(api_source(api), sname, iname, &w);
+	if (w.result != REG_WRITE_OK) {
+		reply_refused(req, &w);
+	} else {
+		struct evbuffer *buf = evbuffer_new();
+		struct json j;
+		char lease[32];
+
+		if (!buf) {
+			http_reply(req, 500, NULL, NULL);
+		} else {
+			json_init(&j, buf);
+			json_obj_begin(&j);
+			snprintf(lease, sizeof(lease), "%lld", (long long)w.lease);
+			json_kstr(&j, "lease", lease);
+			json_kuint(&j, "ttl", (uint64_t)w.revision); /* the TTL etcd renewed */
 			json_obj_end(&j);
 			api_reply_json(req, 200, buf, &j);
 		}

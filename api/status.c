@@ -21,6 +21,7 @@
 #include "dns/listen/server.h"
 #include "health/health.h"
 #include "registry/registry.h"
+#include "registry/source.h"
 
 void api_json_event(struct json *j, const struct health_event *ev)
 {
@@ -157,6 +158,35 @@ void api_events_get(struct api *api, struct http_req *req, const char *arg)
 	reply_live(req, buf, &j);
 }
 
+/* "registry_source": a shared store's state (etcd), when there is one: in
+ * touch or not, the revision, the keys left out and the conflicts. */
+static void json_source(struct json *j, struct api *api)
+{
+	struct reg_source_report r;
+
+	if (reg_source_report(api_source(api), &r) < 0)
+		return;
+	json_key(j, "registry_source");
+	json_obj_begin(j);
+	json_kstr(j, "name", r.name);
+	json_kbool(j, "up", r.up);
+	json_kbool(j, "from_cache", r.from_cache);
+	json_kuint(j, "revision", r.revision > 0 ? (uint64_t)r.revision : 0);
+	json_kstr(j, "endpoint", r.endpoint);
+	json_kuint(j, "rejected_total", r.rejected);
+	json_key(j, "rejected");
+	json_arr_begin(j);
+	for (size_t i = 0; i < r.n_bad; i++)
+		json_str(j, r.bad[i]);
+	json_arr_end(j);
+	json_key(j, "conflicts");
+	json_arr_begin(j);
+	for (size_t i = 0; i < r.n_conflicts; i++)
+		json_str(j, r.conflicts[i]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
 void api_status_get(struct api *api, struct http_req *req, const char *arg)
 {
 	struct api_figures fig;
@@ -194,6 +224,7 @@ void api_status_get(struct api *api, struct http_req *req, const char *arg)
 	json_key(&j, "last_error");
 	json_str(&j, fig.reload_error[0] ? fig.reload_error : NULL);
 	json_obj_end(&j);
+	json_source(&j, api);
 	json_obj_end(&j);
 	reply_live(req, buf, &j);
 }

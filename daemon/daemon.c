@@ -143,19 +143,23 @@ static void on_source_change(void *arg, const struct reg_change *change)
 {
 	struct daemon *d = arg;
 
-	(void)change;
 	/* the SIGHUP reload due soon reads the files as they are then */
 	if (evtimer_pending(d->ev_hup_reload, NULL))
 		return;
-	daemon_reload(d, "file change", NULL);
+	daemon_reload(d, change->why ? change->why : "file change", NULL);
 }
 
 /* `_ready` answers once every checked instance has a first result. */
 static void on_ready_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
+	struct reg_source_report shared;
 
 	if (!health_first_round_done(d->health))
+		return;
+	/* a shared registry (etcd) not read yet, nor its cache: what is served
+	 * is not the registry yet */
+	if (reg_source_report(d->src, &shared) == 0 && !shared.synced)
 		return;
 	d->ready = 1;
 	dns_table_set_ready(d->table, 1);
@@ -312,6 +316,47 @@ static size_t probe_bound(void)
 	return n < 1 ? 1 : n > HEALTH_MAX_INFLIGHT ? HEALTH_MAX_INFLIGHT : n;
 }
 
+/* A ttl check's result another srvd of the fleet got: applied here too. */
+static void on_shared_result(void *arg, const char *service, const char *instance, int pass,
+                             const char *note)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->reg->n_services; i++) {
+		const struct reg_service *s = d->reg->services[i];
+
+		if (strcmp(s->name, service) != 0)
+			continue;
+		for (size_t k = 0; k < s->n_instances; k++)
+			if (strcmp(s->instances[k].name, instance) == 0)
+				health_heartbeat(d->health, i, k, pass, note);
+		return;
+	}
+}
+
+/* Puts the etcd source in front of the files source and loads through it. */
+static int use_etcd(struct daemon *d, struct reg_errors *errs)
+{
+	struct reg_source *files = d->src;
+	char err[512];
+
+	d->src = NULL;
+	if (reg_source_etcd_create(files, d->opt->config, d->reg, d->base, on_source_change, d,
+	                           &d->src, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", d->opt->config, err);
+		return -1;
+	}
+	d->src->on_result = on_shared_result;
+	registry_free(d->reg);
+	d->reg = NULL;
+	if (reg_source_load(d->src, &d->reg, errs) < 0) {
+		for (size_t i = 0; i < errs->n; i++)
+			fprintf(stderr, "%s\n", errs->lines[i]);
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads the registry and builds what serves it. Returns 0 or an exit status. */
 static int load_first(struct daemon *d)
 {
@@ -330,6 +375,9 @@ static int load_first(struct daemon *d)
 			fprintf(stderr, "%s: cannot load\n", d->opt->config);
 		goto finish;
 	}
+	/* server.registry.etcd: the etcd source serves the files and etcd */
+	if (d->reg->server.n_etcd_endpoints && use_etcd(d, &errs) < 0)
+		goto finish;
 	/* before anything is served: root must not load what others may write */
 	if (daemon_unsafe_files(d->reg, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)

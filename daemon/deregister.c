@@ -43,10 +43,19 @@ static int present(const struct registry *reg, const char *service, const char *
 static void remove_one(struct daemon *d, const struct daemon_expiry *e)
 {
 	struct reg_errors errs = {NULL, 0};
+	struct reg_source_report shared;
 	struct reg_write w;
 
 	if (!present(d->reg, e->service, e->instance))
 		return;
+	if (reg_source_report(d->src, &shared) == 0) {
+		/* a fleet (etcd): one srvd with a network fault of its own must not
+		 * remove an instance for every srvd; its lease does that */
+		log_warn("%s/%s: failing for %llds, over check.deregister_after, but not removed: "
+		         "with a shared registry (%s) only the instance's lease removes it",
+		         e->service, e->instance, (long long)(e->failing_ms / 1000), shared.name);
+		return;
+	}
 	reg_source_delete_instance(d->src, d->reg, e->service, e->instance, &w);
 	switch (w.result) {
 	case REG_WRITE_OK:
@@ -64,6 +73,7 @@ static void remove_one(struct daemon *d, const struct daemon_expiry *e)
 		break;
 	case REG_WRITE_INVALID:
 	case REG_WRITE_FAILED:
+	case REG_WRITE_LOST:
 		log_err("%s/%s: deregister_after: cannot remove it: %s", e->service, e->instance,
 		        w.message);
 		break;

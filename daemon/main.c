@@ -34,6 +34,7 @@
 struct options {
 	const char *config;
 	int check;
+	int import_etcd;
 	struct reg_listen listen[LISTEN_MAX];
 	size_t n_listen;
 	unsigned workers;
@@ -42,6 +43,7 @@ struct options {
 
 static const char usage_text[] =
     "usage: srvd [-c FILE] [-t [FILE]] [-l ADDR:PORT]... [-w N] [-v|-q] [--version] [-h]\n"
+    "       srvd [-c FILE] --import-to-etcd\n"
     "  -c, --config FILE    registry YAML (default " SYSCONFDIR "/srvd/srvd.yaml)\n"
     "  -t, --check [FILE]   validate FILE (or the -c file), print `FILE: ok` or the\n"
     "                       errors, exit 0 or 2\n"
@@ -49,6 +51,8 @@ static const char usage_text[] =
     "                       listen there instead of server.listen (repeatable;\n"
     "                       IPv6 as [::1]:5353; port 0 picks a free port)\n"
     "  -w, --workers N      DNS worker threads (default: number of CPUs)\n"
+    "      --import-to-etcd copy the services the API wrote into the include folder\n"
+    "                       into server.registry.etcd (create-only), then exit\n"
     "  -v, --verbose        log debug messages too\n"
     "  -q, --quiet          log warnings and errors only\n"
     "      --version        print the versions of srvd and its libraries\n"
@@ -92,7 +96,7 @@ static void print_version(void)
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_VERSION = 256 };
+	enum { OPT_VERSION = 256, OPT_IMPORT };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check", no_argument, NULL, 't'},
@@ -101,6 +105,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"import-to-etcd", no_argument, NULL, OPT_IMPORT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -152,6 +157,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_VERSION:
 			print_version();
 			return 0;
+		case OPT_IMPORT:
+			o->import_etcd = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -322,6 +330,8 @@ int main(int argc, char **argv)
 		return r;
 	if (o.check)
 		return check_file(o.config);
+	if (o.import_etcd)
+		return reg_etcd_import(o.config, stdout);
 
 	log_set_level(o.verbose ? LOG_LEVEL_DEBUG : o.quiet ? LOG_LEVEL_WARN : LOG_LEVEL_INFO);
 	log_route_libevent();

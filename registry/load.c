@@ -650,10 +650,11 @@ static int assemble(struct reg_loader *ld)
 	return 0;
 }
 
-/* Walks only the server: and defaults: of main file path into ld->top, so
- * that what follows is loaded as one of its include files would be; its
- * zones, includes and services are not read. */
-static void load_context(struct reg_loader *ld, const char *path)
+/* Walks only the server: and defaults: (unless own_defaults: the text
+ * brings its own) of main file path into ld->top, so that what follows is
+ * loaded as one of its include files would be; its zones, includes and
+ * services are not read. */
+static void load_context(struct reg_loader *ld, const char *path, int own_defaults)
 {
 	struct ydoc *doc;
 	struct ynode *keys[2], *items[2];
@@ -666,8 +667,9 @@ static void load_context(struct reg_loader *ld, const char *path)
 		return;
 	root = doc->root;
 	for (size_t i = 0; root && root->kind == YNODE_MAP && i < root->n; i++)
-		if (ctx.n < 2 && (strcmp(root->keys[i]->value, "server") == 0 ||
-		                  strcmp(root->keys[i]->value, "defaults") == 0)) {
+		if (ctx.n < 2 &&
+		    (strcmp(root->keys[i]->value, "server") == 0 ||
+		     (!own_defaults && strcmp(root->keys[i]->value, "defaults") == 0))) {
 			keys[ctx.n] = root->keys[i];
 			items[ctx.n++] = root->items[i];
 		}
@@ -676,7 +678,8 @@ static void load_context(struct reg_loader *ld, const char *path)
 }
 
 static int load(const char *name, const char *text, const struct sch_table *table,
-                const char *context, int from_api, struct registry **out, struct reg_errors *errs)
+                const char *context, int own_defaults, int from_api, struct registry **out,
+                struct reg_errors *errs)
 {
 	struct reg_errors local = {NULL, 0};
 	struct reg_loader ld = {.errs = errs ? errs : &local, .from_api = from_api};
@@ -690,7 +693,7 @@ static int load(const char *name, const char *text, const struct sch_table *tabl
 		goto done;
 	}
 	if (context)
-		load_context(&ld, context);
+		load_context(&ld, context, own_defaults);
 	if (text)
 		rc = ydoc_parse_string(text, strlen(text), name, &doc, on_yaml_error, &ld);
 	else
@@ -748,25 +751,31 @@ done:
 
 int registry_load_file(const char *path, struct registry **out, struct reg_errors *errs)
 {
-	return load(path, NULL, &reg_top_table, NULL, 0, out, errs);
+	return load(path, NULL, &reg_top_table, NULL, 0, 0, out, errs);
 }
 
 int registry_load_string(const char *text, const char *name, struct registry **out,
                          struct reg_errors *errs)
 {
-	return load(name, text, &reg_top_table, NULL, 0, out, errs);
+	return load(name, text, &reg_top_table, NULL, 0, 0, out, errs);
 }
 
 int reg_load_include_string(const char *text, const char *name, const char *main_file,
                             struct registry **out, struct reg_errors *errs)
 {
-	return load(name, text, &reg_include_table, main_file, 1, out, errs);
+	return load(name, text, &reg_include_table, main_file, 0, 1, out, errs);
+}
+
+int reg_load_etcd_string(const char *text, const char *name, const char *main_file,
+                         struct registry **out, struct reg_errors *errs)
+{
+	return load(name, text, &reg_etcd_table, main_file, 1, 1, out, errs);
 }
 
 int reg_load_include_file(const char *path, const char *main_file, struct registry **out,
                           struct reg_errors *errs)
 {
-	return load(path, NULL, &reg_include_table, main_file, 0, out, errs);
+	return load(path, NULL, &reg_include_table, main_file, 0, 0, out, errs);
 }
 
 void registry_service_ref(struct reg_service *svc)

@@ -42,7 +42,8 @@ struct reg_svc_build {
 
 struct reg_srv_build {
 	struct reg_server srv;
-	uint64_t set, soa_set, transfer_set, rrl_set, tsig_set;
+	uint64_t set, soa_set, transfer_set, rrl_set, tsig_set, registry_set, etcd_set,
+	    etcd_tls_set;
 };
 
 /* The top level of the main file; include files use the same struct. */
@@ -85,6 +86,7 @@ void reg_error_line(struct reg_loader *ld, const char *line);
 /* The schema tables (tables.c). */
 extern const struct sch_table reg_top_table;     /* the main file */
 extern const struct sch_table reg_include_table; /* an include file */
+extern const struct sch_table reg_etcd_table;    /* etcd: services: and defaults: */
 extern const struct sch_table reg_service_table; /* services.NAME and defaults: */
 extern const struct sch_table reg_server_table;
 extern const struct sch_table reg_check_table;
@@ -148,6 +150,11 @@ int reg_load_include_string(const char *text, const char *name, const char *main
  * (its checks may be exec). */
 int reg_load_include_file(const char *path, const char *main_file, struct registry **out,
                           struct reg_errors *errs);
+/* The same for the services of etcd (source_etcd.c): text holds services:
+ * and optionally defaults:, which replace the main file's (the fleet shares
+ * the etcd defaults; a srvd's own defaults apply to its file services). */
+int reg_load_etcd_string(const char *text, const char *name, const char *main_file,
+                         struct registry **out, struct reg_errors *errs);
 
 /* Joins a path relative to the folder of `base`; caller frees. */
 char *reg_path_join(const char *base, const char *rel);

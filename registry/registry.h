@@ -189,6 +189,15 @@ struct reg_server {
 	size_t n_sites;
 	char **reverse;  /* prefixes whose reverse zones srvd serves (PTR), as written */
 	size_t n_reverse;
+	/* server.registry.etcd (README "Running a fleet"): no endpoints = files only */
+	char **etcd_endpoints; /* "http://HOST:PORT", tried in order */
+	size_t n_etcd_endpoints;
+	char *etcd_prefix;        /* default "/srvd/" */
+	uint32_t etcd_timeout_ms; /* per request, then the next endpoint; default 2s */
+	char *etcd_cache;         /* last synced keys, for a start while etcd is down; NULL: none */
+	char *etcd_username;      /* etcd authentication, or NULL */
+	char *etcd_password_file; /* the password (first line), relative to the main file */
+	char *etcd_tls_ca, *etcd_tls_cert, *etcd_tls_key; /* for https:// endpoints */
 };
 
 /* One static zone from a `zones:` file. A file with an SOA record is a zone

@@ -381,12 +381,13 @@ static int write_kept(struct files_source *f, struct reg_write *w, const char *d
 }
 
 static void files_put(struct reg_source *s, const struct registry *current, const char *name,
-                      const char *body, size_t len, struct reg_write *w)
+                      const char *body, size_t len, int64_t cond, struct reg_write *w)
 {
 	struct files_source *f = (struct files_source *)s;
 	char *dir = NULL, *text = NULL, *old = NULL;
 	int rc;
 
+	(void)cond; /* files have no revisions: the last writer wins, as before etcd */
 	if ((rc = registry_fragment_text(name, body, len, &text, w->message, sizeof(w->message))) <
 	    0) {
 		w->result = rc == -EINVAL ? REG_WRITE_INVALID : REG_WRITE_FAILED;
@@ -422,12 +423,13 @@ done:
 }
 
 static void files_delete(struct reg_source *s, const struct registry *current, const char *name,
-                         struct reg_write *w)
+                         int64_t cond, struct reg_write *w)
 {
 	struct files_source *f = (struct files_source *)s;
 	char *dir = NULL, *old = NULL;
 	int rc, exists = registry_find_service(current, name) != NULL;
 
+	(void)cond;
 	if (fragment_dir(f, name, &dir, w) < 0)
 		goto done;
 	rc = registry_fragment_read(dir, name, &old);

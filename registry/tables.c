@@ -615,6 +615,94 @@ static const struct sch_item transfer_items[] = {
 static const struct sch_table transfer_table = {
     transfer_items, sizeof(transfer_items) / sizeof(transfer_items[0]), NULL, NULL};
 
+#define RESTART_ETCD "the old etcd settings stay in use until srvd is restarted"
+static const struct sch_item etcd_tls_items[] = {
+    {.key = "ca",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_ca),
+     .doc = "CA certificates (PEM) that sign the members' certificates; default: the system's"},
+    {.key = "cert",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_cert),
+     .doc = "client certificate (PEM), for members that ask for one"},
+    {.key = "key",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_tls_key),
+     .doc = "the client certificate's private key (PEM)"},
+};
+static const struct sch_table etcd_tls_table = {
+    etcd_tls_items, sizeof(etcd_tls_items) / sizeof(etcd_tls_items[0]), NULL, NULL};
+
+static const struct sch_item etcd_items[] = {
+    {.key = "endpoints",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_LIST,
+     .elem = SCH_STRING,
+     .flags = SCH_REQUIRED,
+     .offset = offsetof(struct reg_server, etcd_endpoints),
+     .aux = offsetof(struct reg_server, n_etcd_endpoints),
+     .doc = "etcd members, http://HOST:PORT or https://HOST:PORT each, tried in order"},
+    {.key = "prefix",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     .def = "/srvd/",
+     TS(etcd_prefix),
+     .doc = "the keys srvd reads: PREFIXservices/NAME, PREFIXdefaults"},
+    {.key = "timeout",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_DURATION,
+     .def = "2s",
+     .min = 10,
+     .max = 60000,
+     TS(etcd_timeout_ms),
+     .doc = "wait for one etcd request before trying the next endpoint"},
+    {.key = "cache",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_cache),
+     .doc = "file keeping the last synced keys (relative to this file): a start while etcd "
+            "is down serves them"},
+    {.key = "username",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_username),
+     .doc = "etcd user, when etcd's authentication is on (with password_file)"},
+    {.key = "password_file",
+     .reload = SCH_RESTART,
+     .restart = RESTART_ETCD,
+     .type = SCH_STRING,
+     TS(etcd_password_file),
+     .doc = "file whose first line is the user's password (relative to this file)"},
+    {.key = "tls",
+     .type = SCH_MAP,
+     .aux = offsetof(struct reg_srv_build, etcd_tls_set),
+     .children = &etcd_tls_table,
+     .doc = "certificates for https:// endpoints"},
+};
+static const struct sch_table etcd_table = {etcd_items, sizeof(etcd_items) / sizeof(etcd_items[0]),
+                                            NULL, NULL};
+
+static const struct sch_item registry_items[] = {
+    {.key = "etcd",
+     .type = SCH_MAP,
+     .aux = offsetof(struct reg_srv_build, etcd_set),
+     .children = &etcd_table,
+     .doc = "services also from etcd v3, shared by a fleet of srvd (README \"Running a fleet\")"},
+};
+static const struct sch_table registry_table = {
+    registry_items, sizeof(registry_items) / sizeof(registry_items[0]), NULL, NULL};
+
 #define RRL(f) .offset = offsetof(struct reg_rrl, f), .size = SIZE(struct reg_rrl, f)
 static const struct sch_item rrl_items[] = {
     {.key = "rate",
@@ -818,6 +906,11 @@ static const struct sch_item server_items[] = {
      .custom = reg_parse_reverse,
      .doc = "prefixes whose reverse zones srvd serves: PTR from instance addresses to "
             "instance names (lengths: IPv4 a multiple of 8, IPv6 of 4)"},
+    {.key = "registry",
+     .type = SCH_MAP,
+     .aux = offsetof(struct reg_srv_build, registry_set),
+     .children = &registry_table,
+     .doc = "where services come from besides the files"},
 };
 const struct sch_table reg_server_table = {
     server_items, sizeof(server_items) / sizeof(server_items[0]), NULL, NULL};
@@ -859,6 +952,9 @@ const struct sch_table reg_top_table = {top_items, sizeof(top_items) / sizeof(to
 
 const struct sch_table reg_include_table = {&top_items[4], 1,
                                             " (an include file holds only services:)", NULL};
+
+/* defaults: and services:, in that order in top_items */
+const struct sch_table reg_etcd_table = {&top_items[3], 2, NULL, NULL};
 
 /* zones: and include: keep each string with its node, for messages and for
  * paths relative to the file that names them. */

@@ -49,3 +49,6 @@ bench-changes: srvd$(EXEEXT)
 CLEANFILES += bench-changes.md
 EXTRA_DIST += tests/bench/changes.sh tests/bench/changes.py
 .PHONY: bench-changes
+# etcd.py: a fleet of srvd on a real etcd cluster, write-to-answer p99 and cold start
+# (run by hand: SRVD=build/srvd /usr/bin/python3 tests/bench/etcd.py)
+EXTRA_DIST += tests/bench/etcd.py

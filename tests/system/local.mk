@@ -44,3 +44,5 @@ EXTRA_DIST += tests/system/test_blocking.py tests/system/tools.py \
 EXTRA_DIST += tests/system/test_change_memory.py
 # SPEC section 11 (README "More answers")
 EXTRA_DIST += tests/system/test_more_answers.py
+# a fleet of srvd on one etcd registry (issue 17); skips under SRVD_TEST_TOOLS=0 (tools.py)
+EXTRA_DIST += tests/system/test_etcd.py tests/system/etcd_cluster.py

@@ -24,8 +24,8 @@ from conftest import SLOW
 
 TOOLS_OFF = os.environ.get("SRVD_TEST_TOOLS") == "0"
 SKIP_REASON = ("SRVD_TEST_TOOLS=0: the tests with real tools (HAProxy, Prometheus, "
-               "python3-consul) run once per CI run, in the plain build, not again under "
-               "the sanitizers or in distcheck")
+               "python3-consul, etcd) run once per CI run, in the plain build, not again "
+               "under the sanitizers or in distcheck")
 
 
 def tools_off():

@@ -14,3 +14,11 @@ tests_unit_test_source_SOURCES = tests/unit/test_source.c
 tests_unit_test_source_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_source_LDADD = libsrvd-registry.a libsrvd-common.a $(LDNS_LIBS) $(YAML_LIBS) \
 	$(LIBEVENT_LIBS) $(CHECK_LIBS)
+
+# The etcd source without etcd (registry/source_etcd.c, etcd_client.c): the gateway's JSON
+# helpers and loads from the cache file; it lives in libsrvd.a (it talks HTTP and TLS).
+check_PROGRAMS += tests/unit/test_etcd
+TESTS += tests/unit/test_etcd
+tests_unit_test_etcd_SOURCES = tests/unit/test_etcd.c
+tests_unit_test_etcd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_etcd_LDADD = $(SRVD_LIBS) $(CHECK_LIBS)
