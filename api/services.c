@@ -245,7 +245,9 @@ static void json_service(struct json *j, const struct api *api, size_t i, int de
 
 static long find_index(const struct registry *reg, const char *name)
 {
-	for (size_t i = 0; i < reg->n_services; i++)
+	/* from the end: a service a change loaded goes last (registry_update()),
+	 * and names are unique */
+	for (size_t i = reg->n_services; i-- > 0;)
 		if (strcmp(reg->services[i]->name, name) == 0)
 			return (long)i;
 	return -1;

@@ -71,10 +71,10 @@ int daemon_cells_match(const struct dns_table *table, struct health *h)
 	return dns_table_state_fits(table, health_n_instances(h), health_n_services(h));
 }
 
-static void cells_of(void *arg, size_t j, const struct health_inst **inst, size_t *n,
-                     const struct health_svc **svc, uint64_t *block)
+static uint64_t cells_of(void *arg, size_t j, const struct health_inst **inst, size_t *n,
+                         const struct health_svc **svc)
 {
-	*block = health_service_cells(arg, j, inst, n, svc);
+	return inst ? health_service_cells(arg, j, inst, n, svc) : health_service_block(arg, j);
 }
 
 int daemon_bind_cells(struct dns_table *table, struct health *h)

@@ -59,8 +59,7 @@ struct daemon {
 	struct daemon_user user; /* server.user at start; active: root was dropped */
 	/* serial.c: the served set the current serial stands for, the coalescing
 	 * window, the IXFR history and the NOTIFY sender */
-	uint8_t *served;
-	size_t served_len;
+	uint64_t served_hash; /* health_served_hash() the current serial stands for */
 	struct event *ev_serial;
 	struct event *ev_record;             /* pending: a version to record and NOTIFY */
 	struct dns_xfr_history *xfr_history; /* NULL: transfers are off */

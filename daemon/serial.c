@@ -50,40 +50,12 @@
 #include "health/health.h"
 #include "registry/registry.h"
 
-/* The served set now: per service its panic flag, then its instances'
- * served flags, registry order. Returns a malloc'ed array of *len bytes,
- * or NULL on out of memory. */
-static uint8_t *served_set(struct daemon *d, size_t *len)
-{
-	const struct registry *reg = d->reg;
-	size_t n = reg->n_services + daemon_count_instances(reg), k = 0;
-	uint8_t *s = malloc(n ? n : 1);
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < reg->n_services; i++) {
-		struct health_svc *hs = health_service(d->health, i);
-
-		s[k++] = hs ? atomic_load(&hs->panic) : 0;
-		for (size_t j = 0; j < reg->services[i]->n_instances; j++) {
-			struct health_inst *hi = health_instance(d->health, i, j);
-
-			s[k++] = hi ? atomic_load(&hi->served) : 0;
-		}
-	}
-	*len = n;
-	return s;
-}
-
-/* Takes the served set as the one the current serial stands for. */
+/* Takes the served set as the one the current serial stands for: its
+ * hash, which the checker keeps at every change (health_served_hash()),
+ * so that neither a reload nor a health change scans every instance. */
 static void remember_served(struct daemon *d)
 {
-	size_t len;
-	uint8_t *s = served_set(d, &len);
-
-	free(d->served);
-	d->served = s;
-	d->served_len = s ? len : 0;
+	d->served_hash = health_served_hash(d->health);
 }
 
 /* Records the current version for IXFR and sends NOTIFY for it. */
@@ -130,12 +102,7 @@ static void arm(struct daemon *d)
 /* 1 if the served set differs from the one of the current serial. */
 static int served_changed(struct daemon *d)
 {
-	size_t len;
-	uint8_t *s = served_set(d, &len);
-	int changed = !s || !d->served || len != d->served_len || memcmp(s, d->served, len) != 0;
-
-	free(s);
-	return changed;
+	return health_served_hash(d->health) != d->served_hash;
 }
 
 static void bump(struct daemon *d)
@@ -217,6 +184,4 @@ void daemon_serial_free(struct daemon *d)
 	d->notify = NULL;
 	dns_xfr_history_free(d->xfr_history);
 	d->xfr_history = NULL;
-	free(d->served);
-	d->served = NULL;
 }

@@ -47,10 +47,15 @@ struct hsvc {
 	struct health_inst *cells;      /* n, read by workers */
 	struct health_svc cell;         /* read by workers */
 	struct hsvc *hash_next;         /* h->by_name chain */
-	size_t index;                   /* in h->svcs, as of the last index_names() */
 	uint64_t number;                /* unique: which block a table is bound to */
 	int started;
 	int pending_counted; /* its pending are in h->pending */
+	uint64_t kept_gen;   /* kept by name by update number kept_gen */
+	/* the served set's share of this block: the XOR of the keys of its
+	 * served instances, and of its panic key while in panic; in
+	 * h->served_hash while in_served */
+	uint64_t served_hash;
+	int in_served;
 };
 
 /* The callback argument of a probe, with its own copy of the check: a
@@ -64,6 +69,7 @@ struct probe_ticket {
 
 struct hinst {
 	struct hsvc *s;
+	uint64_t key;             /* served-set key: a hash of the service's and its name */
 	struct health_inst *cell; /* &s->cells[its index] */
 	char *name;
 	struct reg_addr raddr; /* identity across changes, with port */
@@ -97,7 +103,11 @@ struct health {
 	size_t max_inflight, in_flight;
 	struct hinst *wait_head, *wait_tail; /* due, waiting for a slot */
 	struct hsvc **svcs;                  /* in registry order */
+	const struct reg_service **froms;    /* svcs[i]->from, side by side: compared by updates */
+	uint64_t *numbers;                   /* svcs[i]->number, side by side: read by bindings */
 	size_t n_svcs;
+	uint64_t update_gen;
+	size_t n_expiring; /* blocks with deregister_after */
 	size_t n_insts;
 	struct hsvc **by_name; /* chains through hash_next */
 	size_t by_name_mask;
@@ -118,6 +128,10 @@ struct health {
 	struct event *expire_timer;
 	int expiring;    /* some service has deregister_after */
 	uint64_t blocks; /* service blocks made, to number them */
+	/* the served set (which instances are served, which services in
+	 * panic) as a hash kept up to date by every change: the daemon
+	 * compares it instead of every instance (health_served_hash()) */
+	uint64_t served_hash;
 };
 
 /* Service blocks a change dropped: probing nothing, their cells still
@@ -223,6 +237,7 @@ static void slot_done(struct health *h)
 }
 
 static void on_probe(int pass, const char *text, void *arg);
+static uint64_t served_key(const char *svc, const char *inst);
 
 /* Starts the probe of an instance that has a slot. */
 static void start_probe(struct hinst *in)
@@ -331,6 +346,11 @@ static enum health_status judge(struct health *h, struct hinst *in, uint32_t ris
 	int changed, notify = 0;
 
 	changed = health_machine_apply(st, &s->cell, rise, fall, pass, text, real_ms(), &from);
+	if (changed & HEALTH_CHANGED_SERVED) {
+		s->served_hash ^= in->key;
+		if (s->in_served)
+			h->served_hash ^= in->key;
+	}
 	to = atomic_load(&st->status);
 	log_debug("%s/%s: %s %s (%lld ms)", s->name, in->name, pass ? "pass" : "fail", text,
 	          (long long)took_ms);
@@ -350,6 +370,11 @@ static enum health_status judge(struct health *h, struct hinst *in, uint32_t ris
 	if (changed & HEALTH_CHANGED_SERVED)
 		notify = 1;
 	if (health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending)) {
+		uint64_t k = served_key(s->name, NULL);
+
+		s->served_hash ^= k;
+		if (s->in_served)
+			h->served_hash ^= k;
 		log_panic(s);
 		notify = 1;
 	}
@@ -473,6 +498,53 @@ static uint64_t random_seed(void)
 	return seed;
 }
 
+/* The served set's key of an instance (inst) or a service's panic (NULL):
+ * by names, so that a block that replaces another with the same served
+ * instances adds the same. */
+static uint64_t served_key(const char *svc, const char *inst)
+{
+	uint64_t x = 0xcbf29ce484222325ULL;
+
+	for (const unsigned char *p = (const unsigned char *)svc; *p; p++)
+		x = (x ^ *p) * 0x100000001b3ULL;
+	x = (x ^ 0xff) * 0x100000001b3ULL; /* no name has this byte */
+	for (const unsigned char *p = (const unsigned char *)(inst ? inst : ""); *p; p++)
+		x = (x ^ *p) * 0x100000001b3ULL;
+	if (!inst)
+		x = (x ^ 0xfe) * 0x100000001b3ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Recomputes s's share of the served set (after a take-over, at its
+ * creation) and keeps h's in step. */
+static void svc_served_rehash(struct hsvc *s)
+{
+	uint64_t x = atomic_load(&s->cell.panic) ? served_key(s->name, NULL) : 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (atomic_load(&s->cells[i].served))
+			x ^= s->insts[i].key;
+	if (s->in_served)
+		s->h->served_hash ^= s->served_hash ^ x;
+	s->served_hash = x;
+}
+
+/* s joins (1) or leaves (0) the served set h counts. */
+static void svc_served_count(struct hsvc *s, int in)
+{
+	if (s->in_served == in)
+		return;
+	s->h->served_hash ^= s->served_hash;
+	s->in_served = in;
+}
+
+uint64_t health_served_hash(const struct health *h)
+{
+	return h->served_hash;
+}
+
 /* Stops everything s runs: probes cancelled, timers off, out of the FIFO
  * (a probe moved to a successor is no longer s's). */
 static void svc_stop(struct hsvc *s)
@@ -559,6 +631,7 @@ static struct hsvc *svc_new(struct health *h, const struct reg_service *rs, int6
 		in->name = strdup(ri->name);
 		if (!in->name)
 			goto fail;
+		in->key = served_key(rs->name, ri->name);
 		health_machine_init(in->cell, &s->cell, checked, now);
 		/* drained: still checked, never served */
 		health_machine_drain(in->cell, &s->cell, registry_maintenance_of(rs, ri) != NULL);
@@ -574,6 +647,7 @@ static struct hsvc *svc_new(struct health *h, const struct reg_service *rs, int6
 		s->pending++;
 	}
 	health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending);
+	svc_served_rehash(s);
 	return s;
 fail:
 	svc_free(s);
@@ -636,7 +710,6 @@ static int index_names(struct health *h, struct hsvc **svcs, size_t n)
 		struct hsvc **b = &slots[name_hash(svcs[i]->name) & h->by_name_mask];
 
 		svcs[i]->hash_next = *b;
-		svcs[i]->index = i;
 		*b = svcs[i];
 	}
 	return 0;
@@ -671,7 +744,9 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 	h->max_inflight = HEALTH_MAX_INFLIGHT;
 	health_rng_seed(&h->rng, random_seed());
 	h->svcs = calloc(reg->n_services + 1, sizeof(*h->svcs));
-	if (!h->svcs)
+	h->froms = calloc(reg->n_services + 1, sizeof(*h->froms));
+	h->numbers = calloc(reg->n_services + 1, sizeof(*h->numbers));
+	if (!h->svcs || !h->froms || !h->numbers)
 		goto fail;
 	for (size_t i = 0; i < reg->n_services; i++) {
 		struct hsvc *s = svc_new(h, reg->services[i], now);
@@ -684,7 +759,11 @@ int health_create(struct event_base *base, const struct registry *reg, health_ch
 			log_warn("%s: check.tls.verify is false: its instances' certificates are "
 			         "not verified",
 			         s->name);
+		h->froms[h->n_svcs] = reg->services[i];
+		h->numbers[h->n_svcs] = s->number;
 		h->svcs[h->n_svcs++] = s;
+		svc_served_count(s, 1);
+		h->n_expiring += s->cfg.deregister_after_ms != 0;
 		h->n_insts += s->n;
 		h->pending += s->pending;
 		s->pending_counted = 1;
@@ -840,6 +919,7 @@ static size_t take_over_svc(struct hsvc *s, struct hsvc *os, int64_t now)
 		}
 	}
 	health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending);
+	svc_served_rehash(s);
 	return n;
 }
 
@@ -867,97 +947,163 @@ size_t health_take_over(struct health *h, struct health *old)
 	return n;
 }
 
+/* Takes s out of its h->by_name chain. */
+static void unindex_name(struct health *h, struct hsvc *s)
+{
+	struct hsvc **p;
+
+	if (!h->by_name)
+		return;
+	for (p = &h->by_name[name_hash(s->name) & h->by_name_mask]; *p; p = &(*p)->hash_next)
+		if (*p == s) {
+			*p = s->hash_next;
+			return;
+		}
+}
+
+static void index_name(struct health *h, struct hsvc *s)
+{
+	struct hsvc **b = &h->by_name[name_hash(s->name) & h->by_name_mask];
+
+	s->hash_next = *b;
+	*b = s;
+}
+
 int health_update(struct health *h, const struct registry *reg, size_t *kept,
                   struct health_garbage **gone)
 {
 	struct hsvc **svcs = calloc(reg->n_services + 1, sizeof(*svcs));
+	const struct reg_service **froms = calloc(reg->n_services + 1, sizeof(*froms));
+	uint64_t *numbers = calloc(reg->n_services + 1, sizeof(*numbers));
+	struct hsvc **fresh = calloc(reg->n_services + 1, sizeof(*fresh));
 	struct health_garbage *g = calloc(1, sizeof(*g));
 	uint8_t *used = calloc(h->n_svcs + 1, 1);
 	int64_t now = real_ms(), mono = mono_ms();
-	size_t cursor = 0, n_insts = 0, n_gone = 0;
+	size_t cursor = 0, n_fresh = 0, n_gone = 0, fresh_insts = 0, carried = 0, misses = 0;
+	uint64_t gen = ++h->update_gen;
 
 	*gone = NULL;
 	*kept = 0;
-	if (!svcs || !g || !used || !(g->svcs = calloc(h->n_svcs + 1, sizeof(*g->svcs))))
+	if (!svcs || !froms || !numbers || !fresh || !g || !used)
 		goto oom;
-	/* 1. the blocks that stay: the same service of the registry (a change
-	 * keeps their order: the next one nearly always), else one of the
-	 * same name and digest (a full load); the others are built anew */
+	/* 1. the blocks that stay: the same service of the registry, in
+	 * order (a change keeps the others' order: the next one nearly
+	 * always; compared in h->froms, not in the blocks, so that a change
+	 * reads no block it keeps), else one of the same name and digest (a
+	 * full load); the others are built anew */
 	for (size_t j = 0; j < reg->n_services; j++) {
 		const struct reg_service *rs = reg->services[j];
-		struct hsvc *s = NULL;
+		struct hsvc *s;
 
-		if (cursor < h->n_svcs && h->svcs[cursor]->from == rs)
-			s = h->svcs[cursor];
-		else if ((s = find_name(h, rs->name)) && s->digest != registry_service_digest(rs))
-			s = NULL;
-		if (s && !used[s->index]) {
-			used[s->index] = 1;
-			cursor = s->index + 1;
+		froms[j] = rs;
+		/* past blocks the change dropped (a file's services leave
+		 * together): a look a little further, while it keeps finding */
+		for (size_t k = cursor, end = misses > 8 ? cursor + 1 : cursor + 1024;
+		     k < end && k < h->n_svcs; k++)
+			if (h->froms[k] == rs) {
+				cursor = k;
+				break;
+			}
+		if (cursor < h->n_svcs && h->froms[cursor] == rs) {
+			used[cursor] = 1;
+			numbers[j] = h->numbers[cursor];
+			svcs[j] = h->svcs[cursor++];
+			misses = 0;
+			continue;
+		}
+		misses++;
+		s = find_name(h, rs->name);
+		if (s && s->kept_gen != gen && s->digest == registry_service_digest(rs)) {
+			s->kept_gen = gen;
+			numbers[j] = s->number;
 			svcs[j] = s;
-			n_insts += s->n;
-			*kept += s->n;
 			continue;
 		}
 		if (!(svcs[j] = svc_new(h, rs, now)))
 			goto oom;
-		n_insts += svcs[j]->n;
+		numbers[j] = svcs[j]->number;
+		fresh[n_fresh++] = svcs[j];
+		fresh_insts += svcs[j]->n;
 	}
+	if (!(g->svcs = calloc(h->n_svcs + 1, sizeof(*g->svcs))))
+		goto oom;
 	/* 2. nothing fails from here on: each new block takes over from the
-	 * block of its name it replaces; the blocks left stop */
-	for (size_t j = 0; j < reg->n_services; j++) {
-		struct hsvc *os;
+	 * block of its name (which no other service of reg can keep: names
+	 * are unique), then the blocks left stop */
+	for (size_t k = 0; k < n_fresh; k++) {
+		struct hsvc *os = find_name(h, fresh[k]->name);
 
-		if (svcs[j]->started || svcs[j]->from != reg->services[j])
-			continue;
-		os = find_name(h, svcs[j]->name);
-		if (os && !used[os->index])
-			*kept += take_over_svc(svcs[j], os, mono);
+		if (os && os->kept_gen != gen)
+			carried += take_over_svc(fresh[k], os, mono);
 	}
 	for (size_t i = 0; i < h->n_svcs; i++) {
-		if (used[i])
+		struct hsvc *s = h->svcs[i];
+
+		if (used[i] || s->kept_gen == gen)
 			continue;
-		svc_stop(h->svcs[i]);
-		h->pending -= h->svcs[i]->pending;
-		g->svcs[n_gone++] = h->svcs[i];
+		svc_stop(s);
+		svc_served_count(s, 0);
+		unindex_name(h, s);
+		h->pending -= s->pending;
+		h->n_insts -= s->n;
+		h->n_expiring -= s->cfg.deregister_after_ms != 0;
+		g->svcs[n_gone++] = s;
 	}
 	g->n = n_gone;
-	free(h->svcs);
-	h->svcs = svcs;
-	h->n_svcs = reg->n_services;
-	h->n_insts = n_insts;
-	h->expiring = 0;
-	if (index_names(h, h->svcs, h->n_svcs) < 0)
-		log_warn("health: out of memory for the index of services");
-	for (size_t j = 0; j < h->n_svcs; j++) {
-		struct hsvc *s = h->svcs[j];
+	/* a block found by name holds the registry's service it now stands for */
+	for (size_t j = 0; j < reg->n_services; j++) {
+		struct hsvc *s = svcs[j];
 
-		if (s->from != reg->services[j]) {
-			registry_service_ref(reg->services[j]);
+		if (s->kept_gen == gen && s->from != froms[j]) {
+			registry_service_ref((struct reg_service *)froms[j]);
 			registry_service_unref((struct reg_service *)s->from);
-			s->from = reg->services[j];
+			s->from = froms[j];
 		}
-		h->expiring |= s->cfg.deregister_after_ms != 0;
-		if (!s->pending_counted) {
-			h->pending += s->pending;
-			s->pending_counted = 1;
-			if (check_tls_unverified(&s->cfg))
-				log_warn("%s: check.tls.verify is false: its instances' "
-				         "certificates are not verified",
-				         s->name);
-		}
+	}
+	free(h->svcs);
+	free(h->froms);
+	free(h->numbers);
+	h->svcs = svcs;
+	h->froms = froms;
+	h->numbers = numbers;
+	h->n_svcs = reg->n_services;
+	for (size_t k = 0; k < n_fresh; k++) {
+		struct hsvc *s = fresh[k];
+
+		h->n_insts += s->n;
+		h->n_expiring += s->cfg.deregister_after_ms != 0;
+		h->pending += s->pending;
+		s->pending_counted = 1;
+		svc_served_count(s, 1);
+		if (check_tls_unverified(&s->cfg))
+			log_warn("%s: check.tls.verify is false: its instances' certificates are "
+			         "not verified",
+			         s->name);
 		if (h->started)
 			svc_start(s);
 	}
+	/* the index of names: the new blocks join, growing it when full */
+	if (h->n_svcs > h->by_name_mask + 1) {
+		if (index_names(h, h->svcs, h->n_svcs) < 0)
+			log_warn("health: out of memory for the index of services");
+	} else {
+		for (size_t k = 0; k < n_fresh; k++)
+			index_name(h, fresh[k]);
+	}
+	h->expiring = h->n_expiring > 0;
 	expire_timer_set(h);
+	*kept = h->n_insts - fresh_insts + carried;
+	free(fresh);
 	free(used);
 	*gone = g;
 	return 0;
 oom:
-	for (size_t j = 0; svcs && j < reg->n_services; j++)
-		if (svcs[j] && (svcs[j]->index >= h->n_svcs || h->svcs[svcs[j]->index] != svcs[j]))
-			svc_free(svcs[j]);
+	for (size_t k = 0; fresh && k < n_fresh; k++)
+		svc_free(fresh[k]);
 	free(svcs);
+	free(froms);
+	free(numbers);
+	free(fresh);
 	free(used);
 	if (g)
 		free(g->svcs);
@@ -1002,6 +1148,11 @@ size_t health_n_instances(const struct health *h)
 	return h->n_insts;
 }
 
+uint64_t health_service_block(const struct health *h, size_t svc)
+{
+	return h->numbers[svc];
+}
+
 uint64_t health_service_cells(struct health *h, size_t svc, const struct health_inst **inst,
                               size_t *n, const struct health_svc **cell)
 {
@@ -1042,6 +1193,8 @@ void health_free(struct health *h)
 	if (h->expire_timer)
 		event_free(h->expire_timer);
 	free(h->svcs);
+	free(h->froms);
+	free(h->numbers);
 	free(h->by_name);
 	free(h);
 }

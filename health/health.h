@@ -58,8 +58,17 @@ int health_first_round_done(const struct health *h);
  * never 0, never given to another block. */
 uint64_t health_service_cells(struct health *h, size_t svc, const struct health_inst **inst,
                               size_t *n, const struct health_svc **cell);
+/* Only the number of the block of service svc (a binding asks it of every
+ * service, and reads no block for it). */
+uint64_t health_service_block(const struct health *h, size_t svc);
 size_t health_n_services(const struct health *h);
 size_t health_n_instances(const struct health *h);
+
+/* The served set (which instances are served and which services are in
+ * panic), as a 64-bit hash of their names the checker keeps up to date at
+ * every change (not a scan): equal hashes, the same set (up to a 2^-64
+ * collision). For the serial (daemon/serial.c). Main thread. */
+uint64_t health_served_hash(const struct health *h);
 
 /* Moves h to reg, a change of the registry it checks: each service that
  * is the same as before (the same registry object, or the same name and

@@ -90,9 +90,16 @@ uint64_t registry_digest(const struct registry *reg)
 	uint64_t h = registry_rest_digest(reg), sum = 0;
 
 	/* the order of services alters no answer (a change may append the
-	 * service a file now holds): a sum of theirs */
-	for (size_t i = 0; i < reg->n_services; i++)
-		sum += registry_service_digest(reg->services[i]);
+	 * service a file now holds): a sum of theirs, which a change keeps up
+	 * to date (registry_update()) */
+	if (reg->services_sum_set) {
+		sum = reg->services_sum;
+	} else {
+		for (size_t i = 0; i < reg->n_services; i++)
+			sum += registry_service_digest(reg->services[i]);
+		((struct registry *)reg)->services_sum = sum;
+		((struct registry *)reg)->services_sum_set = 1;
+	}
 	sch_feed_u64(&h, reg->n_services);
 	sch_feed_u64(&h, sum);
 	return h;

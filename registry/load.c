@@ -519,6 +519,7 @@ static void resolve_services(struct reg_loader *ld)
 		 * trees, which hold the names, go before assemble() */
 		if (b->key->file && !(b->svc.file = strdup(b->key->file)))
 			reg_error_line(ld, "out of memory");
+		b->svc.file_hash = registry_file_hash(b->svc.file);
 		reg_check_ports(ld, b, &path);
 	}
 }
@@ -643,7 +644,9 @@ static int assemble(struct reg_loader *ld)
 		svc->instances = inst;
 		svc->n_instances = b->n_inst;
 		svc->refs = 1;
+		svc->name_hash = registry_name_hash(svc->name);
 		svc->digest_set = 0;
+		svc->table_hint = UINT32_MAX;
 		memset(&b->svc, 0, sizeof(b->svc));
 		reg->services[reg->n_services++] = svc;
 	}

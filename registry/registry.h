@@ -63,7 +63,7 @@ struct reg_instance {
 	/* drained: the reason of its own maintenance, else NULL (a copy of its
 	 * entry in the registry's maint[]; see registry_maintenance_of()) */
 	const char *maintenance;
-	char *site; /* a key of server.sites (locality), or NULL */
+	char *site;  /* a key of server.sites (locality), or NULL */
 	char **meta; /* meta: its own KEY, VALUE pairs (n_meta of them); see registry_meta_of() */
 	size_t n_meta;
 	char **ports; /* ports: NAME, "PORT" pairs over the service's; see registry_port_of() */
@@ -93,16 +93,21 @@ struct reg_service {
 	 * the services it touched and keeps the others: registry_update()):
 	 * refs counts them. Immutable once in a registry. */
 	unsigned refs;
-	char *file;      /* the file it was defined in, as loaded (NULL: a string) */
-	uint64_t digest; /* registry_service_digest(), once computed (digest_set) */
+	uint64_t name_hash; /* registry_name_hash(name), for a change's checks */
+	char *file;         /* the file it was defined in, as loaded (NULL: a string) */
+	uint32_t file_hash; /* registry_file_hash(file): a change compares this first */
+	uint64_t digest;    /* registry_service_digest(), once computed (digest_set) */
 	int digest_set;
-	int failover;            /* 1: A/AAAA carry only the lowest priority tier that passes */
-	uint32_t ttl_min;        /* TTL while the service is unstable, if has_ttl_min */
-	int has_ttl_min;         /* resolved: ttl_min is set here or in defaults */
-	int locality;            /* enum reg_locality */
-	uint32_t min_local;      /* locality strict: local instances that must pass */
-	int empty;               /* enum reg_empty, default nodata */
-	char **meta;             /* meta: KEY, VALUE pairs of every instance */
+	/* its index in the last whole answer table built from it: a hint for
+	 * a change's delta, checked against the digest (dns/answer/table_delta.c) */
+	uint32_t table_hint;
+	int failover;       /* 1: A/AAAA carry only the lowest priority tier that passes */
+	uint32_t ttl_min;   /* TTL while the service is unstable, if has_ttl_min */
+	int has_ttl_min;    /* resolved: ttl_min is set here or in defaults */
+	int locality;       /* enum reg_locality */
+	uint32_t min_local; /* locality strict: local instances that must pass */
+	int empty;          /* enum reg_empty, default nodata */
+	char **meta;        /* meta: KEY, VALUE pairs of every instance */
 	size_t n_meta;
 	char **ports; /* ports: NAME, "PORT" or "PORT/PROTO" pairs; see registry_port_of() */
 	size_t n_ports;
@@ -187,7 +192,7 @@ struct reg_server {
 	int exec_checks; /* 1: checks of type exec may run (registry files only, never as root) */
 	struct reg_site *sites; /* server.sites, in file order */
 	size_t n_sites;
-	char **reverse;  /* prefixes whose reverse zones srvd serves (PTR), as written */
+	char **reverse; /* prefixes whose reverse zones srvd serves (PTR), as written */
 	size_t n_reverse;
 	/* server.registry.etcd (README "Running a fleet"): no endpoints = files only */
 	char **etcd_endpoints; /* "http://HOST:PORT", tried in order */
@@ -231,6 +236,9 @@ struct registry {
 	/* 1: file, server, zones and watch are those of the registry this one
 	 * was updated from (registry_update()) until registry_adopt() */
 	int borrows;
+	/* the sum of its services' digests (registry_digest()), once known */
+	uint64_t services_sum;
+	int services_sum_set;
 };
 
 /* One drain (README "Drain and maintenance"): an instance, or a whole
@@ -291,6 +299,11 @@ void registry_free(struct registry *reg);
 int registry_update(const struct registry *current, char *const *files, size_t n_files,
                     struct reg_maint *m, size_t n_maint, struct registry **out,
                     struct reg_errors *errs);
+
+/* FNV-1a of a file's path (reg_service.file_hash; 0 for NULL), and of a
+ * service's name (reg_service.name_hash). */
+uint32_t registry_file_hash(const char *path);
+uint64_t registry_name_hash(const char *name);
 
 /* reg (from registry_update(from, ...)) takes over what it borrowed from
  * `from`, which is left to be freed. */

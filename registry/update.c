@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,25 @@
 #include "registry/loader.h"
 #include "registry/registry.h"
 
-/* Names, open addressing: the services kept, to find a name defined twice. */
+/* Names, open addressing: the services kept, to find a name defined twice.
+ * The hash beside each name spares most comparisons. */
+struct name_slot {
+	const char *name;
+	uint64_t hash;
+};
+
 struct name_set {
-	const char **slot;
+	struct name_slot *slot;
 	size_t mask;
 };
 
-static size_t str_hash(const char *s)
+uint64_t registry_name_hash(const char *s)
 {
-	size_t h = 5381;
+	uint64_t h = 0xcbf29ce484222325ULL;
 
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h;
+	while (s && *s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
 }
 
 static int set_init(struct name_set *set, size_t n)
@@ -44,22 +51,47 @@ static int set_init(struct name_set *set, size_t n)
 	return set->slot ? 0 : -1;
 }
 
-/* Adds name; 1 if it was there already. */
-static int set_add(struct name_set *set, const char *name)
+/* Adds the name of s; 1 if it was there already. */
+static int set_add(struct name_set *set, const struct reg_service *s)
 {
-	size_t i = str_hash(name) & set->mask;
+	const char *name = s->name;
+	uint64_t h = s->name_hash;
+	size_t i = h & set->mask;
 
-	for (; set->slot[i]; i = (i + 1) & set->mask)
-		if (strcmp(set->slot[i], name) == 0)
+	for (; set->slot[i].name; i = (i + 1) & set->mask)
+		if (set->slot[i].hash == h && strcmp(set->slot[i].name, name) == 0)
 			return 1;
-	set->slot[i] = name;
+	set->slot[i].name = name;
+	set->slot[i].hash = h;
 	return 0;
+}
+
+uint32_t registry_file_hash(const char *path)
+{
+	uint32_t h = 2166136261u;
+
+	if (!path)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
 }
 
 static int has_file(char *const *files, size_t n, const char *file)
 {
 	for (size_t i = 0; file && i < n; i++)
 		if (strcmp(files[i], file) == 0)
+			return 1;
+	return 0;
+}
+
+/* The same for a service's file, its hash first (paths share long
+ * prefixes, and every kept service is asked). */
+static int has_service_file(char *const *files, const uint32_t *hashes, size_t n,
+                            const struct reg_service *s)
+{
+	for (size_t i = 0; s->file && i < n; i++)
+		if (hashes[i] == s->file_hash && strcmp(files[i], s->file) == 0)
 			return 1;
 	return 0;
 }
@@ -144,6 +176,8 @@ int registry_update(const struct registry *cur, char *const *files_in, size_t n_
 	struct registry *reg = calloc(1, sizeof(*reg));
 	struct name_set names = {NULL, 0};
 	char **files = NULL;
+	uint32_t *hashes = NULL;
+	uint64_t sum = 0;
 	size_t n_files = 0, cap = 0;
 	int rc = 1;
 
@@ -178,17 +212,25 @@ int registry_update(const struct registry *cur, char *const *files_in, size_t n_
 		goto oom;
 	if (rc > 0)
 		goto done;
-	/* the services of the other files, as they are */
+	/* the services of the other files, as they are; the digest sum
+	 * follows (the services a change drops out, the ones it loads in) */
+	sum = cur->services_sum_set ? cur->services_sum : 0;
 	if (set_init(&names, cur->n_services + 64) < 0)
 		goto oom;
+	if (!(hashes = malloc((n_files ? n_files : 1) * sizeof(*hashes))))
+		goto oom;
+	for (size_t f = 0; f < n_files; f++)
+		hashes[f] = registry_file_hash(files[f]);
 	for (size_t i = 0; i < cur->n_services; i++) {
 		struct reg_service *s = cur->services[i];
 
-		if (has_file(files, n_files, s->file))
+		if (has_service_file(files, hashes, n_files, s)) {
+			sum -= cur->services_sum_set ? registry_service_digest(s) : 0;
 			continue;
+		}
 		if (add_service(reg, &cap, s) < 0)
 			goto oom;
-		set_add(&names, s->name);
+		set_add(&names, s);
 	}
 	/* the files changed, as a full load reads them */
 	for (size_t f = 0; f < n_files; f++) {
@@ -205,12 +247,14 @@ int registry_update(const struct registry *cur, char *const *files_in, size_t n_
 		for (size_t i = 0; i < part->n_services && !dup; i++) {
 			struct reg_service *s = part->services[i];
 
-			dup = set_add(&names, s->name);
+			dup = set_add(&names, s);
 			if (!dup && (registry_maint_attach_service(s, m, n_maint) < 0 ||
 			             add_service(reg, &cap, s) < 0)) {
 				registry_free(part);
 				goto oom;
 			}
+			if (!dup)
+				sum += registry_service_digest(s);
 		}
 		registry_free(part);
 		if (dup) {
@@ -218,7 +262,10 @@ int registry_update(const struct registry *cur, char *const *files_in, size_t n_
 			goto done;
 		}
 	}
+	reg->services_sum = sum;
+	reg->services_sum_set = cur->services_sum_set;
 	free(files);
+	free(hashes);
 	free(names.slot);
 	*out = reg;
 	return 0;
@@ -227,6 +274,7 @@ oom:
 	rc = -1;
 done:
 	free(files);
+	free(hashes);
 	free(names.slot);
 	registry_free(reg);
 	return rc;

@@ -324,14 +324,16 @@ int dns_table_build(const struct registry *reg, uint32_t serial, struct dns_tabl
 		tb_fail(&b, "out of memory");
 		goto fail;
 	}
-	if (tb_begin(&b, reg, serial, reg->n_services, n_inst) || tb_build_static(&b, reg, serial) ||
-	    tb_build_sites(&b, reg))
+	if (tb_begin(&b, reg, serial, reg->n_services, n_inst) ||
+	    tb_build_static(&b, reg, serial) || tb_build_sites(&b, reg))
 		goto fail;
 	t = b.t;
 	for (size_t i = 0; i < reg->n_services; i++) {
 		if (tb_build_service(&b, reg->services[i], (uint32_t)i, b.idx, b.tags))
 			goto fail;
 		t->services[i].digest = registry_service_digest(reg->services[i]);
+		/* a hint for the deltas over this table (table_delta.c) */
+		((struct reg_service *)reg->services[i])->table_hint = (uint32_t)i;
 	}
 	if (tb_end(&b, reg) || tb_whole_index(&b, reg))
 		goto fail;
@@ -405,16 +407,16 @@ int dns_table_bind(struct dns_table *t, size_t n_inst, size_t n_svc, dns_cells_f
 		struct dns_service *ds = &in->services[m & ~DNS_REG_DELTA];
 		const struct health_inst *inst;
 		const struct health_svc *svc;
-		uint64_t block = 0;
+		uint64_t block;
 		size_t n;
 
-		cells(arg, j, &inst, &n, &svc, &block);
-		if (n != ds->n_instances)
-			return -1;
 		/* a base's service already on these cells (the checker kept its
 		 * block; blocks are numbered, never reused): nothing to move */
-		if (in != t && block && ds->block == block)
+		if (in != t && (block = cells(arg, j, NULL, NULL, NULL)) && ds->block == block)
 			continue;
+		block = cells(arg, j, &inst, &n, &svc);
+		if (n != ds->n_instances)
+			return -1;
 		bind_service(in, ds, inst, svc);
 		ds->block = block;
 	}
@@ -429,20 +431,22 @@ struct flat_cells {
 	size_t at;
 };
 
-static void flat_cells(void *arg, size_t j, const struct health_inst **inst, size_t *n,
-                       const struct health_svc **svc, uint64_t *block)
+static uint64_t flat_cells(void *arg, size_t j, const struct health_inst **inst, size_t *n,
+                           const struct health_svc **svc)
 {
 	struct flat_cells *f = arg;
 	uint32_t m = f->t->reg_map ? f->t->reg_map[j] : (uint32_t)j;
 	const struct dns_table *in = !f->t->base || m & DNS_REG_DELTA ? f->t : f->t->base;
 
+	if (!inst)
+		return 0; /* unknown: bind */
 	if (j == 0)
 		f->at = 0;
 	*n = in->services[m & ~DNS_REG_DELTA].n_instances;
 	*inst = &f->inst[f->at];
 	*svc = &f->svc[j];
-	*block = 0; /* unknown: bind */
 	f->at += *n;
+	return 0;
 }
 
 int dns_table_bind_state(struct dns_table *t, const struct health_inst *inst, size_t n_inst,

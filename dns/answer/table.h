@@ -59,11 +59,12 @@ void dns_table_set_ready(struct dns_table *table, int ready);
 int dns_table_bind_state(struct dns_table *table, const struct health_inst *inst, size_t n_inst,
                          const struct health_svc *svc, size_t n_svc);
 /* The same, service by service: cells(arg, j, ...) gives the cells of
- * registry service j (its instances', *n of them, and its own) and the
- * number of the block that holds them (never reused; 0: unknown). A delta
- * moves only base services not already on that block. */
-typedef void (*dns_cells_fn)(void *arg, size_t j, const struct health_inst **inst, size_t *n,
-                             const struct health_svc **svc, uint64_t *block);
+ * registry service j (its instances', *n of them, and its own) and returns
+ * the number of the block that holds them (never reused; 0: unknown); with
+ * inst NULL, only the number. A delta moves only base services not already
+ * on that block. */
+typedef uint64_t (*dns_cells_fn)(void *arg, size_t j, const struct health_inst **inst, size_t *n,
+                                 const struct health_svc **svc);
 int dns_table_bind(struct dns_table *table, size_t n_inst, size_t n_svc, dns_cells_fn cells,
                    void *arg);
 /* 1 if dns_table_bind_state() takes those counts (it cannot fail then). */

@@ -211,7 +211,12 @@ static int delta_build(struct dns_table *base, const struct registry *reg, uint3
 	for (size_t j = 0; j < reg->n_services; j++) {
 		const struct reg_service *s = reg->services[j];
 		uint64_t d = registry_service_digest(s);
-		uint32_t i = svc_find(base, s->name);
+		/* where the last whole build put it (a change keeps the service
+		 * object): its digest says whether that is still it */
+		uint32_t i =
+		    s->table_hint < base->n_services && base->services[s->table_hint].digest == d
+		        ? s->table_hint
+		        : svc_find(base, s->name);
 
 		view_inst += s->n_instances;
 		if (i != DNS_NO_INDEX && base->services[i].digest == d) {
