@@ -53,6 +53,22 @@ int dns_view_hidden(const struct dns_table *t, uint32_t node)
 	return has_u32(t->hidden, t->n_hidden, node);
 }
 
+uint32_t dns_view_lookup_delta(const struct dns_table *t, const struct dns_table **sub,
+                               const uint8_t *name, size_t len, uint32_t hash)
+{
+	uint32_t i = dns_table_lookup(t, name, len, hash), b;
+
+	*sub = t;
+	if (i != DNS_NO_INDEX && t->nodes[i].kind != DNS_NODE_PLAIN)
+		return i;
+	b = dns_table_lookup(t->base, name, len, hash);
+	if (b != DNS_NO_INDEX && dns_view_base_live(t, b)) {
+		*sub = t->base;
+		return b;
+	}
+	return i;
+}
+
 /* The label of name right under the service zone's apex, and if that is
  * _PROTO, the one under it without its '_' (the service of _SVC._PROTO):
  * the service names a static name can be part of. */

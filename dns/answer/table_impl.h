@@ -388,23 +388,18 @@ uint32_t dns_table_lookup(const struct dns_table *t, const uint8_t *name, size_t
                           uint32_t hash);
 
 /* Finds a name in the view t (a whole table, or a delta over its base):
- * the node, and in *sub the table that holds it (t or t->base). A delta's
- * own services come first; its empty non-terminals only where the base has
- * no live node of that name (the base's may hold static records). */
+ * the node, and in *sub the table that holds it (t or t->base; for a whole
+ * table *sub is left as it is, which must be t). A delta's own services
+ * come first; its empty non-terminals only where the base has no live node
+ * of that name (the base's may hold static records). */
+uint32_t dns_view_lookup_delta(const struct dns_table *t, const struct dns_table **sub,
+                               const uint8_t *name, size_t len, uint32_t hash);
 static inline uint32_t dns_view_lookup(const struct dns_table *t, const struct dns_table **sub,
                                        const uint8_t *name, size_t len, uint32_t hash)
 {
-	uint32_t i = dns_table_lookup(t, name, len, hash), b;
-
-	*sub = t;
-	if (!t->base || (i != DNS_NO_INDEX && t->nodes[i].kind != DNS_NODE_PLAIN))
-		return i;
-	b = dns_table_lookup(t->base, name, len, hash);
-	if (b != DNS_NO_INDEX && dns_view_base_live(t, b)) {
-		*sub = t->base;
-		return b;
-	}
-	return i;
+	if (__builtin_expect(t->base != NULL, 0))
+		return dns_view_lookup_delta(t, sub, name, len, hash);
+	return dns_table_lookup(t, name, len, hash);
 }
 
 #endif
