@@ -11,9 +11,10 @@ use ```sh (commands alone) or ```text (commands and output).
 In a console block:
 
 - `$ COMMAND` is a command; a line ending in `\\` continues on the next one.
-  Commands are `dig`, `curl`, `srvctl`, `srvd -t` (and `echo $?` after one),
-  run by bash in a folder holding the files of tests/system/data/docs/ (such
-  as bad.yaml), with stdout and stderr together.
+  Commands are `dig`, `curl`, `srvctl`, `srvd -t` (and `echo $?`, `grep`,
+  `sleep`, `python3` between them), run by bash in a folder holding the files
+  of tests/system/data/docs/ (such as bad.yaml), with stdout and stderr
+  together; `$?` is the previous command's status.
 - the lines up to the next `$ ` are the expected output, compared line by line;
 - `LINE (re)`: LINE is a Python regular expression the whole output line must
   match (serials, ages, counters, message ids, the host name);
@@ -245,3 +246,76 @@ def test_console_examples(page, tmp_path, backends):
                 page, at, cmd, why, "\n".join("    " + g for g in got)))
     d.stop()
     assert not failures, "\n".join(failures)
+
+
+# The sections of README.md before the manual existed (issue 20): each is a heading of
+# some docs/*.md page, so moving the README into docs/ lost none of them.
+OLD_README_SECTIONS = [
+    "Quick start", "Command line", "The registry", "Names and answers",
+    "Failover, locality and sticky answers", "More answers",
+    "Dual-stack instances: `address: [V4, V6]`", "PTR: `server.reverse`", "Named ports: `ports:`",
+    "Metadata: `meta:`", "Empty services: `empty: nxdomain`", "Three ways to use srvd",
+    "1. As the resolver of a container or a host", "2. Behind CoreDNS, unbound or dnsmasq",
+    "3. Debugging with dig", "Forwarding names outside srvd's zones (`server.forward`)",
+    "As a container's resolver (glibc)", "Health checks", "Check types: https, tls, grpc, dns, exec",
+    "Heartbeats: the ttl check", "Drain and maintenance", "Benchmark: the health checker",
+    "Reloading", "The control API", "srvctl", "Discovery over HTTP",
+    "Waiting for a change: blocking queries and the event stream", "HAProxy",
+    "Prometheus: `GET /v1/sd/prometheus`", "Consul-compatible reads", "Metrics", "Status page",
+    "Performance", "Changes", "Running many servers", "NSD as a secondary", "Knot as a secondary",
+    "What a secondary serves", "Serials", "NOTIFY", "Signing transfers and NOTIFY with TSIG",
+    "Running a fleet", "Running it on port 53", "Running as root: `server.user`",
+    "Files others could write are refused as root", "Faults: what srvd does when things break",
+    "Rate limiting and amplification", "Hostile input: how srvd is tested against it", "Limits",
+    "Installing", "Containers: Dockerfile and compose", "Logs", "Layout",
+]
+
+
+def headings(path):
+    """The markdown headings of path, outside code blocks."""
+    out, fence = [], False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("```"):
+                fence = not fence
+            elif not fence and re.match(r"#+ ", line):
+                out.append(line.split(" ", 1)[1].strip())
+    assert not fence, "%s: a code block is not closed" % path
+    return out
+
+
+def test_manual_keeps_every_readme_section():
+    found = {}
+    for page in PAGES[1:]:
+        for h in headings(os.path.join(SRCDIR, page)):
+            found.setdefault(h, page)
+    missing = [h for h in OLD_README_SECTIONS if h not in found]
+    assert not missing, "sections of the old README in no docs/*.md heading: %r" % missing
+
+
+def test_links_resolve_and_readme_lists_every_page():
+    """Relative links and images of README.md and docs/ point at files that exist (and
+    #anchors at headings there); README.md's contents link every docs/*.md page."""
+    bad = []
+    for page in PAGES:
+        base = os.path.dirname(os.path.join(SRCDIR, page))
+        with open(os.path.join(SRCDIR, page)) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(base, file)) if file else os.path.join(SRCDIR, page)
+            if not os.path.exists(dest):
+                bad.append("%s: %s: no such file" % (page, target))
+            elif anchor and dest.endswith(".md"):
+                slugs = [re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-")
+                         for h in headings(dest)]
+                if anchor not in slugs:
+                    bad.append("%s: %s: no such heading" % (page, target))
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        readme = f.read()
+    for page in PAGES[1:]:
+        if "](%s)" % page not in readme:
+            bad.append("README.md does not link %s" % page)
+    assert not bad, "\n".join(bad)
