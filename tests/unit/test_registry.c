@@ -811,7 +811,8 @@ START_TEST(test_schema_print)
 }
 END_TEST
 
-/* The man page's key list and the schema tables, compared both ways. */
+/* The key lists of the man page and of docs/registry.md and the schema
+ * tables, compared both ways. */
 struct keyset {
 	char *v[256];
 	size_t n;
@@ -891,10 +892,28 @@ static void man_keys(const char *path, struct keyset *keys, struct keyset *defau
 	fclose(f);
 }
 
+/* docs/registry.md lists each key as a table row "| `KEY` | ..." under
+ * "## Every key". */
+static void doc_keys(const char *path, struct keyset *keys)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int in_list = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "## ", 3) == 0)
+			in_list = strcmp(line, "## Every key\n") == 0;
+		else if (in_list && strncmp(line, "| `", 3) == 0)
+			keyset_add(keys, line + 3, strcspn(line + 3, "`"));
+	}
+	fclose(f);
+}
+
 START_TEST(test_schema_man_page)
 {
 	struct keyset schema = {{NULL}, 0}, schema_defaults = {{NULL}, 0};
-	struct keyset man = {{NULL}, 0}, man_defaults = {{NULL}, 0};
+	struct keyset man = {{NULL}, 0}, man_defaults = {{NULL}, 0}, doc = {{NULL}, 0};
 	char *buf = NULL, *msg = NULL;
 	size_t len = 0, msg_len = 0;
 	FILE *out = open_memstream(&buf, &len), *report;
@@ -914,6 +933,8 @@ START_TEST(test_schema_man_page)
 		}
 	}
 	free(buf);
+	doc_keys(SRCDIR "/docs/registry.md", &doc);
+	keyset_add(&doc, "defaults", 8); /* the paragraph above the list */
 	keyset_add(&schema, "defaults", 8);
 	man_keys(SRCDIR "/man/srvd.yaml.5", &man, &man_defaults);
 
@@ -924,15 +945,20 @@ START_TEST(test_schema_man_page)
 	               "a defaults key in the schema, not under defaults in srvd.yaml(5)", report);
 	keyset_missing(&man_defaults, &schema_defaults,
 	               "under defaults in srvd.yaml(5), not a defaults key in the schema", report);
+	keyset_missing(&schema, &doc, "in the schema, not in docs/registry.md (Every key)", report);
+	keyset_missing(&doc, &schema, "in docs/registry.md (Every key), not in the schema", report);
 	fclose(report);
-	ck_assert_msg(msg_len == 0, "man/srvd.yaml.5 and registry_schema_print() disagree:\n%s",
+	ck_assert_msg(msg_len == 0,
+	              "man/srvd.yaml.5, docs/registry.md and registry_schema_print() disagree:\n%s",
 	              msg);
 	ck_assert_uint_gt(man.n, 100);
+	ck_assert_uint_gt(doc.n, 100);
 	free(msg);
 	keyset_free(&schema);
 	keyset_free(&schema_defaults);
 	keyset_free(&man);
 	keyset_free(&man_defaults);
+	keyset_free(&doc);
 }
 END_TEST
 
