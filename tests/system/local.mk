@@ -46,3 +46,5 @@ EXTRA_DIST += tests/system/test_change_memory.py
 EXTRA_DIST += tests/system/test_more_answers.py
 # a fleet of srvd on one etcd registry (issue 17); skips under SRVD_TEST_TOOLS=0 (tools.py)
 EXTRA_DIST += tests/system/test_etcd.py tests/system/etcd_cluster.py
+# the manual's console examples, run against the example registry
+EXTRA_DIST += tests/system/test_docs.py tests/system/data/docs/bad.yaml

@@ -811,6 +811,157 @@ START_TEST(test_schema_print)
 }
 END_TEST
 
+/* The key lists of the man page and of docs/registry.md and the schema
+ * tables, compared both ways. */
+struct keyset {
+	char *v[256];
+	size_t n;
+};
+
+static void keyset_add(struct keyset *set, const char *key, size_t len)
+{
+	ck_assert_uint_lt(set->n, sizeof(set->v) / sizeof(set->v[0]));
+	set->v[set->n] = strndup(key, len);
+	ck_assert_ptr_nonnull(set->v[set->n]);
+	set->n++;
+}
+
+static int keyset_has(const struct keyset *set, const char *key)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static void keyset_free(struct keyset *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->v[i]);
+	set->n = 0;
+}
+
+/* Appends "WHAT: KEY\n" to *msg for each key of a that b lacks. */
+static void keyset_missing(const struct keyset *a, const struct keyset *b, const char *what,
+                           FILE *msg)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!keyset_has(b, a->v[i]))
+			fprintf(msg, "%s: %s\n", what, a->v[i]);
+}
+
+/* srvd.yaml(5) documents each key as ".TP" then ".B KEY" (services.\fINAME\fB.x
+ * for services.NAME.x), and the keys defaults: takes as the .B/.BR words of the
+ * paragraph under ".B defaults". */
+static void man_keys(const char *path, struct keyset *keys, struct keyset *defaults)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int after_tp = 0, in_defaults = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, ".TP", 3) == 0 || strncmp(line, ".SH", 3) == 0) {
+			after_tp = line[1] == 'T';
+			in_defaults = 0;
+			continue;
+		}
+		if (after_tp && strncmp(line, ".B ", 3) == 0) {
+			char key[256];
+			size_t n = 0;
+
+			/* drop the font escapes: services.\fINAME\fB.x is services.NAME.x */
+			for (const char *c = line + 3; *c && n < sizeof(key) - 1; c++) {
+				if (c[0] == '\\' && c[1] == 'f' && c[2] != '\0')
+					c += 2;
+				else
+					key[n++] = *c;
+			}
+			key[n] = '\0';
+			keyset_add(keys, key, n);
+			in_defaults = strcmp(key, "defaults") == 0;
+		} else if (in_defaults &&
+		           (strncmp(line, ".B ", 3) == 0 || strncmp(line, ".BR ", 4) == 0)) {
+			const char *w = line + (line[2] == 'R' ? 4 : 3);
+
+			keyset_add(defaults, w, strcspn(w, " "));
+		}
+		after_tp = 0;
+	}
+	fclose(f);
+}
+
+/* docs/registry.md lists each key as a table row "| `KEY` | ..." under
+ * "## Every key". */
+static void doc_keys(const char *path, struct keyset *keys)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int in_list = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "## ", 3) == 0)
+			in_list = strcmp(line, "## Every key\n") == 0;
+		else if (in_list && strncmp(line, "| `", 3) == 0)
+			keyset_add(keys, line + 3, strcspn(line + 3, "`"));
+	}
+	fclose(f);
+}
+
+START_TEST(test_schema_man_page)
+{
+	struct keyset schema = {{NULL}, 0}, schema_defaults = {{NULL}, 0};
+	struct keyset man = {{NULL}, 0}, man_defaults = {{NULL}, 0}, doc = {{NULL}, 0};
+	char *buf = NULL, *msg = NULL;
+	size_t len = 0, msg_len = 0;
+	FILE *out = open_memstream(&buf, &len), *report;
+
+	registry_schema_print(out);
+	fclose(out);
+	for (const char *p = buf; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != '\0')) {
+		size_t n = strcspn(p, " \n");
+
+		/* defaults.KEY is the service table again: its top-level keys are
+		 * listed under defaults, the nested ones under services.NAME */
+		if (strncmp(p, "defaults.", 9) == 0) {
+			if (memchr(p + 9, '.', n - 9) == NULL)
+				keyset_add(&schema_defaults, p + 9, n - 9);
+		} else if (n > 0) {
+			keyset_add(&schema, p, n);
+		}
+	}
+	free(buf);
+	doc_keys(SRCDIR "/docs/registry.md", &doc);
+	keyset_add(&doc, "defaults", 8); /* the paragraph above the list */
+	keyset_add(&schema, "defaults", 8);
+	man_keys(SRCDIR "/man/srvd.yaml.5", &man, &man_defaults);
+
+	report = open_memstream(&msg, &msg_len);
+	keyset_missing(&schema, &man, "in the schema, not in srvd.yaml(5)", report);
+	keyset_missing(&man, &schema, "in srvd.yaml(5), not in the schema", report);
+	keyset_missing(&schema_defaults, &man_defaults,
+	               "a defaults key in the schema, not under defaults in srvd.yaml(5)", report);
+	keyset_missing(&man_defaults, &schema_defaults,
+	               "under defaults in srvd.yaml(5), not a defaults key in the schema", report);
+	keyset_missing(&schema, &doc, "in the schema, not in docs/registry.md (Every key)", report);
+	keyset_missing(&doc, &schema, "in docs/registry.md (Every key), not in the schema", report);
+	fclose(report);
+	ck_assert_msg(msg_len == 0,
+	              "man/srvd.yaml.5, docs/registry.md and registry_schema_print() disagree:\n%s",
+	              msg);
+	ck_assert_uint_gt(man.n, 100);
+	ck_assert_uint_gt(doc.n, 100);
+	free(msg);
+	keyset_free(&schema);
+	keyset_free(&schema_defaults);
+	keyset_free(&man);
+	keyset_free(&man_defaults);
+	keyset_free(&doc);
+}
+END_TEST
+
 START_TEST(test_parse_listen)
 {
 	struct reg_listen l;
@@ -1185,6 +1336,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, test_zone_errors);
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_schema_print);
+	tcase_add_test(tc, test_schema_man_page);
 	tcase_add_test(tc, test_parse_listen);
 	tcase_add_test(tc, test_reload_classes);
 	tcase_add_test(tc, test_check_fields);
