@@ -105,8 +105,15 @@ static void mark_static_below(struct dns_table *t, uint32_t node)
 	const uint8_t *name = t->blob + t->nodes[node].name_off;
 	size_t len = t->nodes[node].name_len, at = 0;
 
-	while (node != DNS_NO_INDEX && !t->nodes[node].static_below) {
-		t->nodes[node].static_below = 1;
+	while (node != DNS_NO_INDEX) {
+		struct dns_node *n = &t->nodes[node];
+
+		/* a plain name marked had its ancestors walked then */
+		if (n->kind == DNS_NODE_PLAIN) {
+			if (n->list_is_range)
+				break;
+			n->list_is_range = 1; /* dns_node_static_below() */
+		}
 		if (!name[at])
 			break;
 		at += (size_t)name[at] + 1;
@@ -195,7 +202,7 @@ int tb_delta_name(struct builder *b, const uint8_t *name, size_t len)
 	n = &base->nodes[i];
 	if (n->service != DNS_NO_INDEX && b->masked[n->service])
 		return 0;
-	if (n->kind == DNS_NODE_PLAIN && !n->n_rrsets && !n->static_below)
+	if (n->kind == DNS_NODE_PLAIN && !n->n_rrsets && !dns_node_static_below(n))
 		return 0; /* an empty non-terminal both may have */
 	b->whole = 1;
 	return tb_fail(b, "a name the base table holds");
@@ -277,7 +284,7 @@ static int delta_build(struct dns_table *base, const struct registry *reg, uint3
 		size_t k = 0;
 
 		for (size_t i = 0; i < n_hidden; i++) {
-			int live = base->nodes[hidden[i]].static_below;
+			int live = dns_node_static_below(&base->nodes[hidden[i]]);
 
 			for (size_t s = 0; s < base->n_services && !live; s++)
 				live = !masked[s] && base->services[s].proto_node == hidden[i];

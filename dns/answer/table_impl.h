@@ -83,11 +83,11 @@ struct dns_node {
 	uint32_t list_off; /* SERVICE/SRV: instance indices in lists; INSTANCE: the index */
 	uint32_t list_len;
 	/* 1: the instances are list_off .. list_off + list_len - 1 themselves
-	 * (a whole service), so answers skip one cache miss into lists */
+	 * (a whole service), so answers skip one cache miss into lists.
+	 * PLAIN nodes, which have no instances, keep here whether a static
+	 * record's owner is at or below them (dns_node_static_below()): a
+	 * byte of its own made every node 4 bytes larger */
 	uint8_t list_is_range;
-	/* 1: a static record's owner is at or below this name (a delta must
-	 * not remove it with a service: table_delta.c) */
-	uint8_t static_below;
 	/* _NAME._PROTO.SVC.<zone> (an SRV node): 1 + the index of the named
 	 * port its SRV records carry (dns_node_ports()); 0: the instances' own */
 	uint8_t port_slot;
@@ -262,6 +262,13 @@ struct dns_table {
 };
 
 #define DNS_REG_DELTA 0x80000000u
+
+/* A static record's owner is at or below this empty non-terminal or
+ * static name: a delta must not remove it with a service (table_delta.c). */
+static inline int dns_node_static_below(const struct dns_node *n)
+{
+	return n->kind == DNS_NODE_PLAIN && n->list_is_range;
+}
 
 /* A base node is part of the view t (a delta): not of a service the delta
  * replaced or removed, nor a _PROTO.<zone> left empty. */
