@@ -66,11 +66,6 @@ void daemon_apply_logging(const struct registry *reg)
 	log_set_queries(reg->server.log_queries);
 }
 
-int daemon_cells_match(const struct dns_table *table, struct health *h)
-{
-	return dns_table_state_fits(table, health_n_instances(h), health_n_services(h));
-}
-
 static uint64_t cells_of(void *arg, size_t j, const struct health_inst **inst, size_t *n,
                          const struct health_svc **svc)
 {

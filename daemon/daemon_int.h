@@ -79,8 +79,6 @@ void daemon_on_health_change(void *arg);
 /* Points table at the cells of h, the checker built from the same
  * registry (dns_table_bind_state). Returns 0, or -1 if they do not match. */
 int daemon_bind_cells(struct dns_table *table, struct health *h);
-/* 1 if h's cells are as many as table's instances and services. */
-int daemon_cells_match(const struct dns_table *table, struct health *h);
 /* Returns the free pages of the heap to the system (malloc_trim() where
  * there is one): after a reload or rejected load freed a registry or table. */
 void daemon_give_back(void);

@@ -853,7 +853,6 @@ static int same_addr(const struct hinst *a, const struct hinst *b)
 static void carry(struct hinst *in, struct hinst *oi, int64_t now)
 {
 	struct hsvc *s = in->s;
-	struct health *h = s->h;
 
 	health_machine_copy(in->cell, &s->cell, oi->cell);
 	in->expired_told = oi->expired_told;
@@ -862,9 +861,7 @@ static void carry(struct hinst *in, struct hinst *oi, int64_t now)
 	in->started_ms = oi->started_ms;
 	if (oi->has_result && !in->has_result) {
 		in->has_result = 1;
-		s->pending--;
-		if (s->pending_counted)
-			h->pending--;
+		s->pending--; /* not in h->pending yet: health_update() adds it */
 	}
 	if (oi->probe) {
 		in->probe = oi->probe;
@@ -872,9 +869,7 @@ static void carry(struct hinst *in, struct hinst *oi, int64_t now)
 		in->ticket->in = in;
 		oi->probe = NULL;
 		oi->ticket = NULL;
-		in->first_due_ms = FIRST_NONE;
-		if (oi->s->h != h)
-			h->in_flight++; /* from another checker (health_take_over()) */
+		in->first_due_ms = FIRST_NONE; /* still in flight: its slot stays taken */
 	} else if (oi->due_ms >= 0 || oi->waiting) {
 		/* waiting for a slot: due now */
 		in->first_due_ms = oi->waiting ? now : oi->due_ms;
@@ -920,30 +915,6 @@ static size_t take_over_svc(struct hsvc *s, struct hsvc *os, int64_t now)
 	}
 	health_machine_panic(&s->cell, s->n, s->panic_threshold, s->pending);
 	svc_served_rehash(s);
-	return n;
-}
-
-size_t health_take_over(struct health *h, struct health *old)
-{
-	int64_t now = mono_ms();
-	size_t n = 0;
-
-	h->counters = old->counters;
-	memcpy(h->events, old->events, sizeof(h->events));
-	h->n_events = old->n_events;
-	h->local_failures = old->local_failures;
-	h->local_last_ms = old->local_last_ms;
-	health_set_max_inflight(h, old->max_inflight);
-	for (size_t i = 0; i < h->n_svcs; i++)
-		n += take_over_svc(h->svcs[i], find_name(old, h->svcs[i]->name), now);
-	/* old keeps its cells for a table that may still read them, but runs
-	 * nothing more */
-	old->on_change = NULL;
-	old->expire_fn = NULL;
-	if (old->expire_timer)
-		event_del(old->expire_timer);
-	for (size_t i = 0; i < old->n_svcs; i++)
-		svc_stop(old->svcs[i]);
 	return n;
 }
 

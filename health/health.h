@@ -73,10 +73,13 @@ uint64_t health_served_hash(const struct health *h);
 /* Moves h to reg, a change of the registry it checks: each service that
  * is the same as before (the same registry object, or the same name and
  * registry_service_digest()) keeps its block (state, probes, schedule and
- * the cells tables point at); the others get new blocks, which take over
- * the state of each instance of the same name, address and port from the
- * block they replace (health_take_over()'s rules) and start at once if h
- * did. The blocks dropped stop probing; their cells stay readable in
+ * the cells tables point at); the others get new blocks, whose instances
+ * of the same name, address and port as one of the block they replace
+ * (with the same check config) take over its state (served flag, status,
+ * consecutive counts, last result and change), schedule and probe in
+ * flight; the others keep their start state (UNCHECKED, unserved until a
+ * first pass; or PASSING for check type none). New blocks start at once if
+ * h did. The blocks dropped stop probing; their cells stay readable in
  * *gone until health_garbage_free() (once no table reads them). *kept:
  * instances that kept or took over their state. Returns 0, or -ENOMEM with
  * h unchanged. Main thread. */
@@ -89,19 +92,6 @@ void health_garbage_free(struct health_garbage *g); /* accepts NULL */
  * out of range. The pointers stay valid until health_free(). */
 struct health_inst *health_instance(struct health *h, size_t svc, size_t inst);
 struct health_svc *health_service(struct health *h, size_t svc);
-
-/* For a reload: call on a new checker h, before health_start(h), with the
- * checker of the previous registry (same base). Each instance of h that
- * matches one of old (same service name, instance name, address, port and
- * check config) takes over its state (served flag, status, consecutive
- * counts, last result and change), its schedule and its probe in flight;
- * the others keep their start state (UNCHECKED, unserved until a first
- * pass; or PASSING for check type none). The probe counters and the
- * in-flight bound carry over too. Afterwards old probes nothing and calls
- * no callback, but its state stays readable (a table may still point into
- * it) until health_free(old). Cannot fail; returns the number of instances
- * carried over. Main thread only. */
-size_t health_take_over(struct health *h, struct health *old);
 
 /* Told, on the main thread, that an instance of a service with
  * check.deregister_after has been failing that long (failing_ms), and is

@@ -382,7 +382,8 @@ void dns_table_set_ready(struct dns_table *t, int ready)
 	atomic_store_explicit(&t->ready, ready ? 1 : 0, memory_order_release);
 }
 
-int dns_table_state_fits(const struct dns_table *t, size_t n_inst, size_t n_svc)
+/* 1 if the checker's counts are the view's. */
+static int state_fits(const struct dns_table *t, size_t n_inst, size_t n_svc)
 {
 	return n_inst == t->view_instances && n_svc == t->view_services;
 }
@@ -399,7 +400,7 @@ static void bind_service(struct dns_table *t, struct dns_service *ds,
 
 int dns_table_bind(struct dns_table *t, size_t n_inst, size_t n_svc, dns_cells_fn cells, void *arg)
 {
-	if (!dns_table_state_fits(t, n_inst, n_svc))
+	if (!state_fits(t, n_inst, n_svc))
 		return -1;
 	for (size_t j = 0; j < n_svc; j++) {
 		uint32_t m = t->reg_map ? t->reg_map[j] : (uint32_t)j;

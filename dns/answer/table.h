@@ -67,8 +67,6 @@ typedef uint64_t (*dns_cells_fn)(void *arg, size_t j, const struct health_inst *
                                  const struct health_svc **svc);
 int dns_table_bind(struct dns_table *table, size_t n_inst, size_t n_svc, dns_cells_fn cells,
                    void *arg);
-/* 1 if dns_table_bind_state() takes those counts (it cannot fail then). */
-int dns_table_state_fits(const struct dns_table *table, size_t n_inst, size_t n_svc);
 
 /* The serial that follows `serial`: max(serial + 1, unix time now) in RFC
  * 1982 serial arithmetic, so serials rise and stay near the clock. */

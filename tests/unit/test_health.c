@@ -978,59 +978,12 @@ static int takeover_passing(int i, int j)
 	return (i + j) % 2 == 0;
 }
 
-/* health_take_over() finds each old instance by service and instance name,
- * wherever a change moved it: in place, shifted by a service added in
- * front, reversed; an instance whose address changed, or that is new,
- * starts afresh. */
-START_TEST(take_over_by_name)
-{
-	static const int old_order[] = {0, 1, 2, 3, 4, 5, -1};
-	static const int new_order[] = {9, 0, 1, 2, 3, 5, -1};
-	struct registry *reg = takeover_reg(old_order, -1, 0), *reg2;
-	struct health *old = NULL, *h = NULL, *h2 = NULL;
-
-	ck_assert_int_eq(health_create(base, reg, NULL, NULL, &old), 0);
-	for (size_t i = 0; i < reg->n_services; i++)
-		for (size_t j = 0; j < 3; j++) {
-			int pass = takeover_passing((int)i, (int)j);
-			health_machine_apply(health_instance(old, i, j), health_service(old, i), 1,
-			                     1, pass, pass ? "up" : "down", 1000, NULL);
-		}
-	/* the same registry: everything carried over, found in place */
-	ck_assert_int_eq(health_create(base, reg, NULL, NULL, &h), 0);
-	ck_assert_uint_eq(health_take_over(h, old), 18);
-	for (size_t i = 0; i < 6; i++)
-		for (size_t j = 0; j < 3; j++)
-			ck_assert_int_eq(atomic_load(&health_instance(h, i, j)->status),
-			                 takeover_passing((int)i, (int)j) ? HEALTH_PASSING
-			                                                  : HEALTH_FAILING);
-	/* s9 in front, s4 gone, s3 reversed, s2/i1 on another port */
-	reg2 = takeover_reg(new_order, 2, 1);
-	ck_assert_int_eq(health_create(base, reg2, NULL, NULL, &h2), 0);
-	ck_assert_uint_eq(health_take_over(h2, h), 14);
-	for (size_t i = 0; i < 6; i++) {
-		int si = new_order[i];
-		for (size_t k = 0; k < 3; k++) {
-			int j = si == 3 ? 2 - (int)k : (int)k;
-			enum health_status want =
-			    takeover_passing(si, j) ? HEALTH_PASSING : HEALTH_FAILING;
-			if (si == 9 || (si == 2 && j == 1))
-				want = HEALTH_UNCHECKED;
-			ck_assert_int_eq(atomic_load(&health_instance(h2, i, k)->status), want);
-		}
-	}
-	health_free(h2);
-	health_free(h);
-	health_free(old);
-	registry_free(reg2);
-	registry_free(reg);
-}
-END_TEST
-
 /* health_update() keeps the block (the very cells) of every service the
  * change did not touch, by identity or by name and digest, builds the
- * others, which take over their instances' state by name, and hands the
- * dropped blocks over as garbage, stopped. */
+ * others, which take over their instances' state by name wherever a
+ * change moved them (in place, shifted by a service added in front,
+ * reversed; an instance whose address changed, or that is new, starts
+ * afresh), and hands the dropped blocks over as garbage, stopped. */
 START_TEST(update_keeps_untouched_blocks)
 {
 	static const int old_order[] = {0, 1, 2, 3, 4, 5, -1};
@@ -1140,7 +1093,6 @@ static Suite *suite(void)
 	tcase_add_test(net, http_probe_timeout);
 	tcase_add_test(net, probe_cancel_no_callback);
 	tcase_add_test(net, checker_follows_backends);
-	tcase_add_test(net, take_over_by_name);
 	tcase_add_test(net, update_keeps_untouched_blocks);
 	suite_add_tcase(s, net);
 	return s;
