@@ -26,21 +26,6 @@ static int key_ok(const char *s)
 	return n >= 1 && n <= 63;
 }
 
-static int value_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static void free_pairs(char **v, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const struct ynode *node,
                    void *base, struct sch_path *path)
 {
@@ -87,7 +72,7 @@ int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const str
 			reg_error(ld, val, path, "expected a value, got %s",
 			          val->kind == YNODE_SCALAR ? "no value" : ynode_kind_name(val));
 			rc = -1;
-		} else if (!value_ok(text)) {
+		} else if (!sch_text_ok(text)) {
 			reg_error(ld, val, path, "a value may hold no control characters");
 			rc = -1;
 		} else if (strlen(key->value) + 1 + strlen(text) > REG_META_TEXT_MAX) {
@@ -107,10 +92,10 @@ int reg_parse_meta(struct reg_loader *ld, const struct sch_item *item, const str
 		sch_path_pop(path, old);
 	}
 	if (rc < 0) {
-		free_pairs(v, ok);
+		sch_free_strv(v, 2 * ok);
 		return -1;
 	}
-	free_pairs(*field, *count);
+	sch_free_strv(*field, 2 * *count);
 	*field = v;
 	*count = ok;
 	return 0;

@@ -21,13 +21,6 @@ static const struct sch_item port_item = {
     .key = "port", .type = SCH_UINT, .min = 1, .max = 65535, .size = sizeof(uint16_t)};
 static const struct sch_item proto_item = {.key = "protocol", .type = SCH_LABEL};
 
-static void free_pairs(char **v, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* One value: a port, or (a service's) {port: N, protocol: LABEL}, into
  * "PORT" or "PORT/PROTO" (text holds 80 bytes). */
 static int parse_value(struct reg_loader *ld, const struct ynode *val, int service,
@@ -130,10 +123,10 @@ int reg_parse_ports(struct reg_loader *ld, const struct sch_item *item, const st
 		sch_path_pop(path, old);
 	}
 	if (rc < 0) {
-		free_pairs(v, ok);
+		sch_free_strv(v, 2 * ok);
 		return -1;
 	}
-	free_pairs(*field, *count);
+	sch_free_strv(*field, 2 * *count);
 	*field = v;
 	*count = ok;
 	return 0;

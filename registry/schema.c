@@ -60,7 +60,7 @@ void sch_path_pop(struct sch_path *path, size_t len)
 	path->buf[len] = '\0';
 }
 
-static void free_strv(char **v, size_t n)
+void sch_free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
@@ -128,10 +128,11 @@ static int parse_list(struct reg_loader *ld, const struct sch_item *item, const 
 		sch_path_pop(path, old);
 	}
 	if (rc < 0) {
-		free_strv(v, ok);
+		sch_free_strv(v, ok);
 		return -1;
 	}
-	free_strv(*(char ***)((char *)base + item->offset), *(size_t *)((char *)base + item->aux));
+	sch_free_strv(*(char ***)((char *)base + item->offset),
+	              *(size_t *)((char *)base + item->aux));
 	*(char ***)((char *)base + item->offset) = v;
 	*(size_t *)((char *)base + item->aux) = ok;
 	return 0;
@@ -214,7 +215,7 @@ static int header_name_ok(const char *s)
 	return 1;
 }
 
-static int header_value_ok(const char *s)
+int sch_text_ok(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -254,7 +255,7 @@ static int parse_headers(struct reg_loader *ld, const struct sch_item *item,
 			reg_error(ld, val, path, "expected a header value, got %s",
 			          val->kind == YNODE_SCALAR ? "no value" : ynode_kind_name(val));
 			rc = -1;
-		} else if (!header_value_ok(text) || strlen(text) > 1024) {
+		} else if (!sch_text_ok(text) || strlen(text) > 1024) {
 			reg_error(ld, val, path,
 			          "a header value may hold no control characters (CR, LF, ...) and "
 			          "up to 1024 bytes");
@@ -279,10 +280,10 @@ static int parse_headers(struct reg_loader *ld, const struct sch_item *item,
 		sch_path_pop(path, old);
 	}
 	if (rc < 0) {
-		free_strv(v, 2 * ok);
+		sch_free_strv(v, 2 * ok);
 		return -1;
 	}
-	free_strv(*field, 2 * *count);
+	sch_free_strv(*field, 2 * *count);
 	*field = v;
 	*count = ok;
 	return 0;
@@ -416,7 +417,7 @@ static int copy_field(const struct sch_item *item, void *dst, const void *src)
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			if (!(v[i] = strdup((*(char **const *)s)[i]))) {
-				free_strv(v, i);
+				sch_free_strv(v, i);
 				return -1;
 			}
 		*(char ***)d = v;
@@ -431,7 +432,7 @@ static int copy_field(const struct sch_item *item, void *dst, const void *src)
 			return -1;
 		for (size_t i = 0; i < 2 * n; i++)
 			if (!(v[i] = strdup((*(char **const *)s)[i]))) {
-				free_strv(v, i);
+				sch_free_strv(v, i);
 				return -1;
 			}
 		*(char ***)d = v;
@@ -566,7 +567,7 @@ void sch_free(const struct sch_table *table, void *target)
 			*(char **)field = NULL;
 			break;
 		case SCH_LIST:
-			free_strv(*(char ***)field, *(size_t *)((char *)target + item->aux));
+			sch_free_strv(*(char ***)field, *(size_t *)((char *)target + item->aux));
 			*(char ***)field = NULL;
 			*(size_t *)((char *)target + item->aux) = 0;
 			break;
@@ -577,7 +578,8 @@ void sch_free(const struct sch_table *table, void *target)
 			*(size_t *)((char *)target + item->aux) = 0;
 			break;
 		case SCH_HEADERS:
-			free_strv(*(char ***)field, 2 * *(size_t *)((char *)target + item->aux));
+			sch_free_strv(*(char ***)field,
+			              2 * *(size_t *)((char *)target + item->aux));
 			*(char ***)field = NULL;
 			*(size_t *)((char *)target + item->aux) = 0;
 			break;

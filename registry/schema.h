@@ -125,6 +125,11 @@ size_t sch_path_key(struct sch_path *path, const char *key);
 size_t sch_path_index(struct sch_path *path, size_t index);
 void sch_path_pop(struct sch_path *path, size_t len);
 
+/* Frees n strings of v, then v. */
+void sch_free_strv(char **v, size_t n);
+/* 1 if text holds no control character (a header value, a meta value). */
+int sch_text_ok(const char *text);
+
 /* Walks a mapping node against table, writing values into target and
  * setting bit i of *mask for every item i present. scope filters items by
  * flags (0: all). Reports every problem through reg_error(). Returns 0 if
